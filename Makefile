@@ -1,0 +1,59 @@
+# The two commands of the README are `make run` and `make test`; both set everything up first
+# and are fast the second time (stamps record what is already installed).
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+VAR := var
+DATA_DIR := $(VAR)/appliance
+DEMO_PASSPHRASE := $(VAR)/demo-passphrase
+SYSTEM_PACKAGES := espeak-ng sox
+SYSTEM_STAMP := $(VENV)/.system-packages
+PY_STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean-demo
+
+setup: $(SYSTEM_STAMP) $(PY_STAMP)
+
+# System packages: installed when running as root on Debian; otherwise reported, not required.
+$(SYSTEM_STAMP):
+	@mkdir -p $(VENV)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing system packages: $$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	  fi; \
+	else echo "not root on Debian: skipping system packages ($(SYSTEM_PACKAGES)); the demo falls back to a tone"; fi
+	@touch $@
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# A demo appliance under ./var with a generated passphrase (demo only: production passphrases
+# come from the operator via prompt, APPLIANCE_PASSPHRASE or a file on removable media).
+$(DEMO_PASSPHRASE): | $(PY_STAMP)
+	@mkdir -p $(VAR) && chmod 700 $(VAR)
+	@umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(24))" > $@
+
+run: setup $(DEMO_PASSPHRASE)
+	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance provision --data-dir $(DATA_DIR) --demo --if-needed
+	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance migrate --data-dir $(DATA_DIR)
+	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance serve --data-dir $(DATA_DIR)
+
+test: setup
+	@$(PY) -m pytest -q --benchmark-disable
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
+
+bench: setup
+	@$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+clean-demo:
+	rm -rf $(VAR)

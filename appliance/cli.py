@@ -1,0 +1,331 @@
+"""The operator's command line: provision, migrate, rekey, worker, serve, ingest, status, check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from appliance.config import (
+    ApplianceConfig,
+    ConfigError,
+    config_path_for,
+    format_errors,
+    load_config,
+    read_toml,
+)
+from appliance.errors import ApplianceError
+from appliance.paths import DataPaths
+
+logger = logging.getLogger("appliance")
+
+DEFAULT_DATA_DIR = Path("var/appliance")
+CONFIG_ENV = "APPLIANCE_CONFIG"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _config_file(args: argparse.Namespace) -> Path:
+    if getattr(args, "config", None):
+        return Path(args.config)
+    if getattr(args, "data_dir", None):
+        return config_path_for(Path(args.data_dir))
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return config_path_for(DEFAULT_DATA_DIR)
+
+
+def _load(args: argparse.Namespace) -> ApplianceConfig:
+    path = _config_file(args)
+    if not path.exists():
+        raise ApplianceError(
+            f"no configuration at {path}: provision first "
+            "(python -m appliance provision --data-dir DIR)"
+        )
+    config = load_config(path)
+    _setup_logging(config.logging.level)
+    return config
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    """Validate a config file; print every error with its location."""
+    path = Path(args.file)
+    data = read_toml(path)
+    if "data_dir" in data and isinstance(data["data_dir"], str):
+        data["data_dir"] = str(path.resolve().parent / data["data_dir"])
+    try:
+        ApplianceConfig(**data)
+    except ValidationError as exc:
+        for line in format_errors(exc, str(path)):
+            print(line, file=sys.stderr)
+        return ConfigError.exit_code
+    print(f"{path}: valid")
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Create a new appliance in a data directory."""
+    from appliance.demo import DEMO_PASSWORD, load_demo_data
+    from appliance.keyring import unlock
+    from appliance.passphrase import check_new_passphrase, obtain_passphrase
+    from appliance.runtime import open_store
+    from appliance.sealing import PassphraseSealer
+    from provisioning.provision import is_provisioned, provision
+
+    data_dir = Path(args.data_dir).expanduser().absolute()
+    paths = DataPaths(data_dir)
+    if is_provisioned(paths) and args.if_needed:
+        print(f"{data_dir} is already provisioned")
+        return 0
+    config = (load_config(paths.config) if paths.config.exists()
+              else ApplianceConfig(data_dir=data_dir))
+    _setup_logging(config.logging.level)
+    passphrase = obtain_passphrase(file=args.passphrase_file or config.keys.passphrase_file,
+                                   confirm=True, prompt="New operator passphrase: ")
+    sealer = PassphraseSealer(check_new_passphrase(passphrase), log2_n=config.keys.scrypt_log2_n)
+    result = provision(config, sealer)
+    print(f"provisioned {data_dir}")
+    if result.admin_password:
+        # Shown once on the operator's terminal, never logged or stored in clear.
+        print(f"first administrator: {result.admin_username} / {result.admin_password}")
+    if args.demo:
+        store = open_store(config, unlock(config.paths, sealer))
+        try:
+            made = load_demo_data(store, config)
+        finally:
+            store.close()
+        print(f"demo data loaded: {json.dumps(made)}; demo accounts use {DEMO_PASSWORD}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending schema migrations after taking an encrypted backup."""
+    from appliance.db import Database
+    from appliance.locks import exclusive_lock
+    from appliance.migrate import apply, current_version
+    from appliance.runtime import obtain_keyset, open_store
+
+    config = _load(args)
+    with exclusive_lock(config.paths.lock):
+        keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
+        database = Database.open(config.paths.database, keyset.db,
+                                 busy_timeout_ms=config.db.busy_timeout_ms)
+        conn = database.connect()
+        try:
+            applied, backup = apply(database, conn, keyset.db, config.paths.backups,
+                                    config.db.backups_keep)
+            version = current_version(conn)
+        finally:
+            conn.close()
+        if applied:
+            store = open_store(config, keyset)
+            try:
+                with store.transaction():
+                    store.audit.append("operator", "schema.migrated",
+                                       details={"to": version,
+                                                "backup": backup.name if backup else None})
+            finally:
+                store.close()
+    if backup:
+        print(f"backup: {backup}")
+    print(f"applied {len(applied)} migration(s); schema version {version}")
+    return 0
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    """Seal the keys under a new passphrase, and optionally rotate the database key."""
+    from appliance.passphrase import (
+        check_new_passphrase,
+        obtain_passphrase,
+        read_passphrase_file,
+    )
+    from appliance.sealing import PassphraseSealer
+    from provisioning.rekey import change_passphrase, rotate_database_key
+
+    config = _load(args)
+    old_passphrase = obtain_passphrase(file=args.passphrase_file or config.keys.passphrase_file)
+    old = PassphraseSealer(old_passphrase, log2_n=config.keys.scrypt_log2_n)
+    if args.new_passphrase_file:
+        new_passphrase = read_passphrase_file(Path(args.new_passphrase_file))
+    elif os.environ.get("APPLIANCE_NEW_PASSPHRASE"):
+        new_passphrase = os.environ["APPLIANCE_NEW_PASSPHRASE"]
+    elif args.rotate_db_key:
+        new_passphrase = old_passphrase  # rotating the key alone keeps the passphrase
+    else:
+        import getpass
+
+        new_passphrase = getpass.getpass("New operator passphrase: ")
+        if getpass.getpass("Repeat the passphrase: ") != new_passphrase:
+            raise ApplianceError("the two passphrases differ")
+    new = PassphraseSealer(check_new_passphrase(new_passphrase),
+                           log2_n=config.keys.scrypt_log2_n)
+    if args.rotate_db_key:
+        kept = rotate_database_key(config, old, new)
+        print(f"database key rotated; the previous file is kept as backups/{kept}")
+    else:
+        change_passphrase(config, old, new)
+        print("the keys are now sealed under the new passphrase")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the analysis worker until stopped."""
+    from appliance.locks import shared_lock
+    from appliance.runtime import obtain_keyset, open_store
+    from appliance.worker import Worker, WorkerStopping
+
+    config = _load(args)
+    keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
+    with shared_lock(config.paths.lock):
+        store = open_store(config, keyset)
+        worker = Worker(config, store)
+        worker.install_signal_handlers()
+        worker.register()
+        logger.info("worker %s started", worker.id)
+        try:
+            ran = worker.run_forever(exit_when_idle=args.exit_when_idle)
+        except WorkerStopping:
+            ran = -1
+        logger.info("worker %s stopped after %s job(s)", worker.id, ran)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the web UI (gunicorn) and the worker as two processes."""
+    from appliance.runtime import obtain_keyset
+    from appliance.serve import serve
+
+    config = _load(args)
+    keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
+    return serve(config, keyset, _config_file(args).resolve())
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Store a recording for an interview and queue its analysis."""
+    from appliance.locks import shared_lock
+    from appliance.recordings import ingest_recording
+    from appliance.runtime import obtain_keyset, open_store
+    from appliance.spool import Spool
+
+    config = _load(args)
+    keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
+    with shared_lock(config.paths.lock):
+        store = open_store(config, keyset)
+        spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
+        with open(args.file, "rb") as source:
+            done = ingest_recording(store, spool, config, interview_id=args.interview,
+                                    source=source, filename=Path(args.file).name,
+                                    actor="operator")
+        store.close()
+    print(json.dumps({"recording": done.recording.id, "job": done.job.id}))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print schema version, queue counts and recent jobs as JSON (no personal data)."""
+    from appliance.migrate import current_version
+    from appliance.runtime import obtain_keyset, open_store
+
+    config = _load(args)
+    store = open_store(config, obtain_keyset(config, passphrase_file=args.passphrase_file),
+                       check_schema=False)
+    try:
+        status = {
+            "schema_version": current_version(store.conn),
+            "queue": store.jobs.counts(),
+            "jobs": [{"id": job.id, "kind": job.kind, "state": job.state,
+                      "attempts": job.attempts, "error_code": job.error_code,
+                      "error": job.error} for job in store.jobs.recent(args.limit)],
+        }
+    finally:
+        store.close()
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run SQLCipher's and SQLite's integrity checks and verify the audit chain."""
+    from appliance.db import integrity_problems
+    from appliance.runtime import obtain_keyset, open_store
+
+    config = _load(args)
+    store = open_store(config, obtain_keyset(config, passphrase_file=args.passphrase_file),
+                       check_schema=False)
+    try:
+        problems = [f"database: {p}" for p in integrity_problems(store.conn)]
+        problems += [f"vault: {p}" for p in integrity_problems(store.vault_conn)]
+        broken = store.audit.first_broken_link()
+        if broken is not None:
+            problems.append(f"audit log: entry {broken} does not match the chain")
+    finally:
+        store.close()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 0 if not problems else 6
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m appliance`."""
+    parser = argparse.ArgumentParser(prog="python -m appliance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], *,
+            needs_config: bool = True) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=(handler.__doc__ or "").strip())
+        command.set_defaults(handler=handler)
+        if needs_config:
+            where = command.add_mutually_exclusive_group()
+            where.add_argument("--config", help="config file (default: DATA_DIR/appliance.toml)")
+            where.add_argument("--data-dir", help="data directory holding appliance.toml")
+            command.add_argument("--passphrase-file", type=Path,
+                                 help="file holding the operator passphrase")
+        return command
+
+    validate = add("validate-config", cmd_validate_config, needs_config=False)
+    validate.add_argument("file")
+
+    provision = add("provision", cmd_provision, needs_config=False)
+    provision.add_argument("--data-dir", required=True)
+    provision.add_argument("--demo", action="store_true", help="load fictional demo data")
+    provision.add_argument("--passphrase-file", type=Path)
+    provision.add_argument("--if-needed", action="store_true",
+                           help="succeed quietly when the directory is already provisioned")
+
+    add("migrate", cmd_migrate)
+    rekey = add("rekey", cmd_rekey)
+    rekey.add_argument("--rotate-db-key", action="store_true",
+                       help="also re-encrypt the database under a new random key")
+    rekey.add_argument("--new-passphrase-file", type=Path)
+    worker = add("worker", cmd_worker)
+    worker.add_argument("--exit-when-idle", action="store_true")
+    add("serve", cmd_serve)
+    ingest = add("ingest", cmd_ingest)
+    ingest.add_argument("--interview", type=int, required=True)
+    ingest.add_argument("file")
+    status = add("status", cmd_status)
+    status.add_argument("--limit", type=int, default=20)
+    add("check", cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; an ApplianceError becomes one line on stderr and its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ApplianceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code

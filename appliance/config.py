@@ -1,0 +1,246 @@
+"""Appliance configuration: a TOML file plus `APPLIANCE_*` environment overrides, validated by pydantic."""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from appliance.errors import ConfigError
+from appliance.paths import CONFIG_NAME, DataPaths
+
+ENV_PREFIX = "APPLIANCE_"
+
+
+class RegionEnum(StrEnum):
+    """Regions whose compliance policy the appliance knows."""
+
+    EU = "EU"
+    US_NYC = "US-NYC"
+    US_IL = "US-IL"
+    US_MD = "US-MD"
+    CN = "CN"
+    DEFAULT = "default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SiteConfig(_Section):
+    """Who runs this box."""
+
+    name: str = Field("Interview appliance", description="Name shown in the web UI and reports.")
+    default_region: RegionEnum = Field(
+        RegionEnum.DEFAULT, description="Region policy used when a requisition names none."
+    )
+
+
+class WebConfig(_Section):
+    """The local web UI served by gunicorn."""
+
+    host: str = Field("127.0.0.1", description="Address gunicorn binds to.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI.")
+    workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes.")
+    threads: int = Field(4, ge=1, le=64, description="Threads per gunicorn worker.")
+    timeout_s: int = Field(60, ge=5, le=3600, description="gunicorn request timeout in seconds.")
+
+
+class WorkerConfig(_Section):
+    """The analysis worker and its durable job queue."""
+
+    poll_interval_s: float = Field(
+        1.0, gt=0, le=60, description="Seconds an idle worker waits before looking for work again."
+    )
+    heartbeat_interval_s: float = Field(
+        5.0, gt=0, le=300, description="Seconds between heartbeats of a running job."
+    )
+    stale_after_s: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older than this is requeued."
+    )
+    max_attempts: int = Field(3, ge=1, le=20, description="Attempts before a job is marked failed.")
+    backoff_base_s: float = Field(
+        5.0, ge=0, description="First retry delay; doubles with every further attempt."
+    )
+    backoff_max_s: float = Field(600.0, ge=0, description="Upper bound of the retry delay.")
+    max_queued_jobs: int = Field(
+        10_000, ge=1, description="Queued plus running jobs above which new work is refused."
+    )
+    pipeline: list[str] = Field(
+        default_factory=lambda: ["probe"],
+        min_length=1,
+        description="Ordered names of the analysis steps an `analyse` job runs.",
+    )
+
+
+class MediaConfig(_Section):
+    """Limits on recordings."""
+
+    max_upload_bytes: int = Field(
+        1 << 30, ge=1024, description="Largest recording accepted, in bytes (before encryption)."
+    )
+    max_duration_s: float = Field(
+        3 * 3600.0, gt=0, description="Longest recording analysed, in seconds."
+    )
+    spool_chunk_bytes: int = Field(
+        1 << 20,
+        ge=4096,
+        le=64 << 20,
+        description="Plaintext size of one AES-GCM chunk in the encrypted spool.",
+    )
+
+
+class DatabaseConfig(_Section):
+    """The encrypted SQLCipher store."""
+
+    busy_timeout_ms: int = Field(
+        15_000, ge=100, description="How long a writer waits for a lock before failing."
+    )
+    backups_keep: int = Field(
+        10, ge=1, description="Pre-migration backups kept; older ones are deleted."
+    )
+
+
+class KeysConfig(_Section):
+    """How the database key is sealed at rest."""
+
+    sealer: Literal["passphrase"] = Field(
+        "passphrase",
+        description="Key sealer: `passphrase` (scrypt + AES-256-GCM). A TPM sealer plugs in here.",
+    )
+    passphrase_file: Path | None = Field(
+        None,
+        description="File holding the operator passphrase (e.g. on removable media); "
+        "otherwise APPLIANCE_PASSPHRASE or an interactive prompt.",
+    )
+    scrypt_log2_n: int = Field(
+        17, ge=14, le=22, description="scrypt cost (log2 N) when sealing with a passphrase."
+    )
+
+
+class LoggingConfig(_Section):
+    """Process logging (never personal data or secrets)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level written to the log."
+    )
+
+
+class ApplianceConfig(BaseSettings):
+    """The whole appliance configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    data_dir: Path = Field(description="Folder of the encrypted store, sealed keys and spool.")
+    site: SiteConfig = Field(default_factory=SiteConfig, description=SiteConfig.__doc__ or "")
+    web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__ or "")
+    worker: WorkerConfig = Field(default_factory=WorkerConfig, description=WorkerConfig.__doc__ or "")
+    media: MediaConfig = Field(default_factory=MediaConfig, description=MediaConfig.__doc__ or "")
+    db: DatabaseConfig = Field(
+        default_factory=DatabaseConfig, description=DatabaseConfig.__doc__ or ""
+    )
+    keys: KeysConfig = Field(default_factory=KeysConfig, description=KeysConfig.__doc__ or "")
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig, description=LoggingConfig.__doc__ or ""
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file's values (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    @property
+    def paths(self) -> DataPaths:
+        """The layout of the data directory."""
+        return DataPaths(self.data_dir)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, with a ConfigError naming the line on a syntax error."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such configuration file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    # Relative paths in a config file mean "relative to the file", not to the cwd.
+    resolved = dict(data)
+    if isinstance(resolved.get("data_dir"), str) and not Path(resolved["data_dir"]).is_absolute():
+        resolved["data_dir"] = str(base / resolved["data_dir"])
+    keys = resolved.get("keys")
+    if isinstance(keys, dict) and isinstance(keys.get("passphrase_file"), str):
+        passphrase_file = Path(keys["passphrase_file"])
+        if not passphrase_file.is_absolute():
+            resolved["keys"] = {**keys, "passphrase_file": str(base / passphrase_file)}
+    return resolved
+
+
+def format_errors(error: ValidationError, source: str) -> list[str]:
+    """One readable line per validation error, with its location (`section.key`)."""
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{source}: {location}: {item['msg']}")
+    return lines
+
+
+def load_config(path: Path) -> ApplianceConfig:
+    """Load and validate a config file (environment overrides applied)."""
+    data = _resolve_relative(read_toml(path), path.resolve().parent)
+    try:
+        return ApplianceConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(format_errors(exc, str(path)))) from exc
+
+
+def config_path_for(data_dir: Path) -> Path:
+    """The config file inside a data directory."""
+    return data_dir / CONFIG_NAME
+
+
+def render_config(config: ApplianceConfig) -> str:
+    """The TOML text of a config's non-default values plus its data_dir."""
+    lines = [f'data_dir = "{config.data_dir.as_posix()}"', ""]
+    dumped = config.model_dump(mode="json", exclude_defaults=True, exclude={"data_dir"})
+    for section, values in dumped.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

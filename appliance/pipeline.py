@@ -1,0 +1,125 @@
+"""The analysis pipeline: ordered steps that turn a recording into a report draft."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+from appliance.config import ApplianceConfig
+from appliance.errors import ConfigError
+from appliance.store.recordings import Recording
+
+
+class StepFailure(Exception):
+    """A step cannot succeed; `retryable` says whether trying again could help."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass
+class StepContext:
+    """What a step may use: the recording (decrypted on demand), policy inputs, scratch space."""
+
+    job_id: int
+    recording: Recording
+    region: str
+    language: str
+    config: ApplianceConfig
+    open_media: Callable[[], BinaryIO]
+    scratch_dir: Path
+    report_progress: Callable[[float, str], None]
+
+
+@dataclass
+class ReportDraft:
+    """The report as the steps build it up."""
+
+    media_info: dict[str, Any] | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+    steps_run: list[str] = field(default_factory=list)
+    steps_skipped: list[str] = field(default_factory=list)
+
+    def to_content(self) -> dict[str, Any]:
+        """The JSON stored as the report's content."""
+        return {"media": self.media_info, "sections": self.sections,
+                "steps_run": self.steps_run, "steps_skipped": self.steps_skipped}
+
+
+class AnalysisStep(ABC):
+    """One stage of the pipeline."""
+
+    name: ClassVar[str]
+
+    def able_to_run(self, ctx: StepContext) -> bool:
+        """Whether policy and inputs allow this step for this job."""
+        return True
+
+    @abstractmethod
+    def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
+        """Do the work and return the updated draft."""
+
+    def cleanup(self, ctx: StepContext) -> None:  # noqa: B027 - optional hook
+        """Release what the step held; always called, also after a failure."""
+
+
+STEPS: dict[str, type[AnalysisStep]] = {}
+
+
+def register_step(cls: type[AnalysisStep]) -> type[AnalysisStep]:
+    """Class decorator: make a step available to `worker.pipeline` by its name."""
+    if cls.name in STEPS and STEPS[cls.name] is not cls:
+        raise ValueError(f"two steps are called {cls.name!r}")
+    STEPS[cls.name] = cls
+    return cls
+
+
+def resolve_step(name: str) -> type[AnalysisStep]:
+    """A step class by registered name, or by `package.module:Class` for plugins."""
+    import appliance.steps  # noqa: F401 - registers the built-in steps
+
+    if ":" in name:
+        module_name, _, class_name = name.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"worker.pipeline: cannot load step {name!r}: {exc}") from exc
+        if not (isinstance(found, type) and issubclass(found, AnalysisStep)):
+            raise ConfigError(f"worker.pipeline: {name!r} is not an AnalysisStep")
+        return found
+    if name not in STEPS:
+        raise ConfigError(
+            f"worker.pipeline: unknown step {name!r} (known: {', '.join(sorted(STEPS))})"
+        )
+    return STEPS[name]
+
+
+def build_pipeline(names: list[str]) -> list[AnalysisStep]:
+    """Instantiate the configured steps in order."""
+    return [resolve_step(name)() for name in names]
+
+
+def run_pipeline(steps: list[AnalysisStep], ctx: StepContext) -> ReportDraft:
+    """Run the steps in order; every step that started gets its cleanup."""
+    draft = ReportDraft()
+    started: list[AnalysisStep] = []
+    try:
+        for position, step in enumerate(steps):
+            if not step.able_to_run(ctx):
+                draft.steps_skipped.append(step.name)
+                continue
+            ctx.report_progress(position / len(steps), step.name)
+            started.append(step)
+            draft = step.run(ctx, draft)
+            draft.steps_run.append(step.name)
+    finally:
+        for step in reversed(started):
+            step.cleanup(ctx)
+    return draft

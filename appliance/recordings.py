@@ -1,0 +1,80 @@
+"""Taking a recording in: stream it into the encrypted spool, record it, queue its analysis."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from appliance.config import ApplianceConfig
+from appliance.errors import QueueFullError
+from appliance.spool import Spool
+from appliance.store import Store
+from appliance.store.queue import Job
+from appliance.store.recordings import Recording
+
+logger = logging.getLogger(__name__)
+
+MAX_DISPLAY_NAME = 200
+
+
+def safe_display_name(filename: str) -> str:
+    """A file name fit to show: no folders, no control characters, bounded length.
+
+    The name is only ever displayed; spool files get generated names, so `../` cannot reach
+    the file system through it.
+    """
+    name = unicodedata.normalize("NFC", filename or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".").strip()
+    return name[:MAX_DISPLAY_NAME] or "recording"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A stored recording and the job that will analyse it."""
+
+    recording: Recording
+    job: Job
+
+
+def ingest_recording(store: Store, spool: Spool, config: ApplianceConfig, *, interview_id: int,
+                     source: BinaryIO | Iterable[bytes], filename: str,
+                     content_type: str = "application/octet-stream",
+                     actor: str) -> Ingested:
+    """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`."""
+    interview = store.interviews.get(interview_id)
+    candidate = store.candidates.get(interview.candidate_id)
+    counts = store.jobs.counts()
+    if counts.get("queued", 0) + counts.get("running", 0) >= config.worker.max_queued_jobs:
+        # Checked early so a full queue does not cost an encrypted copy; re-checked below.
+        raise QueueFullError(
+            f"the job queue is full ({config.worker.max_queued_jobs} jobs waiting or running); "
+            "try again when the worker has caught up"
+        )
+    key = store.vault.key_for(candidate.pseudonym)
+    spooled = spool.write_stream(source, key, max_bytes=config.media.max_upload_bytes)
+    try:
+        with store.transaction():
+            recording = store.recordings.create(
+                interview.id, candidate.id, spooled.name, safe_display_name(filename),
+                content_type[:100], spooled.size_bytes, spooled.sha256, spooled.wrapped_data_key,
+            )
+            job = store.jobs.enqueue(
+                "analyse", subject_type="recording", subject_id=recording.id,
+                max_open=config.worker.max_queued_jobs,
+                max_attempts=config.worker.max_attempts,
+            )
+            store.interviews.set_status(interview.id, "recorded")
+            store.audit.append(actor, "recording.ingested", subject=candidate.pseudonym,
+                               details={"recording": recording.id, "job": job.id,
+                                        "bytes": spooled.size_bytes})
+    except BaseException:
+        spool.remove(spooled.name)
+        raise
+    logger.info("recording %s stored (%d bytes), job %s queued", recording.id,
+                spooled.size_bytes, job.id)
+    return Ingested(recording, job)

@@ -1,0 +1,78 @@
+"""Repository-style access to the encrypted store: every SQL statement of the core lives here."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from appliance.db import Connection, Database, transaction
+from appliance.migrate import require_current
+from appliance.store.audit import AuditRepository
+from appliance.store.hiring import (
+    CompetencyModelRepository,
+    InterviewRepository,
+    RequisitionRepository,
+)
+from appliance.store.people import CandidateRepository, UserRepository
+from appliance.store.queue import JobRepository, WorkerRepository
+from appliance.store.recordings import RecordingRepository
+from appliance.store.reports import ReportRepository
+from appliance.store.vault import VaultRepository
+
+
+class Store:
+    """The store: one connection per thread and process, and a repository per aggregate."""
+
+    def __init__(self, database: Database, vault: Database, *, check_schema: bool = True) -> None:
+        self.database = database
+        self.vault_database = vault
+        self._local = threading.local()
+        if check_schema:
+            require_current(self.conn)
+        self.users = UserRepository(self)
+        self.candidates = CandidateRepository(self)
+        self.requisitions = RequisitionRepository(self)
+        self.competency_models = CompetencyModelRepository(self)
+        self.interviews = InterviewRepository(self)
+        self.recordings = RecordingRepository(self)
+        self.jobs = JobRepository(self)
+        self.workers = WorkerRepository(self)
+        self.reports = ReportRepository(self)
+        self.audit = AuditRepository(self)
+        self.vault = VaultRepository(self)
+
+    def _connection(self, name: str, database: Database) -> Connection:
+        # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).
+        owner = (os.getpid(), threading.get_ident())
+        cached = getattr(self._local, name, None)
+        if cached is not None and cached[0] == owner:
+            return cached[1]
+        conn = database.connect()
+        setattr(self._local, name, (owner, conn))
+        return conn
+
+    @property
+    def conn(self) -> Connection:
+        """This thread's connection to the main database."""
+        return self._connection("main", self.database)
+
+    @property
+    def vault_conn(self) -> Connection:
+        """This thread's connection to the key vault."""
+        return self._connection("vault", self.vault_database)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction on the main database (BEGIN IMMEDIATE)."""
+        with transaction(self.conn) as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close this thread's connections."""
+        for name in ("main", "vault"):
+            cached = getattr(self._local, name, None)
+            if cached is not None:
+                cached[1].close()
+                setattr(self._local, name, None)

@@ -1,0 +1,219 @@
+"""Job requisitions, their versioned competency models, and interviews."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.clock import now_stamp
+from appliance.db import Row
+from appliance.errors import NotFoundError
+from appliance.store.base import Repository
+
+
+@dataclass(frozen=True)
+class Question:
+    """A behavioural question asked for one dimension."""
+
+    language: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One competency of a model, with its weight and questions."""
+
+    key: str
+    name: str
+    weight: float
+    description: str = ""
+    questions: tuple[Question, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompetencyModel:
+    """A named, versioned set of weighted dimensions; a saved version never changes."""
+
+    id: int
+    name: str
+    version: int
+    description: str
+    dimensions: tuple[Dimension, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        """`name v<version>`, as a report names the model it was scored with."""
+        return f"{self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
+class Requisition:
+    """An open position, which decides the region policy."""
+
+    id: int
+    title: str
+    department: str
+    location: str
+    region: str
+    status: str
+    competency_model_id: int | None
+
+
+@dataclass(frozen=True)
+class Interview:
+    """One interview round of a candidate for a requisition."""
+
+    id: int
+    candidate_id: int
+    requisition_id: int
+    kind: str
+    round: int
+    language: str
+    status: str
+    scheduled_at: str | None
+
+
+def _requisition(row: Row) -> Requisition:
+    return Requisition(row["id"], row["title"], row["department"], row["location"],
+                       row["region"], row["status"], row["competency_model_id"])
+
+
+def _interview(row: Row) -> Interview:
+    return Interview(row["id"], row["candidate_id"], row["requisition_id"], row["kind"],
+                     row["round"], row["language"], row["status"], row["scheduled_at"])
+
+
+class CompetencyModelRepository(Repository):
+    """Competency models; editing one saves a new version."""
+
+    def save(self, name: str, dimensions: list[Dimension], *, description: str = "",
+             created_by: int | None = None) -> CompetencyModel:
+        """Store `dimensions` as the next version of the model called `name`."""
+        if not dimensions:
+            raise ValueError("a competency model needs at least one dimension")
+        row = self.conn.execute(
+            "SELECT coalesce(max(version), 0) FROM competency_models WHERE name = ?", (name,)
+        ).fetchone()
+        version = int(row[0]) + 1
+        cursor = self.conn.execute(
+            "INSERT INTO competency_models (name, version, description, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, version, description, created_by, now_stamp()),
+        )
+        model_id = int(cursor.lastrowid)
+        for position, dimension in enumerate(dimensions):
+            dim_cursor = self.conn.execute(
+                "INSERT INTO competency_dimensions (model_id, key, name, description, weight,"
+                " position) VALUES (?, ?, ?, ?, ?, ?)",
+                (model_id, dimension.key, dimension.name, dimension.description,
+                 dimension.weight, position),
+            )
+            for q_position, question in enumerate(dimension.questions):
+                self.conn.execute(
+                    "INSERT INTO competency_questions (dimension_id, language, text, position)"
+                    " VALUES (?, ?, ?, ?)",
+                    (int(dim_cursor.lastrowid), question.language, question.text, q_position),
+                )
+        return self.get(model_id)
+
+    def get(self, model_id: int) -> CompetencyModel:
+        """One model version with its dimensions and questions."""
+        row = self.conn.execute(
+            "SELECT * FROM competency_models WHERE id = ?", (model_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no competency model {model_id}")
+        dimensions = []
+        for dim in self.conn.execute(
+            "SELECT * FROM competency_dimensions WHERE model_id = ? ORDER BY position", (model_id,)
+        ).fetchall():
+            questions = tuple(
+                Question(q["language"], q["text"])
+                for q in self.conn.execute(
+                    "SELECT * FROM competency_questions WHERE dimension_id = ? ORDER BY position",
+                    (dim["id"],),
+                )
+            )
+            dimensions.append(Dimension(dim["key"], dim["name"], dim["weight"],
+                                        dim["description"], questions))
+        return CompetencyModel(row["id"], row["name"], row["version"], row["description"],
+                               tuple(dimensions))
+
+    def latest(self, name: str) -> CompetencyModel | None:
+        """The newest version of a model, if any."""
+        row = self.conn.execute(
+            "SELECT id FROM competency_models WHERE name = ? ORDER BY version DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        return self.get(row["id"]) if row else None
+
+
+class RequisitionRepository(Repository):
+    """Open positions."""
+
+    def create(self, title: str, department: str, location: str, region: str, *,
+               competency_model_id: int | None = None, created_by: int | None = None,
+               status: str = "open") -> Requisition:
+        """Add a requisition."""
+        now = now_stamp()
+        cursor = self.conn.execute(
+            "INSERT INTO requisitions (title, department, location, region, status,"
+            " competency_model_id, created_by, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (title, department, location, region, status, competency_model_id, created_by,
+             now, now),
+        )
+        return self.get(int(cursor.lastrowid))
+
+    def get(self, requisition_id: int) -> Requisition:
+        """One requisition by id."""
+        row = self.conn.execute(
+            "SELECT * FROM requisitions WHERE id = ?", (requisition_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no requisition {requisition_id}")
+        return _requisition(row)
+
+    def list(self, *, regions: list[str] | None = None) -> list[Requisition]:
+        """Requisitions, optionally limited to some regions."""
+        rows = self.conn.execute("SELECT * FROM requisitions ORDER BY id").fetchall()
+        found = [_requisition(row) for row in rows]
+        return [req for req in found if regions is None or req.region in regions]
+
+
+class InterviewRepository(Repository):
+    """Interview rounds."""
+
+    def create(self, candidate_id: int, requisition_id: int, *, kind: str = "upload",
+               round_no: int = 1, language: str = "en",
+               scheduled_at: str | None = None) -> Interview:
+        """Plan an interview."""
+        now = now_stamp()
+        cursor = self.conn.execute(
+            "INSERT INTO interviews (candidate_id, requisition_id, kind, round, language,"
+            " scheduled_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (candidate_id, requisition_id, kind, round_no, language, scheduled_at, now, now),
+        )
+        return self.get(int(cursor.lastrowid))
+
+    def get(self, interview_id: int) -> Interview:
+        """One interview by id."""
+        row = self.conn.execute(
+            "SELECT * FROM interviews WHERE id = ?", (interview_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no interview {interview_id}")
+        return _interview(row)
+
+    def set_status(self, interview_id: int, status: str) -> None:
+        """Move an interview to a new status."""
+        self.conn.execute(
+            "UPDATE interviews SET status = ?, updated_at = ? WHERE id = ?",
+            (status, now_stamp(), interview_id),
+        )
+
+    def for_candidate(self, candidate_id: int) -> list[Interview]:
+        """A candidate's interviews, oldest first."""
+        rows = self.conn.execute(
+            "SELECT * FROM interviews WHERE candidate_id = ? ORDER BY id", (candidate_id,)
+        )
+        return [_interview(row) for row in rows]

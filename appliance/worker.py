@@ -1,0 +1,289 @@
+"""The analysis worker: claims jobs from the encrypted queue and runs them, one at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+import psutil
+
+from appliance.clock import to_stamp, utcnow
+from appliance.config import ApplianceConfig
+from appliance.errors import NotFoundError, SpoolIntegrityError
+from appliance.pipeline import StepContext, StepFailure, build_pipeline, run_pipeline
+from appliance.scratch import make_scratch, scratch_root, wipe
+from appliance.spool import Spool
+from appliance.store import Store
+from appliance.store.queue import Claim, LostClaimError
+
+logger = logging.getLogger(__name__)
+
+ANALYSE = "analyse"
+
+
+class WorkerStopping(BaseException):  # noqa: N818 - raised to unwind, like KeyboardInterrupt
+    """Raised inside a running job when the worker was asked to stop."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one job ended."""
+
+    job_id: int
+    state: str
+    error_code: str | None = None
+
+
+def process_alive(pid: int, started_at: float) -> bool:
+    """Whether `pid` still runs the same process that registered (not a reused pid, not a zombie)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return abs(process.create_time() - started_at) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def recover_abandoned(store: Store, *, hostname: str, stale_after_s: float,
+                      own_id: str | None = None) -> list[int]:
+    """Requeue running jobs whose worker died; return their ids."""
+    stale_before = to_stamp(utcnow() - timedelta(seconds=stale_after_s))
+    recovered = []
+    for job, token in store.jobs.running():
+        if job.claimed_by == own_id:
+            continue
+        worker = store.workers.get(job.claimed_by) if job.claimed_by else None
+        if worker is not None and worker.hostname == hostname and worker.stopped_at is None:
+            dead = not process_alive(worker.pid, worker.pid_started_at)
+        else:
+            dead = (worker is not None and worker.stopped_at is not None) or (
+                (job.heartbeat_at or "") < stale_before
+            )
+        if dead and store.jobs.requeue_abandoned(
+            job.id, token, "the worker running it stopped unexpectedly"
+        ) != "gone":
+            recovered.append(job.id)
+            logger.warning("requeued job %s abandoned by worker %s", job.id, job.claimed_by)
+    return recovered
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the job's heartbeat from its own connection while a step works."""
+
+    def __init__(self, store: Store, claim: Claim, interval_s: float) -> None:
+        super().__init__(name=f"heartbeat-{claim.job.id}", daemon=True)
+        self._store, self._claim, self._interval = store, claim, interval_s
+        self._done = threading.Event()
+        self.lost = threading.Event()
+        self.progress: tuple[float, str] | None = None
+
+    def run(self) -> None:
+        try:
+            while not self._done.wait(self._interval):
+                progress, step = self.progress or (None, None)
+                if not self._store.jobs.heartbeat(self._claim, progress=progress, step=step):
+                    self.lost.set()
+                    return
+        finally:
+            self._store.close()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+class Worker:
+    """One worker process's loop."""
+
+    def __init__(self, config: ApplianceConfig, store: Store, *, worker_id: str | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
+        self.hostname = socket.gethostname()
+        self.id = worker_id or f"{self.hostname}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.pipeline_names = list(config.worker.pipeline)
+        build_pipeline(self.pipeline_names)  # fail at start on a bad pipeline, not per job
+        self._stop = threading.Event()
+        self._in_job = False
+        self._handlers: dict[str, Callable[[Claim], Outcome]] = {ANALYSE: self._analyse}
+
+    def register(self) -> None:
+        """Record this worker and requeue what dead workers left behind."""
+        self.store.workers.register(self.id, self.hostname, os.getpid(),
+                                    psutil.Process().create_time())
+        recover_abandoned(self.store, hostname=self.hostname,
+                          stale_after_s=self.config.worker.stale_after_s, own_id=self.id)
+        self.spool.sweep(self.store.recordings.spool_names())
+
+    def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """Stop after (or, from a signal, during) the current job."""
+        self._stop.set()
+        if signum is not None and self._in_job:
+            raise WorkerStopping()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the worker; a running job goes back to the queue."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def run_forever(self, *, exit_when_idle: bool = False) -> int:
+        """Work until stopped (or, with `exit_when_idle`, until the queue is empty); return jobs run."""
+        ran = 0
+        last_recovery = utcnow()
+        try:
+            while not self._stop.is_set():
+                if self.run_once() is not None:
+                    ran += 1
+                    continue
+                if exit_when_idle:
+                    break
+                self.store.workers.heartbeat(self.id)
+                if (utcnow() - last_recovery).total_seconds() > self.config.worker.stale_after_s / 2:
+                    recover_abandoned(self.store, hostname=self.hostname,
+                                      stale_after_s=self.config.worker.stale_after_s,
+                                      own_id=self.id)
+                    last_recovery = utcnow()
+                self._stop.wait(self.config.worker.poll_interval_s)
+        finally:
+            self.store.workers.stop(self.id)
+        return ran
+
+    def run_once(self) -> Outcome | None:
+        """Claim and run one ready job; None when nothing is ready."""
+        claim = self.store.jobs.claim(self.id)
+        if claim is None:
+            return None
+        handler = self._handlers.get(claim.job.kind)
+        if handler is None:
+            with self.store.transaction():
+                self.store.jobs.fail(claim, "unknown_kind",
+                                     f"no handler for job kind {claim.job.kind!r}")
+            return Outcome(claim.job.id, "failed", "unknown_kind")
+        self._in_job = True
+        try:
+            return handler(claim)
+        except WorkerStopping:
+            self._release(claim)
+            raise
+        finally:
+            self._in_job = False
+
+    def _release(self, claim: Claim) -> None:
+        try:
+            self.store.jobs.requeue_abandoned(claim.job.id, claim.token,
+                                              "the worker was stopped during the job")
+        except Exception:
+            logger.exception("could not return job %s to the queue", claim.job.id)
+
+    def _retry_delay(self, attempts: int) -> float:
+        base = self.config.worker.backoff_base_s * (2 ** max(0, attempts - 1))
+        delay = min(self.config.worker.backoff_max_s, base)
+        return delay * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
+
+    def _finish_failure(self, claim: Claim, code: str, message: str, retryable: bool,
+                        subject: str | None, interview_id: int | None) -> Outcome:
+        job = claim.job
+        with self.store.transaction():
+            if retryable and job.attempts < job.max_attempts:
+                self.store.jobs.retry(claim, code, message, self._retry_delay(job.attempts))
+                state = "queued"
+            else:
+                if retryable:
+                    message = f"gave up after {job.attempts} attempts: {message}"
+                self.store.jobs.fail(claim, code, message)
+                if interview_id is not None:
+                    self.store.interviews.set_status(interview_id, "failed")
+                state = "failed"
+            self.store.audit.append(f"worker:{self.id}", f"job.{state}", subject=subject,
+                                    details={"job": job.id, "code": code,
+                                             "attempt": job.attempts})
+        logger.warning("job %s attempt %s: %s (%s)", job.id, job.attempts, state, code)
+        return Outcome(job.id, state, code)
+
+    def _analyse(self, claim: Claim) -> Outcome:
+        job = claim.job
+        try:
+            recording = self.store.recordings.get(int(job.subject_id or 0))
+            interview = self.store.interviews.get(recording.interview_id)
+            requisition = self.store.requisitions.get(interview.requisition_id)
+            candidate = self.store.candidates.get(recording.candidate_id)
+            candidate_key = self.store.vault.key_for(candidate.pseudonym)
+        except NotFoundError as exc:
+            return self._finish_failure(claim, "missing_input", str(exc), False, None, None)
+        subject = candidate.pseudonym
+
+        def open_media() -> BinaryIO:
+            return self.spool.open(recording.spool_name, recording.wrapped_data_key,
+                                   candidate_key)
+
+        heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
+
+        def report_progress(fraction: float, step: str) -> None:
+            heartbeat.progress = (fraction, step)
+            if heartbeat.lost.is_set():
+                raise LostClaimError(f"job {job.id} was taken back from this worker")
+
+        scratch = make_scratch(scratch_root(self.config.paths.tmp), f"job{job.id}")
+        previous_tempdir = tempfile.tempdir
+        tempfile.tempdir = str(scratch)  # libraries' temp files land in the wiped folder too
+        ctx = StepContext(job.id, recording, requisition.region, interview.language, self.config,
+                          open_media, scratch, report_progress)
+        heartbeat.start()
+        try:
+            draft = run_pipeline(build_pipeline(self.pipeline_names), ctx)
+        except StepFailure as exc:
+            return self._finish_failure(claim, exc.code, exc.message, exc.retryable, subject,
+                                        interview.id)
+        except SpoolIntegrityError as exc:
+            return self._finish_failure(claim, "spool_integrity", str(exc), False, subject,
+                                        interview.id)
+        except LostClaimError:
+            logger.warning("job %s was requeued while running; dropping this attempt", job.id)
+            return Outcome(job.id, "lost")
+        except Exception as exc:
+            # Unknown failures may be transient (disk full, a busy lock): retry with backoff.
+            return self._finish_failure(claim, "internal", f"{type(exc).__name__}: {exc}"[:500],
+                                        True, subject, interview.id)
+        finally:
+            heartbeat.stop()
+            tempfile.tempdir = previous_tempdir
+            wipe(scratch)
+        try:
+            return self._complete(claim, recording.id, interview.id, subject, draft.to_content(),
+                                  draft.media_info)
+        except LostClaimError:
+            logger.warning("job %s was requeued while running; result discarded", job.id)
+            return Outcome(job.id, "lost")
+
+    def _complete(self, claim: Claim, recording_id: int, interview_id: int, subject: str,
+                  content: dict[str, Any], media_info: dict[str, Any] | None) -> Outcome:
+        # Results, job completion and the audit entry commit together or not at all.
+        with self.store.transaction():
+            if media_info is not None:
+                self.store.recordings.set_media_info(recording_id, media_info)
+            report = self.store.reports.create(interview_id, claim.job.id, content,
+                                               recording_id=recording_id)
+            self.store.interviews.set_status(interview_id, "analysed")
+            self.store.jobs.succeed(claim, {"report_id": report.id})
+            self.store.audit.append(f"worker:{self.id}", "analysis.completed", subject=subject,
+                                    details={"job": claim.job.id, "report": report.id})
+        logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
+        return Outcome(claim.job.id, "succeeded")
+
+
+def scratch_dirs(config: ApplianceConfig) -> list[Path]:
+    """Where job scratch folders can appear (for audits of leftover plaintext)."""
+    return [scratch_root(config.paths.tmp), config.paths.tmp]

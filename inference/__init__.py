@@ -1,0 +1,1 @@
+"""On-box inference: media decoding, speech, vision, model packs (no database access)."""

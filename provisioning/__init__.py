@@ -1,0 +1,1 @@
+"""First boot and key management: data directory, sealed keys, first admin, rekeying."""

@@ -1,0 +1,21 @@
+"""The WSGI entry point gunicorn loads: opens the store with the key handed over by `serve`."""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+from appliance.config import load_config
+from appliance.errors import PassphraseError
+from appliance.locks import shared_lock
+from appliance.runtime import open_store, receive_keyset
+from webui.app import create_app
+
+_config = load_config(Path(os.environ["APPLIANCE_CONFIG"]))
+_keyset = receive_keyset()
+if _keyset is None:
+    raise PassphraseError("the web UI must be started by `python -m appliance serve`")
+_locks = ExitStack()
+_locks.enter_context(shared_lock(_config.paths.lock))
+app = create_app(_config, open_store(_config, _keyset))
