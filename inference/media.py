@@ -58,14 +58,20 @@ import av.error
 logger = logging.getLogger(__name__)
 
 
-
 class SeekableReader(Protocol):
     """A seekable binary reader: an open file, io.BytesIO, an io.RawIOBase (decrypting) reader."""
 
-    def read(self, size: int = -1, /) -> bytes | None: ...  # noqa: D102
-    def seek(self, offset: int, whence: int = 0, /) -> int: ...  # noqa: D102
-    def tell(self) -> int: ...  # noqa: D102
-    def seekable(self) -> bool: ...  # noqa: D102
+    def read(self, size: int = -1, /) -> bytes | None:
+        """Return up to `size` bytes (b"" at the end)."""
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Move to `offset` relative to `whence` and return the new position."""
+
+    def tell(self) -> int:
+        """Return the current position."""
+
+    def seekable(self) -> bool:
+        """Return whether seek() works."""
 
 
 MediaSource: TypeAlias = str | os.PathLike[str] | BinaryIO | SeekableReader
@@ -454,7 +460,7 @@ def probe(
                     if max_duration_s is not None and _span(start, end) > max_duration_s:
                         raise _too_long(max_duration_s)
             # Zero-size packets are PyAV's end-of-stream markers; decoding them flushes.
-            if decoding and packet.stream is audio:
+            if decoding and audio is not None and packet.stream.index == audio.index:
                 for frame in packet.decode():
                     if isinstance(frame, av.AudioFrame) and frame.sample_rate:
                         decoded_s += frame.samples / frame.sample_rate

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 import struct
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -65,8 +65,8 @@ def write_media(
     width, height = 96, 64
     with av.open(target, mode="w", format=fmt, options=options or {}) as out:
         # Every stream must exist before the first packet is muxed (the header is written then).
-        vstream = out.add_stream(vcodec, rate=fps) if vcodec else None
-        astream = out.add_stream(acodec, rate=rate) if acodec else None
+        vstream: Any = out.add_stream(vcodec, rate=fps) if vcodec else None
+        astream: Any = out.add_stream(acodec, rate=rate) if acodec else None
         if vstream is not None:
             vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         if astream is not None:
@@ -75,9 +75,9 @@ def write_media(
             for i in range(round(seconds * fps)):
                 img = np.zeros((height, width, 3), np.uint8)
                 img[:, (i * 3) % width : (i * 3) % width + 16] = (255, (i * 10) % 256, 64)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                _mux_all(out, vstream.encode(frame))
+                vframe = av.VideoFrame.from_ndarray(img, format="rgb24")
+                vframe.pts = i
+                _mux_all(out, vstream.encode(vframe))
             _mux_all(out, vstream.encode(None))
         if astream is not None:
             n = round(seconds * rate)
@@ -90,11 +90,11 @@ def write_media(
                 format=formats[0].name if formats else "s16", layout="mono", rate=rate
             )
             for offset in range(0, n, 1024):
-                frame = av.AudioFrame.from_ndarray(
+                aframe = av.AudioFrame.from_ndarray(
                     pcm[None, offset : offset + 1024], format="s16", layout="mono"
                 )
-                frame.sample_rate, frame.pts, frame.time_base = rate, offset, Fraction(1, rate)
-                for resampled in resampler.resample(frame):
+                aframe.sample_rate, aframe.pts, aframe.time_base = rate, offset, Fraction(1, rate)
+                for resampled in resampler.resample(aframe):
                     _mux_all(out, astream.encode(resampled))
             for resampled in resampler.resample(None):
                 _mux_all(out, astream.encode(resampled))
@@ -129,6 +129,8 @@ CASES = [
     Case("mp4", ".mp4", MOV_FAMILY, True, True, {"vcodec": H264_OR_MPEG4, "acodec": "aac"}),
     Case("mov", ".mov", MOV_FAMILY, True, True, {"vcodec": H264_OR_MPEG4, "acodec": "aac"}),
     Case("m4a", ".m4a", MOV_FAMILY, True, False, {"acodec": "aac", "fmt": "ipod"}),
+    # MPEG-TS timestamps do not start at zero: the duration must not include the offset.
+    Case("mpegts", ".ts", "mpegts", True, True, {"vcodec": H264_OR_MPEG4, "acodec": "aac"}),
 ]
 
 
@@ -148,21 +150,17 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-SourceFactory = Callable[[Path], Any]
-SOURCES: dict[str, SourceFactory] = {
-    "path": lambda p: p,
-    "file": lambda p: open(p, "rb"),
-    "bytesio": lambda p: io.BytesIO(p.read_bytes()),
-}
-
-
 def _probe_via(kind: str, path: Path, **kwargs: Any) -> MediaInfo:
-    source = SOURCES[kind](path)
-    try:
-        return probe(source, **kwargs)
-    finally:
-        if kind == "file":
-            source.close()
+    """Probe `path` given as a path, an open file object or an in-memory io.BytesIO."""
+    if kind == "path":
+        return probe(path, **kwargs)
+    if kind == "file":
+        with open(path, "rb") as fh:
+            info = probe(fh, **kwargs)
+            assert not fh.closed  # the caller's file object is left open
+            return info
+    assert kind == "bytesio"
+    return probe(io.BytesIO(path.read_bytes()), **kwargs)
 
 
 @pytest.mark.parametrize("kind", ["path", "file", "bytesio"])

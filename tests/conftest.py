@@ -1,0 +1,123 @@
+"""Shared fixtures: a real provisioned appliance (SQLCipher, sealed keys, spool) in tmp_path."""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from appliance.config import ApplianceConfig, load_config, render_config
+from appliance.keyring import Keyset, unlock
+from appliance.runtime import open_store
+from appliance.sealing import PassphraseSealer
+from appliance.spool import Spool
+from appliance.store import Store
+from provisioning.provision import provision
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PASSPHRASE = "test passphrase for the appliance"
+FAST_SCRYPT = 14  # the lowest cost the sealer accepts: keeps tests quick
+
+
+@dataclass
+class Appliance:
+    """A provisioned appliance in a temporary folder."""
+
+    config: ApplianceConfig
+    config_path: Path
+    keyset: Keyset
+    passphrase: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a CLI subprocess of this appliance."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+        env.update({"APPLIANCE_PASSPHRASE": self.passphrase, "PYTHONPATH": str(REPO)})
+        env.update(extra)
+        return env
+
+    def cli(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m appliance ARGS --config <this appliance>`."""
+        return subprocess.run(
+            [sys.executable, "-m", "appliance", *args, "--config", str(self.config_path)],
+            env=self.env(**extra_env), capture_output=True, text=True, timeout=timeout,
+            cwd=REPO, check=False,
+        )
+
+    def open_store(self) -> Store:
+        return open_store(self.config, self.keyset)
+
+    def spool(self) -> Spool:
+        return Spool(self.config.paths.spool, chunk_size=self.config.media.spool_chunk_bytes)
+
+
+def make_appliance(root: Path, **overrides: object) -> Appliance:
+    """Provision a real appliance under `root` with fast test settings."""
+    settings: dict[str, object] = {
+        "data_dir": root / "data",
+        "keys": {"scrypt_log2_n": FAST_SCRYPT},
+        "worker": {"poll_interval_s": 0.05, "heartbeat_interval_s": 0.2, "stale_after_s": 5,
+                   "backoff_base_s": 0.0, "backoff_max_s": 0.0},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}  # type: ignore[dict-item]
+        else:
+            settings[key] = value
+    config = ApplianceConfig(**settings)  # type: ignore[arg-type]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.paths.config.write_text(render_config(config), encoding="utf-8")
+    config = load_config(config.paths.config)
+    sealer = PassphraseSealer(PASSPHRASE, log2_n=FAST_SCRYPT)
+    provision(config, sealer, admin_password="admin-password-for-tests")
+    return Appliance(config, config.paths.config, unlock(config.paths, sealer), PASSPHRASE)
+
+
+@pytest.fixture
+def appliance(tmp_path: Path) -> Appliance:
+    """A freshly provisioned appliance."""
+    return make_appliance(tmp_path)
+
+
+@pytest.fixture
+def store(appliance: Appliance) -> Iterator[Store]:
+    """The appliance's store, closed afterwards."""
+    opened = appliance.open_store()
+    yield opened
+    opened.close()
+
+
+def write_wav(path: Path, seconds: float, *, rate: int = 16000, freq: float = 440.0,
+              marker: bytes = b"") -> Path:
+    """A real PCM WAV of a tone; `marker` bytes are embedded verbatim in the sample data."""
+    frames = bytearray()
+    for i in range(int(seconds * rate)):
+        frames += struct.pack("<h", int(9000 * math.sin(2 * math.pi * freq * i / rate)))
+    if marker:
+        frames[4000 : 4000 + len(marker)] = marker
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return path
+
+
+def demo_interview(store: Store, *, name: str = "Test Candidate", region: str = "EU") -> int:
+    """A candidate with one interview for a requisition; returns the interview id."""
+    with store.transaction():
+        requisition = store.requisitions.create("Engineer", "Engineering", "Berlin", region)
+    candidate = store.candidates.create(name, email="candidate@example.invalid")
+    return store.interviews.create(candidate.id, requisition.id).id
