@@ -45,7 +45,7 @@ run: setup $(DEMO_PASSPHRASE)
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance migrate --data-dir $(DATA_DIR)
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance serve --data-dir $(DATA_DIR)
 
-test: setup
+test: setup lint
 	@$(PY) -m pytest -q --benchmark-disable
 
 lint: setup

@@ -1,3 +1,3 @@
-"""The appliance core: config, encrypted store, durable jobs, pipeline (no Flask, no inference engines)."""
+"""The appliance core: config, encrypted store, jobs, pipeline (no Flask, no inference engines)."""
 
 __version__ = "0.1.0"

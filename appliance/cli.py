@@ -14,13 +14,12 @@ from pydantic import ValidationError
 
 from appliance.config import (
     ApplianceConfig,
-    ConfigError,
     config_path_for,
     format_errors,
     load_config,
     read_toml,
 )
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, ConfigError
 from appliance.paths import DataPaths
 
 logger = logging.getLogger("appliance")
@@ -30,8 +29,9 @@ CONFIG_ENV = "APPLIANCE_CONFIG"
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _config_file(args: argparse.Namespace) -> Path:
@@ -86,11 +86,15 @@ def cmd_provision(args: argparse.Namespace) -> int:
     if is_provisioned(paths) and args.if_needed:
         print(f"{data_dir} is already provisioned")
         return 0
-    config = (load_config(paths.config) if paths.config.exists()
-              else ApplianceConfig(data_dir=data_dir))
+    config = (
+        load_config(paths.config) if paths.config.exists() else ApplianceConfig(data_dir=data_dir)
+    )
     _setup_logging(config.logging.level)
-    passphrase = obtain_passphrase(file=args.passphrase_file or config.keys.passphrase_file,
-                                   confirm=True, prompt="New operator passphrase: ")
+    passphrase = obtain_passphrase(
+        file=args.passphrase_file or config.keys.passphrase_file,
+        confirm=True,
+        prompt="New operator passphrase: ",
+    )
     sealer = PassphraseSealer(check_new_passphrase(passphrase), log2_n=config.keys.scrypt_log2_n)
     result = provision(config, sealer)
     print(f"provisioned {data_dir}")
@@ -117,12 +121,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = _load(args)
     with exclusive_lock(config.paths.lock):
         keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
-        database = Database.open(config.paths.database, keyset.db,
-                                 busy_timeout_ms=config.db.busy_timeout_ms)
+        database = Database.open(
+            config.paths.database, keyset.db, busy_timeout_ms=config.db.busy_timeout_ms
+        )
         conn = database.connect()
         try:
-            applied, backup = apply(database, conn, keyset.db, config.paths.backups,
-                                    config.db.backups_keep)
+            applied, backup = apply(
+                database, conn, keyset.db, config.paths.backups, config.db.backups_keep
+            )
             version = current_version(conn)
         finally:
             conn.close()
@@ -130,9 +136,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             store = open_store(config, keyset)
             try:
                 with store.transaction():
-                    store.audit.append("operator", "schema.migrated",
-                                       details={"to": version,
-                                                "backup": backup.name if backup else None})
+                    store.audit.append(
+                        "operator",
+                        "schema.migrated",
+                        details={"to": version, "backup": backup.name if backup else None},
+                    )
             finally:
                 store.close()
     if backup:
@@ -166,8 +174,7 @@ def cmd_rekey(args: argparse.Namespace) -> int:
         new_passphrase = getpass.getpass("New operator passphrase: ")
         if getpass.getpass("Repeat the passphrase: ") != new_passphrase:
             raise ApplianceError("the two passphrases differ")
-    new = PassphraseSealer(check_new_passphrase(new_passphrase),
-                           log2_n=config.keys.scrypt_log2_n)
+    new = PassphraseSealer(check_new_passphrase(new_passphrase), log2_n=config.keys.scrypt_log2_n)
     if args.rotate_db_key:
         kept = rotate_database_key(config, old, new)
         print(f"database key rotated; the previous file is kept as backups/{kept}")
@@ -222,9 +229,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         store = open_store(config, keyset)
         spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
         with open(args.file, "rb") as source:
-            done = ingest_recording(store, spool, config, interview_id=args.interview,
-                                    source=source, filename=Path(args.file).name,
-                                    actor="operator")
+            done = ingest_recording(
+                store,
+                spool,
+                config,
+                interview_id=args.interview,
+                source=source,
+                filename=Path(args.file).name,
+                actor="operator",
+            )
         store.close()
     print(json.dumps({"recording": done.recording.id, "job": done.job.id}))
     return 0
@@ -236,15 +249,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     from appliance.runtime import obtain_keyset, open_store
 
     config = _load(args)
-    store = open_store(config, obtain_keyset(config, passphrase_file=args.passphrase_file),
-                       check_schema=False)
+    store = open_store(
+        config, obtain_keyset(config, passphrase_file=args.passphrase_file), check_schema=False
+    )
     try:
         status = {
             "schema_version": current_version(store.conn),
             "queue": store.jobs.counts(),
-            "jobs": [{"id": job.id, "kind": job.kind, "state": job.state,
-                      "attempts": job.attempts, "error_code": job.error_code,
-                      "error": job.error} for job in store.jobs.recent(args.limit)],
+            "jobs": [
+                {
+                    "id": job.id,
+                    "kind": job.kind,
+                    "state": job.state,
+                    "attempts": job.attempts,
+                    "error_code": job.error_code,
+                    "error": job.error,
+                }
+                for job in store.jobs.recent(args.limit)
+            ],
         }
     finally:
         store.close()
@@ -258,8 +280,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from appliance.runtime import obtain_keyset, open_store
 
     config = _load(args)
-    store = open_store(config, obtain_keyset(config, passphrase_file=args.passphrase_file),
-                       check_schema=False)
+    store = open_store(
+        config, obtain_keyset(config, passphrase_file=args.passphrase_file), check_schema=False
+    )
     try:
         problems = [f"database: {p}" for p in integrity_problems(store.conn)]
         problems += [f"vault: {p}" for p in integrity_problems(store.vault_conn)]
@@ -279,16 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m appliance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], *,
-            needs_config: bool = True) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], *, needs_config: bool = True
+    ) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=(handler.__doc__ or "").strip())
         command.set_defaults(handler=handler)
         if needs_config:
             where = command.add_mutually_exclusive_group()
             where.add_argument("--config", help="config file (default: DATA_DIR/appliance.toml)")
             where.add_argument("--data-dir", help="data directory holding appliance.toml")
-            command.add_argument("--passphrase-file", type=Path,
-                                 help="file holding the operator passphrase")
+            command.add_argument(
+                "--passphrase-file", type=Path, help="file holding the operator passphrase"
+            )
         return command
 
     validate = add("validate-config", cmd_validate_config, needs_config=False)
@@ -298,13 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--data-dir", required=True)
     provision.add_argument("--demo", action="store_true", help="load fictional demo data")
     provision.add_argument("--passphrase-file", type=Path)
-    provision.add_argument("--if-needed", action="store_true",
-                           help="succeed quietly when the directory is already provisioned")
+    provision.add_argument(
+        "--if-needed",
+        action="store_true",
+        help="succeed quietly when the directory is already provisioned",
+    )
 
     add("migrate", cmd_migrate)
     rekey = add("rekey", cmd_rekey)
-    rekey.add_argument("--rotate-db-key", action="store_true",
-                       help="also re-encrypt the database under a new random key")
+    rekey.add_argument(
+        "--rotate-db-key",
+        action="store_true",
+        help="also re-encrypt the database under a new random key",
+    )
     rekey.add_argument("--new-passphrase-file", type=Path)
     worker = add("worker", cmd_worker)
     worker.add_argument("--exit-when-idle", action="store_true")

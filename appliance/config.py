@@ -1,4 +1,4 @@
-"""Appliance configuration: a TOML file plus `APPLIANCE_*` environment overrides, validated by pydantic."""
+"""Appliance configuration: a TOML file plus `APPLIANCE_*` environment overrides, validated."""
 
 from __future__ import annotations
 
@@ -143,7 +143,9 @@ class ApplianceConfig(BaseSettings):
     data_dir: Path = Field(description="Folder of the encrypted store, sealed keys and spool.")
     site: SiteConfig = Field(default_factory=SiteConfig, description=SiteConfig.__doc__ or "")
     web: WebConfig = Field(default_factory=WebConfig, description=WebConfig.__doc__ or "")
-    worker: WorkerConfig = Field(default_factory=WorkerConfig, description=WorkerConfig.__doc__ or "")
+    worker: WorkerConfig = Field(
+        default_factory=WorkerConfig, description=WorkerConfig.__doc__ or ""
+    )
     media: MediaConfig = Field(default_factory=MediaConfig, description=MediaConfig.__doc__ or "")
     db: DatabaseConfig = Field(
         default_factory=DatabaseConfig, description=DatabaseConfig.__doc__ or ""
@@ -167,6 +169,7 @@ class ApplianceConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the file's values; no dotenv or secrets folders."""
         # The environment overrides the file's values (passed as init kwargs).
         return (env_settings, init_settings)
 

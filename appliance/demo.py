@@ -32,18 +32,36 @@ DEMO_USERS = [
 ]
 
 ENGINEER_MODEL = [
-    Dimension("problem_solving", "Problem solving", 0.4,
-              "Breaks a hard problem down, weighs options, tests assumptions.",
-              (Question("en", "Tell me about a time you solved a difficult technical problem."),
-               Question("zh", "请讲一个你解决复杂技术问题的经历。"))),
-    Dimension("collaboration", "Cross-team collaboration", 0.3,
-              "Works with other teams towards a shared result.",
-              (Question("en", "Describe a project where you had to align several teams."),
-               Question("zh", "请描述一个你需要协调多个团队的项目。"))),
-    Dimension("ownership", "Ownership", 0.3,
-              "Takes responsibility for outcomes, including failures.",
-              (Question("en", "Tell me about a mistake you made and what you did about it."),
-               Question("zh", "请讲一个你犯过的错误以及你是如何处理的。"))),
+    Dimension(
+        "problem_solving",
+        "Problem solving",
+        0.4,
+        "Breaks a hard problem down, weighs options, tests assumptions.",
+        (
+            Question("en", "Tell me about a time you solved a difficult technical problem."),
+            Question("zh", "请讲一个你解决复杂技术问题的经历。"),
+        ),
+    ),
+    Dimension(
+        "collaboration",
+        "Cross-team collaboration",
+        0.3,
+        "Works with other teams towards a shared result.",
+        (
+            Question("en", "Describe a project where you had to align several teams."),
+            Question("zh", "请描述一个你需要协调多个团队的项目。"),
+        ),
+    ),
+    Dimension(
+        "ownership",
+        "Ownership",
+        0.3,
+        "Takes responsibility for outcomes, including failures.",
+        (
+            Question("en", "Tell me about a mistake you made and what you did about it."),
+            Question("zh", "请讲一个你犯过的错误以及你是如何处理的。"),
+        ),
+    ),
 ]
 
 DEMO_ANSWER = (
@@ -58,7 +76,9 @@ def demo_recording() -> bytes:
     if shutil.which("espeak-ng"):
         spoken = subprocess.run(
             ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", DEMO_ANSWER],
-            capture_output=True, check=False, timeout=60,
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
         if spoken.returncode == 0 and spoken.stdout:
             return spoken.stdout
@@ -78,31 +98,59 @@ def load_demo_data(store: Store, config: ApplianceConfig) -> dict[str, int]:
     password_hash = hasher.hash(DEMO_PASSWORD)
     with store.transaction():
         for username, name, role, departments, regions in DEMO_USERS:
-            store.users.create(username, name, role, password_hash=password_hash,
-                               departments=departments, regions=regions,
-                               email=f"{username}@demo.invalid")
+            store.users.create(
+                username,
+                name,
+                role,
+                password_hash=password_hash,
+                departments=departments,
+                regions=regions,
+                email=f"{username}@demo.invalid",
+            )
         model = store.competency_models.save(
-            "Software engineer", ENGINEER_MODEL,
-            description="Built-in starter model for software engineering roles.")
-        berlin = store.requisitions.create("Backend engineer", "Engineering", "Berlin", "EU",
-                                           competency_model_id=model.id)
-        chicago = store.requisitions.create("Site reliability engineer", "Engineering",
-                                            "Chicago", "US-IL", competency_model_id=model.id)
-        shanghai = store.requisitions.create("Mobile engineer", "Engineering", "Shanghai", "CN",
-                                             competency_model_id=model.id)
-    people = [("Maria Demo", "EU", "en", berlin.id), ("James Example", "US-IL", "en", chicago.id),
-              ("Li Wei", "CN", "zh", shanghai.id), ("Sofia Sample", "EU", "en", berlin.id)]
+            "Software engineer",
+            ENGINEER_MODEL,
+            description="Built-in starter model for software engineering roles.",
+        )
+        berlin = store.requisitions.create(
+            "Backend engineer", "Engineering", "Berlin", "EU", competency_model_id=model.id
+        )
+        chicago = store.requisitions.create(
+            "Site reliability engineer",
+            "Engineering",
+            "Chicago",
+            "US-IL",
+            competency_model_id=model.id,
+        )
+        shanghai = store.requisitions.create(
+            "Mobile engineer", "Engineering", "Shanghai", "CN", competency_model_id=model.id
+        )
+    people = [
+        ("Maria Demo", "EU", "en", berlin.id),
+        ("James Example", "US-IL", "en", chicago.id),
+        ("Li Wei", "CN", "zh", shanghai.id),
+        ("Sofia Sample", "EU", "en", berlin.id),
+    ]
     interviews = []
     for name, region, language, requisition_id in people:
-        candidate = store.candidates.create(name, email=f"{name.split()[0].lower()}@demo.invalid",
-                                            residence_region=region, language=language)
-        interviews.append(store.interviews.create(candidate.id, requisition_id,
-                                                  language=language))
+        candidate = store.candidates.create(
+            name,
+            email=f"{name.split()[0].lower()}@demo.invalid",
+            residence_region=region,
+            language=language,
+        )
+        interviews.append(store.interviews.create(candidate.id, requisition_id, language=language))
     spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
-    ingest_recording(store, spool, config, interview_id=interviews[0].id,
-                     source=io.BytesIO(demo_recording()), filename="answer-1.wav",
-                     content_type="audio/wav", actor="provisioning")
+    ingest_recording(
+        store,
+        spool,
+        config,
+        interview_id=interviews[0].id,
+        source=io.BytesIO(demo_recording()),
+        filename="answer-1.wav",
+        content_type="audio/wav",
+        actor="provisioning",
+    )
     with store.transaction():
         store.audit.append("provisioning", "demo.loaded", details={"candidates": len(people)})
-    return {"users": len(DEMO_USERS), "requisitions": 3, "candidates": len(people),
-            "recordings": 1}
+    return {"users": len(DEMO_USERS), "requisitions": 3, "candidates": len(people), "recordings": 1}

@@ -80,7 +80,9 @@ def read_envelope(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotProvisionedError(f"no sealed key at {path}: provision the appliance first") from None
+        raise NotProvisionedError(
+            f"no sealed key at {path}: provision the appliance first"
+        ) from None
     except ValueError:
         raise PassphraseError(f"the sealed key file {path} is not valid JSON") from None
     if not isinstance(data, dict):

@@ -109,7 +109,9 @@ def apply(
 
 def _statements(sql: str) -> list[str]:
     """Split a script into statements, keeping trigger bodies (BEGIN … END;) whole."""
-    statements, current, depth = [], [], 0
+    statements: list[str] = []
+    current: list[str] = []
+    depth = 0
     for line in sql.splitlines():
         stripped = line.split("--", 1)[0].strip()
         if not stripped and not current:

@@ -10,8 +10,8 @@ from pathlib import Path
 from appliance.errors import PassphraseError
 from appliance.sealing import MIN_PASSPHRASE_CHARS
 
-PASSPHRASE_ENV = "APPLIANCE_PASSPHRASE"
-PASSPHRASE_FILE_ENV = "APPLIANCE_PASSPHRASE_FILE"
+PASSPHRASE_ENV = "APPLIANCE_PASSPHRASE"  # noqa: S105 - a variable name
+PASSPHRASE_FILE_ENV = "APPLIANCE_PASSPHRASE_FILE"  # noqa: S105 - a variable name
 
 
 def read_passphrase_file(path: Path) -> str:
@@ -56,7 +56,5 @@ def obtain_passphrase(
 def check_new_passphrase(passphrase: str) -> str:
     """Refuse a passphrase too short to protect the key."""
     if len(passphrase) < MIN_PASSPHRASE_CHARS:
-        raise PassphraseError(
-            f"a new passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"
-        )
+        raise PassphraseError(f"a new passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")
     return passphrase

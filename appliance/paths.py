@@ -46,7 +46,7 @@ class DataPaths:
 
     @property
     def vault(self) -> Path:
-        """The key vault: per-candidate data keys, kept out of database backups so erasure shreds."""
+        """The key vault: per-candidate data keys, never in database backups, so erasure shreds."""
         return self.db_dir / "vault.db"
 
     @property

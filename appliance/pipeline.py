@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
 from appliance.config import ApplianceConfig
 from appliance.errors import ConfigError
@@ -33,7 +34,7 @@ class StepContext:
     region: str
     language: str
     config: ApplianceConfig
-    open_media: Callable[[], BinaryIO]
+    open_media: Callable[[], io.RawIOBase]
     scratch_dir: Path
     report_progress: Callable[[float, str], None]
 
@@ -49,8 +50,12 @@ class ReportDraft:
 
     def to_content(self) -> dict[str, Any]:
         """The JSON stored as the report's content."""
-        return {"media": self.media_info, "sections": self.sections,
-                "steps_run": self.steps_run, "steps_skipped": self.steps_skipped}
+        return {
+            "media": self.media_info,
+            "sections": self.sections,
+            "steps_run": self.steps_run,
+            "steps_skipped": self.steps_skipped,
+        }
 
 
 class AnalysisStep(ABC):

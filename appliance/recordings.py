@@ -41,10 +41,17 @@ class Ingested:
     job: Job
 
 
-def ingest_recording(store: Store, spool: Spool, config: ApplianceConfig, *, interview_id: int,
-                     source: BinaryIO | Iterable[bytes], filename: str,
-                     content_type: str = "application/octet-stream",
-                     actor: str) -> Ingested:
+def ingest_recording(
+    store: Store,
+    spool: Spool,
+    config: ApplianceConfig,
+    *,
+    interview_id: int,
+    source: BinaryIO | Iterable[bytes],
+    filename: str,
+    content_type: str = "application/octet-stream",
+    actor: str,
+) -> Ingested:
     """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`."""
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
@@ -60,21 +67,33 @@ def ingest_recording(store: Store, spool: Spool, config: ApplianceConfig, *, int
     try:
         with store.transaction():
             recording = store.recordings.create(
-                interview.id, candidate.id, spooled.name, safe_display_name(filename),
-                content_type[:100], spooled.size_bytes, spooled.sha256, spooled.wrapped_data_key,
+                interview.id,
+                candidate.id,
+                spooled.name,
+                safe_display_name(filename),
+                content_type[:100],
+                spooled.size_bytes,
+                spooled.sha256,
+                spooled.wrapped_data_key,
             )
             job = store.jobs.enqueue(
-                "analyse", subject_type="recording", subject_id=recording.id,
+                "analyse",
+                subject_type="recording",
+                subject_id=recording.id,
                 max_open=config.worker.max_queued_jobs,
                 max_attempts=config.worker.max_attempts,
             )
             store.interviews.set_status(interview.id, "recorded")
-            store.audit.append(actor, "recording.ingested", subject=candidate.pseudonym,
-                               details={"recording": recording.id, "job": job.id,
-                                        "bytes": spooled.size_bytes})
+            store.audit.append(
+                actor,
+                "recording.ingested",
+                subject=candidate.pseudonym,
+                details={"recording": recording.id, "job": job.id, "bytes": spooled.size_bytes},
+            )
     except BaseException:
         spool.remove(spooled.name)
         raise
-    logger.info("recording %s stored (%d bytes), job %s queued", recording.id,
-                spooled.size_bytes, job.id)
+    logger.info(
+        "recording %s stored (%d bytes), job %s queued", recording.id, spooled.size_bytes, job.id
+    )
     return Ingested(recording, job)

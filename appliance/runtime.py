@@ -15,11 +15,17 @@ from appliance.store import Store
 KEY_FD_ENV = "APPLIANCE_KEY_FD"
 
 
-def sealer_for(config: ApplianceConfig, *, passphrase_file: Path | None = None,
-               confirm: bool = False, prompt: str = "Operator passphrase: ") -> KeySealer:
+def sealer_for(
+    config: ApplianceConfig,
+    *,
+    passphrase_file: Path | None = None,
+    confirm: bool = False,
+    prompt: str = "Operator passphrase: ",
+) -> KeySealer:
     """The configured sealer, with its passphrase obtained from env, file or prompt."""
-    passphrase = obtain_passphrase(file=passphrase_file or config.keys.passphrase_file,
-                                   confirm=confirm, prompt=prompt)
+    passphrase = obtain_passphrase(
+        file=passphrase_file or config.keys.passphrase_file, confirm=confirm, prompt=prompt
+    )
     return PassphraseSealer(passphrase, log2_n=config.keys.scrypt_log2_n)
 
 
@@ -60,8 +66,10 @@ def obtain_keyset(config: ApplianceConfig, *, passphrase_file: Path | None = Non
 def open_databases(config: ApplianceConfig, keyset: Keyset) -> tuple[Database, Database]:
     """Open the main database and the key vault."""
     timeout = config.db.busy_timeout_ms
-    return (Database.open(config.paths.database, keyset.db, busy_timeout_ms=timeout),
-            Database.open(config.paths.vault, keyset.vault, busy_timeout_ms=timeout))
+    return (
+        Database.open(config.paths.database, keyset.db, busy_timeout_ms=timeout),
+        Database.open(config.paths.vault, keyset.vault, busy_timeout_ms=timeout),
+    )
 
 
 def open_store(config: ApplianceConfig, keyset: Keyset, *, check_schema: bool = True) -> Store:

@@ -7,7 +7,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-SHM = Path("/dev/shm")
+SHM = Path("/dev/shm")  # noqa: S108 - a per-user 0700 folder is made inside it
 
 
 def scratch_root(fallback: Path) -> Path:

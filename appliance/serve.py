@@ -34,10 +34,22 @@ def _spawn(argv: list[str], keyset: Keyset, config_path: Path) -> subprocess.Pop
 def gunicorn_argv(config: ApplianceConfig) -> list[str]:
     """The command line that serves the web UI."""
     conf = resources.files("webui") / "gunicorn.conf.py"
-    return [sys.executable, "-m", "gunicorn", "--config", str(conf),
-            "--bind", f"{config.web.host}:{config.web.port}",
-            "--workers", str(config.web.workers), "--threads", str(config.web.threads),
-            "--timeout", str(config.web.timeout_s), "webui.wsgi:app"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(conf),
+        "--bind",
+        f"{config.web.host}:{config.web.port}",
+        "--workers",
+        str(config.web.workers),
+        "--threads",
+        str(config.web.threads),
+        "--timeout",
+        str(config.web.timeout_s),
+        "webui.wsgi:app",
+    ]
 
 
 def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
@@ -54,12 +66,18 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
     with shared_lock(config.paths.lock):
         children = {
             "web": _spawn(gunicorn_argv(config), keyset, config_path),
-            "worker": _spawn([sys.executable, "-m", "appliance", "worker",
-                              "--config", str(config_path)], keyset, config_path),
+            "worker": _spawn(
+                [sys.executable, "-m", "appliance", "worker", "--config", str(config_path)],
+                keyset,
+                config_path,
+            ),
         }
-        print(f"web UI on http://{config.web.host}:{config.web.port}/ "
-              f"(web pid {children['web'].pid}, worker pid {children['worker'].pid}); "
-              "Ctrl-C stops both", flush=True)
+        print(
+            f"web UI on http://{config.web.host}:{config.web.port}/ "
+            f"(web pid {children['web'].pid}, worker pid {children['worker'].pid}); "
+            "Ctrl-C stops both",
+            flush=True,
+        )
         exit_code = 0
         try:
             while not stopping:

@@ -47,7 +47,9 @@ def _aad(header: bytes, index: int, final: bool) -> bytes:
 def wrap_data_key(candidate_key: bytes, data_key: bytes, spool_name: str) -> bytes:
     """Encrypt a file's data key under the candidate's key (nonce ‖ ciphertext)."""
     nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(candidate_key).encrypt(nonce, data_key, b"spool-key:" + spool_name.encode())
+    return nonce + AESGCM(candidate_key).encrypt(
+        nonce, data_key, b"spool-key:" + spool_name.encode()
+    )
 
 
 def unwrap_data_key(candidate_key: bytes, wrapped: bytes, spool_name: str) -> bytes:
@@ -78,7 +80,7 @@ class _ChunkWriter:
     def __init__(self, handle: BinaryIO, data_key: bytes, file_id: bytes, chunk_size: int) -> None:
         self._handle = handle
         self._aead = AESGCM(data_key)
-        self._chunk_size = chunk_size
+        self._chunk_size = int(chunk_size)
         self._header = HEADER.pack(MAGIC, VERSION, chunk_size, file_id)
         self._buffer = bytearray()
         self._index = 0
@@ -104,7 +106,7 @@ class _ChunkWriter:
 
 
 class SpoolReader(io.RawIOBase):
-    """A seekable, read-only view of a spool file's plaintext, decrypted chunk by chunk in memory."""
+    """A seekable, read-only view of a spool file's plaintext, decrypted chunk by chunk."""
 
     def __init__(self, path: Path, data_key: bytes) -> None:
         super().__init__()
@@ -120,17 +122,17 @@ class SpoolReader(io.RawIOBase):
             raise SpoolIntegrityError(f"spool file {path.name} is not an appliance spool file")
         self._header = header
         self._aead = AESGCM(data_key)
-        self._chunk_size = chunk_size
+        self._chunk_size: int = int(chunk_size)
         self._name = path.name
         body = os.fstat(self._file.fileno()).st_size - HEADER.size
         sealed = chunk_size + TAG_BYTES
         full, rest = divmod(body, sealed)
-        if rest and rest < TAG_BYTES or body < TAG_BYTES:
+        if (rest and rest < TAG_BYTES) or body < TAG_BYTES:
             self._file.close()
             raise SpoolIntegrityError(f"spool file {path.name} is truncated")
-        self._chunks = full + (1 if rest else 0)
-        self._size = full * chunk_size + (rest - TAG_BYTES if rest else 0)
-        self._pos = 0
+        self._chunks: int = full + (1 if rest else 0)
+        self._size: int = full * self._chunk_size + (rest - TAG_BYTES if rest else 0)
+        self._pos: int = 0
         self._cached: tuple[int, bytes] | None = None
 
     @property
@@ -202,8 +204,9 @@ class Spool:
             raise SpoolIntegrityError(f"{name!r} is not a spool file name")
         return self.folder / name
 
-    def write_stream(self, source: BinaryIO | Iterable[bytes], candidate_key: bytes, *,
-                     max_bytes: int) -> SpooledFile:
+    def write_stream(
+        self, source: BinaryIO | Iterable[bytes], candidate_key: bytes, *, max_bytes: int
+    ) -> SpooledFile:
         """Encrypt a stream into a new spool file; refuses empty or over-limit input."""
         self.folder.mkdir(parents=True, exist_ok=True)
         file_id = uuid.uuid4()
@@ -235,8 +238,9 @@ class Spool:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return SpooledFile(name, size, digest.hexdigest(),
-                           wrap_data_key(candidate_key, data_key, name))
+        return SpooledFile(
+            name, size, digest.hexdigest(), wrap_data_key(candidate_key, data_key, name)
+        )
 
     def open(self, name: str, wrapped_data_key: bytes, candidate_key: bytes) -> SpoolReader:
         """A decrypting reader over a spool file."""
@@ -252,8 +256,9 @@ class Spool:
 
     def names(self) -> set[str]:
         """Complete spool files present."""
-        return {path.name for path in self.folder.glob(f"*{SUFFIX}")
-                if not path.name.startswith(".")}
+        return {
+            path.name for path in self.folder.glob(f"*{SUFFIX}") if not path.name.startswith(".")
+        }
 
     def sweep(self, referenced: set[str], *, min_age_s: float = 3600.0) -> list[str]:
         """Delete old partial writes and old files no record refers to; return their names.
@@ -262,8 +267,10 @@ class Spool:
         """
         removed = []
         cutoff = time.time() - min_age_s
-        candidates = [*self.folder.glob(f"{PARTIAL_PREFIX}*"),
-                      *(self.folder / name for name in self.names() - referenced)]
+        candidates = [
+            *self.folder.glob(f"{PARTIAL_PREFIX}*"),
+            *(self.folder / name for name in self.names() - referenced),
+        ]
         for path in candidates:
             try:
                 if path.stat().st_mtime <= cutoff:

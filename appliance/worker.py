@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import Any
 
 import psutil
 
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 ANALYSE = "analyse"
 
 
-class WorkerStopping(BaseException):  # noqa: N818 - raised to unwind, like KeyboardInterrupt
+class WorkerStopping(BaseException):
     """Raised inside a running job when the worker was asked to stop."""
 
 
@@ -47,7 +48,7 @@ class Outcome:
 
 
 def process_alive(pid: int, started_at: float) -> bool:
-    """Whether `pid` still runs the same process that registered (not a reused pid, not a zombie)."""
+    """Whether `pid` still runs the process that registered (not a reused pid, not a zombie)."""
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
@@ -57,8 +58,9 @@ def process_alive(pid: int, started_at: float) -> bool:
         return False
 
 
-def recover_abandoned(store: Store, *, hostname: str, stale_after_s: float,
-                      own_id: str | None = None) -> list[int]:
+def recover_abandoned(
+    store: Store, *, hostname: str, stale_after_s: float, own_id: str | None = None
+) -> list[int]:
     """Requeue running jobs whose worker died; return their ids."""
     stale_before = to_stamp(utcnow() - timedelta(seconds=stale_after_s))
     recovered = []
@@ -72,9 +74,13 @@ def recover_abandoned(store: Store, *, hostname: str, stale_after_s: float,
             dead = (worker is not None and worker.stopped_at is not None) or (
                 (job.heartbeat_at or "") < stale_before
             )
-        if dead and store.jobs.requeue_abandoned(
-            job.id, token, "the worker running it stopped unexpectedly"
-        ) != "gone":
+        if (
+            dead
+            and store.jobs.requeue_abandoned(
+                job.id, token, "the worker running it stopped unexpectedly"
+            )
+            != "gone"
+        ):
             recovered.append(job.id)
             logger.warning("requeued job %s abandoned by worker %s", job.id, job.claimed_by)
     return recovered
@@ -108,7 +114,9 @@ class _Heartbeat(threading.Thread):
 class Worker:
     """One worker process's loop."""
 
-    def __init__(self, config: ApplianceConfig, store: Store, *, worker_id: str | None = None) -> None:
+    def __init__(
+        self, config: ApplianceConfig, store: Store, *, worker_id: str | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
@@ -122,10 +130,15 @@ class Worker:
 
     def register(self) -> None:
         """Record this worker and requeue what dead workers left behind."""
-        self.store.workers.register(self.id, self.hostname, os.getpid(),
-                                    psutil.Process().create_time())
-        recover_abandoned(self.store, hostname=self.hostname,
-                          stale_after_s=self.config.worker.stale_after_s, own_id=self.id)
+        self.store.workers.register(
+            self.id, self.hostname, os.getpid(), psutil.Process().create_time()
+        )
+        recover_abandoned(
+            self.store,
+            hostname=self.hostname,
+            stale_after_s=self.config.worker.stale_after_s,
+            own_id=self.id,
+        )
         self.spool.sweep(self.store.recordings.spool_names())
 
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -140,7 +153,7 @@ class Worker:
         signal.signal(signal.SIGINT, self.request_stop)
 
     def run_forever(self, *, exit_when_idle: bool = False) -> int:
-        """Work until stopped (or, with `exit_when_idle`, until the queue is empty); return jobs run."""
+        """Work until stopped (or, with `exit_when_idle`, until idle); return how many jobs ran."""
         ran = 0
         last_recovery = utcnow()
         try:
@@ -151,10 +164,15 @@ class Worker:
                 if exit_when_idle:
                     break
                 self.store.workers.heartbeat(self.id)
-                if (utcnow() - last_recovery).total_seconds() > self.config.worker.stale_after_s / 2:
-                    recover_abandoned(self.store, hostname=self.hostname,
-                                      stale_after_s=self.config.worker.stale_after_s,
-                                      own_id=self.id)
+                if (
+                    utcnow() - last_recovery
+                ).total_seconds() > self.config.worker.stale_after_s / 2:
+                    recover_abandoned(
+                        self.store,
+                        hostname=self.hostname,
+                        stale_after_s=self.config.worker.stale_after_s,
+                        own_id=self.id,
+                    )
                     last_recovery = utcnow()
                 self._stop.wait(self.config.worker.poll_interval_s)
         finally:
@@ -169,8 +187,9 @@ class Worker:
         handler = self._handlers.get(claim.job.kind)
         if handler is None:
             with self.store.transaction():
-                self.store.jobs.fail(claim, "unknown_kind",
-                                     f"no handler for job kind {claim.job.kind!r}")
+                self.store.jobs.fail(
+                    claim, "unknown_kind", f"no handler for job kind {claim.job.kind!r}"
+                )
             return Outcome(claim.job.id, "failed", "unknown_kind")
         self._in_job = True
         try:
@@ -183,18 +202,26 @@ class Worker:
 
     def _release(self, claim: Claim) -> None:
         try:
-            self.store.jobs.requeue_abandoned(claim.job.id, claim.token,
-                                              "the worker was stopped during the job")
+            self.store.jobs.requeue_abandoned(
+                claim.job.id, claim.token, "the worker was stopped during the job"
+            )
         except Exception:
             logger.exception("could not return job %s to the queue", claim.job.id)
 
     def _retry_delay(self, attempts: int) -> float:
         base = self.config.worker.backoff_base_s * (2 ** max(0, attempts - 1))
         delay = min(self.config.worker.backoff_max_s, base)
-        return delay * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
+        return float(delay * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not security
 
-    def _finish_failure(self, claim: Claim, code: str, message: str, retryable: bool,
-                        subject: str | None, interview_id: int | None) -> Outcome:
+    def _finish_failure(
+        self,
+        claim: Claim,
+        code: str,
+        message: str,
+        retryable: bool,
+        subject: str | None,
+        interview_id: int | None,
+    ) -> Outcome:
         job = claim.job
         with self.store.transaction():
             if retryable and job.attempts < job.max_attempts:
@@ -207,9 +234,12 @@ class Worker:
                 if interview_id is not None:
                     self.store.interviews.set_status(interview_id, "failed")
                 state = "failed"
-            self.store.audit.append(f"worker:{self.id}", f"job.{state}", subject=subject,
-                                    details={"job": job.id, "code": code,
-                                             "attempt": job.attempts})
+            self.store.audit.append(
+                f"worker:{self.id}",
+                f"job.{state}",
+                subject=subject,
+                details={"job": job.id, "code": code, "attempt": job.attempts},
+            )
         logger.warning("job %s attempt %s: %s (%s)", job.id, job.attempts, state, code)
         return Outcome(job.id, state, code)
 
@@ -225,9 +255,8 @@ class Worker:
             return self._finish_failure(claim, "missing_input", str(exc), False, None, None)
         subject = candidate.pseudonym
 
-        def open_media() -> BinaryIO:
-            return self.spool.open(recording.spool_name, recording.wrapped_data_key,
-                                   candidate_key)
+        def open_media() -> io.RawIOBase:
+            return self.spool.open(recording.spool_name, recording.wrapped_data_key, candidate_key)
 
         heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
 
@@ -239,47 +268,71 @@ class Worker:
         scratch = make_scratch(scratch_root(self.config.paths.tmp), f"job{job.id}")
         previous_tempdir = tempfile.tempdir
         tempfile.tempdir = str(scratch)  # libraries' temp files land in the wiped folder too
-        ctx = StepContext(job.id, recording, requisition.region, interview.language, self.config,
-                          open_media, scratch, report_progress)
+        ctx = StepContext(
+            job.id,
+            recording,
+            requisition.region,
+            interview.language,
+            self.config,
+            open_media,
+            scratch,
+            report_progress,
+        )
         heartbeat.start()
         try:
             draft = run_pipeline(build_pipeline(self.pipeline_names), ctx)
         except StepFailure as exc:
-            return self._finish_failure(claim, exc.code, exc.message, exc.retryable, subject,
-                                        interview.id)
+            return self._finish_failure(
+                claim, exc.code, exc.message, exc.retryable, subject, interview.id
+            )
         except SpoolIntegrityError as exc:
-            return self._finish_failure(claim, "spool_integrity", str(exc), False, subject,
-                                        interview.id)
+            return self._finish_failure(
+                claim, "spool_integrity", str(exc), False, subject, interview.id
+            )
         except LostClaimError:
             logger.warning("job %s was requeued while running; dropping this attempt", job.id)
             return Outcome(job.id, "lost")
         except Exception as exc:
             # Unknown failures may be transient (disk full, a busy lock): retry with backoff.
-            return self._finish_failure(claim, "internal", f"{type(exc).__name__}: {exc}"[:500],
-                                        True, subject, interview.id)
+            return self._finish_failure(
+                claim, "internal", f"{type(exc).__name__}: {exc}"[:500], True, subject, interview.id
+            )
         finally:
             heartbeat.stop()
             tempfile.tempdir = previous_tempdir
             wipe(scratch)
         try:
-            return self._complete(claim, recording.id, interview.id, subject, draft.to_content(),
-                                  draft.media_info)
+            return self._complete(
+                claim, recording.id, interview.id, subject, draft.to_content(), draft.media_info
+            )
         except LostClaimError:
             logger.warning("job %s was requeued while running; result discarded", job.id)
             return Outcome(job.id, "lost")
 
-    def _complete(self, claim: Claim, recording_id: int, interview_id: int, subject: str,
-                  content: dict[str, Any], media_info: dict[str, Any] | None) -> Outcome:
+    def _complete(
+        self,
+        claim: Claim,
+        recording_id: int,
+        interview_id: int,
+        subject: str,
+        content: dict[str, Any],
+        media_info: dict[str, Any] | None,
+    ) -> Outcome:
         # Results, job completion and the audit entry commit together or not at all.
         with self.store.transaction():
             if media_info is not None:
                 self.store.recordings.set_media_info(recording_id, media_info)
-            report = self.store.reports.create(interview_id, claim.job.id, content,
-                                               recording_id=recording_id)
+            report = self.store.reports.create(
+                interview_id, claim.job.id, content, recording_id=recording_id
+            )
             self.store.interviews.set_status(interview_id, "analysed")
             self.store.jobs.succeed(claim, {"report_id": report.id})
-            self.store.audit.append(f"worker:{self.id}", "analysis.completed", subject=subject,
-                                    details={"job": claim.job.id, "report": report.id})
+            self.store.audit.append(
+                f"worker:{self.id}",
+                "analysis.completed",
+                subject=subject,
+                details={"job": claim.job.id, "report": report.id},
+            )
         logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
         return Outcome(claim.job.id, "succeeded")
 

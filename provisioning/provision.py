@@ -22,7 +22,7 @@ from appliance.store.vault import init_vault
 
 logger = logging.getLogger(__name__)
 
-ADMIN_PASSWORD_ENV = "APPLIANCE_ADMIN_PASSWORD"
+ADMIN_PASSWORD_ENV = "APPLIANCE_ADMIN_PASSWORD"  # noqa: S105 - a variable name
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,13 @@ def is_provisioned(paths: DataPaths) -> bool:
     return paths.sealed_db_key.exists() or paths.database.exists()
 
 
-def provision(config: ApplianceConfig, sealer: KeySealer, *, admin_username: str = "admin",
-              admin_password: str | None = None) -> Provisioned:
+def provision(
+    config: ApplianceConfig,
+    sealer: KeySealer,
+    *,
+    admin_username: str = "admin",
+    admin_password: str | None = None,
+) -> Provisioned:
     """Create the data directory, seal fresh keys, create both databases and the first admin."""
     paths = config.paths
     if is_provisioned(paths):
@@ -73,11 +78,19 @@ def provision(config: ApplianceConfig, sealer: KeySealer, *, admin_username: str
         admin_password = shown = secrets.token_urlsafe(12)
     try:
         with store.transaction():
-            store.users.create(admin_username, "Administrator", "hr_admin",
-                               password_hash=PasswordHasher().hash(admin_password),
-                               regions=["*"], departments=["*"])
-            store.audit.append("provisioning", "appliance.provisioned",
-                               details={"sealer": sealer.kind, "admin": admin_username})
+            store.users.create(
+                admin_username,
+                "Administrator",
+                "hr_admin",
+                password_hash=PasswordHasher().hash(admin_password),
+                regions=["*"],
+                departments=["*"],
+            )
+            store.audit.append(
+                "provisioning",
+                "appliance.provisioned",
+                details={"sealer": sealer.kind, "admin": admin_username},
+            )
     finally:
         store.close()
     logger.info("provisioned a new appliance")

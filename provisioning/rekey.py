@@ -17,8 +17,13 @@ from appliance.store import Store
 logger = logging.getLogger(__name__)
 
 
-def _audit(config: ApplianceConfig, database: Database, vault: Database, action: str,
-           details: dict[str, str]) -> None:
+def _audit(
+    config: ApplianceConfig,
+    database: Database,
+    vault: Database,
+    action: str,
+    details: dict[str, str],
+) -> None:
     store = Store(database, vault)
     try:
         with store.transaction():
@@ -74,14 +79,15 @@ def rotate_database_key(config: ApplianceConfig, old: KeySealer, new: KeySealer)
         kept = paths.backups / f"pre-rekey-{stamp}.db"
         os.link(paths.database, kept)
         write_envelope(paths.backups / f"pre-rekey-{stamp}.key.json", new.seal(keyset.to_secret()))
-        for leftover in (paths.database.with_name("appliance.db-wal"),
-                         paths.database.with_name("appliance.db-shm")):
+        for leftover in (
+            paths.database.with_name("appliance.db-wal"),
+            paths.database.with_name("appliance.db-shm"),
+        ):
             leftover.unlink(missing_ok=True)
         os.replace(staged, paths.database)
         os.replace(paths.pending_db_key, paths.sealed_db_key)
         new_database = Database.open(paths.database, fresh.db)
         vault = Database.open(paths.vault, fresh.vault)
-        _audit(config, new_database, vault, "keys.database_key_rotated",
-               {"backup": kept.name})
+        _audit(config, new_database, vault, "keys.database_key_rotated", {"backup": kept.name})
     logger.info("database key rotated; previous file kept as %s", kept.name)
     return kept.name

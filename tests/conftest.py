@@ -48,12 +48,18 @@ class Appliance:
         env.update(extra)
         return env
 
-    def cli(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 120, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         """Run `python -m appliance ARGS --config <this appliance>`."""
         return subprocess.run(
             [sys.executable, "-m", "appliance", *args, "--config", str(self.config_path)],
-            env=self.env(**extra_env), capture_output=True, text=True, timeout=timeout,
-            cwd=REPO, check=False,
+            env=self.env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            check=False,
         )
 
     def open_store(self) -> Store:
@@ -68,8 +74,13 @@ def make_appliance(root: Path, **overrides: object) -> Appliance:
     settings: dict[str, object] = {
         "data_dir": root / "data",
         "keys": {"scrypt_log2_n": FAST_SCRYPT},
-        "worker": {"poll_interval_s": 0.05, "heartbeat_interval_s": 0.2, "stale_after_s": 5,
-                   "backoff_base_s": 0.0, "backoff_max_s": 0.0},
+        "worker": {
+            "poll_interval_s": 0.05,
+            "heartbeat_interval_s": 0.2,
+            "stale_after_s": 5,
+            "backoff_base_s": 0.0,
+            "backoff_max_s": 0.0,
+        },
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(settings.get(key), dict):
@@ -99,8 +110,9 @@ def store(appliance: Appliance) -> Iterator[Store]:
     opened.close()
 
 
-def write_wav(path: Path, seconds: float, *, rate: int = 16000, freq: float = 440.0,
-              marker: bytes = b"") -> Path:
+def write_wav(
+    path: Path, seconds: float, *, rate: int = 16000, freq: float = 440.0, marker: bytes = b""
+) -> Path:
     """A real PCM WAV of a tone; `marker` bytes are embedded verbatim in the sample data."""
     frames = bytearray()
     for i in range(int(seconds * rate)):

@@ -37,9 +37,11 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_unknown_keys_and_bad_values_are_errors_with_locations(tmp_path: Path) -> None:
-    path = _write(tmp_path / "bad.toml",
-                  'data_dir = "d"\ncolour = "blue"\n[web]\nport = 70000\nbogus = 1\n'
-                  '[worker]\nmax_attempts = "many"\n')
+    path = _write(
+        tmp_path / "bad.toml",
+        'data_dir = "d"\ncolour = "blue"\n[web]\nport = 70000\nbogus = 1\n'
+        '[worker]\nmax_attempts = "many"\n',
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
@@ -54,15 +56,25 @@ def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
 
 def test_validate_config_command(tmp_path: Path) -> None:
     bad = _write(tmp_path / "bad.toml", 'data_dir = "d"\n[web]\nport = 0\nextra = 1\n')
-    result = subprocess.run([sys.executable, "-m", "appliance", "validate-config", str(bad)],
-                            capture_output=True, text=True, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "validate-config", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith(f"{bad}: web.port: ") for line in lines)
     assert any(line.startswith(f"{bad}: web.extra: Extra inputs") for line in lines)
     good = _write(tmp_path / "good.toml", 'data_dir = "d"\n')
-    result = subprocess.run([sys.executable, "-m", "appliance", "validate-config", str(good)],
-                            capture_output=True, text=True, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "validate-config", str(good)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 

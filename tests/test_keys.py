@@ -21,8 +21,11 @@ from .conftest import FAST_SCRYPT, PASSPHRASE, Appliance, make_appliance
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "appliance.lock"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "appliance.lock"
+    }
 
 
 def test_sealed_envelope_holds_no_key_material(appliance: Appliance) -> None:
@@ -34,7 +37,9 @@ def test_sealed_envelope_holds_no_key_material(appliance: Appliance) -> None:
     for path in appliance.data_dir.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            assert appliance.keyset.db not in data and appliance.keyset.db.hex().encode() not in data
+            assert (
+                appliance.keyset.db not in data and appliance.keyset.db.hex().encode() not in data
+            )
     assert "<sealed>" in repr(appliance.keyset)
     assert (appliance.config.paths.sealed_db_key.stat().st_mode & 0o777) == 0o600
 
@@ -112,13 +117,17 @@ def test_interrupted_rekey_is_completed_on_next_unlock(appliance: Appliance) -> 
 
 def test_rekey_that_never_replaced_the_database_is_discarded(appliance: Appliance) -> None:
     paths, sealer = appliance.config.paths, PassphraseSealer(PASSPHRASE, log2_n=FAST_SCRYPT)
-    write_envelope(paths.pending_db_key, sealer.seal(appliance.keyset.with_new_db_key().to_secret()))
+    write_envelope(
+        paths.pending_db_key, sealer.seal(appliance.keyset.with_new_db_key().to_secret())
+    )
     assert unlock(paths, sealer).db == appliance.keyset.db
     assert not paths.pending_db_key.exists()
 
 
 @pytest.mark.slow
-def test_cli_errors_have_specific_messages_and_exit_codes(appliance: Appliance, tmp_path: Path) -> None:
+def test_cli_errors_have_specific_messages_and_exit_codes(
+    appliance: Appliance, tmp_path: Path
+) -> None:
     ok = appliance.cli("status")
     assert ok.returncode == 0, ok.stderr
     before = _tree_digest(appliance.data_dir)

@@ -24,17 +24,32 @@ def test_shipped_migrations_are_numbered_and_applied(appliance: Appliance) -> No
     assert current_version(conn) == len(shipped)
     assert pending(conn) == []
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "requisitions", "competency_models", "candidates", "interviews",
-            "recordings", "jobs", "job_runs", "reports", "audit_log", "workers"} <= tables
+    assert {
+        "users",
+        "requisitions",
+        "competency_models",
+        "candidates",
+        "interviews",
+        "recordings",
+        "jobs",
+        "job_runs",
+        "reports",
+        "audit_log",
+        "workers",
+    } <= tables
     conn.close()
 
 
-def test_new_migration_takes_a_backup_first(appliance: Appliance,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_migration_takes_a_backup_first(
+    appliance: Appliance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = appliance.config.paths
-    extra = Migration(len(available_migrations()) + 1, "add_notes",
-                      "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n"
-                      "CREATE INDEX notes_body ON notes(body);\n")
+    extra = Migration(
+        len(available_migrations()) + 1,
+        "add_notes",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n"
+        "CREATE INDEX notes_body ON notes(body);\n",
+    )
     monkeypatch.setattr(migrate, "available_migrations", lambda: _with_extra([extra]))
     database = Database.open(paths.database, appliance.keyset.db)
     conn = database.connect()
@@ -51,11 +66,15 @@ def test_new_migration_takes_a_backup_first(appliance: Appliance,
     conn.close()
 
 
-def test_failing_migration_rolls_back(appliance: Appliance,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_migration_rolls_back(
+    appliance: Appliance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = appliance.config.paths
-    broken = Migration(len(available_migrations()) + 1, "broken",
-                       "CREATE TABLE half (x);\nINSERT INTO no_such_table VALUES (1);\n")
+    broken = Migration(
+        len(available_migrations()) + 1,
+        "broken",
+        "CREATE TABLE half (x);\nINSERT INTO no_such_table VALUES (1);\n",
+    )
     monkeypatch.setattr(migrate, "available_migrations", lambda: _with_extra([broken]))
     database = Database.open(paths.database, appliance.keyset.db)
     conn = database.connect()
@@ -77,8 +96,10 @@ def test_backups_are_pruned_to_the_configured_number(appliance: Appliance) -> No
 
 
 def test_trigger_bodies_stay_whole() -> None:
-    sql = ("CREATE TABLE a (x);\nCREATE TRIGGER t BEFORE DELETE ON a\n"
-           "BEGIN SELECT RAISE(ABORT, 'no; never'); END;\nCREATE TABLE b (y);\n")
+    sql = (
+        "CREATE TABLE a (x);\nCREATE TRIGGER t BEFORE DELETE ON a\n"
+        "BEGIN SELECT RAISE(ABORT, 'no; never'); END;\nCREATE TABLE b (y);\n"
+    )
     statements = migrate._statements(sql)
     assert len(statements) == 3 and statements[1].strip().endswith("END;")
 

@@ -13,8 +13,10 @@ from appliance.worker import process_alive, recover_abandoned
 
 
 def _enqueue(store: Store, n: int = 1, **kwargs: object) -> list[int]:
-    return [store.jobs.enqueue("analyse", max_open=100, max_attempts=3, **kwargs).id  # type: ignore[arg-type]
-            for _ in range(n)]
+    return [
+        store.jobs.enqueue("analyse", max_open=100, max_attempts=3, **kwargs).id  # type: ignore[arg-type]
+        for _ in range(n)
+    ]
 
 
 def test_claim_order_and_exclusivity(store: Store) -> None:

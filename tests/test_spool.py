@@ -50,13 +50,17 @@ def test_flipped_byte_and_truncation_are_detected(spool: Spool) -> None:
     flipped = bytearray(original)
     flipped[HEADER.size + 5000] ^= 1
     path.write_bytes(bytes(flipped))
-    with spool.open(written.name, written.wrapped_data_key, KEY) as reader, \
-            pytest.raises(SpoolIntegrityError, match="chunk 1"):
+    with (
+        spool.open(written.name, written.wrapped_data_key, KEY) as reader,
+        pytest.raises(SpoolIntegrityError, match="chunk 1"),
+    ):
         reader.read()
     # Cut exactly at a chunk boundary: the remaining last chunk was not sealed as final.
     path.write_bytes(original[: HEADER.size + 2 * (4096 + TAG_BYTES)])
-    with spool.open(written.name, written.wrapped_data_key, KEY) as reader, \
-            pytest.raises(SpoolIntegrityError):
+    with (
+        spool.open(written.name, written.wrapped_data_key, KEY) as reader,
+        pytest.raises(SpoolIntegrityError),
+    ):
         reader.read()
     path.write_bytes(original[:10])
     with pytest.raises(SpoolIntegrityError, match="header"):
@@ -92,13 +96,16 @@ def test_sweep_removes_only_old_orphans(spool: Spool) -> None:
     assert spool.names() == {kept.name, fresh.name}
 
 
-@pytest.mark.parametrize(("given", "shown"), [
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\x\\answer.webm", "answer.webm"),
-    ("evil\x00name\x1b[31m.wav", "evilname[31m.wav"),
-    ("..", "recording"),
-    ("", "recording"),
-    ("a" * 500 + ".mp4", "a" * 200),
-])
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\answer.webm", "answer.webm"),
+        ("evil\x00name\x1b[31m.wav", "evilname[31m.wav"),
+        ("..", "recording"),
+        ("", "recording"),
+        ("a" * 500 + ".mp4", "a" * 200),
+    ],
+)
 def test_safe_display_name(given: str, shown: str) -> None:
     assert safe_display_name(given) == shown

@@ -14,8 +14,9 @@ from .conftest import demo_interview
 
 def test_users_roles_and_lookup(store: Store) -> None:
     with store.transaction():
-        user = store.users.create("Rec.One", "Rec One", "recruiter", departments=["Sales"],
-                                  regions=["EU", "US-IL"])
+        user = store.users.create(
+            "Rec.One", "Rec One", "recruiter", departments=["Sales"], regions=["EU", "US-IL"]
+        )
     assert store.users.by_username("rec.one") == user  # case-insensitive login names
     assert user.departments == ["Sales"] and user.regions == ["EU", "US-IL"]
     with pytest.raises(ValueError, match="unknown role"):
@@ -25,10 +26,15 @@ def test_users_roles_and_lookup(store: Store) -> None:
 
 
 def test_competency_models_are_versioned(store: Store) -> None:
-    dims = [Dimension("analysis", "Requirement analysis", 0.5,
-                      questions=(Question("en", "Tell me about a time..."),
-                                 Question("zh", "请讲一个..."))),
-            Dimension("collab", "Collaboration", 0.5)]
+    dims = [
+        Dimension(
+            "analysis",
+            "Requirement analysis",
+            0.5,
+            questions=(Question("en", "Tell me about a time..."), Question("zh", "请讲一个...")),
+        ),
+        Dimension("collab", "Collaboration", 0.5),
+    ]
     with store.transaction():
         first = store.competency_models.save("Product manager", dims)
         second = store.competency_models.save("Product manager", dims[:1])

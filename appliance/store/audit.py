@@ -26,8 +26,9 @@ class AuditEntry:
     hash: str
 
 
-def entry_hash(prev_hash: str, at: str, actor: str, action: str, subject: str | None,
-               details_json: str) -> str:
+def entry_hash(
+    prev_hash: str, at: str, actor: str, action: str, subject: str | None, details_json: str
+) -> str:
     """The chained SHA-256 of an entry's content and its predecessor's hash."""
     material = dumps([prev_hash, at, actor, action, subject, details_json])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -36,13 +37,16 @@ def entry_hash(prev_hash: str, at: str, actor: str, action: str, subject: str | 
 class AuditRepository(Repository):
     """Append and read audit entries."""
 
-    def append(self, actor: str, action: str, subject: str | None = None,
-               details: dict[str, Any] | None = None) -> AuditEntry:
+    def append(
+        self,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
         """Add an entry; call inside the transaction of the change it records."""
         details_json = dumps(details or {})
-        row = self.conn.execute(
-            "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        row = self.conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         prev_hash = row["hash"] if row else GENESIS
         at = now_stamp()
         digest = entry_hash(prev_hash, at, actor, action, subject, details_json)
@@ -51,8 +55,9 @@ class AuditRepository(Repository):
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (at, actor, action, subject, details_json, prev_hash, digest),
         )
-        return AuditEntry(int(cursor.lastrowid), at, actor, action, subject, details or {},
-                          prev_hash, digest)
+        return AuditEntry(
+            int(cursor.lastrowid), at, actor, action, subject, details or {}, prev_hash, digest
+        )
 
     def entries(self, *, action: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """Entries in order, optionally of one action."""
@@ -62,15 +67,27 @@ class AuditRepository(Repository):
             sql += " WHERE action = ?"
             params = (action,)
         rows = self.conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
-        return [AuditEntry(row["seq"], row["at"], row["actor"], row["action"], row["subject"],
-                           loads(row["details"]), row["prev_hash"], row["hash"]) for row in rows]
+        return [
+            AuditEntry(
+                row["seq"],
+                row["at"],
+                row["actor"],
+                row["action"],
+                row["subject"],
+                loads(row["details"]),
+                row["prev_hash"],
+                row["hash"],
+            )
+            for row in rows
+        ]
 
     def first_broken_link(self) -> int | None:
         """The seq of the first entry whose hash or link does not verify (None: chain intact)."""
         prev_hash = GENESIS
         for row in self.conn.execute("SELECT * FROM audit_log ORDER BY seq"):
-            expected = entry_hash(prev_hash, row["at"], row["actor"], row["action"],
-                                  row["subject"], row["details"])
+            expected = entry_hash(
+                prev_hash, row["at"], row["actor"], row["action"], row["subject"], row["details"]
+            )
             if row["prev_hash"] != prev_hash or row["hash"] != expected:
                 return int(row["seq"])
             prev_hash = row["hash"]

@@ -73,20 +73,41 @@ class Interview:
 
 
 def _requisition(row: Row) -> Requisition:
-    return Requisition(row["id"], row["title"], row["department"], row["location"],
-                       row["region"], row["status"], row["competency_model_id"])
+    return Requisition(
+        row["id"],
+        row["title"],
+        row["department"],
+        row["location"],
+        row["region"],
+        row["status"],
+        row["competency_model_id"],
+    )
 
 
 def _interview(row: Row) -> Interview:
-    return Interview(row["id"], row["candidate_id"], row["requisition_id"], row["kind"],
-                     row["round"], row["language"], row["status"], row["scheduled_at"])
+    return Interview(
+        row["id"],
+        row["candidate_id"],
+        row["requisition_id"],
+        row["kind"],
+        row["round"],
+        row["language"],
+        row["status"],
+        row["scheduled_at"],
+    )
 
 
 class CompetencyModelRepository(Repository):
     """Competency models; editing one saves a new version."""
 
-    def save(self, name: str, dimensions: list[Dimension], *, description: str = "",
-             created_by: int | None = None) -> CompetencyModel:
+    def save(
+        self,
+        name: str,
+        dimensions: list[Dimension],
+        *,
+        description: str = "",
+        created_by: int | None = None,
+    ) -> CompetencyModel:
         """Store `dimensions` as the next version of the model called `name`."""
         if not dimensions:
             raise ValueError("a competency model needs at least one dimension")
@@ -104,8 +125,14 @@ class CompetencyModelRepository(Repository):
             dim_cursor = self.conn.execute(
                 "INSERT INTO competency_dimensions (model_id, key, name, description, weight,"
                 " position) VALUES (?, ?, ?, ?, ?, ?)",
-                (model_id, dimension.key, dimension.name, dimension.description,
-                 dimension.weight, position),
+                (
+                    model_id,
+                    dimension.key,
+                    dimension.name,
+                    dimension.description,
+                    dimension.weight,
+                    position,
+                ),
             )
             for q_position, question in enumerate(dimension.questions):
                 self.conn.execute(
@@ -133,10 +160,12 @@ class CompetencyModelRepository(Repository):
                     (dim["id"],),
                 )
             )
-            dimensions.append(Dimension(dim["key"], dim["name"], dim["weight"],
-                                        dim["description"], questions))
-        return CompetencyModel(row["id"], row["name"], row["version"], row["description"],
-                               tuple(dimensions))
+            dimensions.append(
+                Dimension(dim["key"], dim["name"], dim["weight"], dim["description"], questions)
+            )
+        return CompetencyModel(
+            row["id"], row["name"], row["version"], row["description"], tuple(dimensions)
+        )
 
     def latest(self, name: str) -> CompetencyModel | None:
         """The newest version of a model, if any."""
@@ -150,17 +179,34 @@ class CompetencyModelRepository(Repository):
 class RequisitionRepository(Repository):
     """Open positions."""
 
-    def create(self, title: str, department: str, location: str, region: str, *,
-               competency_model_id: int | None = None, created_by: int | None = None,
-               status: str = "open") -> Requisition:
+    def create(
+        self,
+        title: str,
+        department: str,
+        location: str,
+        region: str,
+        *,
+        competency_model_id: int | None = None,
+        created_by: int | None = None,
+        status: str = "open",
+    ) -> Requisition:
         """Add a requisition."""
         now = now_stamp()
         cursor = self.conn.execute(
             "INSERT INTO requisitions (title, department, location, region, status,"
             " competency_model_id, created_by, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (title, department, location, region, status, competency_model_id, created_by,
-             now, now),
+            (
+                title,
+                department,
+                location,
+                region,
+                status,
+                competency_model_id,
+                created_by,
+                now,
+                now,
+            ),
         )
         return self.get(int(cursor.lastrowid))
 
@@ -183,9 +229,16 @@ class RequisitionRepository(Repository):
 class InterviewRepository(Repository):
     """Interview rounds."""
 
-    def create(self, candidate_id: int, requisition_id: int, *, kind: str = "upload",
-               round_no: int = 1, language: str = "en",
-               scheduled_at: str | None = None) -> Interview:
+    def create(
+        self,
+        candidate_id: int,
+        requisition_id: int,
+        *,
+        kind: str = "upload",
+        round_no: int = 1,
+        language: str = "en",
+        scheduled_at: str | None = None,
+    ) -> Interview:
         """Plan an interview."""
         now = now_stamp()
         cursor = self.conn.execute(
@@ -197,9 +250,7 @@ class InterviewRepository(Repository):
 
     def get(self, interview_id: int) -> Interview:
         """One interview by id."""
-        row = self.conn.execute(
-            "SELECT * FROM interviews WHERE id = ?", (interview_id,)
-        ).fetchone()
+        row = self.conn.execute("SELECT * FROM interviews WHERE id = ?", (interview_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no interview {interview_id}")
         return _interview(row)

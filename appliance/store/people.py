@@ -11,8 +11,15 @@ from appliance.db import Row
 from appliance.errors import NotFoundError
 from appliance.store.base import Repository, dumps, loads
 
-ROLES = ("hr_admin", "recruiter", "interviewer", "business_lead", "tech_expert", "auditor",
-         "service")
+ROLES = (
+    "hr_admin",
+    "recruiter",
+    "interviewer",
+    "business_lead",
+    "tech_expert",
+    "auditor",
+    "service",
+)
 
 
 @dataclass(frozen=True)
@@ -45,22 +52,46 @@ class Candidate:
 
 
 def _user(row: Row) -> User:
-    return User(row["id"], row["username"], row["display_name"], row["email"], row["role"],
-                row["password_hash"], loads(row["departments"]), loads(row["regions"]),
-                bool(row["active"]))
+    return User(
+        row["id"],
+        row["username"],
+        row["display_name"],
+        row["email"],
+        row["role"],
+        row["password_hash"],
+        loads(row["departments"]),
+        loads(row["regions"]),
+        bool(row["active"]),
+    )
 
 
 def _candidate(row: Row) -> Candidate:
-    return Candidate(row["id"], row["pseudonym"], row["full_name"], row["email"], row["phone"],
-                     row["residence_region"], row["language"], row["created_at"])
+    return Candidate(
+        row["id"],
+        row["pseudonym"],
+        row["full_name"],
+        row["email"],
+        row["phone"],
+        row["residence_region"],
+        row["language"],
+        row["created_at"],
+    )
 
 
 class UserRepository(Repository):
     """Accounts and their roles."""
 
-    def create(self, username: str, display_name: str, role: str, *,
-               password_hash: str | None = None, email: str | None = None,
-               departments: list[str] | None = None, regions: list[str] | None = None) -> User:
+    def create(
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        *,
+        password_hash: str | None = None,
+        email: str | None = None,
+        departments: list[str] | None = None,
+        regions: list[str] | None = None,
+    ) -> User:
         """Add an account."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -68,8 +99,17 @@ class UserRepository(Repository):
         cursor = self.conn.execute(
             "INSERT INTO users (username, display_name, email, role, password_hash, departments,"
             " regions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (username, display_name, email, role, password_hash, dumps(departments or []),
-             dumps(regions or []), now, now),
+            (
+                username,
+                display_name,
+                email,
+                role,
+                password_hash,
+                dumps(departments or []),
+                dumps(regions or []),
+                now,
+                now,
+            ),
         )
         return self.get(int(cursor.lastrowid))
 
@@ -97,8 +137,15 @@ class UserRepository(Repository):
 class CandidateRepository(Repository):
     """Candidates; creating one also creates their data key in the vault."""
 
-    def create(self, full_name: str, *, email: str | None = None, phone: str | None = None,
-               residence_region: str = "default", language: str = "en") -> Candidate:
+    def create(
+        self,
+        full_name: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        residence_region: str = "default",
+        language: str = "en",
+    ) -> Candidate:
         """Add a candidate with a fresh pseudonym and data key."""
         pseudonym = "cand-" + secrets.token_hex(8)
         # The key is committed first: an orphan key is harmless, a candidate without one is not.
@@ -113,9 +160,7 @@ class CandidateRepository(Repository):
 
     def get(self, candidate_id: int) -> Candidate:
         """One candidate by id."""
-        row = self.conn.execute(
-            "SELECT * FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
+        row = self.conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no candidate {candidate_id}")
         return _candidate(row)
@@ -136,6 +181,11 @@ class CandidateRepository(Repository):
 
     def as_dict(self, candidate: Candidate) -> dict[str, Any]:
         """A JSON-ready view of a candidate."""
-        return {"id": candidate.id, "pseudonym": candidate.pseudonym,
-                "full_name": candidate.full_name, "email": candidate.email,
-                "residence_region": candidate.residence_region, "language": candidate.language}
+        return {
+            "id": candidate.id,
+            "pseudonym": candidate.pseudonym,
+            "full_name": candidate.full_name,
+            "email": candidate.email,
+            "residence_region": candidate.residence_region,
+            "language": candidate.language,
+        }

@@ -65,29 +65,63 @@ class WorkerRecord:
 
 
 def _job(row: Row) -> Job:
-    return Job(row["id"], row["kind"], row["subject_type"], row["subject_id"],
-               loads(row["payload"]), row["state"], row["priority"], row["attempts"],
-               row["max_attempts"], row["run_after"], row["claimed_by"], row["heartbeat_at"],
-               row["progress"], row["step"], row["error_code"], row["error"],
-               loads(row["result"]), row["created_at"], row["finished_at"])
+    return Job(
+        row["id"],
+        row["kind"],
+        row["subject_type"],
+        row["subject_id"],
+        loads(row["payload"]),
+        row["state"],
+        row["priority"],
+        row["attempts"],
+        row["max_attempts"],
+        row["run_after"],
+        row["claimed_by"],
+        row["heartbeat_at"],
+        row["progress"],
+        row["step"],
+        row["error_code"],
+        row["error"],
+        loads(row["result"]),
+        row["created_at"],
+        row["finished_at"],
+    )
 
 
 class JobRepository(Repository):
     """Enqueue, claim, heartbeat and finish jobs."""
 
-    def enqueue(self, kind: str, *, max_open: int, max_attempts: int,
-                subject_type: str | None = None, subject_id: int | None = None,
-                payload: dict[str, Any] | None = None, priority: int = 100) -> Job:
+    def enqueue(
+        self,
+        kind: str,
+        *,
+        max_open: int,
+        max_attempts: int,
+        subject_type: str | None = None,
+        subject_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+        priority: int = 100,
+    ) -> Job:
         """Add a job; QueueFullError when `max_open` jobs are already queued or running."""
         if self.conn.in_transaction:
-            return self._enqueue(kind, max_open, max_attempts, subject_type, subject_id,
-                                 payload, priority)
+            return self._enqueue(
+                kind, max_open, max_attempts, subject_type, subject_id, payload, priority
+            )
         with transaction(self.conn):
-            return self._enqueue(kind, max_open, max_attempts, subject_type, subject_id,
-                                 payload, priority)
+            return self._enqueue(
+                kind, max_open, max_attempts, subject_type, subject_id, payload, priority
+            )
 
-    def _enqueue(self, kind: str, max_open: int, max_attempts: int, subject_type: str | None,
-                 subject_id: int | None, payload: dict[str, Any] | None, priority: int) -> Job:
+    def _enqueue(
+        self,
+        kind: str,
+        max_open: int,
+        max_attempts: int,
+        subject_type: str | None,
+        subject_id: int | None,
+        payload: dict[str, Any] | None,
+        priority: int,
+    ) -> Job:
         open_jobs = self.conn.execute(
             "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
         ).fetchone()[0]
@@ -100,8 +134,17 @@ class JobRepository(Repository):
         cursor = self.conn.execute(
             "INSERT INTO jobs (kind, subject_type, subject_id, payload, priority, max_attempts,"
             " run_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (kind, subject_type, subject_id, dumps(payload or {}), priority, max_attempts,
-             now, now, now),
+            (
+                kind,
+                subject_type,
+                subject_id,
+                dumps(payload or {}),
+                priority,
+                max_attempts,
+                now,
+                now,
+                now,
+            ),
         )
         return self.get(int(cursor.lastrowid))
 
@@ -139,8 +182,9 @@ class JobRepository(Repository):
             )
         return Claim(job, token, worker_id)
 
-    def heartbeat(self, claim: Claim, *, progress: float | None = None,
-                  step: str | None = None) -> bool:
+    def heartbeat(
+        self, claim: Claim, *, progress: float | None = None, step: str | None = None
+    ) -> bool:
         """Refresh a running job's heartbeat; False when the claim was lost."""
         with transaction(self.conn):
             cursor = self.conn.execute(
@@ -148,10 +192,19 @@ class JobRepository(Repository):
                 " step = coalesce(?, step) WHERE id = ? AND claim_token = ? AND state = 'running'",
                 (now_stamp(), progress, step, claim.job.id, claim.token),
             )
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
-    def _finish(self, claim: Claim, state: str, outcome: str, *, result: dict[str, Any] | None,
-                error_code: str | None, error: str | None, run_after: str | None) -> None:
+    def _finish(
+        self,
+        claim: Claim,
+        state: str,
+        outcome: str,
+        *,
+        result: dict[str, Any] | None,
+        error_code: str | None,
+        error: str | None,
+        run_after: str | None,
+    ) -> None:
         now = now_stamp()
         finished = now if state in ("succeeded", "failed", "cancelled") else None
         cursor = self.conn.execute(
@@ -160,8 +213,18 @@ class JobRepository(Repository):
             " progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,"
             " updated_at = ?, finished_at = ?"
             " WHERE id = ? AND claim_token = ? AND state = 'running'",
-            (state, None if result is None else dumps(result), error_code, error, run_after,
-             state, now, finished, claim.job.id, claim.token),
+            (
+                state,
+                None if result is None else dumps(result),
+                error_code,
+                error,
+                run_after,
+                state,
+                now,
+                finished,
+                claim.job.id,
+                claim.token,
+            ),
         )
         if cursor.rowcount != 1:
             raise LostClaimError(f"job {claim.job.id} is no longer held by {claim.worker_id}")
@@ -172,18 +235,39 @@ class JobRepository(Repository):
 
     def succeed(self, claim: Claim, result: dict[str, Any]) -> None:
         """Mark done; call inside the transaction that writes the job's results."""
-        self._finish(claim, "succeeded", "succeeded", result=result, error_code=None,
-                     error=None, run_after=None)
+        self._finish(
+            claim,
+            "succeeded",
+            "succeeded",
+            result=result,
+            error_code=None,
+            error=None,
+            run_after=None,
+        )
 
     def retry(self, claim: Claim, error_code: str, error: str, delay_s: float) -> None:
         """Put the job back in the queue after `delay_s` seconds."""
-        self._finish(claim, "queued", "retry", result=None, error_code=error_code, error=error,
-                     run_after=now_stamp(delay_s))
+        self._finish(
+            claim,
+            "queued",
+            "retry",
+            result=None,
+            error_code=error_code,
+            error=error,
+            run_after=now_stamp(delay_s),
+        )
 
     def fail(self, claim: Claim, error_code: str, error: str) -> None:
         """Mark the job failed for good, with a reason a person can read."""
-        self._finish(claim, "failed", "failed", result=None, error_code=error_code,
-                     error=error, run_after=None)
+        self._finish(
+            claim,
+            "failed",
+            "failed",
+            result=None,
+            error_code=error_code,
+            error=error,
+            run_after=None,
+        )
 
     def running(self) -> list[tuple[Job, str]]:
         """Running jobs with their claim tokens."""
@@ -203,8 +287,7 @@ class JobRepository(Repository):
                 return "gone"
             exhausted = row["attempts"] >= row["max_attempts"]
             state = "failed" if exhausted else "queued"
-            error = (f"{reason}; gave up after {row['attempts']} attempts" if exhausted
-                     else reason)
+            error = f"{reason}; gave up after {row['attempts']} attempts" if exhausted else reason
             self.conn.execute(
                 "UPDATE jobs SET state = ?, claim_token = NULL, run_after = ?,"
                 " error_code = 'worker_lost', error = ?, updated_at = ?, finished_at = ?"
@@ -270,8 +353,14 @@ class WorkerRepository(Repository):
         row = self.conn.execute("SELECT * FROM workers WHERE id = ?", (worker_id,)).fetchone()
         if row is None:
             return None
-        return WorkerRecord(row["id"], row["hostname"], row["pid"], row["pid_started_at"],
-                            row["heartbeat_at"], row["stopped_at"])
+        return WorkerRecord(
+            row["id"],
+            row["hostname"],
+            row["pid"],
+            row["pid_started_at"],
+            row["heartbeat_at"],
+            row["stopped_at"],
+        )
 
     def alive_since(self, since: str) -> list[WorkerRecord]:
         """Workers that have not stopped and heartbeat after `since`."""
@@ -279,5 +368,14 @@ class WorkerRepository(Repository):
             "SELECT * FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= ? ORDER BY id",
             (since,),
         )
-        return [WorkerRecord(row["id"], row["hostname"], row["pid"], row["pid_started_at"],
-                             row["heartbeat_at"], row["stopped_at"]) for row in rows]
+        return [
+            WorkerRecord(
+                row["id"],
+                row["hostname"],
+                row["pid"],
+                row["pid_started_at"],
+                row["heartbeat_at"],
+                row["stopped_at"],
+            )
+            for row in rows
+        ]

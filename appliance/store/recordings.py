@@ -29,32 +29,57 @@ class Recording:
 
 
 def _recording(row: Row) -> Recording:
-    return Recording(row["id"], row["interview_id"], row["candidate_id"], row["spool_name"],
-                     row["display_name"], row["content_type"], row["size_bytes"], row["sha256"],
-                     bytes(row["wrapped_data_key"]), loads(row["media_info"]), row["created_at"])
+    return Recording(
+        row["id"],
+        row["interview_id"],
+        row["candidate_id"],
+        row["spool_name"],
+        row["display_name"],
+        row["content_type"],
+        row["size_bytes"],
+        row["sha256"],
+        bytes(row["wrapped_data_key"]),
+        loads(row["media_info"]),
+        row["created_at"],
+    )
 
 
 class RecordingRepository(Repository):
     """Rows describing spool files."""
 
-    def create(self, interview_id: int, candidate_id: int, spool_name: str, display_name: str,
-               content_type: str, size_bytes: int, sha256: str,
-               wrapped_data_key: bytes) -> Recording:
+    def create(
+        self,
+        interview_id: int,
+        candidate_id: int,
+        spool_name: str,
+        display_name: str,
+        content_type: str,
+        size_bytes: int,
+        sha256: str,
+        wrapped_data_key: bytes,
+    ) -> Recording:
         """Record a spool file that has been written and synced."""
         cursor = self.conn.execute(
             "INSERT INTO recordings (interview_id, candidate_id, spool_name, display_name,"
             " content_type, size_bytes, sha256, wrapped_data_key, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (interview_id, candidate_id, spool_name, display_name, content_type, size_bytes,
-             sha256, wrapped_data_key, now_stamp()),
+            (
+                interview_id,
+                candidate_id,
+                spool_name,
+                display_name,
+                content_type,
+                size_bytes,
+                sha256,
+                wrapped_data_key,
+                now_stamp(),
+            ),
         )
         return self.get(int(cursor.lastrowid))
 
     def get(self, recording_id: int) -> Recording:
         """One recording by id."""
-        row = self.conn.execute(
-            "SELECT * FROM recordings WHERE id = ?", (recording_id,)
-        ).fetchone()
+        row = self.conn.execute("SELECT * FROM recordings WHERE id = ?", (recording_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no recording {recording_id}")
         return _recording(row)

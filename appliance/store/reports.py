@@ -26,15 +26,30 @@ class Report:
 
 
 def _report(row: Row) -> Report:
-    return Report(row["id"], row["interview_id"], row["recording_id"], row["job_id"],
-                  row["model_version"], row["status"], loads(row["content"]), row["created_at"])
+    return Report(
+        row["id"],
+        row["interview_id"],
+        row["recording_id"],
+        row["job_id"],
+        row["model_version"],
+        row["status"],
+        loads(row["content"]),
+        row["created_at"],
+    )
 
 
 class ReportRepository(Repository):
     """Reports; one per successful analysis job (the UNIQUE job_id makes that a rule)."""
 
-    def create(self, interview_id: int, job_id: int, content: dict[str, Any], *,
-               recording_id: int | None = None, model_version: str | None = None) -> Report:
+    def create(
+        self,
+        interview_id: int,
+        job_id: int,
+        content: dict[str, Any],
+        *,
+        recording_id: int | None = None,
+        model_version: str | None = None,
+    ) -> Report:
         """Store a drafted report."""
         cursor = self.conn.execute(
             "INSERT INTO reports (interview_id, recording_id, job_id, model_version, content,"
