@@ -202,9 +202,7 @@ class Worker:
 
     def _release(self, claim: Claim) -> None:
         try:
-            self.store.jobs.requeue_abandoned(
-                claim.job.id, claim.token, "the worker was stopped during the job"
-            )
+            self.store.jobs.release(claim, "the worker was stopped during the job")
         except Exception:
             logger.exception("could not return job %s to the queue", claim.job.id)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import os
-import struct
 import subprocess
 import sys
 import wave
@@ -12,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance.config import ApplianceConfig, load_config, render_config
@@ -114,9 +113,8 @@ def write_wav(
     path: Path, seconds: float, *, rate: int = 16000, freq: float = 440.0, marker: bytes = b""
 ) -> Path:
     """A real PCM WAV of a tone; `marker` bytes are embedded verbatim in the sample data."""
-    frames = bytearray()
-    for i in range(int(seconds * rate)):
-        frames += struct.pack("<h", int(9000 * math.sin(2 * math.pi * freq * i / rate)))
+    t = np.arange(int(seconds * rate), dtype=np.float64) / rate
+    frames = bytearray((9000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
     if marker:
         frames[4000 : 4000 + len(marker)] = marker
     with wave.open(str(path), "wb") as out:

@@ -301,6 +301,23 @@ class JobRepository(Repository):
             )
         return state
 
+    def release(self, claim: Claim, reason: str) -> bool:
+        """Give a job back untouched (its worker is stopping): the attempt does not count."""
+        now = now_stamp()
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0),"
+                " claim_token = NULL, run_after = ?, updated_at = ?"
+                " WHERE id = ? AND claim_token = ? AND state = 'running'",
+                (now, now, claim.job.id, claim.token),
+            )
+            self.conn.execute(
+                "UPDATE job_runs SET ended_at = ?, outcome = 'abandoned', error = ?"
+                " WHERE claim_token = ?",
+                (now, reason, claim.token),
+            )
+        return bool(cursor.rowcount == 1)
+
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         rows = self.conn.execute("SELECT state, count(*) AS n FROM jobs GROUP BY state")
