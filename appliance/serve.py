@@ -15,16 +15,22 @@ from types import FrameType
 from appliance.config import ApplianceConfig
 from appliance.keyring import Keyset
 from appliance.locks import shared_lock
+from appliance.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
 from appliance.runtime import KEY_FD_ENV, open_store, send_keyset
 
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
+PASSPHRASE_VARIABLES = frozenset(
+    {PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "APPLIANCE_NEW_PASSPHRASE", "APPLIANCE_ADMIN_PASSWORD"}
+)
 
 
 def _spawn(argv: list[str], keyset: Keyset, config_path: Path) -> subprocess.Popen[bytes]:
     key_fd = send_keyset(keyset)
-    env = {**os.environ, KEY_FD_ENV: str(key_fd), "APPLIANCE_CONFIG": str(config_path)}
+    # The children get the keys through the pipe; the passphrase stays with this process.
+    env = {key: value for key, value in os.environ.items() if key not in PASSPHRASE_VARIABLES}
+    env.update({KEY_FD_ENV: str(key_fd), "APPLIANCE_CONFIG": str(config_path)})
     try:
         return subprocess.Popen(argv, env=env, pass_fds=(key_fd,))
     finally:

@@ -24,7 +24,7 @@ from appliance.clock import to_stamp, utcnow
 from appliance.config import ApplianceConfig
 from appliance.errors import NotFoundError, SpoolIntegrityError
 from appliance.pipeline import StepContext, StepFailure, build_pipeline, run_pipeline
-from appliance.scratch import make_scratch, scratch_root, wipe
+from appliance.scratch import make_scratch, scratch_root, sweep_orphans, wipe
 from appliance.spool import Spool
 from appliance.store import Store
 from appliance.store.queue import Claim, LostClaimError
@@ -140,6 +140,9 @@ class Worker:
             own_id=self.id,
         )
         self.spool.sweep(self.store.recordings.spool_names())
+        for root in scratch_dirs(self.config):
+            for name in sweep_orphans(root):
+                logger.warning("wiped scratch folder %s left by a dead worker", name)
 
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         """Stop after (or, from a signal, during) the current job."""
@@ -221,6 +224,22 @@ class Worker:
         interview_id: int | None,
     ) -> Outcome:
         job = claim.job
+        try:
+            return self._record_failure(claim, code, message, retryable, subject, interview_id)
+        except LostClaimError:
+            logger.warning("job %s was requeued while failing; this attempt is dropped", job.id)
+            return Outcome(job.id, "lost")
+
+    def _record_failure(
+        self,
+        claim: Claim,
+        code: str,
+        message: str,
+        retryable: bool,
+        subject: str | None,
+        interview_id: int | None,
+    ) -> Outcome:
+        job = claim.job
         with self.store.transaction():
             if retryable and job.attempts < job.max_attempts:
                 self.store.jobs.retry(claim, code, message, self._retry_delay(job.attempts))
@@ -263,7 +282,7 @@ class Worker:
             if heartbeat.lost.is_set():
                 raise LostClaimError(f"job {job.id} was taken back from this worker")
 
-        scratch = make_scratch(scratch_root(self.config.paths.tmp), f"job{job.id}")
+        scratch = make_scratch(scratch_root(self.config.data_dir), f"job{job.id}")
         previous_tempdir = tempfile.tempdir
         tempfile.tempdir = str(scratch)  # libraries' temp files land in the wiped folder too
         ctx = StepContext(
@@ -337,4 +356,4 @@ class Worker:
 
 def scratch_dirs(config: ApplianceConfig) -> list[Path]:
     """Where job scratch folders can appear (for audits of leftover plaintext)."""
-    return [scratch_root(config.paths.tmp), config.paths.tmp]
+    return [scratch_root(config.data_dir), config.paths.tmp]
