@@ -100,6 +100,11 @@ class DatabaseConfig(_Section):
     busy_timeout_ms: int = Field(
         15_000, ge=100, description="How long a writer waits for a lock before failing."
     )
+    memory_security: bool = Field(
+        True,
+        description="SQLCipher cipher_memory_security: lock and wipe the database engine's "
+        "memory. Costs several times the write speed (see benchmarks); process-wide once on.",
+    )
     backups_keep: int = Field(
         10, ge=1, description="Pre-migration backups kept; older ones are deleted."
     )

@@ -80,18 +80,23 @@ def _classify(exc: Exception, path: Path) -> Exception:
 class Database:
     """One SQLCipher database file and the key that opens it."""
 
-    def __init__(self, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000) -> None:
+    def __init__(
+        self, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000, memory_security: bool = True
+    ) -> None:
         self.path = path
         self._key_pragma = _key_pragma(key)
         self.busy_timeout_ms = busy_timeout_ms
+        self.memory_security = memory_security
 
     @classmethod
-    def create(cls, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000) -> Database:
+    def create(
+        cls, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000, memory_security: bool = True
+    ) -> Database:
         """Create a new, empty encrypted database file (refuses to overwrite one)."""
         if path.exists():
             raise FileExistsError(f"{path} already exists")
         path.parent.mkdir(parents=True, exist_ok=True)
-        database = cls(path, key, busy_timeout_ms=busy_timeout_ms)
+        database = cls(path, key, busy_timeout_ms=busy_timeout_ms, memory_security=memory_security)
         conn = database._raw_connect()
         try:
             # Writing the schema version forces SQLCipher to write an encrypted first page now.
@@ -104,10 +109,12 @@ class Database:
         return database
 
     @classmethod
-    def open(cls, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000) -> Database:
+    def open(
+        cls, path: Path, key: bytes, *, busy_timeout_ms: int = 15_000, memory_security: bool = True
+    ) -> Database:
         """Open an existing encrypted database, checking the file and the key."""
         inspect_file(path)
-        database = cls(path, key, busy_timeout_ms=busy_timeout_ms)
+        database = cls(path, key, busy_timeout_ms=busy_timeout_ms, memory_security=memory_security)
         database.connect().close()
         return database
 
@@ -122,7 +129,10 @@ class Database:
             # SQLCipher's own stderr log would repeat every failed page check; we report instead.
             conn.execute("PRAGMA cipher_log_level = NONE")
             conn.execute(self._key_pragma)
-            conn.execute("PRAGMA cipher_memory_security = ON")
+            if self.memory_security:
+                # Locks and wipes SQLite's memory. Process-wide: once on, every later
+                # connection pays for it too (it dominates the cost of write-heavy batches).
+                conn.execute("PRAGMA cipher_memory_security = ON")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             version = conn.execute("PRAGMA cipher_version").fetchone()
             if not version or not str(version[0]).startswith("4."):

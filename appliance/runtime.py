@@ -65,10 +65,14 @@ def obtain_keyset(config: ApplianceConfig, *, passphrase_file: Path | None = Non
 
 def open_databases(config: ApplianceConfig, keyset: Keyset) -> tuple[Database, Database]:
     """Open the main database and the key vault."""
-    timeout = config.db.busy_timeout_ms
+    timeout, secure = config.db.busy_timeout_ms, config.db.memory_security
     return (
-        Database.open(config.paths.database, keyset.db, busy_timeout_ms=timeout),
-        Database.open(config.paths.vault, keyset.vault, busy_timeout_ms=timeout),
+        Database.open(
+            config.paths.database, keyset.db, busy_timeout_ms=timeout, memory_security=secure
+        ),
+        Database.open(
+            config.paths.vault, keyset.vault, busy_timeout_ms=timeout, memory_security=secure
+        ),
     )
 
 
