@@ -12,6 +12,7 @@ from appliance.config import ApplianceConfig
 from appliance.errors import QueueFullError
 from appliance.spool import Spool
 from appliance.store import Store
+from appliance.store.people import Candidate
 from appliance.store.queue import Job
 from appliance.store.recordings import Recording
 
@@ -41,6 +42,58 @@ class Ingested:
     job: Job
 
 
+def check_queue_room(store: Store, config: ApplianceConfig) -> None:
+    """Refuse early when the queue is full, before the cost of an encrypted copy."""
+    counts = store.jobs.counts()
+    if counts.get("queued", 0) + counts.get("running", 0) >= config.worker.max_queued_jobs:
+        raise QueueFullError(
+            f"the job queue is full ({config.worker.max_queued_jobs} jobs waiting or running); "
+            "try again when the worker has caught up"
+        )
+
+
+def record_and_queue(
+    store: Store,
+    config: ApplianceConfig,
+    *,
+    interview_id: int,
+    candidate: Candidate,
+    spool_name: str,
+    display_name: str,
+    content_type: str,
+    size_bytes: int,
+    sha256: str,
+    wrapped_data_key: bytes,
+    actor: str,
+) -> Ingested:
+    """Inside the caller's transaction: the recording row, its `analyse` job, the audit entry."""
+    recording = store.recordings.create(
+        interview_id,
+        candidate.id,
+        spool_name,
+        display_name,
+        content_type[:100],
+        size_bytes,
+        sha256,
+        wrapped_data_key,
+    )
+    job = store.jobs.enqueue(
+        "analyse",
+        subject_type="recording",
+        subject_id=recording.id,
+        max_open=config.worker.max_queued_jobs,
+        max_attempts=config.worker.max_attempts,
+    )
+    store.interviews.set_status(interview_id, "recorded")
+    store.audit.append(
+        actor,
+        "recording.ingested",
+        subject=candidate.pseudonym,
+        details={"recording": recording.id, "job": job.id, "bytes": size_bytes},
+    )
+    return Ingested(recording, job)
+
+
 def ingest_recording(
     store: Store,
     spool: Spool,
@@ -55,45 +108,31 @@ def ingest_recording(
     """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`."""
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
-    counts = store.jobs.counts()
-    if counts.get("queued", 0) + counts.get("running", 0) >= config.worker.max_queued_jobs:
-        # Checked early so a full queue does not cost an encrypted copy; re-checked below.
-        raise QueueFullError(
-            f"the job queue is full ({config.worker.max_queued_jobs} jobs waiting or running); "
-            "try again when the worker has caught up"
-        )
+    check_queue_room(store, config)
     key = store.vault.key_for(candidate.pseudonym)
     spooled = spool.write_stream(source, key, max_bytes=config.media.max_upload_bytes)
     try:
         with store.transaction():
-            recording = store.recordings.create(
-                interview.id,
-                candidate.id,
-                spooled.name,
-                safe_display_name(filename),
-                content_type[:100],
-                spooled.size_bytes,
-                spooled.sha256,
-                spooled.wrapped_data_key,
-            )
-            job = store.jobs.enqueue(
-                "analyse",
-                subject_type="recording",
-                subject_id=recording.id,
-                max_open=config.worker.max_queued_jobs,
-                max_attempts=config.worker.max_attempts,
-            )
-            store.interviews.set_status(interview.id, "recorded")
-            store.audit.append(
-                actor,
-                "recording.ingested",
-                subject=candidate.pseudonym,
-                details={"recording": recording.id, "job": job.id, "bytes": spooled.size_bytes},
+            done = record_and_queue(
+                store,
+                config,
+                interview_id=interview.id,
+                candidate=candidate,
+                spool_name=spooled.name,
+                display_name=safe_display_name(filename),
+                content_type=content_type,
+                size_bytes=spooled.size_bytes,
+                sha256=spooled.sha256,
+                wrapped_data_key=spooled.wrapped_data_key,
+                actor=actor,
             )
     except BaseException:
         spool.remove(spooled.name)
         raise
     logger.info(
-        "recording %s stored (%d bytes), job %s queued", recording.id, spooled.size_bytes, job.id
+        "recording %s stored (%d bytes), job %s queued",
+        done.recording.id,
+        spooled.size_bytes,
+        done.job.id,
     )
-    return Ingested(recording, job)
+    return done

@@ -77,14 +77,24 @@ class SpooledFile:
 class _ChunkWriter:
     """Encrypts a byte stream chunk by chunk into an open file."""
 
-    def __init__(self, handle: BinaryIO, data_key: bytes, file_id: bytes, chunk_size: int) -> None:
+    def __init__(
+        self,
+        handle: BinaryIO,
+        data_key: bytes,
+        file_id: bytes,
+        chunk_size: int,
+        *,
+        start_index: int = 0,
+        resume: bool = False,
+    ) -> None:
         self._handle = handle
         self._aead = AESGCM(data_key)
         self._chunk_size = int(chunk_size)
         self._header = HEADER.pack(MAGIC, VERSION, chunk_size, file_id)
         self._buffer = bytearray()
-        self._index = 0
-        handle.write(self._header)
+        self._index = start_index
+        if not resume:
+            handle.write(self._header)
 
     def _emit(self, plaintext: bytes, final: bool) -> None:
         sealed = self._aead.encrypt(
@@ -103,6 +113,13 @@ class _ChunkWriter:
     def finish(self) -> None:
         self._emit(bytes(self._buffer), final=True)
         self._buffer.clear()
+
+    def write_whole_chunks(self, data: bytes) -> None:
+        """Seal `data` (a multiple of the chunk size) as non-final chunks."""
+        if len(data) % self._chunk_size:
+            raise ValueError("not a whole number of chunks")
+        for start in range(0, len(data), self._chunk_size):
+            self._emit(data[start : start + self._chunk_size], final=False)
 
 
 class SpoolReader(io.RawIOBase):
@@ -242,6 +259,78 @@ class Spool:
             name, size, digest.hexdigest(), wrap_data_key(candidate_key, data_key, name)
         )
 
+    def begin(self, candidate_key: bytes) -> tuple[str, bytes]:
+        """Start a file written over several requests; returns its name and wrapped data key."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        file_id = uuid.uuid4()
+        name = f"{file_id.hex}{SUFFIX}"
+        data_key = secrets.token_bytes(32)
+        fd = os.open(self._partial(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            _ChunkWriter(handle, data_key, file_id.bytes, self.chunk_size)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return name, wrap_data_key(candidate_key, data_key, name)
+
+    def append(
+        self,
+        name: str,
+        wrapped_data_key: bytes,
+        candidate_key: bytes,
+        *,
+        offset: int,
+        data: bytes,
+        final: bool,
+    ) -> None:
+        """Add plaintext at `offset` (a chunk boundary) to a file started with `begin`.
+
+        Whatever lies past `offset` (the torn tail of an interrupted request) is cut first,
+        so a client can always resume from the offset the store last acknowledged.
+        """
+        if offset % self.chunk_size:
+            raise MediaRejectedError(f"upload offsets must be multiples of {self.chunk_size} bytes")
+        if not final and len(data) % self.chunk_size:
+            raise MediaRejectedError(
+                f"upload pieces before the last must be multiples of {self.chunk_size} bytes"
+            )
+        if final and not data:
+            raise MediaRejectedError("the last upload piece is empty")
+        data_key = unwrap_data_key(candidate_key, wrapped_data_key, name)
+        path = self._partial(name)
+        index = offset // self.chunk_size
+        with open(path, "r+b") as handle:
+            handle.truncate(HEADER.size + index * (self.chunk_size + TAG_BYTES))
+            handle.seek(0, io.SEEK_END)
+            file_id = uuid.UUID(hex=name.removesuffix(SUFFIX)).bytes
+            writer = _ChunkWriter(
+                handle, data_key, file_id, self.chunk_size, start_index=index, resume=True
+            )
+            if final:
+                writer.write(data)
+                writer.finish()
+            else:
+                writer.write_whole_chunks(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def open_partial(self, name: str, wrapped_data_key: bytes, candidate_key: bytes) -> SpoolReader:
+        """A decrypting reader over a multi-request file not yet committed."""
+        data_key = unwrap_data_key(candidate_key, wrapped_data_key, name)
+        return SpoolReader(self._partial(name), data_key)
+
+    def commit(self, name: str) -> None:
+        """Make a completed multi-request file a spool file."""
+        os.replace(self._partial(name), self.folder / name)
+        _fsync_dir(self.folder)
+
+    def discard(self, name: str) -> None:
+        """Drop an unfinished multi-request file."""
+        self._partial(name).unlink(missing_ok=True)
+
+    def _partial(self, name: str) -> Path:
+        self.path_of(name)  # validates the name
+        return self.folder / f"{PARTIAL_PREFIX}{name}"
+
     def open(self, name: str, wrapped_data_key: bytes, candidate_key: bytes) -> SpoolReader:
         """A decrypting reader over a spool file."""
         data_key = unwrap_data_key(candidate_key, wrapped_data_key, name)
@@ -263,12 +352,17 @@ class Spool:
     def sweep(self, referenced: set[str], *, min_age_s: float = 3600.0) -> list[str]:
         """Delete old partial writes and old files no record refers to; return their names.
 
+        `referenced` holds recordings and open multi-request uploads (whose partial files stay).
         `min_age_s` protects an upload whose file is written but whose row is not yet committed.
         """
         removed = []
         cutoff = time.time() - min_age_s
         candidates = [
-            *self.folder.glob(f"{PARTIAL_PREFIX}*"),
+            *(
+                path
+                for path in self.folder.glob(f"{PARTIAL_PREFIX}*")
+                if path.name.removeprefix(PARTIAL_PREFIX) not in referenced
+            ),
             *(self.folder / name for name in self.names() - referenced),
         ]
         for path in candidates:

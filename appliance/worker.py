@@ -28,6 +28,7 @@ from appliance.scratch import make_scratch, scratch_root, sweep_orphans, wipe
 from appliance.spool import Spool
 from appliance.store import Store
 from appliance.store.queue import Claim, LostClaimError
+from appliance.uploads import expire_stale_uploads
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,10 @@ class Worker:
             stale_after_s=self.config.worker.stale_after_s,
             own_id=self.id,
         )
-        self.spool.sweep(self.store.recordings.spool_names())
+        expire_stale_uploads(self.store, self.spool)
+        self.spool.sweep(
+            self.store.recordings.spool_names() | self.store.uploads.open_spool_names()
+        )
         for root in scratch_dirs(self.config):
             for name in sweep_orphans(root):
                 logger.warning("wiped scratch folder %s left by a dead worker", name)

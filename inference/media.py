@@ -252,6 +252,18 @@ def _sniff_family(head: bytes) -> str | None:
     return None
 
 
+def sniff_media_family(head: bytes) -> str | None:
+    """The audio/video container family that the first bytes of a file announce, or None."""
+    family = _sniff_family(head)
+    if family is not None:
+        return family
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "MPEG-TS"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "MPEG audio"
+    return None
+
+
 def _read_head(source: MediaSource, start: int) -> bytes:
     """Read the first bytes of the media without disturbing a file object's position."""
     if isinstance(source, (str, os.PathLike)):

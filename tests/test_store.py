@@ -52,7 +52,7 @@ def test_requisitions_regions_and_interviews(store: Store) -> None:
     interview_id = demo_interview(store, region="US-IL")
     interview = store.interviews.get(interview_id)
     assert store.requisitions.get(interview.requisition_id).region == "US-IL"
-    assert [r.region for r in store.requisitions.list(regions=["EU"])] == []
+    assert [r.region for r in store.requisitions.all(regions=["EU"])] == []
     with pytest.raises(IntegrityError):
         store.requisitions.create("T", "D", "L", "Atlantis")
     with pytest.raises(IntegrityError):  # foreign keys are enforced

@@ -19,6 +19,13 @@ from appliance.store.people import CandidateRepository, UserRepository
 from appliance.store.queue import JobRepository, WorkerRepository
 from appliance.store.recordings import RecordingRepository
 from appliance.store.reports import ReportRepository
+from appliance.store.review import (
+    DecisionRepository,
+    EvaluationRepository,
+    ScoreOverrideRepository,
+)
+from appliance.store.tokens import ApiTokenRepository
+from appliance.store.uploads import UploadRepository
 from appliance.store.vault import VaultRepository
 
 
@@ -42,6 +49,11 @@ class Store:
         self.reports = ReportRepository(self)
         self.audit = AuditRepository(self)
         self.vault = VaultRepository(self)
+        self.decisions = DecisionRepository(self)
+        self.overrides = ScoreOverrideRepository(self)
+        self.evaluations = EvaluationRepository(self)
+        self.api_tokens = ApiTokenRepository(self)
+        self.uploads = UploadRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
+from appliance.permissions import Visibility
 from appliance.store.base import Repository
 
 
@@ -219,11 +220,58 @@ class RequisitionRepository(Repository):
             raise NotFoundError(f"no requisition {requisition_id}")
         return _requisition(row)
 
-    def list(self, *, regions: list[str] | None = None) -> list[Requisition]:
+    def all(self, *, regions: list[str] | None = None) -> list[Requisition]:
         """Requisitions, optionally limited to some regions."""
         rows = self.conn.execute("SELECT * FROM requisitions ORDER BY id").fetchall()
         found = [_requisition(row) for row in rows]
         return [req for req in found if regions is None or req.region in regions]
+
+    def visible(self, visibility: Visibility) -> list[Requisition]:
+        """Requisitions the visibility reaches."""
+        clause, params = visibility.requisition_clause("r")
+        rows = self.conn.execute(
+            f"SELECT r.* FROM requisitions r WHERE {clause} ORDER BY r.id", params
+        )
+        return [_requisition(row) for row in rows]
+
+    def get_visible(self, requisition_id: int, visibility: Visibility) -> Requisition:
+        """One requisition inside the visibility, else NotFoundError."""
+        clause, params = visibility.requisition_clause("r")
+        row = self.conn.execute(
+            f"SELECT r.* FROM requisitions r WHERE r.id = ? AND {clause}",
+            (requisition_id, *params),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no requisition {requisition_id}")
+        return _requisition(row)
+
+    def update(
+        self,
+        requisition_id: int,
+        *,
+        title: str,
+        department: str,
+        location: str,
+        region: str,
+        status: str,
+        competency_model_id: int | None,
+    ) -> Requisition:
+        """Change a requisition."""
+        self.conn.execute(
+            "UPDATE requisitions SET title = ?, department = ?, location = ?, region = ?,"
+            " status = ?, competency_model_id = ?, updated_at = ? WHERE id = ?",
+            (
+                title,
+                department,
+                location,
+                region,
+                status,
+                competency_model_id,
+                now_stamp(),
+                requisition_id,
+            ),
+        )
+        return self.get(requisition_id)
 
 
 class InterviewRepository(Repository):
@@ -261,6 +309,54 @@ class InterviewRepository(Repository):
             "UPDATE interviews SET status = ?, updated_at = ? WHERE id = ?",
             (status, now_stamp(), interview_id),
         )
+
+    def get_visible(self, interview_id: int, visibility: Visibility) -> Interview:
+        """One interview inside the visibility, else NotFoundError."""
+        clause, params = visibility.interview_clause("i", "r")
+        row = self.conn.execute(
+            "SELECT i.* FROM interviews i JOIN requisitions r ON r.id = i.requisition_id"
+            f" WHERE i.id = ? AND {clause}",
+            (interview_id, *params),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no interview {interview_id}")
+        return _interview(row)
+
+    def for_candidate_visible(self, candidate_id: int, visibility: Visibility) -> list[Interview]:
+        """A candidate's interviews inside the visibility."""
+        clause, params = visibility.interview_clause("i", "r")
+        rows = self.conn.execute(
+            "SELECT i.* FROM interviews i JOIN requisitions r ON r.id = i.requisition_id"
+            f" WHERE i.candidate_id = ? AND {clause} ORDER BY i.id",
+            (candidate_id, *params),
+        )
+        return [_interview(row) for row in rows]
+
+    def assign(self, interview_id: int, user_id: int, duty: str) -> None:
+        """Give a person an interview to run (interviewer) or a technical round to judge."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO interview_assignments (interview_id, user_id, duty,"
+            " assigned_at) VALUES (?, ?, ?, ?)",
+            (interview_id, user_id, duty, now_stamp()),
+        )
+
+    def assignees(self, interview_id: int) -> list[tuple[int, str]]:
+        """(user id, duty) of everyone assigned to an interview."""
+        rows = self.conn.execute(
+            "SELECT user_id, duty FROM interview_assignments WHERE interview_id = ?"
+            " ORDER BY user_id",
+            (interview_id,),
+        )
+        return [(int(row["user_id"]), str(row["duty"])) for row in rows]
+
+    def assigned_to(self, user_id: int, duty: str) -> list[Interview]:
+        """Interviews assigned to a person for one duty."""
+        rows = self.conn.execute(
+            "SELECT i.* FROM interviews i JOIN interview_assignments ia ON ia.interview_id = i.id"
+            " WHERE ia.user_id = ? AND ia.duty = ? ORDER BY i.id",
+            (user_id, duty),
+        )
+        return [_interview(row) for row in rows]
 
     def for_candidate(self, candidate_id: int) -> list[Interview]:
         """A candidate's interviews, oldest first."""

@@ -9,6 +9,7 @@ from typing import Any
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
+from appliance.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
 
 ROLES = (
@@ -35,6 +36,11 @@ class User:
     departments: list[str]
     regions: list[str]
     active: bool
+    failed_logins: int = 0
+    locked_until: str | None = None
+    language: str = "en"
+    timezone: str = "UTC"
+    session_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,11 @@ def _user(row: Row) -> User:
         loads(row["departments"]),
         loads(row["regions"]),
         bool(row["active"]),
+        row["failed_logins"],
+        row["locked_until"],
+        row["language"],
+        row["timezone"],
+        row["session_epoch"],
     )
 
 
@@ -125,13 +136,74 @@ class UserRepository(Repository):
         row = self.conn.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
         return _user(row) if row else None
 
-    def list(self) -> list[User]:
+    def all(self) -> list[User]:
         """All accounts."""
         return [_user(row) for row in self.conn.execute("SELECT * FROM users ORDER BY username")]
 
     def count(self) -> int:
         """How many accounts exist."""
         return int(self.conn.execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def record_failed_login(self, user_id: int, locked_until: str | None) -> None:
+        """Count a failed login and, past the threshold, lock until a time."""
+        self.conn.execute(
+            "UPDATE users SET failed_logins = failed_logins + 1, locked_until = ? WHERE id = ?",
+            (locked_until, user_id),
+        )
+
+    def record_login(self, user_id: int) -> None:
+        """Reset the failure count after a successful login."""
+        self.conn.execute(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user_id,)
+        )
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        """Store a new password hash and end every existing session."""
+        now = now_stamp()
+        self.conn.execute(
+            "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0,"
+            " locked_until = NULL, session_epoch = session_epoch + 1, updated_at = ? WHERE id = ?",
+            (password_hash, now, now, user_id),
+        )
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        display_name: str,
+        email: str | None,
+        role: str,
+        departments: list[str],
+        regions: list[str],
+        active: bool,
+    ) -> User:
+        """Change an account's details; a role, scope or activity change ends its sessions."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.conn.execute(
+            "UPDATE users SET display_name = ?, email = ?, role = ?, departments = ?,"
+            " regions = ?, active = ?, session_epoch = session_epoch + 1, updated_at = ?"
+            " WHERE id = ?",
+            (
+                display_name,
+                email,
+                role,
+                dumps(departments),
+                dumps(regions),
+                int(active),
+                now_stamp(),
+                user_id,
+            ),
+        )
+        return self.get(user_id)
+
+    def set_preferences(self, user_id: int, *, language: str, timezone: str) -> User:
+        """The account's UI language and time zone."""
+        self.conn.execute(
+            "UPDATE users SET language = ?, timezone = ?, updated_at = ? WHERE id = ?",
+            (language, timezone, now_stamp(), user_id),
+        )
+        return self.get(user_id)
 
 
 class CandidateRepository(Repository):
@@ -174,6 +246,49 @@ class CandidateRepository(Repository):
             (pattern, pattern, limit),
         )
         return [_candidate(row) for row in rows]
+
+    def visible(
+        self,
+        visibility: Visibility,
+        *,
+        text: str = "",
+        requisition_id: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Candidate]:
+        """Candidates the visibility reaches, filtered by name/e-mail text, job and status."""
+        clause, params = visibility.interview_clause("i", "r")
+        extra = ""
+        if requisition_id is not None:
+            extra += " AND r.id = ?"
+            params.append(requisition_id)
+        if status:
+            extra += " AND i.status = ?"
+            params.append(status)
+        pattern = f"%{text}%"
+        rows = self.conn.execute(
+            "SELECT c.* FROM candidates c WHERE EXISTS (SELECT 1 FROM interviews i"
+            " JOIN requisitions r ON r.id = i.requisition_id"
+            f" WHERE i.candidate_id = c.id AND {clause}{extra})"
+            " AND (c.full_name LIKE ? OR coalesce(c.email, '') LIKE ?)"
+            " ORDER BY c.id DESC LIMIT ? OFFSET ?",
+            (*params, pattern, pattern, limit, offset),
+        )
+        return [_candidate(row) for row in rows]
+
+    def get_visible(self, candidate_id: int, visibility: Visibility) -> Candidate:
+        """One candidate if the visibility reaches them; otherwise the same NotFoundError."""
+        clause, params = visibility.interview_clause("i", "r")
+        row = self.conn.execute(
+            "SELECT c.* FROM candidates c WHERE c.id = ? AND EXISTS (SELECT 1 FROM interviews i"
+            " JOIN requisitions r ON r.id = i.requisition_id"
+            f" WHERE i.candidate_id = c.id AND {clause})",
+            (candidate_id, *params),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        return _candidate(row)
 
     def count(self) -> int:
         """How many candidates exist."""

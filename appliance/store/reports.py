@@ -8,6 +8,7 @@ from typing import Any
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
+from appliance.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
 
 
@@ -61,6 +62,18 @@ class ReportRepository(Repository):
     def get(self, report_id: int) -> Report:
         """One report by id."""
         row = self.conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no report {report_id}")
+        return _report(row)
+
+    def get_visible(self, report_id: int, visibility: Visibility) -> Report:
+        """One report whose interview the visibility reaches, else NotFoundError."""
+        clause, params = visibility.interview_clause("i", "r")
+        row = self.conn.execute(
+            "SELECT rep.* FROM reports rep JOIN interviews i ON i.id = rep.interview_id"
+            f" JOIN requisitions r ON r.id = i.requisition_id WHERE rep.id = ? AND {clause}",
+            (report_id, *params),
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"no report {report_id}")
         return _report(row)
