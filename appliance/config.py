@@ -48,6 +48,23 @@ class WebConfig(_Section):
     workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes.")
     threads: int = Field(4, ge=1, le=64, description="Threads per gunicorn worker.")
     timeout_s: int = Field(60, ge=5, le=3600, description="gunicorn request timeout in seconds.")
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="A session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        10, ge=1, le=72, description="A session ends this long after login, active or not."
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="Send the session cookie over HTTPS only (browsers also accept it on "
+        "localhost). Turn off only behind a TLS-terminating proxy on the same host.",
+    )
+    upload_piece_bytes: int = Field(
+        4 << 20,
+        ge=1 << 20,
+        le=64 << 20,
+        description="Size of one piece of a resumable upload (a multiple of the spool chunk).",
+    )
 
 
 class WorkerConfig(_Section):

@@ -131,3 +131,59 @@ def demo_interview(store: Store, *, name: str = "Test Candidate", region: str = 
         requisition = store.requisitions.create("Engineer", "Engineering", "Berlin", region)
     candidate = store.candidates.create(name, email="candidate@example.invalid")
     return store.interviews.create(candidate.id, requisition.id).id
+
+
+# --- Web UI ------------------------------------------------------------------------------------
+
+USER_PASSWORD = "a long test password 1"
+
+
+def make_user(
+    store: Store,
+    username: str,
+    role: str,
+    *,
+    departments: list[str] | None = None,
+    regions: list[str] | None = None,
+    password: str = USER_PASSWORD,
+) -> int:
+    """An account with a real argon2id password; returns its id."""
+    from appliance.auth import hash_password
+
+    with store.transaction():
+        user = store.users.create(
+            username, username.replace(".", " ").title(), role,
+            password_hash=hash_password(password), departments=departments or [],
+            regions=regions or [],
+        )
+    return user.id
+
+
+@pytest.fixture
+def web(appliance: Appliance, store: Store):  # type: ignore[no-untyped-def]
+    """A Flask app over the real store, CSRF on (as in production); yields (app, store)."""
+    from webui import create_app
+
+    app = create_app(appliance.config, store)
+    app.config.update(TESTING=True, SESSION_COOKIE_SECURE=False)
+    yield app, store
+
+
+def csrf_token_from(html: str) -> str:
+    """The CSRF token embedded in a rendered page."""
+    import re
+
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def login(client, username: str, password: str = USER_PASSWORD):  # type: ignore[no-untyped-def]
+    """Log in through the real form (with its CSRF token); returns the response."""
+    page = client.get("/login")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )

@@ -1,57 +1,106 @@
-"""`create_app`: the Flask application over a config and a store."""
+"""`create_app`: the Flask application over a config and a store (a thin adapter, no rules)."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import Babel, lazy_gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-import appliance
-from appliance.clock import now_stamp
+from appliance.auth import AuthenticationError, PasswordPolicyError
+from appliance.clock import from_stamp
 from appliance.config import ApplianceConfig
-from appliance.migrate import current_version
+from appliance.errors import (
+    ApplianceError,
+    MediaRejectedError,
+    NotFoundError,
+    QueueFullError,
+)
+from appliance.permissions import Action, PermissionDeniedError, allowed
+from appliance.review import ReviewError
 from appliance.store import Store
-from firmware.health import check_health
+from webui import views
+from webui.security import is_public, optional_user, view_action, wants_json
 
-CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+LANGUAGES = ("en", "zh_CN")
+NAVIGATION = [
+    ("dashboard.index", lazy_gettext("Dashboard")),
+    ("requisitions.index", lazy_gettext("Jobs")),
+    ("candidates.index", lazy_gettext("Candidates")),
+    ("analysis.index", lazy_gettext("Analysis")),
+    ("admin.users", lazy_gettext("Users")),
+    ("admin.settings", lazy_gettext("Settings")),
+    ("system.status_page", lazy_gettext("System")),
+]
+
+# Core errors → HTTP status, so views stay free of translation code.
+STATUS_OF: list[tuple[type[Exception], int, str]] = [
+    (PermissionDeniedError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (AuthenticationError, 401, "unauthorized"),
+    (PasswordPolicyError, 422, "invalid_password"),
+    (ReviewError, 422, "invalid_request"),
+    (MediaRejectedError, 422, "media_rejected"),
+    (QueueFullError, 503, "queue_full"),
+]
 
 
-def _operational_status(config: ApplianceConfig, store: Store) -> dict[str, Any]:
-    # Counts and states only: this page is for operators and shows no personal data.
-    health = check_health(config.data_dir)
-    return {
-        "site": config.site.name,
-        "version": appliance.__version__,
-        "schema_version": current_version(store.conn),
-        "queue": store.jobs.counts(),
-        "jobs": [
-            {
-                "id": job.id,
-                "kind": job.kind,
-                "state": job.state,
-                "attempts": job.attempts,
-                "max_attempts": job.max_attempts,
-                "step": job.step,
-                "progress": round(job.progress * 100),
-                "error_code": job.error_code,
-                "created_at": job.created_at,
-                "finished_at": job.finished_at,
-            }
-            for job in store.jobs.recent(25)
-        ],
-        "workers": [
-            {"id": worker.id, "heartbeat_at": worker.heartbeat_at}
-            for worker in store.workers.alive_since(now_stamp(-120))
-        ],
-        "health": {
-            "problems": health.problems,
-            "disk_free_gib": round(health.disk_free_bytes / 2**30, 1),
-            "memory_available_gib": round(health.memory_available_bytes / 2**30, 1),
-            "load_per_cpu": health.load_per_cpu,
-        },
-    }
+class UnguardedRouteError(RuntimeError):
+    """A view that is neither in the permission table nor marked public."""
+
+
+def _error_response(status: int, code: str, message: str) -> ResponseReturnValue:
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), status
+    return render_template("errors/error.html", status=status, code=code, message=message), status
+
+
+def _select_locale() -> str:
+    user = optional_user()
+    if user is not None and user.language in LANGUAGES:
+        return user.language
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def _select_timezone() -> str:
+    user = optional_user()
+    return user.timezone if user is not None else "UTC"
+
+
+def localtime(stamp: str | None, with_zone: bool = True) -> str:
+    """A stored UTC timestamp in the viewer's time zone, e.g. `2026-11-29 15:04 CET`."""
+    if not stamp:
+        return "-"
+    try:
+        zone = ZoneInfo(_select_timezone())
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    moment = from_stamp(stamp).astimezone(zone)
+    return moment.strftime("%Y-%m-%d %H:%M %Z" if with_zone else "%Y-%m-%d %H:%M")
+
+
+def check_routes(app: Flask) -> None:
+    """Refuse to start with a route that bypasses the permission table."""
+    unguarded = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and not is_public(app.view_functions[rule.endpoint])
+        and view_action(app.view_functions[rule.endpoint]) is None
+    ]
+    if unguarded:
+        raise UnguardedRouteError(f"routes without a permission: {', '.join(unguarded)}")
 
 
 def create_app(config: ApplianceConfig | None = None, store: Store | None = None) -> Flask:
@@ -59,42 +108,96 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
     if config is None or store is None:
         raise ValueError("create_app needs a config and an opened store")
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=config.media.max_upload_bytes)
+    app.config.update(
+        # A fresh secret per start: sessions do not outlive a restart, and no key sits on disk.
+        SECRET_KEY=secrets.token_bytes(32),
+        MAX_CONTENT_LENGTH=config.web.upload_piece_bytes + (1 << 20),
+        SESSION_COOKIE_NAME="appliance_session",
+        SESSION_COOKIE_SECURE=config.web.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.web.session_absolute_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own timeouts bound the token's life
+        WTF_CSRF_SSL_STRICT=False,  # same-origin is enforced by SameSite=Strict and the token
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+    )
+    app.extensions["appliance.config"] = config
+    app.extensions["appliance.store"] = store
+    csrf = CSRFProtect(app)
+    Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    app.jinja_env.filters["localtime"] = localtime
+
+    for blueprint in views.blueprints():
+        app.register_blueprint(blueprint)
+    # API clients authenticate with a bearer token, never a cookie: CSRF cannot apply.
+    csrf.exempt(views.api.bp)
+    check_routes(app)
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        user = optional_user()
+        role = user.role if user else None
+
+        def can(action: Action) -> bool:
+            if user is None:
+                return False
+            from appliance.auth import principal_of
+
+            return allowed(principal_of(user), action) is not None
+
+        # Each main page appears in the menu only for roles whose permission opens it.
+        links = [
+            (endpoint, label)
+            for endpoint, label in NAVIGATION
+            if endpoint in app.view_functions
+            and user is not None
+            and (action := view_action(app.view_functions[endpoint])) is not None
+            and can(action)
+        ]
+        return {
+            "current_user": user,
+            "current_role": role,
+            "can": can,
+            "Action": Action,
+            "site_name": config.site.name,
+            "nav_links": links,
+        }
 
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        return _error_response(400, "csrf_failed", error.description or "CSRF check failed")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
-        body = {
-            "error": {
-                "code": (error.name or "error").lower().replace(" ", "_"),
-                "message": error.description,
-            }
-        }
-        return jsonify(body), error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        if error.code == 401 and not wants_json():
+            from flask import redirect, url_for
 
-    @app.get("/healthz")
-    def healthz() -> ResponseReturnValue:
-        status = _operational_status(config, store)
-        problems = status["health"]["problems"]
-        return jsonify(
-            {
-                "status": "degraded" if problems else "ok",
-                "problems": problems,
-                "schema_version": status["schema_version"],
-                "queue": status["queue"],
-                "workers": len(status["workers"]),
-            }
-        )
+            return redirect(url_for("account.login", next=request.full_path))
+        return _error_response(error.code or 500, code, error.description or code)
 
-    @app.get("/")
-    def index() -> ResponseReturnValue:
-        return render_template("status.html", status=_operational_status(config, store))
+    @app.errorhandler(ApplianceError)
+    def appliance_error(error: ApplianceError) -> ResponseReturnValue:
+        for kind, status, code in STATUS_OF:
+            if isinstance(error, kind):
+                if status == 404:
+                    return _error_response(404, code, "not found")  # no hint what exists
+                return _error_response(status, code, str(error))
+        return _error_response(500, "internal_error", "the appliance could not do that")
+
+    @app.teardown_request
+    def forget_user(_: BaseException | None) -> None:
+        g.pop("user", None)
 
     return app

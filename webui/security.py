@@ -1,0 +1,163 @@
+"""Who is asking, and may they: sessions, API tokens, and the per-view permission check.
+
+Every view is decorated with either `requires(Action.X)` or `public`; `create_app` refuses
+to start if one is not, so no route can exist outside the permission table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request, session
+from werkzeug.exceptions import Unauthorized
+
+from appliance.auth import AuthenticationError, authenticate_token, principal_of
+from appliance.clock import from_stamp, now_stamp, utcnow
+from appliance.config import ApplianceConfig
+from appliance.errors import NotFoundError
+from appliance.permissions import Action, Principal, Visibility, require
+from appliance.store import Store
+from appliance.store.people import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ACTION_ATTR = "_appliance_action"
+PUBLIC_ATTR = "_appliance_public"
+API_PREFIX = "/api/"
+
+
+class LoginRequired(Unauthorized):
+    """No valid session or token."""
+
+    description = "please log in"
+
+
+def requires(action: Action) -> Callable[[F], F]:
+    """View decorator: the logged-in principal must hold `action`; `g.visibility` is its scope."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            g.visibility = require(principal, action)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, ACTION_ATTR, action)
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """View decorator: reachable without logging in (login page, health check)."""
+    setattr(view, PUBLIC_ATTR, True)
+    return view
+
+
+def view_action(view: Callable[..., Any]) -> Action | None:
+    """The action a view requires (None for public views)."""
+    return cast(Action | None, getattr(view, ACTION_ATTR, None))
+
+
+def is_public(view: Callable[..., Any]) -> bool:
+    """Whether a view was marked public."""
+    return bool(getattr(view, PUBLIC_ATTR, False))
+
+
+def app_store() -> Store:
+    """The store the application was created with."""
+    return cast(Store, current_app.extensions["appliance.store"])
+
+
+def app_config() -> ApplianceConfig:
+    """The configuration the application was created with."""
+    return cast(ApplianceConfig, current_app.extensions["appliance.config"])
+
+
+def visibility() -> Visibility:
+    """The scope granted to the current view's action."""
+    return cast(Visibility, g.visibility)
+
+
+def begin_session(user: User) -> None:
+    """Log a user in: a fresh session (the old one is dropped, against fixation)."""
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["epoch"] = user.session_epoch
+    session["started"] = now_stamp()
+    session["seen"] = now_stamp()
+
+
+def end_session() -> None:
+    """Log out."""
+    session.clear()
+
+
+def _session_user(store: Store, config: ApplianceConfig) -> User | None:
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    try:
+        user = store.users.get(int(uid))
+        started, seen = from_stamp(session["started"]), from_stamp(session["seen"])
+    except (NotFoundError, KeyError, ValueError):
+        session.clear()
+        return None
+    now = utcnow()
+    expired = (
+        not user.active
+        or session.get("epoch") != user.session_epoch
+        or now - seen > timedelta(minutes=config.web.session_idle_minutes)
+        or now - started > timedelta(hours=config.web.session_absolute_hours)
+    )
+    if expired:
+        session.clear()
+        return None
+    session["seen"] = now_stamp()
+    return user
+
+
+def current_user() -> User:
+    """The account making this request (session cookie or bearer token), or 401."""
+    if "user" in g:
+        return cast(User, g.user)
+    store, config = app_store(), app_config()
+    header = request.headers.get("Authorization", "")
+    user: User | None
+    if header.startswith("Bearer "):
+        try:
+            user = authenticate_token(store, header.removeprefix("Bearer ").strip())
+        except AuthenticationError as exc:
+            raise LoginRequired(str(exc)) from None
+        g.via_token = True
+    else:
+        user = _session_user(store, config)
+    if user is None:
+        raise LoginRequired()
+    g.user = user
+    return user
+
+
+def current_principal() -> Principal:
+    """The acting principal of this request, or 401."""
+    return principal_of(current_user())
+
+
+def optional_user() -> User | None:
+    """The logged-in account if any (for pages that also show to anonymous visitors)."""
+    try:
+        return current_user()
+    except LoginRequired:
+        return None
+
+
+def wants_json() -> bool:
+    """API paths and JSON clients get JSON errors; browsers get pages."""
+    if request.path.startswith(API_PREFIX):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"

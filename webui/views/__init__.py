@@ -1,0 +1,34 @@
+"""One blueprint per resource; `blueprints()` is the list create_app registers."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from webui.views import (
+    account,
+    admin,
+    analysis,
+    api,
+    candidates,
+    dashboard,
+    reports,
+    requisitions,
+    system,
+    uploads,
+)
+
+
+def blueprints() -> list[Blueprint]:
+    """Every blueprint of the web UI and the API."""
+    return [
+        system.bp,
+        account.bp,
+        admin.bp,
+        dashboard.bp,
+        requisitions.bp,
+        candidates.bp,
+        reports.bp,
+        uploads.bp,
+        analysis.bp,
+        api.bp,
+    ]

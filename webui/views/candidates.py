@@ -1,0 +1,5 @@
+"""Views: candidates (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("candidates", __name__)

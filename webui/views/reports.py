@@ -1,0 +1,5 @@
+"""Views: reports (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__)

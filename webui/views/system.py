@@ -1,0 +1,78 @@
+"""Operational endpoints: the health check (public, no personal data) and the operator status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+from flask.typing import ResponseReturnValue
+
+import appliance
+from appliance.clock import now_stamp
+from appliance.migrate import current_version
+from appliance.permissions import Action
+from firmware.health import check_health
+from webui.security import app_config, app_store, public, requires
+
+bp = Blueprint("system", __name__)
+
+
+def operational_status() -> dict[str, Any]:
+    """Queue, workers and machine health: counts and states only, no personal data."""
+    config, store = app_config(), app_store()
+    health = check_health(config.data_dir)
+    return {
+        "site": config.site.name,
+        "version": appliance.__version__,
+        "schema_version": current_version(store.conn),
+        "queue": store.jobs.counts(),
+        "jobs": [
+            {
+                "id": job.id,
+                "kind": job.kind,
+                "state": job.state,
+                "attempts": job.attempts,
+                "max_attempts": job.max_attempts,
+                "step": job.step,
+                "progress": round(job.progress * 100),
+                "error_code": job.error_code,
+                "created_at": job.created_at,
+                "finished_at": job.finished_at,
+            }
+            for job in store.jobs.recent(25)
+        ],
+        "workers": [
+            {"id": worker.id, "heartbeat_at": worker.heartbeat_at}
+            for worker in store.workers.alive_since(now_stamp(-120))
+        ],
+        "health": {
+            "problems": health.problems,
+            "disk_free_gib": round(health.disk_free_bytes / 2**30, 1),
+            "memory_available_gib": round(health.memory_available_bytes / 2**30, 1),
+            "load_per_cpu": health.load_per_cpu,
+        },
+    }
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> ResponseReturnValue:
+    """Liveness for the operator's monitoring."""
+    status = operational_status()
+    problems = status["health"]["problems"]
+    return jsonify(
+        {
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
+            "schema_version": status["schema_version"],
+            "queue": status["queue"],
+            "workers": len(status["workers"]),
+        }
+    )
+
+
+@bp.get("/system/status")
+@requires(Action.MANAGE_SETTINGS)
+def status_page() -> ResponseReturnValue:
+    """The operator's status page."""
+    return render_template("status.html", status=operational_status())

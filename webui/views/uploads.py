@@ -1,0 +1,5 @@
+"""Views: uploads (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("uploads", __name__)
