@@ -7,13 +7,15 @@ PY := $(VENV)/bin/python
 VAR := var
 DATA_DIR := $(VAR)/appliance
 DEMO_PASSPHRASE := $(VAR)/demo-passphrase
-SYSTEM_PACKAGES := espeak-ng sox
+# espeak-ng/sox make the demo's spoken answer; chromium runs the browser tests (never a
+# downloaded browser).
+SYSTEM_PACKAGES := espeak-ng sox chromium
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean-demo
+.PHONY: setup translations run test lint bench clean-demo
 
-setup: $(SYSTEM_STAMP) $(PY_STAMP)
+setup: $(SYSTEM_STAMP) $(PY_STAMP) translations
 
 # System packages: installed when running as root on Debian; otherwise reported, not required.
 $(SYSTEM_STAMP):
@@ -33,6 +35,10 @@ $(PY_STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+# Compiled message catalogs are build outputs of the committed .po files.
+translations: $(PY_STAMP)
+	@if [ -d webui/translations ]; then $(VENV)/bin/pybabel compile -q -d webui/translations; fi
 
 # A demo appliance under ./var with a generated passphrase (demo only: production passphrases
 # come from the operator via prompt, APPLIANCE_PASSPHRASE or a file on removable media).

@@ -155,10 +155,10 @@ def test_serve_answers_processes_a_recording_and_stops_on_sigint(
         assert health["schema_version"] == len(available_migrations())
         assert health["queue"] == {}
 
-        page = http_get(server.port, "/")
+        page = http_get(server.port, "/login")
         assert page.status == 200
         assert page.headers.get_content_type() == "text/html"
-        assert "Analysis queue" in page.body.decode("utf-8")
+        assert 'name="password"' in page.body.decode("utf-8")
         assert page.headers["Content-Security-Policy"] == CSP
         assert page.headers["X-Content-Type-Options"] == "nosniff"
 
