@@ -140,6 +140,14 @@ def load_demo_data(store: Store, config: ApplianceConfig) -> dict[str, int]:
             language=language,
         )
         interviews.append(store.interviews.create(candidate.id, requisition_id, language=language))
+    interviewer = store.users.by_username("int.chen")
+    expert = store.users.by_username("tech.eli")
+    with store.transaction():
+        if interviewer is not None:
+            store.interviews.assign(interviews[0].id, interviewer.id, "interviewer")
+            store.interviews.assign(interviews[2].id, interviewer.id, "interviewer")
+        if expert is not None:
+            store.interviews.assign(interviews[0].id, expert.id, "tech_expert")
     spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
     ingest_recording(
         store,
