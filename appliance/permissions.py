@@ -26,6 +26,7 @@ class Action(StrEnum):
     """Everything a person can do through the UI or the API."""
 
     VIEW_DASHBOARD = "dashboard.view"
+    VIEW_OWN_ACCOUNT = "account.view"
     CHANGE_OWN_ACCOUNT = "account.change"
     MANAGE_USERS = "users.manage"
     MANAGE_SETTINGS = "settings.manage"
@@ -55,7 +56,11 @@ class Scope(StrEnum):
     ALL = "all"
 
 
-_EVERYONE = {Action.VIEW_DASHBOARD: Scope.OWN, Action.CHANGE_OWN_ACCOUNT: Scope.OWN}
+_EVERYONE = {
+    Action.VIEW_DASHBOARD: Scope.OWN,
+    Action.VIEW_OWN_ACCOUNT: Scope.OWN,
+    Action.CHANGE_OWN_ACCOUNT: Scope.OWN,
+}
 
 PERMISSIONS: dict[str, dict[Action, Scope]] = {
     "hr_admin": {
@@ -102,11 +107,13 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.ADD_TECH_EVALUATION: Scope.OWN,
     },
     "auditor": {
+        Action.VIEW_OWN_ACCOUNT: Scope.OWN,
         Action.CHANGE_OWN_ACCOUNT: Scope.OWN,
         Action.VIEW_EXPORTS: Scope.ALL,
         Action.VERIFY_AUDIT: Scope.ALL,
     },
     "service": {
+        Action.VIEW_OWN_ACCOUNT: Scope.OWN,
         Action.VIEW_REQUISITIONS: Scope.REGION,
         Action.VIEW_CANDIDATES: Scope.REGION,
         Action.UPLOAD_RECORDING: Scope.REGION,

@@ -164,13 +164,23 @@ def log_candidate_read(
     store: Store, principal: Principal, candidate_pseudonym: str, what: str
 ) -> None:
     """Every read of a candidate's data by a person: who, what, when (ALL-3)."""
+    log_candidate_reads(store, principal, [candidate_pseudonym], what)
+
+
+def log_candidate_reads(
+    store: Store, principal: Principal, pseudonyms: list[str], what: str
+) -> None:
+    """One audit entry per candidate shown (a list page), written in one transaction."""
+    if not pseudonyms:
+        return
     with store.transaction():
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "candidate.read",
-            subject=candidate_pseudonym,
-            details={"what": what},
-        )
+        for pseudonym in pseudonyms:
+            store.audit.append(
+                f"user:{principal.user_id}",
+                "candidate.read",
+                subject=pseudonym,
+                details={"what": what},
+            )
 
 
 __all__ = [
@@ -181,6 +191,7 @@ __all__ = [
     "add_evaluation",
     "current_scores",
     "log_candidate_read",
+    "log_candidate_reads",
     "override_score",
     "record_decision",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -138,6 +139,14 @@ def demo_interview(store: Store, *, name: str = "Test Candidate", region: str = 
 USER_PASSWORD = "a long test password 1"
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    # One real argon2id hash per password and test run: hashing is deliberately slow.
+    from appliance.auth import hash_password
+
+    return hash_password(password)
+
+
 def make_user(
     store: Store,
     username: str,
@@ -148,12 +157,10 @@ def make_user(
     password: str = USER_PASSWORD,
 ) -> int:
     """An account with a real argon2id password; returns its id."""
-    from appliance.auth import hash_password
-
     with store.transaction():
         user = store.users.create(
             username, username.replace(".", " ").title(), role,
-            password_hash=hash_password(password), departments=departments or [],
+            password_hash=_password_hash(password), departments=departments or [],
             regions=regions or [],
         )
     return user.id

@@ -27,7 +27,8 @@ def test_round_trip_and_random_access(spool: Spool, size: int) -> None:
     data = os.urandom(size)
     written = spool.write_stream(io.BytesIO(data), KEY, max_bytes=1 << 20)
     path = spool.path_of(written.name)
-    assert data[:64] not in path.read_bytes()
+    if size >= 16:  # a shorter sample can occur in ciphertext by chance
+        assert data[:64] not in path.read_bytes()
     with spool.open(written.name, written.wrapped_data_key, KEY) as reader:
         assert reader.size == size == written.size_bytes
         assert reader.read() == data

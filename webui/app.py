@@ -38,6 +38,7 @@ NAVIGATION = [
     ("dashboard.index", lazy_gettext("Dashboard")),
     ("requisitions.index", lazy_gettext("Jobs")),
     ("candidates.index", lazy_gettext("Candidates")),
+    ("candidates.tech_index", lazy_gettext("Technical rounds")),
     ("analysis.index", lazy_gettext("Analysis")),
     ("admin.users", lazy_gettext("Users")),
     ("admin.settings", lazy_gettext("Settings")),

@@ -57,6 +57,11 @@ class Candidate:
     created_at: str
 
 
+def like_literal(text: str) -> str:
+    """`text` with LIKE's wildcards escaped, so `%` and `_` match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _user(row: Row) -> User:
     return User(
         row["id"],
@@ -239,9 +244,10 @@ class CandidateRepository(Repository):
 
     def search(self, text: str = "", *, limit: int = 100) -> list[Candidate]:
         """Candidates whose name or e-mail contains `text`."""
-        pattern = f"%{text}%"
+        pattern = f"%{like_literal(text)}%"
         rows = self.conn.execute(
-            "SELECT * FROM candidates WHERE full_name LIKE ? OR coalesce(email, '') LIKE ?"
+            "SELECT * FROM candidates WHERE full_name LIKE ? ESCAPE '\\'"
+            " OR coalesce(email, '') LIKE ? ESCAPE '\\'"
             " ORDER BY id LIMIT ?",
             (pattern, pattern, limit),
         )
@@ -266,12 +272,12 @@ class CandidateRepository(Repository):
         if status:
             extra += " AND i.status = ?"
             params.append(status)
-        pattern = f"%{text}%"
+        pattern = f"%{like_literal(text)}%"
         rows = self.conn.execute(
             "SELECT c.* FROM candidates c WHERE EXISTS (SELECT 1 FROM interviews i"
             " JOIN requisitions r ON r.id = i.requisition_id"
             f" WHERE i.candidate_id = c.id AND {clause}{extra})"
-            " AND (c.full_name LIKE ? OR coalesce(c.email, '') LIKE ?)"
+            " AND (c.full_name LIKE ? ESCAPE '\\' OR coalesce(c.email, '') LIKE ? ESCAPE '\\')"
             " ORDER BY c.id DESC LIMIT ? OFFSET ?",
             (*params, pattern, pattern, limit, offset),
         )

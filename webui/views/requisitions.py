@@ -1,5 +1,202 @@
-"""Views: requisitions (being written)."""
+"""Jobs (requisitions) and their versioned competency models."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from appliance.hiring_service import (
+    QUESTION_LANGUAGES,
+    REQUISITION_STATUSES,
+    DimensionInput,
+    InvalidInputError,
+    RequisitionInput,
+    allowed_regions,
+    create_requisition,
+    dimension_rows,
+    models_in_use,
+    save_competency_model,
+    update_requisition,
+)
+from appliance.permissions import Action
+from appliance.store.hiring import Requisition
+from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("requisitions", __name__)
+
+EXTRA_ROWS = 2
+MAX_ROWS = 40
+
+
+@bp.get("/jobs")
+@requires(Action.VIEW_REQUISITIONS)
+def index() -> ResponseReturnValue:
+    """The jobs the viewer can see, with region, department, status and model version."""
+    store = app_store()
+    jobs = store.requisitions.visible(visibility())
+    models = {
+        job.competency_model_id: store.competency_models.get(job.competency_model_id)
+        for job in jobs
+        if job.competency_model_id is not None
+    }
+    return render_template("requisitions/index.html", jobs=jobs, models=models)
+
+
+@bp.get("/jobs/<int:requisition_id>")
+@requires(Action.VIEW_REQUISITIONS)
+def detail(requisition_id: int) -> ResponseReturnValue:
+    """One job with its competency model: dimensions, weights, questions and version."""
+    store = app_store()
+    job = store.requisitions.get_visible(requisition_id, visibility())
+    model = (
+        store.competency_models.get(job.competency_model_id)
+        if job.competency_model_id is not None
+        else None
+    )
+    return render_template(
+        "requisitions/detail.html", job=job, model=model, languages=QUESTION_LANGUAGES
+    )
+
+
+def _requisition_input() -> RequisitionInput:
+    form = request.form
+    model_id = form.get("competency_model_id", "")
+    return RequisitionInput(
+        title=form.get("title", ""),
+        department=form.get("department", ""),
+        location=form.get("location", ""),
+        region=form.get("region", ""),
+        status=form.get("status", ""),
+        competency_model_id=int(model_id) if model_id.isdigit() else None,
+    )
+
+
+def _render_form(
+    job: Requisition | None, values: RequisitionInput | None, problems: list[str], status: int
+) -> ResponseReturnValue:
+    vis = visibility()
+    principal = current_principal()
+    return (
+        render_template(
+            "requisitions/form.html",
+            job=job,
+            values=values,
+            problems=problems,
+            regions=allowed_regions(vis),
+            statuses=REQUISITION_STATUSES,
+            departments=[d for d in principal.departments if d != "*"],
+            models=models_in_use(app_store(), vis) if job is None else [],
+        ),
+        status,
+    )
+
+
+@bp.route("/jobs/new", methods=["GET", "POST"])
+@requires(Action.EDIT_REQUISITIONS)
+def new() -> ResponseReturnValue:
+    """Open a new job."""
+    if request.method == "GET":
+        return _render_form(None, None, [], 200)
+    values = _requisition_input()
+    try:
+        job = create_requisition(app_store(), current_principal(), values)
+    except InvalidInputError as exc:
+        return _render_form(None, values, exc.problems, 422)
+    flash(_("The job was created."), "success")
+    return redirect(url_for("requisitions.detail", requisition_id=job.id), 303)
+
+
+@bp.route("/jobs/<int:requisition_id>/edit", methods=["GET", "POST"])
+@requires(Action.EDIT_REQUISITIONS)
+def edit(requisition_id: int) -> ResponseReturnValue:
+    """Change a job's title, department, location, region or status."""
+    store = app_store()
+    job = store.requisitions.get_visible(requisition_id, visibility())
+    if request.method == "GET":
+        return _render_form(job, None, [], 200)
+    values = _requisition_input()
+    try:
+        update_requisition(store, current_principal(), job.id, values)
+    except InvalidInputError as exc:
+        return _render_form(job, values, exc.problems, 422)
+    flash(_("The job was saved."), "success")
+    return redirect(url_for("requisitions.detail", requisition_id=job.id), 303)
+
+
+def _dimension_inputs() -> list[DimensionInput]:
+    form = request.form
+    try:
+        count = min(MAX_ROWS, max(0, int(form.get("rows", "0"))))
+    except ValueError:
+        count = 0
+    return [
+        DimensionInput(
+            key=form.get(f"dim-{n}-key", ""),
+            name=form.get(f"dim-{n}-name", ""),
+            weight=form.get(f"dim-{n}-weight", ""),
+            description=form.get(f"dim-{n}-description", ""),
+            questions={
+                language: form.get(f"dim-{n}-questions-{language}", "")
+                for language in QUESTION_LANGUAGES
+            },
+            remove=form.get(f"dim-{n}-remove") == "1",
+        )
+        for n in range(count)
+    ]
+
+
+@bp.route("/jobs/<int:requisition_id>/model", methods=["GET", "POST"])
+@requires(Action.EDIT_REQUISITIONS)
+def model(requisition_id: int) -> ResponseReturnValue:
+    """The competency-model editor: saving creates a new version the job then points to."""
+    store = app_store()
+    job = store.requisitions.get_visible(requisition_id, visibility())
+    current = (
+        store.competency_models.get(job.competency_model_id)
+        if job.competency_model_id is not None
+        else None
+    )
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        rows = _dimension_inputs()
+        try:
+            saved = save_competency_model(
+                store,
+                current_principal(),
+                job.id,
+                rows,
+                name=request.form.get("name", ""),
+                description=request.form.get("description", ""),
+            )
+        except InvalidInputError as exc:
+            problems, status = exc.problems, 422
+        else:
+            flash(_("Saved %(label)s; this job now uses it.", label=saved.label), "success")
+            return redirect(url_for("requisitions.detail", requisition_id=job.id), 303)
+        name = request.form.get("name", "")
+        description = request.form.get("description", "")
+    else:
+        rows = dimension_rows(current)
+        name = current.name if current else job.title
+        description = current.description if current else ""
+    try:
+        extra = min(MAX_ROWS, max(EXTRA_ROWS, int(request.args.get("extra", EXTRA_ROWS))))
+    except ValueError:
+        extra = EXTRA_ROWS
+    rows = [*rows, *(DimensionInput() for _blank in range(extra))][:MAX_ROWS]
+    return (
+        render_template(
+            "requisitions/model.html",
+            job=job,
+            current=current,
+            rows=rows,
+            name=name,
+            description=description,
+            problems=problems,
+            languages=QUESTION_LANGUAGES,
+            extra=extra,
+        ),
+        status,
+    )
