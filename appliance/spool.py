@@ -10,6 +10,8 @@ the file unreadable wherever a copy of it lies.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -17,7 +19,8 @@ import secrets
 import struct
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -323,9 +326,28 @@ class Spool:
         os.replace(self._partial(name), self.folder / name)
         _fsync_dir(self.folder)
 
+    def uncommit(self, name: str) -> None:
+        """Turn a just-committed file back into a partial one (its record could not be made)."""
+        os.replace(self.folder / name, self._partial(name))
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Exclusive use of a multi-request file across threads and processes."""
+        lock_path = self.folder / f".lock-{name}"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                if not self._partial(name).exists():
+                    lock_path.unlink()
+
     def discard(self, name: str) -> None:
-        """Drop an unfinished multi-request file."""
+        """Drop an unfinished multi-request file (and its lock file)."""
         self._partial(name).unlink(missing_ok=True)
+        (self.folder / f".lock-{name}").unlink(missing_ok=True)
 
     def _partial(self, name: str) -> Path:
         self.path_of(name)  # validates the name

@@ -101,6 +101,23 @@ def append_piece(
 ) -> UploadProgress:
     """Add one piece; the last piece completes the upload and queues its analysis."""
     session = store.uploads.get(upload_id)
+    with spool.locked(session.spool_name):
+        # Re-read under the lock: two requests for one offset are served one after the other,
+        # and the second one sees the offset has moved on.
+        return _append_locked(
+            store, spool, config, store.uploads.get(upload_id), offset, data, actor
+        )
+
+
+def _append_locked(
+    store: Store,
+    spool: Spool,
+    config: ApplianceConfig,
+    session: UploadSession,
+    offset: int,
+    data: bytes,
+    actor: str,
+) -> UploadProgress:
     if session.completed_at is not None:
         raise MediaRejectedError("this upload is already complete")
     if offset != session.received_bytes:
@@ -117,16 +134,18 @@ def append_piece(
     spool.append(
         session.spool_name, session.wrapped_data_key, key, offset=offset, data=data, final=final
     )
-    with store.transaction():
-        store.uploads.advance(upload_id, end)
     if not final:
-        return UploadProgress(store.uploads.get(upload_id), None)
+        with store.transaction():
+            store.uploads.advance(session.id, end)
+        return UploadProgress(store.uploads.get(session.id), None)
     digest = hashlib.sha256()
     with spool.open_partial(session.spool_name, session.wrapped_data_key, key) as reader:
         while block := reader.read(1 << 20):
             digest.update(block)
     spool.commit(session.spool_name)
     try:
+        # The last offset, the recording, its job and the audit entry commit together: if any
+        # fails, the upload still waits for its last piece and can be completed by a retry.
         with store.transaction():
             ingested = record_and_queue(
                 store,
@@ -141,12 +160,13 @@ def append_piece(
                 wrapped_data_key=session.wrapped_data_key,
                 actor=actor,
             )
-            store.uploads.complete(upload_id, ingested.recording.id)
+            store.uploads.advance(session.id, end)
+            store.uploads.complete(session.id, ingested.recording.id)
     except BaseException:
-        spool.remove(session.spool_name)
+        spool.uncommit(session.spool_name)
         raise
     logger.info("upload completed as recording %s", ingested.recording.id)
-    return UploadProgress(store.uploads.get(upload_id), ingested)
+    return UploadProgress(store.uploads.get(session.id), ingested)
 
 
 def expire_stale_uploads(store: Store, spool: Spool, *, older_than_s: float = STALE_AFTER_S) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.errors import MediaRejectedError
+from appliance.errors import MediaRejectedError, QueueFullError
 from appliance.uploads import UploadOffsetError, append_piece, start_upload
 from appliance.worker import Worker
 
@@ -125,4 +125,55 @@ def test_uploads_refuse_non_media_and_oversize(appliance: Appliance) -> None:
             actor="test",
         )
     assert store.uploads.get(session.id).received_bytes == 0
+    store.close()
+
+
+def test_failed_completion_leaves_the_upload_retryable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_appliance(
+        tmp_path, media={"spool_chunk_bytes": CHUNK}, worker={"max_queued_jobs": 1}
+    )
+    store, spool = app.open_store(), app.spool()
+    interview_id = demo_interview(store)
+    data = write_wav(tmp_path / "a.wav", 3.0).read_bytes()
+    session = start_upload(
+        store,
+        spool,
+        app.config,
+        interview_id=interview_id,
+        filename="a.wav",
+        content_type="audio/wav",
+        total_bytes=len(data),
+        user_id=None,
+    )
+    append_piece(
+        store, spool, app.config, upload_id=session.id, offset=0, data=data[:CHUNK], actor="test"
+    )
+    blocker = store.jobs.enqueue("analyse", max_open=1, max_attempts=1)  # the queue is now full
+    with pytest.raises(QueueFullError):
+        append_piece(
+            store,
+            spool,
+            app.config,
+            upload_id=session.id,
+            offset=CHUNK,
+            data=data[CHUNK:],
+            actor="test",
+        )
+    assert store.uploads.get(session.id).received_bytes == CHUNK
+    assert store.recordings.spool_names() == set()
+    claim = store.jobs.claim("w")
+    assert claim is not None and claim.job.id == blocker.id
+    with store.transaction():
+        store.jobs.succeed(claim, {})
+    done = append_piece(
+        store,
+        spool,
+        app.config,
+        upload_id=session.id,
+        offset=CHUNK,
+        data=data[CHUNK:],
+        actor="test",
+    )
+    assert done.ingested is not None and done.session.received_bytes == len(data)
+    assert not list(spool.folder.glob(".partial-*")) and not list(spool.folder.glob(".lock-*"))
     store.close()

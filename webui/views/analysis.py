@@ -1,5 +1,106 @@
-"""Views: analysis (being written)."""
+"""Analysis jobs: the list (with what finished since the last visit) and one job's live progress."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, session, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from appliance.analysis_views import (
+    JobView,
+    finished_since,
+    get_job,
+    job_summary,
+    list_jobs,
+)
+from appliance.clock import from_stamp, now_stamp
+from appliance.permissions import Action
+from webui.security import app_store, requires, visibility
 
 bp = Blueprint("analysis", __name__)
+
+SEEN_KEY = "analysis_seen"
+FIRST_VISIT_WINDOW_S = 24 * 3600.0  # without a last visit in this session: the last day
+
+
+def _existing_path(path: str) -> str | None:
+    """`path` if some GET route of the app serves it (pages of other blueprints may be absent)."""
+    try:
+        current_app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:
+        return None
+    return path
+
+
+def report_url(view: JobView) -> str | None:
+    """The report page of a finished job, when there is one."""
+    if view.report_id is None:
+        return None
+    return _existing_path(f"/reports/{view.report_id}")
+
+
+def job_json(view: JobView) -> dict[str, Any]:
+    """A job as the progress endpoint returns it."""
+    return {
+        **job_summary(view),
+        "detail_url": url_for("analysis.detail", job_id=view.job.id),
+        "report_url": report_url(view),
+    }
+
+
+def _last_visit() -> str | None:
+    seen = session.get(SEEN_KEY)
+    if not isinstance(seen, str):
+        return None
+    try:
+        from_stamp(seen)
+    except ValueError:
+        return None
+    return seen
+
+
+def unseen_finished(*, mark_seen: bool = False) -> tuple[list[JobView], bool]:
+    """Visible jobs finished since this session last opened the analysis list.
+
+    Returns the jobs and whether there was a last visit (else the window is the last day).
+    Nothing new is stored: the last visit is a timestamp in the session.
+    """
+    now = now_stamp()  # taken first: a job finishing meanwhile shows next time too
+    seen = _last_visit()
+    jobs = finished_since(app_store(), visibility(), seen or now_stamp(-FIRST_VISIT_WINDOW_S))
+    if mark_seen:
+        session[SEEN_KEY] = now
+    return jobs, seen is not None
+
+
+@bp.get("/analysis")
+@requires(Action.VIEW_JOBS)
+def index() -> ResponseReturnValue:
+    """Analysis jobs the user may see, and those that finished since the last visit."""
+    finished, had_visit = unseen_finished(mark_seen=True)
+    jobs = list_jobs(app_store(), visibility())
+    return render_template(
+        "analysis/index.html",
+        jobs=jobs,
+        finished=finished,
+        had_visit=had_visit,
+        report_url=report_url,
+    )
+
+
+@bp.get("/analysis/<int:job_id>")
+@requires(Action.VIEW_JOBS)
+def detail(job_id: int) -> ResponseReturnValue:
+    """One job with live progress (progress.js) and, when done, the link to its report."""
+    view = get_job(app_store(), visibility(), job_id)
+    return render_template("analysis/detail.html", view=view, job=job_json(view))
+
+
+@bp.get("/analysis/<int:job_id>.json")
+@requires(Action.VIEW_JOBS)
+def detail_json(job_id: int) -> ResponseReturnValue:
+    """A job's state and progress, polled by progress.js."""
+    view = get_job(app_store(), visibility(), job_id)
+    return jsonify(job_json(view))
