@@ -162,7 +162,10 @@ def test_serve_answers_processes_a_recording_and_stops_on_sigint(
         assert page.headers["Content-Security-Policy"] == CSP
         assert page.headers["X-Content-Type-Options"] == "nosniff"
 
-        missing = http_get(server.port, "/no/such/page")
+        page_missing = http_get(server.port, "/no/such/page")  # a browser gets a page
+        assert page_missing.status == 404
+        assert page_missing.headers.get_content_type() == "text/html"
+        missing = http_get(server.port, "/api/v1/no/such/thing")  # an API client gets JSON
         assert missing.status == 404
         assert missing.headers.get_content_type() == "application/json"
         error = missing.json()["error"]

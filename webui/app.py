@@ -13,6 +13,7 @@ from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from appliance.accounts import AccountError
 from appliance.auth import AuthenticationError, PasswordPolicyError
 from appliance.clock import from_stamp
 from appliance.config import ApplianceConfig
@@ -52,6 +53,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (AuthenticationError, 401, "unauthorized"),
     (PasswordPolicyError, 422, "invalid_password"),
     (ReviewError, 422, "invalid_request"),
+    (AccountError, 422, "invalid_request"),
     (MediaRejectedError, 422, "media_rejected"),
     (QueueFullError, 503, "queue_full"),
 ]

@@ -82,13 +82,18 @@ def visibility() -> Visibility:
     return cast(Visibility, g.visibility)
 
 
-def begin_session(user: User) -> None:
-    """Log a user in: a fresh session (the old one is dropped, against fixation)."""
+def begin_session(user: User, *, keep_start: bool = False) -> None:
+    """Log a user in: a fresh session (the old one is dropped, against fixation).
+
+    `keep_start` carries the login time over (after a password change), so renewing the
+    session never extends its absolute lifetime.
+    """
+    started = session.get("started") if keep_start else None
     session.clear()
     session.permanent = True
     session["uid"] = user.id
     session["epoch"] = user.session_epoch
-    session["started"] = now_stamp()
+    session["started"] = started or now_stamp()
     session["seen"] = now_stamp()
 
 

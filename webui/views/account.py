@@ -100,7 +100,8 @@ def account() -> ResponseReturnValue:
                 except (AuthenticationError, PasswordPolicyError) as exc:
                     flash(str(exc), "error")
                 else:
-                    begin_session(updated)  # this session continues; all others ended
+                    # This session continues (same login time); all others end.
+                    begin_session(updated, keep_start=True)
                     flash(_("Your password was changed."), "success")
         elif form.get("form") == "preferences":
             language = form.get("language", "en")
