@@ -38,7 +38,7 @@ $(PY_STAMP): pyproject.toml
 
 # Compiled message catalogs are build outputs of the committed .po files.
 translations: $(PY_STAMP)
-	@if [ -d webui/translations ]; then $(VENV)/bin/pybabel compile -q -d webui/translations; fi
+	@if [ -d webui/translations ]; then $(VENV)/bin/pybabel compile -d webui/translations >/dev/null; fi
 
 # A demo appliance under ./var with a generated passphrase (demo only: production passphrases
 # come from the operator via prompt, APPLIANCE_PASSPHRASE or a file on removable media).

@@ -15,6 +15,7 @@ from appliance.store.hiring import (
     InterviewRepository,
     RequisitionRepository,
 )
+from appliance.store.links import LinkRepository
 from appliance.store.people import CandidateRepository, UserRepository
 from appliance.store.queue import JobRepository, WorkerRepository
 from appliance.store.recordings import RecordingRepository
@@ -54,6 +55,7 @@ class Store:
         self.evaluations = EvaluationRepository(self)
         self.api_tokens = ApiTokenRepository(self)
         self.uploads = UploadRepository(self)
+        self.links = LinkRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

@@ -13,6 +13,7 @@ from webui.views import (
     dashboard,
     reports,
     requisitions,
+    room,
     system,
     uploads,
 )
@@ -29,6 +30,7 @@ def blueprints() -> list[Blueprint]:
         candidates.bp,
         reports.bp,
         uploads.bp,
+        room.bp,
         analysis.bp,
         api.bp,
     ]
