@@ -25,7 +25,11 @@ COPY inference ./inference
 COPY provisioning ./provisioning
 COPY webui ./webui
 COPY firmware ./firmware
-RUN pip install --no-cache-dir .
+COPY babel.cfg ./
+# Message catalogs are compiled into the package (the .mo files are build outputs).
+RUN pip install --no-cache-dir babel \
+ && pybabel compile -d webui/translations \
+ && pip install --no-cache-dir .
 
 USER appliance
 VOLUME ["/var/lib/appliance"]
