@@ -8,8 +8,8 @@ from typing import Any
 from appliance.db import Row
 from appliance.errors import NotFoundError
 from appliance.permissions import Visibility
-from appliance.store.base import Repository, loads
-from appliance.store.queue import Job
+from appliance.store.base import Repository
+from appliance.store.queue import Job, job_from_row
 
 FINISHED_STATES = ("succeeded", "failed")
 
@@ -46,33 +46,9 @@ class JobView:
     report_id: int | None
 
 
-def _job(row: Row) -> Job:
-    return Job(
-        row["id"],
-        row["kind"],
-        row["subject_type"],
-        row["subject_id"],
-        loads(row["payload"]),
-        row["state"],
-        row["priority"],
-        row["attempts"],
-        row["max_attempts"],
-        row["run_after"],
-        row["claimed_by"],
-        row["heartbeat_at"],
-        row["progress"],
-        row["step"],
-        row["error_code"],
-        row["error"],
-        loads(row["result"]),
-        row["created_at"],
-        row["finished_at"],
-    )
-
-
 def _view(row: Row) -> JobView:
     return JobView(
-        _job(row),
+        job_from_row(row),
         row["v_recording_id"],
         row["v_candidate_id"],
         row["v_interview_id"],

@@ -64,7 +64,8 @@ class WorkerRecord:
     stopped_at: str | None
 
 
-def _job(row: Row) -> Job:
+def job_from_row(row: Row) -> Job:
+    """A Job from a `jobs` row (also used by joined queries)."""
     return Job(
         row["id"],
         row["kind"],
@@ -153,7 +154,7 @@ class JobRepository(Repository):
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no job {job_id}")
-        return _job(row)
+        return job_from_row(row)
 
     def claim(self, worker_id: str) -> Claim | None:
         """Take the next ready job for `worker_id`, or None when none is ready."""
@@ -272,7 +273,7 @@ class JobRepository(Repository):
     def running(self) -> list[tuple[Job, str]]:
         """Running jobs with their claim tokens."""
         rows = self.conn.execute("SELECT * FROM jobs WHERE state = 'running' ORDER BY id")
-        return [(_job(row), row["claim_token"]) for row in rows]
+        return [(job_from_row(row), row["claim_token"]) for row in rows]
 
     def requeue_abandoned(self, job_id: int, token: str, reason: str) -> str:
         """Return a job whose worker died to the queue (or fail it when out of attempts)."""
@@ -326,7 +327,7 @@ class JobRepository(Repository):
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs."""
         rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
-        return [_job(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     def runs(self, job_id: int) -> list[dict[str, Any]]:
         """Every attempt of a job."""
