@@ -109,8 +109,12 @@ def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     candidate = store.candidates.get(interview.candidate_id)
     with store.transaction():
         store.links.touch(link.id)
-        store.audit.append("candidate", "candidate_link.opened", subject=candidate.pseudonym,
-                           details={"link": link.id})
+        store.audit.append(
+            "candidate",
+            "candidate_link.opened",
+            subject=candidate.pseudonym,
+            details={"link": link.id},
+        )
     return interview, link
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from appliance.db import KEY_BYTES, Database
 from appliance.errors import NotProvisionedError, PassphraseError, WrongKeyError
 from appliance.paths import DataPaths
@@ -24,30 +27,49 @@ class Keyset:
 
     db: bytes
     vault: bytes
+    # The device's Ed25519 signing key (32-byte seed): signs audit checkpoints and exports.
+    # Empty in envelopes sealed before it existed; `unlock` adds one and reseals.
+    device: bytes = b""
 
     @classmethod
     def generate(cls) -> Keyset:
         """Fresh random 256-bit keys."""
-        return cls(db=secrets.token_bytes(KEY_BYTES), vault=secrets.token_bytes(KEY_BYTES))
+        return cls(
+            db=secrets.token_bytes(KEY_BYTES),
+            vault=secrets.token_bytes(KEY_BYTES),
+            device=secrets.token_bytes(KEY_BYTES),
+        )
 
     def with_new_db_key(self) -> Keyset:
-        """The same vault key with a fresh database key (for a database rekey)."""
-        return Keyset(db=secrets.token_bytes(KEY_BYTES), vault=self.vault)
+        """The same vault and device keys with a fresh database key (for a database rekey)."""
+        return Keyset(db=secrets.token_bytes(KEY_BYTES), vault=self.vault, device=self.device)
+
+    def with_device_key(self) -> Keyset:
+        """This key set with a new device signing key."""
+        return Keyset(db=self.db, vault=self.vault, device=secrets.token_bytes(KEY_BYTES))
 
     def to_secret(self) -> bytes:
         """Serialise for sealing."""
-        return json.dumps({"db": self.db.hex(), "vault": self.vault.hex()}).encode()
+        return json.dumps(
+            {"db": self.db.hex(), "vault": self.vault.hex(), "device": self.device.hex()}
+        ).encode()
 
     @classmethod
     def from_secret(cls, secret: bytes) -> Keyset:
         """Parse what `to_secret` produced."""
         try:
             data = json.loads(secret)
-            keyset = cls(db=bytes.fromhex(data["db"]), vault=bytes.fromhex(data["vault"]))
-        except (ValueError, KeyError, TypeError) as exc:
+            keyset = cls(
+                db=bytes.fromhex(data["db"]),
+                vault=bytes.fromhex(data["vault"]),
+                device=bytes.fromhex(data.get("device", "")),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise PassphraseError("the sealed key set is malformed") from exc
         if len(keyset.db) != KEY_BYTES or len(keyset.vault) != KEY_BYTES:
             raise PassphraseError("the sealed key set has keys of the wrong length")
+        if keyset.device and len(keyset.device) != KEY_BYTES:
+            raise PassphraseError("the sealed key set has a device key of the wrong length")
         return keyset
 
     def __repr__(self) -> str:
@@ -101,6 +123,35 @@ def unseal(path: Path, sealer: KeySealer) -> Keyset:
 
 def unlock(paths: DataPaths, sealer: KeySealer) -> Keyset:
     """The key set that opens this appliance's database, finishing an interrupted rekey."""
+    keyset = _unlock(paths, sealer)
+    if not keyset.device:
+        # Sealed before devices had signing keys: add one, sealed like the rest.
+        keyset = keyset.with_device_key()
+        write_envelope(paths.sealed_db_key, sealer.seal(keyset.to_secret()))
+        logger.warning("added a device signing key to the sealed key set")
+    write_device_public_key(paths, keyset)
+    return keyset
+
+
+def device_public_key(keyset: Keyset) -> bytes:
+    """The raw 32-byte Ed25519 public key of the device."""
+    private = Ed25519PrivateKey.from_private_bytes(keyset.device)
+    return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def write_device_public_key(paths: DataPaths, keyset: Keyset) -> None:
+    """Publish the device's public key (PEM) beside the sealed keys, for verifiers."""
+    pem = (
+        Ed25519PrivateKey.from_private_bytes(keyset.device)
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    if not paths.device_public_key.exists() or paths.device_public_key.read_bytes() != pem:
+        paths.keys.mkdir(parents=True, exist_ok=True)
+        paths.device_public_key.write_bytes(pem)
+
+
+def _unlock(paths: DataPaths, sealer: KeySealer) -> Keyset:
     keyset = unseal(paths.sealed_db_key, sealer)
     if not paths.pending_db_key.exists():
         return keyset

@@ -30,6 +30,11 @@ class DataPaths:
         return self.keys / "db-key.sealed.json"
 
     @property
+    def device_public_key(self) -> Path:
+        """The device's Ed25519 public key (PEM): verifies signed checkpoints and exports."""
+        return self.keys / "device.pub.pem"
+
+    @property
     def pending_db_key(self) -> Path:
         """A new sealed key written before a rekey, promoted once the database uses it."""
         return self.keys / "db-key.pending.json"

@@ -45,6 +45,13 @@ class Action(StrEnum):
     ADD_TECH_EVALUATION = "tech_evaluations.add"
     VIEW_EXPORTS = "exports.view"
     VERIFY_AUDIT = "audit.verify"
+    MANAGE_NOTICES = "notices.manage"
+    RECORD_CONSENT = "consents.record"
+    MANAGE_DATA_REQUESTS = "data_requests.manage"
+    ERASE_CANDIDATE = "candidates.erase"
+    MANAGE_LEGAL_HOLDS = "legal_holds.manage"
+    VIEW_BIAS_AUDIT = "bias_audit.view"
+    IMPORT_DATA = "data.import"
 
 
 class Scope(StrEnum):
@@ -76,6 +83,13 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.VIEW_REPORTS: Scope.REGION,
         Action.OVERRIDE_SCORE: Scope.REGION,
         Action.RECORD_DECISION: Scope.REGION,
+        Action.MANAGE_NOTICES: Scope.REGION,
+        Action.RECORD_CONSENT: Scope.REGION,
+        Action.MANAGE_DATA_REQUESTS: Scope.REGION,
+        Action.ERASE_CANDIDATE: Scope.REGION,
+        Action.MANAGE_LEGAL_HOLDS: Scope.REGION,
+        Action.VIEW_BIAS_AUDIT: Scope.REGION,
+        Action.IMPORT_DATA: Scope.REGION,
     },
     "recruiter": {
         **_EVERYONE,
@@ -87,6 +101,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.VIEW_REPORTS: Scope.DEPARTMENT,
         Action.OVERRIDE_SCORE: Scope.DEPARTMENT,
         Action.RECORD_DECISION: Scope.DEPARTMENT,
+        Action.RECORD_CONSENT: Scope.DEPARTMENT,
     },
     "interviewer": {
         **_EVERYONE,
@@ -109,8 +124,9 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
     "auditor": {
         Action.VIEW_OWN_ACCOUNT: Scope.OWN,
         Action.CHANGE_OWN_ACCOUNT: Scope.OWN,
-        Action.VIEW_EXPORTS: Scope.ALL,
+        Action.VIEW_EXPORTS: Scope.REGION,
         Action.VERIFY_AUDIT: Scope.ALL,
+        Action.VIEW_BIAS_AUDIT: Scope.REGION,
     },
     "service": {
         Action.VIEW_OWN_ACCOUNT: Scope.OWN,

@@ -79,4 +79,4 @@ def open_databases(config: ApplianceConfig, keyset: Keyset) -> tuple[Database, D
 def open_store(config: ApplianceConfig, keyset: Keyset, *, check_schema: bool = True) -> Store:
     """A Store over the appliance's encrypted databases."""
     main, vault = open_databases(config, keyset)
-    return Store(main, vault, check_schema=check_schema)
+    return Store(main, vault, check_schema=check_schema, device_key=keyset.device)

@@ -49,7 +49,7 @@ def test_business_lead_and_auditor_cannot_change_scores_or_decide() -> None:
         assert allowed(principal, Action.RECORD_DECISION) is None
     auditor = Principal(1, "a", "auditor", ("*",), ("*",))
     assert allowed(auditor, Action.VIEW_CANDIDATES) is None
-    assert allowed(auditor, Action.VIEW_EXPORTS) is Scope.ALL
+    assert allowed(auditor, Action.VIEW_EXPORTS) is Scope.REGION  # exports only of their regions
 
 
 def _world(store: Store) -> dict[str, int]:

@@ -33,9 +33,18 @@ from appliance.store.vault import VaultRepository
 class Store:
     """The store: one connection per thread and process, and a repository per aggregate."""
 
-    def __init__(self, database: Database, vault: Database, *, check_schema: bool = True) -> None:
+    def __init__(
+        self,
+        database: Database,
+        vault: Database,
+        *,
+        check_schema: bool = True,
+        device_key: bytes = b"",
+    ) -> None:
         self.database = database
         self.vault_database = vault
+        # The device's Ed25519 seed, for signing (audit checkpoints, exports); never stored here.
+        self.device_key = device_key
         self._local = threading.local()
         if check_schema:
             require_current(self.conn)
