@@ -8,8 +8,8 @@ VAR := var
 DATA_DIR := $(VAR)/appliance
 DEMO_PASSPHRASE := $(VAR)/demo-passphrase
 # espeak-ng/sox make the demo's spoken answer; chromium runs the browser tests (never a
-# downloaded browser).
-SYSTEM_PACKAGES := espeak-ng sox chromium
+# downloaded browser); age decrypts export bundles in the tests as an auditor would.
+SYSTEM_PACKAGES := espeak-ng sox chromium age
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
