@@ -52,6 +52,7 @@ class Action(StrEnum):
     MANAGE_LEGAL_HOLDS = "legal_holds.manage"
     VIEW_BIAS_AUDIT = "bias_audit.view"
     IMPORT_DATA = "data.import"
+    STOP_ANALYSIS = "analysis.stop"
 
 
 class Scope(StrEnum):
@@ -90,6 +91,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.MANAGE_LEGAL_HOLDS: Scope.REGION,
         Action.VIEW_BIAS_AUDIT: Scope.REGION,
         Action.IMPORT_DATA: Scope.REGION,
+        Action.STOP_ANALYSIS: Scope.REGION,
     },
     "recruiter": {
         **_EVERYONE,
@@ -102,6 +104,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.OVERRIDE_SCORE: Scope.DEPARTMENT,
         Action.RECORD_DECISION: Scope.DEPARTMENT,
         Action.RECORD_CONSENT: Scope.DEPARTMENT,
+        Action.STOP_ANALYSIS: Scope.DEPARTMENT,
     },
     "interviewer": {
         **_EVERYONE,

@@ -319,6 +319,28 @@ class JobRepository(Repository):
             )
         return bool(cursor.rowcount == 1)
 
+    def cancel(self, job_id: int, reason: str) -> str | None:
+        """Stop a queued or running job; a running one loses its claim (its worker drops it)."""
+        now = now_stamp()
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT state, claim_token FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None or row["state"] not in OPEN_STATES:
+                return None
+            self.conn.execute(
+                "UPDATE jobs SET state = 'cancelled', claim_token = NULL, error_code = 'stopped',"
+                " error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+                (reason, now, now, job_id),
+            )
+            if row["claim_token"]:
+                self.conn.execute(
+                    "UPDATE job_runs SET ended_at = ?, outcome = 'abandoned', error = ?"
+                    " WHERE claim_token = ?",
+                    (now, reason, row["claim_token"]),
+                )
+        return str(row["state"])
+
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         rows = self.conn.execute("SELECT state, count(*) AS n FROM jobs GROUP BY state")

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from appliance.analysis_control import StopError, stop_analysis
 from appliance.analysis_views import (
     JobView,
     finished_since,
@@ -17,7 +29,7 @@ from appliance.analysis_views import (
 )
 from appliance.clock import from_stamp, now_stamp
 from appliance.permissions import Action
-from webui.security import app_store, requires, visibility
+from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("analysis", __name__)
 
@@ -104,3 +116,16 @@ def detail_json(job_id: int) -> ResponseReturnValue:
     """A job's state and progress, polled by progress.js."""
     view = get_job(app_store(), visibility(), job_id)
     return jsonify(job_json(view))
+
+
+@bp.post("/analysis/<int:job_id>/stop")
+@requires(Action.STOP_ANALYSIS)
+def stop(job_id: int) -> ResponseReturnValue:
+    """A person halts an analysis (human oversight)."""
+    try:
+        stop_analysis(app_store(), current_principal(), job_id, request.form.get("reason", ""))
+    except StopError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("The analysis was stopped."), "success")
+    return redirect(url_for("analysis.detail", job_id=job_id))
