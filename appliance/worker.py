@@ -13,7 +13,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,6 +33,15 @@ from appliance.uploads import expire_stale_uploads
 logger = logging.getLogger(__name__)
 
 ANALYSE = "analyse"
+
+# Other job kinds: (store, config, payload, report_progress) -> JSON result. Raise StepFailure
+# for a readable permanent failure; anything else is retried with backoff.
+JobTask = Callable[
+    [Store, ApplianceConfig, dict[str, Any], Callable[[float, str], None]], dict[str, Any]
+]
+TASKS: dict[str, JobTask] = {}
+# Housekeeping run while idle: name -> (interval in seconds, chore(store, config, spool)).
+PERIODIC: dict[str, tuple[float, Callable[[Store, ApplianceConfig, Spool], object]]] = {}
 
 
 class WorkerStopping(BaseException):
@@ -128,6 +137,9 @@ class Worker:
         self._stop = threading.Event()
         self._in_job = False
         self._handlers: dict[str, Callable[[Claim], Outcome]] = {ANALYSE: self._analyse}
+        for kind, task in TASKS.items():
+            self._handlers[kind] = self._task_handler(task)
+        self._last_periodic: dict[str, datetime] = {}
 
     def register(self) -> None:
         """Record this worker and requeue what dead workers left behind."""
@@ -171,6 +183,7 @@ class Worker:
                 if exit_when_idle:
                     break
                 self.store.workers.heartbeat(self.id)
+                self._run_periodic()
                 if (
                     utcnow() - last_recovery
                 ).total_seconds() > self.config.worker.stale_after_s / 2:
@@ -206,6 +219,58 @@ class Worker:
             raise
         finally:
             self._in_job = False
+
+    def _run_periodic(self) -> None:
+        """Housekeeping while idle (checkpoints, retention), each at its own interval."""
+        now = utcnow()
+        for name, (interval_s, chore) in PERIODIC.items():
+            last = self._last_periodic.get(name)
+            if last is not None and (now - last).total_seconds() < interval_s:
+                continue
+            self._last_periodic[name] = now
+            try:
+                chore(self.store, self.config, self.spool)
+            except Exception:
+                # A failing chore must not stop analyses; it is retried at its next interval.
+                logger.exception("periodic task %s failed", name)
+
+    def _task_handler(self, task: JobTask) -> Callable[[Claim], Outcome]:
+        """Run a non-analysis job kind: heartbeat, progress, retries, completion like analyses."""
+
+        def handle(claim: Claim) -> Outcome:
+            heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
+
+            def report_progress(fraction: float, step: str) -> None:
+                heartbeat.progress = (fraction, step)
+                if heartbeat.lost.is_set():
+                    raise LostClaimError(f"job {claim.job.id} was taken back from this worker")
+
+            heartbeat.start()
+            try:
+                result = task(self.store, self.config, claim.job.payload, report_progress)
+            except StepFailure as exc:
+                return self._finish_failure(claim, exc.code, exc.message, exc.retryable, None, None)
+            except LostClaimError:
+                return Outcome(claim.job.id, "lost")
+            except Exception as exc:
+                return self._finish_failure(
+                    claim, "internal", f"{type(exc).__name__}: {exc}"[:500], True, None, None
+                )
+            finally:
+                heartbeat.stop()
+            try:
+                with self.store.transaction():
+                    self.store.jobs.succeed(claim, result)
+                    self.store.audit.append(
+                        f"worker:{self.id}",
+                        f"{claim.job.kind}.completed",
+                        details={"job": claim.job.id},
+                    )
+            except LostClaimError:
+                return Outcome(claim.job.id, "lost")
+            return Outcome(claim.job.id, "succeeded")
+
+        return handle
 
     def _release(self, claim: Claim) -> None:
         try:

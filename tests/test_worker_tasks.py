@@ -1,0 +1,63 @@
+"""Job kinds besides analyses, and idle-time chores, run by the same worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from appliance import worker as worker_module
+from appliance.pipeline import StepFailure
+from appliance.store import Store
+from appliance.worker import Worker
+
+from .conftest import Appliance
+
+
+def test_registered_task_kind_runs_with_progress_and_result(
+    appliance: Appliance, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[float, str]] = []
+
+    def count_things(
+        store_: Store, config: Any, payload: dict[str, Any], progress: Any
+    ) -> dict[str, Any]:
+        progress(0.5, "counting")
+        seen.append((0.5, "counting"))
+        return {"counted": payload["n"] * 2}
+
+    def broken(
+        store_: Store, config: Any, payload: dict[str, Any], progress: Any
+    ) -> dict[str, Any]:
+        raise StepFailure("no_recipient", "the auditor has no registered key")
+
+    monkeypatch.setitem(worker_module.TASKS, "count", count_things)
+    monkeypatch.setitem(worker_module.TASKS, "broken", broken)
+    ok = store.jobs.enqueue("count", max_open=10, max_attempts=2, payload={"n": 21})
+    bad = store.jobs.enqueue("broken", max_open=10, max_attempts=2)
+    worker = Worker(appliance.config, store)
+    assert worker.run_once() is not None and worker.run_once() is not None
+    assert store.jobs.get(ok.id).result == {"counted": 42} and seen
+    failed = store.jobs.get(bad.id)
+    assert (failed.state, failed.error_code, failed.attempts) == ("failed", "no_recipient", 1)
+    assert store.audit.entries(action="count.completed")
+
+
+def test_failing_chore_does_not_stop_the_worker(
+    appliance: Appliance, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def good(store_: Store, config: Any, spool: Any) -> None:
+        calls.append("good")
+
+    def bad(store_: Store, config: Any, spool: Any) -> None:
+        calls.append("bad")
+        raise RuntimeError("disk hiccup")
+
+    monkeypatch.setitem(worker_module.PERIODIC, "a-bad", (3600.0, bad))
+    monkeypatch.setitem(worker_module.PERIODIC, "b-good", (3600.0, good))
+    worker = Worker(appliance.config, store)
+    worker._run_periodic()
+    worker._run_periodic()  # within the interval: nothing runs again
+    assert sorted(calls) == ["bad", "good"]
