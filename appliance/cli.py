@@ -114,9 +114,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply pending schema migrations after taking an encrypted backup."""
     from appliance.db import Database
+    from appliance.fieldcrypt import encrypt_existing
     from appliance.locks import exclusive_lock
     from appliance.migrate import apply, current_version
     from appliance.runtime import obtain_keyset, open_store
+    from appliance.store.sealed import backups_before_sealing
 
     config = _load(args)
     with exclusive_lock(config.paths.lock):
@@ -132,20 +134,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             version = current_version(conn)
         finally:
             conn.close()
-        if applied:
-            store = open_store(config, keyset)
-            try:
+        store = open_store(config, keyset)
+        try:
+            if applied:
                 with store.transaction():
                     store.audit.append(
                         "operator",
                         "schema.migrated",
                         details={"to": version, "backup": backup.name if backup else None},
                     )
-            finally:
-                store.close()
+            # Candidate fields written before they were sealed get sealed now (idempotent).
+            sealed = encrypt_existing(store)
+        finally:
+            store.close()
     if backup:
         print(f"backup: {backup}")
     print(f"applied {len(applied)} migration(s); schema version {version}")
+    if sum(sealed.values()):
+        older = backups_before_sealing(config.paths.backups)
+        print(
+            "sealed candidate fields; destroy these older backups, which still hold them in "
+            "clear: " + (", ".join(path.name for path in older) or "none")
+        )
     return 0
 
 
@@ -276,6 +286,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run SQLCipher's and SQLite's integrity checks and verify the audit chain."""
+    from appliance.audit_chain import verify_store
     from appliance.db import integrity_problems
     from appliance.runtime import obtain_keyset, open_store
 
@@ -286,9 +297,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         problems = [f"database: {p}" for p in integrity_problems(store.conn)]
         problems += [f"vault: {p}" for p in integrity_problems(store.vault_conn)]
-        broken = store.audit.first_broken_link()
-        if broken is not None:
-            problems.append(f"audit log: entry {broken} does not match the chain")
+        chain = verify_store(store)
+        if not chain.ok:
+            problems.append(f"audit log: {chain.message}")
     finally:
         store.close()
     for problem in problems:
@@ -346,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = add("status", cmd_status)
     status.add_argument("--limit", type=int, default=20)
     add("check", cmd_check)
+
+    from appliance.cli_audit import register as register_audit
+    from appliance.cli_import import add_import_arguments, cmd_import
+
+    register_audit(sub)  # audit verify|export|checkpoint (ALL-3)
+    add_import_arguments(add("import", cmd_import))
     return parser
 
 

@@ -88,7 +88,7 @@ class WorkerConfig(_Section):
         10_000, ge=1, description="Queued plus running jobs above which new work is refused."
     )
     pipeline: list[str] = Field(
-        default_factory=lambda: ["probe"],
+        default_factory=lambda: ["probe", "policy_gate"],
         min_length=1,
         description="Ordered names of the analysis steps an `analyse` job runs.",
     )

@@ -46,7 +46,6 @@ MAX_DESCRIPTION = 2000
 MAX_QUESTION = 1000
 MAX_DIMENSIONS = 30
 MAX_QUESTIONS_PER_LANGUAGE = 20
-MAX_STATUS_COUNT = 100_000
 LATEST_CANDIDATES = 10
 AWAITING_SCAN = 200
 
@@ -503,6 +502,8 @@ def plan_interview(
     candidate = store.candidates.get_visible(candidate_id, visibility)
     requisition = store.requisitions.get_visible(requisition_id, visibility)
     problems = []
+    if candidate.erased:
+        problems.append("the candidate's data was erased")
     if kind not in INTERVIEW_KINDS:
         problems.append("choose a kind of interview from the list")
     if language not in CANDIDATE_LANGUAGES:
@@ -896,9 +897,7 @@ def dashboard(store: Store, principal: Principal) -> Dashboard:
     latest: list[CandidateRow] = []
     if candidates_scope is not None:
         counts = {
-            status: len(
-                store.candidates.visible(candidates_scope, status=status, limit=MAX_STATUS_COUNT)
-            )
+            status: store.candidates.count_visible(candidates_scope, status=status)
             for status in INTERVIEW_STATUSES
         }
         latest = candidate_rows(

@@ -8,11 +8,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from appliance.config import ApplianceConfig
 from appliance.errors import ConfigError
 from appliance.store.recordings import Recording
+
+if TYPE_CHECKING:
+    from appliance.store import Store
 
 
 class StepFailure(Exception):
@@ -37,6 +40,8 @@ class StepContext:
     open_media: Callable[[], io.RawIOBase]
     scratch_dir: Path
     report_progress: Callable[[float, str], None]
+    # Policy and consent are re-checked here, in the worker, not only in the UI.
+    store: Store | None = None
 
 
 @dataclass

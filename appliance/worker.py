@@ -20,10 +20,14 @@ from typing import Any
 
 import psutil
 
+from appliance.audit_chain import maybe_checkpoint
 from appliance.clock import to_stamp, utcnow
 from appliance.config import ApplianceConfig
 from appliance.errors import NotFoundError, SpoolIntegrityError
+from appliance.exports import JOB_KIND as EXPORT_KIND
+from appliance.exports import ExportError, build_export, fail_export, sweep_partial_bundles
 from appliance.pipeline import StepContext, StepFailure, build_pipeline, run_pipeline
+from appliance.retention import RETENTION_INTERVAL_S, retention_chore
 from appliance.scratch import make_scratch, scratch_root, sweep_orphans, wipe
 from appliance.spool import Spool
 from appliance.store import Store
@@ -136,7 +140,10 @@ class Worker:
         build_pipeline(self.pipeline_names)  # fail at start on a bad pipeline, not per job
         self._stop = threading.Event()
         self._in_job = False
-        self._handlers: dict[str, Callable[[Claim], Outcome]] = {ANALYSE: self._analyse}
+        self._handlers: dict[str, Callable[[Claim], Outcome]] = {
+            ANALYSE: self._analyse,
+            EXPORT_KIND: self._export,
+        }
         for kind, task in TASKS.items():
             self._handlers[kind] = self._task_handler(task)
         self._last_periodic: dict[str, datetime] = {}
@@ -153,6 +160,7 @@ class Worker:
             own_id=self.id,
         )
         expire_stale_uploads(self.store, self.spool)
+        sweep_partial_bundles(self.config)
         self.spool.sweep(
             self.store.recordings.spool_names() | self.store.uploads.open_spool_names()
         )
@@ -363,6 +371,7 @@ class Worker:
             open_media,
             scratch,
             report_progress,
+            store=self.store,
         )
         heartbeat.start()
         try:
@@ -394,6 +403,51 @@ class Worker:
         except LostClaimError:
             logger.warning("job %s was requeued while running; result discarded", job.id)
             return Outcome(job.id, "lost")
+        except NotFoundError:
+            # The candidate was erased while the job ran: nothing of them may be written.
+            return self._finish_failure(
+                claim,
+                "subject_erased",
+                "the candidate's data was erased during the analysis",
+                False,
+                None,
+                None,
+            )
+
+    def _export(self, claim: Claim) -> Outcome:
+        """Build an auditor's export bundle (signed, encrypted to their age key)."""
+        job = claim.job
+        subject = f"export:{job.subject_id}"
+        heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
+
+        def report_progress(fraction: float, step: str) -> None:
+            heartbeat.progress = (fraction, step)
+            if heartbeat.lost.is_set():
+                raise LostClaimError(f"job {job.id} was taken back from this worker")
+
+        heartbeat.start()
+        try:
+            result = build_export(self.store, self.config, job.payload, report_progress)
+        except ExportError as exc:
+            return self._finish_failure(
+                claim, exc.rule or "export_refused", str(exc), False, subject, None
+            )
+        except LostClaimError:
+            return Outcome(job.id, "lost")
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            outcome = self._finish_failure(claim, "internal", message, True, subject, None)
+            if outcome.state == "failed":
+                fail_export(self.store, job.payload, message)
+            return outcome
+        finally:
+            heartbeat.stop()
+        try:
+            with self.store.transaction():
+                self.store.jobs.succeed(claim, result)
+        except LostClaimError:
+            return Outcome(job.id, "lost")
+        return Outcome(job.id, "succeeded")
 
     def _complete(
         self,
@@ -426,3 +480,12 @@ class Worker:
 def scratch_dirs(config: ApplianceConfig) -> list[Path]:
     """Where job scratch folders can appear (for audits of leftover plaintext)."""
     return [scratch_root(config.data_dir), config.paths.tmp]
+
+
+def _audit_checkpoint(store: Store, config: ApplianceConfig, spool: Spool) -> object:
+    # Signed checkpoints bound what an attacker with the DB key could rewrite unseen (ALL-3).
+    return maybe_checkpoint(store, every_entries=500, every_seconds=900)
+
+
+PERIODIC["audit_checkpoint"] = (60.0, _audit_checkpoint)
+PERIODIC["retention"] = (RETENTION_INTERVAL_S, retention_chore)

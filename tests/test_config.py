@@ -25,7 +25,7 @@ def test_file_values_and_relative_data_dir(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.web.port == 9100
     assert config.data_dir == tmp_path / "data"
-    assert config.worker.pipeline == ["probe"]
+    assert config.worker.pipeline == ["probe", "policy_gate"]
 
 
 def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

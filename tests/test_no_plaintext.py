@@ -1,4 +1,5 @@
-"""The canary test: personal data, media and keys never reach a file (or a log) in clear.
+"""The canary test: personal data, media and keys never reach a file (or a log) in clear,
+and once a candidate is erased nothing of theirs can be read, backups included.
 
 A candidate, a competency model, a recording and an audit entry all carry a unique canary; the
 recording goes through the real ingest path and the real worker (decrypt, probe, report).  Then
@@ -29,14 +30,18 @@ from pathlib import Path
 import pytest
 
 import appliance.worker as worker_module
-from appliance.db import PLAIN_SQLITE_HEADER
+from appliance.auth import principal_of
+from appliance.db import PLAIN_SQLITE_HEADER, Database
+from appliance.erasure import erase_candidate
+from appliance.migrate import backup
 from appliance.recordings import ingest_recording
 from appliance.scratch import make_scratch
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
+from appliance.subject_export import subject_export
 from appliance.worker import Worker, scratch_dirs
 
-from .conftest import Appliance, write_wav
+from .conftest import Appliance, make_user, write_wav
 
 READ_BLOCK = 1 << 20
 RECORDING_SECONDS = 1.0
@@ -116,24 +121,32 @@ def scan_in_child(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str
 
 # --- The flow ----------------------------------------------------------------------------------
 
-def run_flow(appliance: Appliance, work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Flow:
-    """Candidate, model, requisition, interview, recording, worker run, audit: all with a canary."""
+def run_flow(appliance: Appliance, work_dir: Path, monkeypatch: pytest.MonkeyPatch, *,
+             candidate_only: bool = False) -> Flow:
+    """Candidate, model, requisition, interview, recording, worker run, audit: all with a canary.
+
+    `candidate_only`: the canary is only in the candidate's own data (not in the competency
+    model, which is nobody's personal data, nor in the append-only audit log, which by rule
+    never holds personal data), so an erasure must leave none of it readable anywhere.
+    """
     canary = Canary.fresh()
     tempdir_before = regular_files(Path(tempfile.gettempdir()))
     store = appliance.open_store()
     try:
-        return _exercise(appliance, store, canary, tempdir_before, work_dir, monkeypatch)
+        return _exercise(appliance, store, canary, tempdir_before, work_dir, monkeypatch,
+                         candidate_only)
     except BaseException:
         store.close()
         raise
 
 
 def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before: dict[str, int],
-              work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Flow:
+              work_dir: Path, monkeypatch: pytest.MonkeyPatch, candidate_only: bool) -> Flow:
+    planted = "someone" if candidate_only else canary.text
     with store.transaction():
         model = store.competency_models.save("Backend engineering", [
             Dimension("ownership", "Ownership", 1.0, questions=(
-                Question("en", f"Tell us how {canary.text} handled an outage."),
+                Question("en", f"Tell us how {planted} handled an outage."),
             )),
         ])
         requisition = store.requisitions.create("Engineer", "Engineering", "Berlin", "EU",
@@ -167,7 +180,7 @@ def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before
     assert outcome is not None and outcome.state == "succeeded", outcome
     with store.transaction():
         store.audit.append("user:1", "candidate.viewed", subject=candidate.pseudonym,
-                           details={"note": f"profile of {canary.text} opened"})
+                           details={"note": f"profile of {planted} opened"})
 
     # The canary really is in the store (so finding none on disk means it is encrypted there).
     assert store.candidates.get(candidate.id).full_name.startswith(canary.text)
@@ -296,3 +309,68 @@ def test_no_canary_in_logs(appliance: Appliance, tmp_path: Path,
         assert ran.canary.text not in caplog.text
     finally:
         ran.store.close()
+
+
+def _dump_database(path: Path, key: bytes) -> tuple[str, list[bytes]]:
+    """Every value in an encrypted database, opened with its key: text, and blobs apart."""
+    conn = Database.open(path, key).connect()
+    try:
+        texts: list[str] = []
+        blobs: list[bytes] = []
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master "
+                                                 "WHERE type = 'table'")]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for value in tuple(row):
+                    if isinstance(value, bytes):
+                        blobs.append(value)
+                    else:
+                        texts.append(str(value))
+        return "\n".join(texts), blobs
+    finally:
+        conn.close()
+
+
+def test_no_readable_trace_after_erasure(appliance: Appliance, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """After erasing a candidate, nothing of theirs is readable: not in the files (database,
+    WAL, spool, backups, temp), not in a backup taken before the erasure even when opened with
+    the database key (their key is gone), not in the live database; their export was streamed
+    and never stored; the audit chain still verifies."""
+    ran = run_flow(appliance, tmp_path, monkeypatch, candidate_only=True)
+    store, paths = ran.store, appliance.config.paths
+    try:
+        hr = principal_of(store.users.get(
+            make_user(store, "eraser", "hr_admin", regions=["*"], departments=["*"])))
+        candidate_id = int(store.conn.execute(
+            "SELECT id FROM candidates WHERE pseudonym = ?", (ran.candidate_pseudonym,)
+        ).fetchone()[0])
+        spool = appliance.spool()
+        archive = b"".join(subject_export(store, spool, hr, candidate_id).chunks)
+        assert ran.canary.marker in archive  # the decrypted recording, in memory only
+        taken = backup(store.database, store.conn, appliance.keyset.db, paths.backups,
+                       "pre-erasure")
+        # Before the erasure the backup holds the candidate, sealed under their key.
+        before, _ = _dump_database(taken, appliance.keyset.db)
+        assert ran.candidate_pseudonym in before and ran.canary.text not in before
+
+        erase_candidate(store, spool, hr, candidate_id, "deletion request")
+
+        needles = needles_of(ran, appliance)
+        middle = len(archive) // 2
+        needles["export bytes"] = archive[middle : middle + 64]
+        files = files_to_scan(appliance, ran)
+        assert str(taken) in files and any(path.endswith("-wal") for path in files)
+        assert scan_in_child(files, needles) == []
+        assert not any(path.endswith(".spool") for path in files)  # its recording is gone
+
+        canary_bytes = (ran.canary.text.encode("utf-8"), ran.canary.marker)
+        for database in (taken, paths.database):
+            text, blobs = _dump_database(database, appliance.keyset.db)
+            assert ran.canary.text not in text, database.name
+            assert not any(needle in blob for blob in blobs for needle in canary_bytes)
+        _, vault_blobs = _dump_database(paths.vault, appliance.keyset.vault)
+        assert ran.candidate_key not in vault_blobs
+        assert store.audit.first_broken_link() is None
+    finally:
+        store.close()

@@ -9,8 +9,10 @@ from typing import Any
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
+from appliance.fieldcrypt import ERASED, FieldKey, open_text, seal_text
 from appliance.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.sealed import SealedRepository
 
 ROLES = (
     "hr_admin",
@@ -21,6 +23,7 @@ ROLES = (
     "auditor",
     "service",
 )
+SCAN_BATCH = 200  # rows opened at a time by a text search
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,11 @@ class User:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A person being interviewed; `pseudonym` is what logs and the vault use."""
+    """A person being interviewed; `pseudonym` is what logs and the vault use.
+
+    `full_name`, `email` and `phone` are sealed in the database with the candidate's key; once
+    that key is shredded the candidate reads as a tombstone (`erased`, name ERASED, no contact).
+    """
 
     id: int
     pseudonym: str
@@ -55,11 +62,7 @@ class Candidate:
     residence_region: str
     language: str
     created_at: str
-
-
-def like_literal(text: str) -> str:
-    """`text` with LIKE's wildcards escaped, so `%` and `_` match themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    erased: bool = False
 
 
 def _user(row: Row) -> User:
@@ -81,17 +84,43 @@ def _user(row: Row) -> User:
     )
 
 
-def _candidate(row: Row) -> Candidate:
+def _candidate(row: Row, key: FieldKey | None) -> Candidate:
+    pseudonym = row["pseudonym"]
+    if key is None:
+        return Candidate(
+            row["id"],
+            pseudonym,
+            ERASED,
+            None,
+            None,
+            row["residence_region"],
+            row["language"],
+            row["created_at"],
+            erased=True,
+        )
+
+    def field(column: str) -> str | None:
+        return open_text(key, row[column], table="candidates", column=column, row=pseudonym)
+
     return Candidate(
         row["id"],
-        row["pseudonym"],
-        row["full_name"],
-        row["email"],
-        row["phone"],
+        pseudonym,
+        field("full_name") or "",
+        field("email"),
+        field("phone"),
         row["residence_region"],
         row["language"],
         row["created_at"],
     )
+
+
+def _contains(row: Row, key: FieldKey, needle: str) -> bool:
+    """Whether the sealed name or e-mail contains `needle` (already case-folded)."""
+    for column in ("full_name", "email"):
+        value = open_text(key, row[column], table="candidates", column=column, row=row["pseudonym"])
+        if value and needle in value.casefold():
+            return True
+    return False
 
 
 class UserRepository(Repository):
@@ -211,8 +240,12 @@ class UserRepository(Repository):
         return self.get(user_id)
 
 
-class CandidateRepository(Repository):
-    """Candidates; creating one also creates their data key in the vault."""
+class CandidateRepository(SealedRepository):
+    """Candidates; creating one also creates their data key in the vault.
+
+    Name, e-mail and phone are sealed with that key, so the database cannot search them:
+    text searches open the scope's rows in order and filter here, page by page.
+    """
 
     def create(
         self,
@@ -226,32 +259,90 @@ class CandidateRepository(Repository):
         """Add a candidate with a fresh pseudonym and data key."""
         pseudonym = "cand-" + secrets.token_hex(8)
         # The key is committed first: an orphan key is harmless, a candidate without one is not.
-        self._store.vault.create_key(pseudonym)
+        key = self._store.vault.create_key(pseudonym)
+
+        def sealed(column: str, value: str | None) -> str | None:
+            return seal_text(key, value, table="candidates", column=column, row=pseudonym)
+
         now = now_stamp()
         cursor = self.conn.execute(
             "INSERT INTO candidates (pseudonym, full_name, email, phone, residence_region,"
             " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (pseudonym, full_name, email, phone, residence_region, language, now, now),
+            (
+                pseudonym,
+                sealed("full_name", full_name),
+                sealed("email", email),
+                sealed("phone", phone),
+                residence_region,
+                language,
+                now,
+                now,
+            ),
         )
         return self.get(int(cursor.lastrowid))
+
+    def _opened(self, rows: list[Row]) -> list[Candidate]:
+        keys = self._ciphers(row["pseudonym"] for row in rows)
+        return [_candidate(row, keys.get(row["pseudonym"])) for row in rows]
+
+    def _one(self, row: Row | None, candidate_id: int) -> Candidate:
+        if row is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        return _candidate(row, self._key(row["pseudonym"]))
+
+    def _page(self, cursor: Any, text: str, limit: int, offset: int) -> list[Candidate]:
+        """The `limit` rows whose name or e-mail contains `text` (plain substring, any case)
+        after skipping `offset` matches, opened batch by batch in the cursor's order.
+
+        An erased candidate has neither name nor e-mail: a text never matches them.
+        """
+        needle = text.casefold()
+        found: list[Candidate] = []
+        skip = max(offset, 0)
+        while len(found) < limit and (rows := cursor.fetchmany(SCAN_BATCH)):
+            keys = self._ciphers(row["pseudonym"] for row in rows)
+            for row in rows:
+                key = keys.get(row["pseudonym"])
+                if key is None or not _contains(row, key, needle):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found.append(_candidate(row, key))
+                if len(found) == limit:
+                    break
+        cursor.close()
+        return found
 
     def get(self, candidate_id: int) -> Candidate:
         """One candidate by id."""
         row = self.conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        return _candidate(row)
+        return self._one(row, candidate_id)
 
     def search(self, text: str = "", *, limit: int = 100) -> list[Candidate]:
         """Candidates whose name or e-mail contains `text`."""
-        pattern = f"%{like_literal(text)}%"
-        rows = self.conn.execute(
-            "SELECT * FROM candidates WHERE full_name LIKE ? ESCAPE '\\'"
-            " OR coalesce(email, '') LIKE ? ESCAPE '\\'"
-            " ORDER BY id LIMIT ?",
-            (pattern, pattern, limit),
-        )
-        return [_candidate(row) for row in rows]
+        if not text:
+            rows = self.conn.execute("SELECT * FROM candidates ORDER BY id LIMIT ?", (limit,))
+            return self._opened(rows.fetchall())
+        cursor = self.conn.execute("SELECT * FROM candidates ORDER BY id")
+        return self._page(cursor, text, limit, 0)
+
+    def _visible_sql(
+        self, visibility: Visibility, requisition_id: int | None, status: str | None
+    ) -> tuple[str, list[Any]]:
+        clause, params = visibility.interview_clause("i", "r")
+        extra = ""
+        if requisition_id is not None:
+            extra += " AND r.id = ?"
+            params.append(requisition_id)
+        if status:
+            extra += " AND i.status = ?"
+            params.append(status)
+        return (
+            "FROM candidates c WHERE EXISTS (SELECT 1 FROM interviews i"
+            " JOIN requisitions r ON r.id = i.requisition_id"
+            f" WHERE i.candidate_id = c.id AND {clause}{extra})"
+        ), params
 
     def visible(
         self,
@@ -264,24 +355,26 @@ class CandidateRepository(Repository):
         offset: int = 0,
     ) -> list[Candidate]:
         """Candidates the visibility reaches, filtered by name/e-mail text, job and status."""
-        clause, params = visibility.interview_clause("i", "r")
-        extra = ""
-        if requisition_id is not None:
-            extra += " AND r.id = ?"
-            params.append(requisition_id)
-        if status:
-            extra += " AND i.status = ?"
-            params.append(status)
-        pattern = f"%{like_literal(text)}%"
-        rows = self.conn.execute(
-            "SELECT c.* FROM candidates c WHERE EXISTS (SELECT 1 FROM interviews i"
-            " JOIN requisitions r ON r.id = i.requisition_id"
-            f" WHERE i.candidate_id = c.id AND {clause}{extra})"
-            " AND (c.full_name LIKE ? ESCAPE '\\' OR coalesce(c.email, '') LIKE ? ESCAPE '\\')"
-            " ORDER BY c.id DESC LIMIT ? OFFSET ?",
-            (*params, pattern, pattern, limit, offset),
-        )
-        return [_candidate(row) for row in rows]
+        where, params = self._visible_sql(visibility, requisition_id, status)
+        if not text:
+            rows = self.conn.execute(
+                f"SELECT c.* {where} ORDER BY c.id DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            return self._opened(rows.fetchall())
+        cursor = self.conn.execute(f"SELECT c.* {where} ORDER BY c.id DESC", params)
+        return self._page(cursor, text, limit, offset)
+
+    def count_visible(
+        self,
+        visibility: Visibility,
+        *,
+        requisition_id: int | None = None,
+        status: str | None = None,
+    ) -> int:
+        """How many candidates `visible` would list without a text (counted, not opened)."""
+        where, params = self._visible_sql(visibility, requisition_id, status)
+        return int(self.conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
 
     def get_visible(self, candidate_id: int, visibility: Visibility) -> Candidate:
         """One candidate if the visibility reaches them; otherwise the same NotFoundError."""
@@ -292,13 +385,19 @@ class CandidateRepository(Repository):
             f" WHERE i.candidate_id = c.id AND {clause})",
             (candidate_id, *params),
         ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        return _candidate(row)
+        return self._one(row, candidate_id)
 
     def count(self) -> int:
         """How many candidates exist."""
         return int(self.conn.execute("SELECT count(*) FROM candidates").fetchone()[0])
+
+    def mark_erased(self, candidate_id: int) -> None:
+        """Replace the sealed fields with the tombstone (their key is already shredded)."""
+        self.conn.execute(
+            "UPDATE candidates SET full_name = ?, email = NULL, phone = NULL, updated_at = ?"
+            " WHERE id = ?",
+            (ERASED, now_stamp(), candidate_id),
+        )
 
     def as_dict(self, candidate: Candidate) -> dict[str, Any]:
         """A JSON-ready view of a candidate."""

@@ -1,4 +1,8 @@
-"""Recordings: references to encrypted spool files and their wrapped data keys."""
+"""Recordings: references to encrypted spool files and their wrapped data keys.
+
+The display name (the uploaded file's name, often the candidate's) is sealed with the
+candidate's key.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ from typing import Any
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
-from appliance.store.base import Repository, dumps, loads
+from appliance.fieldcrypt import FieldKey, open_text
+from appliance.store.base import dumps, loads
+from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
+
+_SELECT = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['recordings']}"
 
 
 @dataclass(frozen=True)
@@ -28,13 +36,16 @@ class Recording:
     created_at: str
 
 
-def _recording(row: Row) -> Recording:
+def _recording(row: Row, key: FieldKey | None) -> Recording:
+    display_name = open_text(
+        key, row["display_name"], table="recordings", column="display_name", row=row["id"]
+    )
     return Recording(
         row["id"],
         row["interview_id"],
         row["candidate_id"],
         row["spool_name"],
-        row["display_name"],
+        display_name or "",
         row["content_type"],
         row["size_bytes"],
         row["sha256"],
@@ -44,8 +55,12 @@ def _recording(row: Row) -> Recording:
     )
 
 
-class RecordingRepository(Repository):
+class RecordingRepository(SealedRepository):
     """Rows describing spool files."""
+
+    def _opened(self, rows: list[Row]) -> list[Recording]:
+        keys = self._ciphers(row["sealed_owner"] for row in rows)
+        return [_recording(row, keys.get(row["sealed_owner"])) for row in rows]
 
     def create(
         self,
@@ -59,30 +74,39 @@ class RecordingRepository(Repository):
         wrapped_data_key: bytes,
     ) -> Recording:
         """Record a spool file that has been written and synced."""
-        cursor = self.conn.execute(
-            "INSERT INTO recordings (interview_id, candidate_id, spool_name, display_name,"
-            " content_type, size_bytes, sha256, wrapped_data_key, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                interview_id,
-                candidate_id,
-                spool_name,
-                display_name,
-                content_type,
-                size_bytes,
-                sha256,
-                wrapped_data_key,
-                now_stamp(),
-            ),
-        )
-        return self.get(int(cursor.lastrowid))
+        owner = self.conn.execute(
+            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
+        ).fetchone()
+        if owner is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        key = self._require_key(owner["pseudonym"])
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                "INSERT INTO recordings (interview_id, candidate_id, spool_name, display_name,"
+                " content_type, size_bytes, sha256, wrapped_data_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    interview_id,
+                    candidate_id,
+                    spool_name,
+                    PENDING,
+                    content_type,
+                    size_bytes,
+                    sha256,
+                    wrapped_data_key,
+                    now_stamp(),
+                ),
+            )
+            recording_id = int(cursor.lastrowid)
+            self._seal_row("recordings", recording_id, key, {"display_name": display_name})
+        return self.get(recording_id)
 
     def get(self, recording_id: int) -> Recording:
         """One recording by id."""
-        row = self.conn.execute("SELECT * FROM recordings WHERE id = ?", (recording_id,)).fetchone()
-        if row is None:
+        rows = self.conn.execute(f"{_SELECT} WHERE t.id = ?", (recording_id,)).fetchall()
+        if not rows:
             raise NotFoundError(f"no recording {recording_id}")
-        return _recording(row)
+        return self._opened(rows)[0]
 
     def set_media_info(self, recording_id: int, info: dict[str, Any]) -> None:
         """Store what probing found."""
@@ -97,6 +121,6 @@ class RecordingRepository(Repository):
     def for_interview(self, interview_id: int) -> list[Recording]:
         """An interview's recordings."""
         rows = self.conn.execute(
-            "SELECT * FROM recordings WHERE interview_id = ? ORDER BY id", (interview_id,)
-        )
-        return [_recording(row) for row in rows]
+            f"{_SELECT} WHERE t.interview_id = ? ORDER BY t.id", (interview_id,)
+        ).fetchall()
+        return self._opened(rows)

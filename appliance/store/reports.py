@@ -1,4 +1,8 @@
-"""Analysis reports (drafts written by the worker, reviewed by people)."""
+"""Analysis reports (drafts written by the worker, reviewed by people).
+
+A report's content (transcripts, evidence quotes, scores) is sealed with the candidate's key;
+creating one also writes its pseudonymous entry of the AI decision log (scores only, no text).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,12 @@ from typing import Any
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
+from appliance.fieldcrypt import FieldKey, open_json
 from appliance.permissions import Visibility
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.privacy import DecisionLogRepository, ai_scores
+from appliance.store.sealed import OWNER_OF, PENDING_JSON, SealedRepository, savepoint
+
+_SELECT = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['reports']}"
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Report:
     created_at: str
 
 
-def _report(row: Row) -> Report:
+def _report(row: Row, key: FieldKey | None) -> Report:
     return Report(
         row["id"],
         row["interview_id"],
@@ -34,13 +42,17 @@ def _report(row: Row) -> Report:
         row["job_id"],
         row["model_version"],
         row["status"],
-        loads(row["content"]),
+        open_json(key, row["content"], table="reports", column="content", row=row["id"]),
         row["created_at"],
     )
 
 
-class ReportRepository(Repository):
+class ReportRepository(SealedRepository):
     """Reports; one per successful analysis job (the UNIQUE job_id makes that a rule)."""
+
+    def _opened(self, rows: list[Row]) -> list[Report]:
+        keys = self._ciphers(row["sealed_owner"] for row in rows)
+        return [_report(row, keys.get(row["sealed_owner"])) for row in rows]
 
     def create(
         self,
@@ -51,36 +63,68 @@ class ReportRepository(Repository):
         recording_id: int | None = None,
         model_version: str | None = None,
     ) -> Report:
-        """Store a drafted report."""
-        cursor = self.conn.execute(
-            "INSERT INTO reports (interview_id, recording_id, job_id, model_version, content,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (interview_id, recording_id, job_id, model_version, dumps(content), now_stamp()),
-        )
-        return self.get(int(cursor.lastrowid))
+        """Store a drafted report (and its AI decision log entry)."""
+        owner = self.conn.execute(
+            "SELECT c.pseudonym, c.residence_region, r.region FROM interviews i"
+            " JOIN candidates c ON c.id = i.candidate_id"
+            " JOIN requisitions r ON r.id = i.requisition_id WHERE i.id = ?",
+            (interview_id,),
+        ).fetchone()
+        if owner is None:
+            raise NotFoundError(f"no interview {interview_id}")
+        key = self._require_key(owner["pseudonym"])
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                "INSERT INTO reports (interview_id, recording_id, job_id, model_version, content,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (interview_id, recording_id, job_id, model_version, PENDING_JSON, now_stamp()),
+            )
+            report_id = int(cursor.lastrowid)
+            self._seal_content(report_id, key, content)
+            DecisionLogRepository(self._store).record(
+                owner["pseudonym"],
+                interview_id=interview_id,
+                report_id=report_id,
+                job_id=job_id,
+                model_version=model_version,
+                scores=ai_scores(content),
+                regions=sorted({owner["region"], owner["residence_region"]}),
+            )
+        return self.get(report_id)
 
     def get(self, report_id: int) -> Report:
         """One report by id."""
-        row = self.conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
-        if row is None:
+        rows = self.conn.execute(f"{_SELECT} WHERE t.id = ?", (report_id,)).fetchall()
+        if not rows:
             raise NotFoundError(f"no report {report_id}")
-        return _report(row)
+        return self._opened(rows)[0]
 
     def get_visible(self, report_id: int, visibility: Visibility) -> Report:
         """One report whose interview the visibility reaches, else NotFoundError."""
         clause, params = visibility.interview_clause("i", "r")
-        row = self.conn.execute(
-            "SELECT rep.* FROM reports rep JOIN interviews i ON i.id = rep.interview_id"
-            f" JOIN requisitions r ON r.id = i.requisition_id WHERE rep.id = ? AND {clause}",
+        rows = self.conn.execute(
+            f"{_SELECT} JOIN requisitions r ON r.id = i.requisition_id WHERE t.id = ? AND {clause}",
             (report_id, *params),
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not rows:
             raise NotFoundError(f"no report {report_id}")
-        return _report(row)
+        return self._opened(rows)[0]
 
     def for_interview(self, interview_id: int) -> list[Report]:
         """An interview's reports, oldest first."""
         rows = self.conn.execute(
-            "SELECT * FROM reports WHERE interview_id = ? ORDER BY id", (interview_id,)
-        )
-        return [_report(row) for row in rows]
+            f"{_SELECT} WHERE t.interview_id = ? ORDER BY t.id", (interview_id,)
+        ).fetchall()
+        return self._opened(rows)
+
+    def replace_content(self, report_id: int, content: dict[str, Any]) -> None:
+        """Seal new content into a report (retention removing the transcript, say)."""
+        report = self.conn.execute(
+            f"SELECT c.pseudonym FROM {OWNER_OF['reports']} WHERE t.id = ?", (report_id,)
+        ).fetchone()
+        if report is None:
+            raise NotFoundError(f"no report {report_id}")
+        self._seal_content(report_id, self._require_key(report["pseudonym"]), content)
+
+    def _seal_content(self, report_id: int, key: FieldKey, content: dict[str, Any]) -> None:
+        self._seal_row("reports", report_id, key, {"content": content}, json_columns={"content"})

@@ -1,11 +1,17 @@
-"""What people decide and write: decisions, score overrides, evaluations."""
+"""What people decide and write: decisions, score overrides, evaluations.
+
+Reasons and summaries are sealed with the key of the candidate they are about.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from appliance.clock import now_stamp
-from appliance.store.base import Repository
+from appliance.db import Row
+from appliance.errors import NotFoundError
+from appliance.fieldcrypt import FieldKey, open_text
+from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
 
 @dataclass(frozen=True)
@@ -48,44 +54,94 @@ class Evaluation:
     created_at: str
 
 
-class DecisionRepository(Repository):
-    """Decisions; rows are only ever added."""
+def _decision(row: Row, key: FieldKey | None) -> Decision:
+    return Decision(
+        row["id"],
+        row["candidate_id"],
+        row["requisition_id"],
+        row["kind"],
+        _text(key, row, "decisions", "reason"),
+        row["decided_by"],
+        row["decided_at"],
+    )
+
+
+def _override(row: Row, key: FieldKey | None) -> ScoreOverride:
+    return ScoreOverride(
+        row["id"],
+        row["report_id"],
+        row["dimension"],
+        row["previous_score"],
+        row["new_score"],
+        _text(key, row, "score_overrides", "reason"),
+        row["overridden_by"],
+        row["overridden_at"],
+    )
+
+
+def _evaluation(row: Row, key: FieldKey | None) -> Evaluation:
+    return Evaluation(
+        row["id"],
+        row["interview_id"],
+        row["author_id"],
+        row["kind"],
+        row["rating"],
+        _text(key, row, "evaluations", "summary"),
+        row["created_at"],
+    )
+
+
+def _text(key: FieldKey | None, row: Row, table: str, column: str) -> str:
+    return open_text(key, row[column], table=table, column=column, row=row["id"]) or ""
+
+
+class _ReviewRepository(SealedRepository):
+    """Rows sealed with the key of the candidate they are about."""
+
+    def _owner(self, sql: str, row_id: int, what: str) -> bytes:
+        row = self.conn.execute(sql, (row_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no {what} {row_id}")
+        return self._require_key(row[0])
+
+    def _select(self, table: str, where: str, value: int) -> tuple[list[Row], dict[str, FieldKey]]:
+        rows = self.conn.execute(
+            f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF[table]}"
+            f" WHERE {where} ORDER BY t.id",
+            (value,),
+        ).fetchall()
+        return rows, self._ciphers(row["sealed_owner"] for row in rows)
+
+
+class DecisionRepository(_ReviewRepository):
+    """Decisions; rows are only ever added (an erasure replaces the reason's text)."""
 
     def add(
         self, candidate_id: int, requisition_id: int, kind: str, reason: str, decided_by: int
     ) -> Decision:
         """Record a decision."""
+        key = self._owner(
+            "SELECT pseudonym FROM candidates WHERE id = ?", candidate_id, "candidate"
+        )
         now = now_stamp()
-        cursor = self.conn.execute(
-            "INSERT INTO decisions (candidate_id, requisition_id, kind, reason, decided_by,"
-            " decided_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (candidate_id, requisition_id, kind, reason, decided_by, now),
-        )
-        return Decision(
-            int(cursor.lastrowid), candidate_id, requisition_id, kind, reason, decided_by, now
-        )
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                "INSERT INTO decisions (candidate_id, requisition_id, kind, reason, decided_by,"
+                " decided_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (candidate_id, requisition_id, kind, PENDING, decided_by, now),
+            )
+            decision_id = int(cursor.lastrowid)
+            self._seal_row("decisions", decision_id, key, {"reason": reason})
+        return Decision(decision_id, candidate_id, requisition_id, kind, reason, decided_by, now)
 
     def for_candidate(self, candidate_id: int) -> list[Decision]:
         """A candidate's decisions, oldest first."""
-        rows = self.conn.execute(
-            "SELECT * FROM decisions WHERE candidate_id = ? ORDER BY id", (candidate_id,)
-        )
-        return [
-            Decision(
-                r["id"],
-                r["candidate_id"],
-                r["requisition_id"],
-                r["kind"],
-                r["reason"],
-                r["decided_by"],
-                r["decided_at"],
-            )
-            for r in rows
-        ]
+        rows, keys = self._select("decisions", "t.candidate_id = ?", candidate_id)
+        return [_decision(row, keys.get(row["sealed_owner"])) for row in rows]
 
 
-class ScoreOverrideRepository(Repository):
-    """Score overrides; rows are only ever added."""
+class ScoreOverrideRepository(_ReviewRepository):
+    """Score overrides; rows are only ever added (an erasure replaces the reason's text)."""
 
     def add(
         self,
@@ -97,14 +153,20 @@ class ScoreOverrideRepository(Repository):
         overridden_by: int,
     ) -> ScoreOverride:
         """Record an override."""
-        now = now_stamp()
-        cursor = self.conn.execute(
-            "INSERT INTO score_overrides (report_id, dimension, previous_score, new_score,"
-            " reason, overridden_by, overridden_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (report_id, dimension, previous_score, new_score, reason, overridden_by, now),
+        key = self._owner(
+            f"SELECT c.pseudonym FROM {OWNER_OF['reports']} WHERE t.id = ?", report_id, "report"
         )
+        now = now_stamp()
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                "INSERT INTO score_overrides (report_id, dimension, previous_score, new_score,"
+                " reason, overridden_by, overridden_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (report_id, dimension, previous_score, new_score, PENDING, overridden_by, now),
+            )
+            override_id = int(cursor.lastrowid)
+            self._seal_row("score_overrides", override_id, key, {"reason": reason})
         return ScoreOverride(
-            int(cursor.lastrowid),
+            override_id,
             report_id,
             dimension,
             previous_score,
@@ -116,55 +178,35 @@ class ScoreOverrideRepository(Repository):
 
     def for_report(self, report_id: int) -> list[ScoreOverride]:
         """A report's overrides, oldest first."""
-        rows = self.conn.execute(
-            "SELECT * FROM score_overrides WHERE report_id = ? ORDER BY id", (report_id,)
-        )
-        return [
-            ScoreOverride(
-                r["id"],
-                r["report_id"],
-                r["dimension"],
-                r["previous_score"],
-                r["new_score"],
-                r["reason"],
-                r["overridden_by"],
-                r["overridden_at"],
-            )
-            for r in rows
-        ]
+        rows, keys = self._select("score_overrides", "t.report_id = ?", report_id)
+        return [_override(row, keys.get(row["sealed_owner"])) for row in rows]
 
 
-class EvaluationRepository(Repository):
+class EvaluationRepository(_ReviewRepository):
     """Evaluations written by interviewers and technical experts."""
 
     def add(
         self, interview_id: int, author_id: int, kind: str, rating: int, summary: str
     ) -> Evaluation:
         """Record an evaluation."""
+        key = self._owner(
+            "SELECT c.pseudonym FROM interviews i JOIN candidates c ON c.id = i.candidate_id"
+            " WHERE i.id = ?",
+            interview_id,
+            "interview",
+        )
         now = now_stamp()
-        cursor = self.conn.execute(
-            "INSERT INTO evaluations (interview_id, author_id, kind, rating, summary, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (interview_id, author_id, kind, rating, summary, now),
-        )
-        return Evaluation(
-            int(cursor.lastrowid), interview_id, author_id, kind, rating, summary, now
-        )
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                "INSERT INTO evaluations (interview_id, author_id, kind, rating, summary,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (interview_id, author_id, kind, rating, PENDING, now),
+            )
+            evaluation_id = int(cursor.lastrowid)
+            self._seal_row("evaluations", evaluation_id, key, {"summary": summary})
+        return Evaluation(evaluation_id, interview_id, author_id, kind, rating, summary, now)
 
     def for_interview(self, interview_id: int) -> list[Evaluation]:
         """An interview's evaluations, oldest first."""
-        rows = self.conn.execute(
-            "SELECT * FROM evaluations WHERE interview_id = ? ORDER BY id", (interview_id,)
-        )
-        return [
-            Evaluation(
-                r["id"],
-                r["interview_id"],
-                r["author_id"],
-                r["kind"],
-                r["rating"],
-                r["summary"],
-                r["created_at"],
-            )
-            for r in rows
-        ]
+        rows, keys = self._select("evaluations", "t.interview_id = ?", interview_id)
+        return [_evaluation(row, keys.get(row["sealed_owner"])) for row in rows]

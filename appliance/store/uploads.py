@@ -1,4 +1,7 @@
-"""Resumable uploads in progress: how far each has come, and where its bytes go."""
+"""Resumable uploads in progress: how far each has come, and where its bytes go.
+
+The display name (the file's name) is sealed with the candidate's key, bound to the upload id.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ from dataclasses import dataclass
 from appliance.clock import now_stamp
 from appliance.db import Row
 from appliance.errors import NotFoundError
-from appliance.store.base import Repository
+from appliance.fieldcrypt import FieldKey, open_text, seal_text
+from appliance.store.sealed import OWNER_OF, SealedRepository
+
+_SELECT = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['upload_sessions']}"
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,15 @@ class UploadSession:
     recording_id: int | None
 
 
-def _session(row: Row) -> UploadSession:
+def _session(row: Row, key: FieldKey | None) -> UploadSession:
+    display_name = open_text(
+        key, row["display_name"], table="upload_sessions", column="display_name", row=row["id"]
+    )
     return UploadSession(
         row["id"],
         row["interview_id"],
         row["user_id"],
-        row["display_name"],
+        display_name or "",
         row["content_type"],
         row["total_bytes"],
         row["received_bytes"],
@@ -47,8 +56,12 @@ def _session(row: Row) -> UploadSession:
     )
 
 
-class UploadRepository(Repository):
+class UploadRepository(SealedRepository):
     """Rows of resumable uploads."""
+
+    def _opened(self, rows: list[Row]) -> list[UploadSession]:
+        keys = self._ciphers(row["sealed_owner"] for row in rows)
+        return [_session(row, keys.get(row["sealed_owner"])) for row in rows]
 
     def create(
         self,
@@ -62,6 +75,17 @@ class UploadRepository(Repository):
         wrapped_data_key: bytes,
     ) -> UploadSession:
         """Record a new upload."""
+        owner = self.conn.execute(
+            "SELECT c.pseudonym FROM interviews i JOIN candidates c ON c.id = i.candidate_id"
+            " WHERE i.id = ?",
+            (interview_id,),
+        ).fetchone()
+        if owner is None:
+            raise NotFoundError(f"no interview {interview_id}")
+        key = self._require_key(owner["pseudonym"])
+        sealed_name = seal_text(
+            key, display_name, table="upload_sessions", column="display_name", row=upload_id
+        )
         now = now_stamp()
         self.conn.execute(
             "INSERT INTO upload_sessions (id, interview_id, user_id, display_name, content_type,"
@@ -71,7 +95,7 @@ class UploadRepository(Repository):
                 upload_id,
                 interview_id,
                 user_id,
-                display_name,
+                sealed_name,
                 content_type,
                 total_bytes,
                 spool_name,
@@ -84,12 +108,10 @@ class UploadRepository(Repository):
 
     def get(self, upload_id: str) -> UploadSession:
         """One upload by id."""
-        row = self.conn.execute(
-            "SELECT * FROM upload_sessions WHERE id = ?", (upload_id,)
-        ).fetchone()
-        if row is None:
+        rows = self.conn.execute(f"{_SELECT} WHERE t.id = ?", (upload_id,)).fetchall()
+        if not rows:
             raise NotFoundError("no such upload")
-        return _session(row)
+        return self._opened(rows)[0]
 
     def advance(self, upload_id: str, received_bytes: int) -> None:
         """Record how many bytes are safely in the spool."""
@@ -116,10 +138,9 @@ class UploadRepository(Repository):
     def stale(self, before: str) -> list[UploadSession]:
         """Unfinished uploads untouched since `before`."""
         rows = self.conn.execute(
-            "SELECT * FROM upload_sessions WHERE completed_at IS NULL AND updated_at < ?",
-            (before,),
-        )
-        return [_session(row) for row in rows]
+            f"{_SELECT} WHERE t.completed_at IS NULL AND t.updated_at < ?", (before,)
+        ).fetchall()
+        return self._opened(rows)
 
     def delete(self, upload_id: str) -> None:
         """Forget an abandoned upload."""

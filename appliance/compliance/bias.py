@@ -1,0 +1,609 @@
+"""Bias audits: NY-2 impact ratios, the ALL-1 four-fifths check, NY-3 publishable summaries
+and the IL-4 annual race/ethnicity report.
+
+Rates and ratios are exact fractions, so a ratio of exactly 0.80 is never flagged because of
+floating-point rounding (in floats, 0.08 / 0.10 is 0.7999999999999999). Fisher's exact test is
+computed from the hypergeometric distribution with `math.comb` (no scipy on the appliance).
+Selection outcomes come from people's decisions (advance or hire = selected); scores from the
+reports' scores with human overrides applied (`appliance.review.current_scores`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from fractions import Fraction
+from math import comb
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from appliance.clock import to_stamp, utcnow
+from appliance.compliance.common import ComplianceError, check_region, require_region
+from appliance.permissions import Action, Principal, require
+from appliance.review import current_scores
+from appliance.store import Store
+from appliance.store.compliance import AssessedPerson, PublishedAudit, compliance_of
+
+SEX = "sex"
+RACE = "race_ethnicity"
+INTERSECTION = "intersection"
+DIMENSIONS = (SEX, RACE, INTERSECTION)
+SELECTION = "selection"
+SCORING = "scoring"
+# EEO-1 categories, as LL144 audits and the Illinois report use them.
+SEX_CATEGORIES = ("Male", "Female")
+RACE_CATEGORIES = (
+    "Hispanic or Latino",
+    "White",
+    "Black or African American",
+    "Native Hawaiian or Pacific Islander",
+    "Asian",
+    "Native American or Alaska Native",
+    "Two or More Races",
+)
+FOUR_FIFTHS = Fraction(4, 5)  # ALL-1: flagged below this, not at it
+EXCLUDABLE_SHARE = Fraction(2, 100)  # NY-2: a category under 2 % of the sample may be excluded
+SIGNIFICANCE = 0.05
+UNDEFINED = "undefined"
+EXCLUDED = "excluded"
+DEFAULT_SOURCE = "historical data of this appliance (AI reports and people's decisions)"
+IL_REGION = "US-IL"
+IL_ZONE = "America/Chicago"
+
+
+class BiasAuditError(ComplianceError):
+    """A bias audit cannot be computed or published as asked."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """One assessed individual, as the audit sees them (no identity)."""
+
+    sex: str | None
+    race_ethnicity: str | None
+    selected: bool
+    score: float | None = None
+
+
+def category_of(person: Person, dimension: str) -> str | None:
+    """The person's category in a dimension (None: unknown)."""
+    if dimension == SEX:
+        return person.sex
+    if dimension == RACE:
+        return person.race_ethnicity
+    if dimension == INTERSECTION:
+        if person.sex is None or person.race_ethnicity is None:
+            return None
+        return f"{person.race_ethnicity} · {person.sex}"
+    raise BiasAuditError(f"unknown dimension {dimension!r}")
+
+
+def fisher_exact(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided p-value of Fisher's exact test for the 2x2 table [[a, b], [c, d]].
+
+    Rows are the two groups, columns positive/negative outcomes. Sums the hypergeometric
+    probabilities of every table with the same margins that is no more likely than the one
+    observed (exact integer arithmetic, as R and scipy define the two-sided test).
+    """
+    if min(a, b, c, d) < 0:
+        raise ValueError("counts cannot be negative")
+    row1, row2, col1 = a + b, c + d, a + c
+    total = row1 + row2
+    if total == 0:
+        return 1.0
+    low, high = max(0, col1 - row2), min(row1, col1)
+
+    def weight(x: int) -> int:
+        return comb(row1, x) * comb(row2, col1 - x)
+
+    observed = weight(a)
+    # A relative tolerance of 1e-7, as scipy uses, keeps ties that differ only by rounding;
+    # in integers: w * 10**7 <= observed * (10**7 + 1).
+    tail = sum(
+        w for w in (weight(x) for x in range(low, high + 1)) if w * 10**7 <= observed * (10**7 + 1)
+    )
+    return min(1.0, float(Fraction(tail, comb(total, col1))))
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One category's row of an impact-ratio table."""
+
+    category: str
+    count: int
+    positives: int
+    rate: Fraction | None
+    impact_ratio: Fraction | None
+    share: Fraction
+    excludable: bool  # under 2 % of the sample (NY-2)
+    excluded: bool  # left out of the ratios (its count and rate are still shown)
+    flagged: bool  # ALL-1: impact ratio below 0.80
+    fisher_p: float | None  # against the category with the highest rate
+    small_sample: bool  # flagged, but the difference is not significant (Fisher p >= 0.05)
+    undefined: bool  # the highest rate is 0: no ratio exists
+
+    @property
+    def ratio_text(self) -> str:
+        """The ratio as a report shows it: `0.750`, `undefined` or `excluded`."""
+        if self.excluded:
+            return EXCLUDED
+        if self.undefined or self.impact_ratio is None:
+            return UNDEFINED
+        return f"{float(self.impact_ratio):.3f}"
+
+    @property
+    def rate_text(self) -> str:
+        """The rate with three decimals (`-` for an empty category)."""
+        return "-" if self.rate is None else f"{float(self.rate):.3f}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (rates and ratios as rounded numbers and exact fractions)."""
+        return {
+            "category": self.category,
+            "count": self.count,
+            "positives": self.positives,
+            "rate": None if self.rate is None else round(float(self.rate), 4),
+            "impact_ratio": (
+                None if self.impact_ratio is None else round(float(self.impact_ratio), 4)
+            ),
+            "impact_ratio_text": self.ratio_text,
+            "exact_rate": None if self.rate is None else str(self.rate),
+            "exact_impact_ratio": None if self.impact_ratio is None else str(self.impact_ratio),
+            "share": round(float(self.share), 4),
+            "excludable": self.excludable,
+            "excluded": self.excluded,
+            "flagged": self.flagged,
+            "fisher_p": None if self.fisher_p is None else round(self.fisher_p, 6),
+            "small_sample": self.small_sample,
+        }
+
+
+@dataclass(frozen=True)
+class ImpactTable:
+    """Impact ratios of one dimension for one outcome."""
+
+    dimension: str
+    outcome: str
+    groups: tuple[GroupResult, ...]
+    unknown: int  # individuals of unknown category: counted, excluded from the ratios
+    total: int  # individuals in the table, unknown included
+    undefined: bool  # the highest rate is 0
+    median: float | None = None  # the scoring outcome's median of all scores
+
+    def group(self, category: str) -> GroupResult:
+        """One category's row."""
+        for result in self.groups:
+            if result.category == category:
+                return result
+        raise KeyError(category)
+
+    @property
+    def flagged(self) -> list[GroupResult]:
+        """Rows below four fifths."""
+        return [result for result in self.groups if result.flagged]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "dimension": self.dimension,
+            "outcome": self.outcome,
+            "unknown": self.unknown,
+            "total": self.total,
+            "undefined": self.undefined,
+            "median": self.median,
+            "groups": [result.as_dict() for result in self.groups],
+        }
+
+
+def impact_table(
+    counts: Mapping[str, tuple[int, int]],
+    *,
+    unknown: int = 0,
+    dimension: str = "",
+    outcome: str = SELECTION,
+    exclude_small: bool = False,
+    median: float | None = None,
+) -> ImpactTable:
+    """Rates and impact ratios from `{category: (positives, count)}`.
+
+    `rate = positives / count`, `impact_ratio = rate / max rate` (undefined when the highest
+    rate is 0); a ratio below 0.80 is flagged, with Fisher's exact test against the category
+    of the highest rate. A category under 2 % of the sample (unknown included) is marked
+    excludable, and left out of the ratios when `exclude_small`.
+    """
+    total = sum(count for _, count in counts.values()) + unknown
+    prepared = []
+    for category, (positives, count) in counts.items():
+        if count < 0 or not 0 <= positives <= count:
+            raise BiasAuditError(f"impossible counts for {category!r}: {positives}/{count}")
+        share = Fraction(count, total) if total else Fraction(0)
+        excludable = share < EXCLUDABLE_SHARE
+        rate = Fraction(positives, count) if count else None
+        prepared.append((category, count, positives, rate, share, excludable))
+    compared = [row for row in prepared if row[3] is not None and not (exclude_small and row[5])]
+    top = max(compared, key=lambda row: (row[3], row[1]), default=None)
+    max_rate = top[3] if top is not None else None
+    undefined = max_rate is None or max_rate == 0
+    groups = []
+    for category, count, positives, rate, share, excludable in prepared:
+        excluded = exclude_small and excludable
+        ratio: Fraction | None = None
+        p_value: float | None = None
+        if not undefined and not excluded and rate is not None and max_rate is not None:
+            ratio = rate / max_rate
+            if top is not None and category != top[0]:
+                p_value = fisher_exact(positives, count - positives, top[2], top[1] - top[2])
+        flagged = ratio is not None and ratio < FOUR_FIFTHS
+        groups.append(
+            GroupResult(
+                category,
+                count,
+                positives,
+                rate,
+                ratio,
+                share,
+                excludable,
+                excluded,
+                flagged,
+                p_value,
+                flagged and p_value is not None and p_value >= SIGNIFICANCE,
+                undefined and not excluded,
+            )
+        )
+    return ImpactTable(dimension, outcome, tuple(groups), unknown, total, undefined, median)
+
+
+def four_fifths(counts: Mapping[str, tuple[int, int]], *, unknown: int = 0) -> ImpactTable:
+    """ALL-1: the four-fifths check over `{group: (selected, applicants)}`."""
+    return impact_table(counts, unknown=unknown, dimension="group", outcome=SELECTION)
+
+
+def _tally(
+    people: Iterable[Person], dimension: str, positive: Callable[[Person], bool]
+) -> tuple[dict[str, tuple[int, int]], int]:
+    counts: dict[str, list[int]] = {}
+    unknown = 0
+    for person in people:
+        category = category_of(person, dimension)
+        if category is None:
+            unknown += 1
+            continue
+        tally = counts.setdefault(category, [0, 0])
+        tally[0] += int(positive(person))
+        tally[1] += 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))
+    return {category: (pos, n) for category, (pos, n) in ordered}, unknown
+
+
+def selection_tables(people: list[Person], *, exclude_small: bool = False) -> list[ImpactTable]:
+    """NY-2 selection rates and impact ratios per sex, race/ethnicity and their intersection."""
+    tables = []
+    for dimension in DIMENSIONS:
+        counts, unknown = _tally(people, dimension, lambda p: p.selected)
+        tables.append(
+            impact_table(
+                counts,
+                unknown=unknown,
+                dimension=dimension,
+                outcome=SELECTION,
+                exclude_small=exclude_small,
+            )
+        )
+    return tables
+
+
+def scoring_tables(people: list[Person], *, exclude_small: bool = False) -> list[ImpactTable]:
+    """NY-2 scoring rates (share strictly above the median of all scores) and impact ratios."""
+    scored = [person for person in people if person.score is not None]
+    if not scored:
+        return []
+    median = float(statistics.median(float(p.score or 0.0) for p in scored))
+    tables = []
+    for dimension in DIMENSIONS:
+        counts, unknown = _tally(scored, dimension, lambda p: (p.score or 0.0) > median)
+        tables.append(
+            impact_table(
+                counts,
+                unknown=unknown,
+                dimension=dimension,
+                outcome=SCORING,
+                exclude_small=exclude_small,
+                median=median,
+            )
+        )
+    return tables
+
+
+# --- from the store ------------------------------------------------------------------------
+
+
+def overall_score(store: Store, report_ids: Iterable[int]) -> float | None:
+    """The mean of the latest scored report's scores (human overrides applied)."""
+    for report_id in sorted(report_ids, reverse=True):
+        scores = current_scores(store, report_id)
+        if scores:
+            return sum(scores.values()) / len(scores)
+    return None
+
+
+def _person(store: Store, assessed: AssessedPerson) -> Person:
+    return Person(
+        assessed.sex,
+        assessed.race_ethnicity,
+        assessed.selected,
+        overall_score(store, assessed.report_ids),
+    )
+
+
+def collect_people(
+    store: Store, regions: list[str], start: str | None = None, end: str | None = None
+) -> list[Person]:
+    """Everyone the AI assessed for jobs in `regions` (report time in [start, end))."""
+    return [
+        _person(store, assessed)
+        for assessed in compliance_of(store).demographics.assessed(regions, start, end)
+    ]
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """NY-3: what can be published about a bias audit."""
+
+    region: str
+    audit_date: str
+    data_source: str
+    period_start: str | None
+    period_end: str | None
+    individuals: int
+    unknown: dict[str, int]
+    selection: tuple[ImpactTable, ...]
+    scoring: tuple[ImpactTable, ...]
+    exclude_small: bool
+
+    @property
+    def flagged(self) -> list[tuple[ImpactTable, GroupResult]]:
+        """Every flagged row (ALL-1) of every table."""
+        return [
+            (table, row)
+            for table in (*self.selection, *self.scoring)
+            for row in table.groups
+            if row.flagged
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The publishable summary: audit date, source, individuals, rates, ratios, unknowns."""
+        return {
+            "region": self.region,
+            "audit_date": self.audit_date,
+            "data_source": self.data_source,
+            "period": {"start": self.period_start, "end": self.period_end},
+            "individuals": self.individuals,
+            "unknown": dict(self.unknown),
+            "exclude_small_categories": self.exclude_small,
+            "four_fifths_threshold": float(FOUR_FIFTHS),
+            "selection": [table.as_dict() for table in self.selection],
+            "scoring": [table.as_dict() for table in self.scoring],
+        }
+
+
+def compute_summary(
+    people: list[Person],
+    *,
+    region: str,
+    audit_date: date | None = None,
+    data_source: str = DEFAULT_SOURCE,
+    period_start: str | None = None,
+    period_end: str | None = None,
+    exclude_small: bool = False,
+) -> AuditSummary:
+    """The audit over a list of people (no store needed)."""
+    selection = selection_tables(people, exclude_small=exclude_small)
+    return AuditSummary(
+        region,
+        (audit_date or utcnow().date()).isoformat(),
+        data_source,
+        period_start,
+        period_end,
+        len(people),
+        {table.dimension: table.unknown for table in selection},
+        tuple(selection),
+        tuple(scoring_tables(people, exclude_small=exclude_small)),
+        exclude_small,
+    )
+
+
+def _source(data_source: str) -> str:
+    text = (data_source or "").strip()
+    if not text or len(text) > 500:
+        raise BiasAuditError("name the data source (1 to 500 characters)")
+    return text
+
+
+def bias_audit(
+    store: Store,
+    principal: Principal,
+    *,
+    region: str,
+    start: str | None = None,
+    end: str | None = None,
+    data_source: str = DEFAULT_SOURCE,
+    exclude_small: bool = False,
+    audit_date: date | None = None,
+) -> AuditSummary:
+    """The audit of a region's AI assessments, for a person who may view bias audits there."""
+    require_region(principal, Action.VIEW_BIAS_AUDIT, region)
+    people = collect_people(store, [region], start, end)
+    summary = compute_summary(
+        people,
+        region=region,
+        audit_date=audit_date,
+        data_source=_source(data_source),
+        period_start=start,
+        period_end=end,
+        exclude_small=exclude_small,
+    )
+    with store.transaction():
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "bias_audit.viewed",
+            details={"region": region, "individuals": summary.individuals},
+        )
+    return summary
+
+
+def publish_audit(store: Store, principal: Principal, summary: AuditSummary) -> PublishedAudit:
+    """NY-3: keep the summary as published (it counts for NY's one-year rule)."""
+    require_region(principal, Action.VIEW_BIAS_AUDIT, summary.region)
+    with store.transaction():
+        published = compliance_of(store).bias_audits.add(
+            summary.region,
+            summary.audit_date,
+            _source(summary.data_source),
+            summary.as_dict(),
+            principal.user_id,
+        )
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "bias_audit.published",
+            details={
+                "audit": published.id,
+                "region": summary.region,
+                "audit_date": summary.audit_date,
+                "individuals": summary.individuals,
+            },
+        )
+    return published
+
+
+def published_audits(store: Store, principal: Principal, region: str) -> list[PublishedAudit]:
+    """A region's published audits, newest first."""
+    require_region(principal, Action.VIEW_BIAS_AUDIT, region)
+    return compliance_of(store).bias_audits.for_region(region)
+
+
+def set_demographics(
+    store: Store,
+    principal: Principal,
+    *,
+    candidate_id: int,
+    sex: str | None,
+    race_ethnicity: str | None,
+) -> None:
+    """Record a candidate's self-declared categories (None: not declared, i.e. unknown)."""
+    candidate = store.candidates.get_visible(
+        candidate_id, require(principal, Action.EDIT_CANDIDATES)
+    )
+    if sex is not None and sex not in SEX_CATEGORIES:
+        raise BiasAuditError(f"unknown sex category {sex!r}")
+    if race_ethnicity is not None and race_ethnicity not in RACE_CATEGORIES:
+        raise BiasAuditError(f"unknown race/ethnicity category {race_ethnicity!r}")
+    with store.transaction():
+        compliance_of(store).demographics.put(candidate.id, sex, race_ethnicity)
+        store.audit.append(
+            f"user:{principal.user_id}", "candidate.demographics_set", subject=candidate.pseudonym
+        )
+
+
+# --- IL-4: the annual race/ethnicity report --------------------------------------------------
+
+
+def illinois_period(year: int) -> tuple[date, date, date]:
+    """(first day, last day, due date): the 12 months ending 30 November, due 31 December."""
+    return date(year - 1, 12, 1), date(year, 11, 30), date(year, 12, 31)
+
+
+def illinois_year_containing(day: date) -> int:
+    """The report year whose period contains `day`."""
+    return day.year + 1 if day.month == 12 else day.year
+
+
+@dataclass(frozen=True)
+class IllinoisRow:
+    """Applicants of one race/ethnicity in the period."""
+
+    race_ethnicity: str
+    applicants: int
+    interviewed_in_person: int
+    not_interviewed_in_person: int
+    hired: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "race_ethnicity": self.race_ethnicity,
+            "applicants": self.applicants,
+            "interviewed_in_person": self.interviewed_in_person,
+            "not_interviewed_in_person": self.not_interviewed_in_person,
+            "hired": self.hired,
+        }
+
+
+@dataclass(frozen=True)
+class IllinoisReport:
+    """IL-4: race/ethnicity of applicants who were and were not interviewed in person after
+    the AI analysis, and of those hired (820 ILCS 42/20)."""
+
+    year: int
+    period_start: date
+    period_end: date
+    due: date
+    rows: tuple[IllinoisRow, ...]
+    unknown: IllinoisRow
+    applicants: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "year": self.year,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "due": self.due.isoformat(),
+            "applicants": self.applicants,
+            "rows": [row.as_dict() for row in self.rows],
+            "unknown": self.unknown.as_dict(),
+        }
+
+
+def _il_row(label: str, people: list[AssessedPerson]) -> IllinoisRow:
+    selected = sum(1 for person in people if person.selected)
+    return IllinoisRow(
+        label,
+        len(people),
+        selected,
+        len(people) - selected,
+        sum(1 for person in people if person.hired),
+    )
+
+
+def illinois_report(store: Store, principal: Principal, *, year: int) -> IllinoisReport:
+    """The IL-4 report for the 12 months ending 30 November of `year` (Illinois time)."""
+    require_region(principal, Action.VIEW_BIAS_AUDIT, check_region(IL_REGION))
+    if not 2000 <= year <= 9998:
+        raise BiasAuditError("choose a report year")
+    first, last, due = illinois_period(year)
+    zone = ZoneInfo(IL_ZONE)
+    start = to_stamp(datetime(first.year, first.month, first.day, tzinfo=zone))
+    end = to_stamp(datetime(year, 12, 1, tzinfo=zone))
+    assessed = compliance_of(store).demographics.assessed([IL_REGION], start, end)
+    by_race: dict[str, list[AssessedPerson]] = {}
+    unknown: list[AssessedPerson] = []
+    for person in assessed:
+        if person.race_ethnicity is None:
+            unknown.append(person)
+        else:
+            by_race.setdefault(person.race_ethnicity, []).append(person)
+    rows = tuple(_il_row(race, by_race.pop(race, [])) for race in RACE_CATEGORIES) + tuple(
+        _il_row(race, people) for race, people in sorted(by_race.items())
+    )
+    report = IllinoisReport(
+        year, first, last, due, rows, _il_row("unknown", unknown), len(assessed)
+    )
+    with store.transaction():
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "bias_audit.illinois_report",
+            details={"year": year, "applicants": report.applicants},
+        )
+    return report

@@ -1,0 +1,91 @@
+"""What the compliance services share: their error, the regions, region scope checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from appliance.clock import from_stamp, to_stamp
+from appliance.config import RegionEnum
+from appliance.permissions import (
+    WILDCARD,
+    Action,
+    PermissionDeniedError,
+    Principal,
+    Scope,
+    Visibility,
+    require,
+)
+from appliance.review import ReviewError
+
+REGIONS: tuple[str, ...] = tuple(region.value for region in RegionEnum)
+
+
+class ComplianceError(ReviewError):
+    """A compliance record or setting is incomplete or refused (answered with 422)."""
+
+
+def check_region(region: str) -> str:
+    """`region` if the appliance knows its policy, else ComplianceError."""
+    if region not in REGIONS:
+        raise ComplianceError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+    return region
+
+
+def in_scope(visibility: Visibility, region: str) -> bool:
+    """Whether a visibility reaches records of `region` (region-wide records, no department)."""
+    return (
+        visibility.scope is Scope.ALL
+        or WILDCARD in visibility.regions
+        or region in visibility.regions
+    )
+
+
+def require_region(principal: Principal, action: Action, region: str) -> Visibility:
+    """The visibility for `action`, which must reach `region`; else PermissionDeniedError."""
+    visibility = require(principal, action)
+    check_region(region)
+    if not in_scope(visibility, region):
+        raise PermissionDeniedError(f"{action.value} does not reach region {region}")
+    return visibility
+
+
+def regions_in_scope(visibility: Visibility) -> list[str]:
+    """The known regions a visibility reaches."""
+    return [region for region in REGIONS if in_scope(visibility, region)]
+
+
+def parse_moment(value: str | datetime | None, *, default: datetime | None = None) -> datetime:
+    """An aware datetime from a store stamp, an ISO-8601 text or a datetime (naive = UTC)."""
+    if value is None:
+        if default is None:
+            raise ComplianceError("a time is required")
+        return default
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    text = value.strip()
+    try:
+        return from_stamp(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ComplianceError(f"not a date and time: {value!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def stamp_of(value: str | datetime) -> str:
+    """The store's timestamp text for a time given as text or datetime."""
+    return to_stamp(parse_moment(value))
+
+
+def parse_day(value: str | date) -> date:
+    """A calendar date from YYYY-MM-DD (or a date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ComplianceError(f"not a date (YYYY-MM-DD): {value!r}") from None

@@ -1,0 +1,206 @@
+"""Notices shown to candidates before an interview: versioned per region and language.
+
+A notice names the controller, the purposes, the retention period, the candidate's rights,
+and that automated evaluation is used and how (GDPR Art. 13; EU-6). It cannot be published
+with any of these empty. A published version never changes: editing it saves the next
+version as a draft. Deliveries record when a notice was sent for an interview (NY-1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from appliance.clock import now_stamp
+from appliance.compliance.common import (
+    ComplianceError,
+    check_region,
+    regions_in_scope,
+    require_region,
+    stamp_of,
+)
+from appliance.permissions import Action, Principal, require
+from appliance.store import Store
+from appliance.store.compliance import NOTICE_FIELDS, Notice, NoticeDelivery, compliance_of
+
+# EU-6: what a notice must say before it can be published.
+REQUIRED_FIELDS = ("controller", "purposes", "retention", "rights", "automated_evaluation")
+FIELD_TITLES = {
+    "title": "Title",
+    "controller": "Who is responsible (controller)",
+    "purposes": "Purposes of the processing",
+    "retention": "How long the data are kept",
+    "rights": "Your rights",
+    "automated_evaluation": "Automated evaluation: that it is used and how it works",
+    "body": "Further information",
+}
+MAX_FIELD_CHARS = 20_000
+DELIVERY_CHANNELS = ("email", "letter", "portal", "in_person")
+
+
+class NoticeError(ComplianceError):
+    """A notice cannot be saved or published; `missing` names the empty required fields."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def missing_fields(fields: dict[str, str]) -> tuple[str, ...]:
+    """The required fields that are empty (EU-6)."""
+    return tuple(name for name in REQUIRED_FIELDS if not (fields.get(name) or "").strip())
+
+
+def _clean(fields: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(fields) - set(NOTICE_FIELDS))
+    if unknown:
+        raise NoticeError(f"unknown notice field(s): {', '.join(unknown)}")
+    cleaned = {name: (fields.get(name) or "").strip() for name in NOTICE_FIELDS}
+    too_long = [name for name, text in cleaned.items() if len(text) > MAX_FIELD_CHARS]
+    if too_long:
+        raise NoticeError(f"longer than {MAX_FIELD_CHARS} characters: {', '.join(too_long)}")
+    return cleaned
+
+
+def _language(language: str) -> str:
+    cleaned = (language or "").strip()
+    if not cleaned or len(cleaned) > 16 or not cleaned.replace("_", "").replace("-", "").isalnum():
+        raise NoticeError("a notice needs a language code such as en or zh_CN")
+    return cleaned
+
+
+def save_notice(
+    store: Store,
+    principal: Principal,
+    *,
+    region: str,
+    language: str,
+    fields: dict[str, str],
+    notice_id: int | None = None,
+) -> Notice:
+    """Save a draft (a new version, or changes to a draft); a published one gets a new version."""
+    require_region(principal, Action.MANAGE_NOTICES, check_region(region))
+    code = _language(language)
+    cleaned = _clean(fields)
+    repo = compliance_of(store).notices
+    with store.transaction():
+        existing = repo.get(notice_id) if notice_id is not None else None
+        if existing is not None:
+            require_region(principal, Action.MANAGE_NOTICES, existing.region)
+            if (existing.region, existing.language) != (region, code):
+                raise NoticeError("a new region or language is a new notice, not a new version")
+        if existing is not None and not existing.published:
+            notice = repo.update_draft(existing.id, cleaned)
+        else:
+            notice = repo.create(region, code, cleaned, principal.user_id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "notice.saved",
+            details={
+                "notice": notice.id,
+                "region": region,
+                "language": code,
+                "version": notice.version,
+            },
+        )
+    return notice
+
+
+def publish_notice(store: Store, principal: Principal, notice_id: int) -> Notice:
+    """Publish a draft; refused with the list of empty required fields (EU-6)."""
+    require(principal, Action.MANAGE_NOTICES)
+    repo = compliance_of(store).notices
+    notice = repo.get(notice_id)
+    require_region(principal, Action.MANAGE_NOTICES, notice.region)
+    if notice.published:
+        raise NoticeError(f"version {notice.version} is already published")
+    missing = missing_fields(notice.fields())
+    if missing:
+        titles = ", ".join(f"{name} ({FIELD_TITLES[name]})" for name in missing)
+        raise NoticeError(
+            f"the notice cannot be published: required fields are empty: {titles}", missing
+        )
+    with store.transaction():
+        published = repo.publish(notice.id, principal.user_id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "notice.published",
+            details={
+                "notice": notice.id,
+                "region": notice.region,
+                "language": notice.language,
+                "version": notice.version,
+            },
+        )
+    return published
+
+
+def notice_text(notice: Notice) -> str:
+    """The notice as the candidate reads it: what a consent stores as the text shown."""
+    parts = [notice.title] if notice.title else []
+    for name in ("controller", "purposes", "retention", "rights", "automated_evaluation", "body"):
+        text = getattr(notice, name)
+        if text:
+            parts.append(f"{FIELD_TITLES[name]}:\n{text}")
+    return "\n\n".join(parts)
+
+
+def visible_notices(store: Store, principal: Principal) -> list[Notice]:
+    """Every notice version in the regions the person manages notices for."""
+    visibility = require(principal, Action.MANAGE_NOTICES)
+    return compliance_of(store).notices.all(regions_in_scope(visibility))
+
+
+def get_notice(store: Store, principal: Principal, notice_id: int) -> Notice:
+    """One notice version the person may manage."""
+    notice = compliance_of(store).notices.get(notice_id)
+    require_region(principal, Action.MANAGE_NOTICES, notice.region)
+    return notice
+
+
+def current_notice(store: Store, region: str, language: str) -> Notice | None:
+    """The newest published notice of a region in `language` (English as the fallback)."""
+    repo = compliance_of(store).notices
+    return repo.latest_published(region, language) or repo.latest_published(region, "en")
+
+
+def record_delivery(
+    store: Store,
+    principal: Principal,
+    *,
+    interview_id: int,
+    notice_id: int,
+    sent_at: str | datetime | None = None,
+    channel: str = "email",
+) -> NoticeDelivery:
+    """Record that a published notice was sent for an interview (NY-1 counts from then)."""
+    from appliance.compliance.policy import regions_for_interview
+
+    visibility = require(principal, Action.RECORD_CONSENT)
+    interview = store.interviews.get_visible(interview_id, visibility)
+    repo = compliance_of(store)
+    notice = repo.notices.get(notice_id)
+    if not notice.published:
+        raise NoticeError("only a published notice can be sent")
+    if notice.region not in (*regions_for_interview(store, interview.id), "default"):
+        raise NoticeError(f"a notice for {notice.region} does not apply to this interview")
+    if channel not in DELIVERY_CHANNELS:
+        raise NoticeError(f"unknown channel {channel!r} (known: {', '.join(DELIVERY_CHANNELS)})")
+    sent = stamp_of(sent_at) if sent_at is not None else now_stamp()
+    if sent > now_stamp(300):
+        raise NoticeError("a notice cannot be recorded as sent in the future")
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        delivery = repo.deliveries.add(interview.id, notice.id, sent, channel, principal.user_id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "notice.delivered",
+            subject=candidate.pseudonym,
+            details={
+                "interview": interview.id,
+                "notice": notice.id,
+                "version": notice.version,
+                "sent_at": sent,
+                "channel": channel,
+            },
+        )
+    return delivery
