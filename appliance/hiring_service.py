@@ -398,15 +398,7 @@ def save_competency_model(
         model = store.competency_models.save(
             model_name, dimensions, description=model_description, created_by=principal.user_id
         )
-        store.requisitions.update(
-            requisition.id,
-            title=requisition.title,
-            department=requisition.department,
-            location=requisition.location,
-            region=requisition.region,
-            status=requisition.status,
-            competency_model_id=model.id,
-        )
+        store.requisitions.set_competency_model(requisition.id, model.id)
         store.audit.append(
             f"user:{principal.user_id}",
             "competency_model.saved",

@@ -274,6 +274,14 @@ class RequisitionRepository(Repository):
         return self.get(requisition_id)
 
 
+    def set_competency_model(self, requisition_id: int, model_id: int) -> None:
+        """Point a requisition at a (new version of its) competency model."""
+        self.conn.execute(
+            "UPDATE requisitions SET competency_model_id = ?, updated_at = ? WHERE id = ?",
+            (model_id, now_stamp(), requisition_id),
+        )
+
+
 class InterviewRepository(Repository):
     """Interview rounds."""
 
