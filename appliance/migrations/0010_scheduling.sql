@@ -1,0 +1,1 @@
+-- 0010_scheduling: filled in by the work on its issue.

@@ -1,0 +1,1 @@
+-- 0011_inference: filled in by the work on its issue.

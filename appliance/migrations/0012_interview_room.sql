@@ -1,0 +1,1 @@
+-- 0012_interview_room: filled in by the work on its issue.

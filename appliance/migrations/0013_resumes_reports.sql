@@ -1,0 +1,1 @@
+-- 0013_resumes_reports: filled in by the work on its issue.
