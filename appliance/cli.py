@@ -362,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli_import import add_import_arguments, cmd_import
 
     register_audit(sub)  # audit verify|export|checkpoint (ALL-3)
+    from appliance.cli_packs import register as register_packs
+
+    register_packs(sub)  # packs build|import|list|verify
     add_import_arguments(add("import", cmd_import))
     return parser
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from inference.packs import VerifiedPack
 
 
 class InferenceError(Exception):
@@ -120,6 +123,11 @@ class SpeechBackend(ABC):
     supports_streaming: ClassVar[bool] = False
     supports_translation: ClassVar[bool] = False
 
+    def __init__(self, pack: VerifiedPack, **options: Any) -> None:
+        """Build the backend from a verified pack; `options` come from config."""
+        self.pack = pack
+        self.options = options
+
     @abstractmethod
     def transcribe(
         self,
@@ -178,6 +186,11 @@ class VisionBackend(ABC):
 
     type_key: ClassVar[str]
 
+    def __init__(self, pack: VerifiedPack, **options: Any) -> None:
+        """Build the backend from a verified pack; `options` come from config."""
+        self.pack = pack
+        self.options = options
+
     @abstractmethod
     def analyse(self, frame: Frame, t: float = 0.0) -> FrameCues:
         """Cues of one RGB frame."""
@@ -194,6 +207,11 @@ class TextEncoder(ABC):
     """Sentence embeddings (English and Chinese) for scoring against anchors."""
 
     type_key: ClassVar[str]
+
+    def __init__(self, pack: VerifiedPack, **options: Any) -> None:
+        """Build the backend from a verified pack; `options` come from config."""
+        self.pack = pack
+        self.options = options
 
     @abstractmethod
     def encode(self, texts: Sequence[str], *, kind: str = "passage") -> npt.NDArray[np.float32]:

@@ -20,12 +20,16 @@ from appliance.runtime import open_store
 from appliance.sealing import PassphraseSealer
 from appliance.spool import Spool
 from appliance.store import Store
+from inference.packs import PackRegistry
 from provisioning.provision import provision
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 PASSPHRASE = "test passphrase for the appliance"
 FAST_SCRYPT = 14  # the lowest cost the sealer accepts: keeps tests quick
+# Factory-built model packs (`make setup` builds them from registry wheels) and real test media.
+MODEL_PACKS = Path(os.environ.get("APPLIANCE_TEST_PACKS", REPO / "var" / "model-packs"))
+TEST_MEDIA = REPO / "var" / "test-media"
 
 
 @dataclass
@@ -81,6 +85,7 @@ def make_appliance(root: Path, **overrides: object) -> Appliance:
             "backoff_base_s": 0.0,
             "backoff_max_s": 0.0,
         },
+        "inference": {"pack_dirs": [MODEL_PACKS]},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(settings.get(key), dict):
@@ -94,6 +99,14 @@ def make_appliance(root: Path, **overrides: object) -> Appliance:
     sealer = PassphraseSealer(PASSPHRASE, log2_n=FAST_SCRYPT)
     provision(config, sealer, admin_password="admin-password-for-tests")
     return Appliance(config, config.paths.config, unlock(config.paths, sealer), PASSPHRASE)
+
+
+@pytest.fixture(scope="session")
+def model_packs() -> PackRegistry:
+    """The factory-built model packs (skips cleanly when `make setup` has not built them)."""
+    if not (MODEL_PACKS / "whisper-base" / "manifest.json").is_file():
+        pytest.skip(f"model packs not built at {MODEL_PACKS} (run `make setup`)")
+    return PackRegistry([MODEL_PACKS])
 
 
 @pytest.fixture
