@@ -124,7 +124,12 @@ def test_a_forbidden_use_is_refused_before_any_model_file_is_read(
     _make_pack(tmp_path, name="expressions", use="affect")
     hashed: list[Path] = []
     real = packs.sha256_file
-    monkeypatch.setattr(packs, "sha256_file", lambda path: hashed.append(path) or real(path))
+
+    def spying(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(packs, "sha256_file", spying)
     registry = PackRegistry([tmp_path])
     with pytest.raises(PackUseError, match="is for 'affect'"):
         registry.load("expressions", allowed_uses={"speech", "face", "text"})
