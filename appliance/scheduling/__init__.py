@@ -1,0 +1,1 @@
+"""Interview scheduling across time zones: availability, slot finding, booking, invitations."""

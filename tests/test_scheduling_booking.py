@@ -1,0 +1,412 @@
+"""Scheduling against the real encrypted store: availability, booking, rescheduling,
+cancelling, concurrent picks, the database's own guard, the next round after "advance"."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from appliance.auth import principal_of
+from appliance.config import ApplianceConfig
+from appliance.db import IntegrityError
+from appliance.errors import NotFoundError
+from appliance.permissions import PermissionDeniedError, Principal
+from appliance.review import record_decision
+from appliance.scheduling import service
+from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
+from appliance.scheduling.next_round import JOB_KIND
+from appliance.store import Store
+from appliance.store.compliance import compliance_of
+from appliance.store.scheduling import SchedulingRequest
+from appliance.worker import Worker
+from tests.conftest import Appliance, make_user
+
+EVERY_DAY = {str(d): [["00:00", "24:00"]] for d in range(7)}
+
+
+@dataclass
+class World:
+    """A recruiter, interviewers with hours, an interview type and a requisition."""
+
+    store: Store
+    config: ApplianceConfig
+    hr: Principal
+    interviewers: list[int]
+    type_id: int
+    requisition_id: int
+
+
+def make_world(
+    store: Store,
+    config: ApplianceConfig,
+    *,
+    interviewers: int = 1,
+    mode: str = "pool",
+    hours: dict[str, list[list[str]]] | None = None,
+    zones: list[str] | None = None,
+    role_family: str = "technical",
+    emails: bool = True,
+) -> World:
+    """People, their availability and one interview type (60 minutes, 15 minutes after)."""
+    hr_id = make_user(store, "hr.sched", "hr_admin", departments=["*"], regions=["*"])
+    hr = principal_of(store.users.get(hr_id))
+    ids = []
+    for n in range(interviewers):
+        user_id = make_user(store, f"iv.{n}", "interviewer")
+        if emails:
+            with store.transaction():
+                store.conn.execute(
+                    "UPDATE users SET email = ? WHERE id = ?",
+                    (f"interviewer{n}@example.invalid", user_id),
+                )
+        service.save_availability(
+            store,
+            hr,
+            user_id=user_id,
+            timezone=(zones or ["Europe/London"])[n % len(zones or [1])],
+            holiday_region="EU",
+            working_hours=hours or EVERY_DAY,
+            focus_blocks=[],
+            max_per_day=24,
+        )
+        ids.append(user_id)
+    kind = service.create_interview_type(
+        store,
+        hr,
+        name="Technical interview",
+        duration_minutes=60,
+        buffer_before_minutes=0,
+        buffer_after_minutes=15,
+        mode=mode,
+        attendees=1,
+        role_family=role_family,
+        members=ids,
+    )
+    with store.transaction():
+        requisition = store.requisitions.create("Platform engineer", "Engineering", "Berlin", "EU")
+    return World(store, config, hr, ids, kind.id, requisition.id)
+
+
+def candidate_request(
+    world: World,
+    name: str = "Asha Rao",
+    *,
+    timezone: str = "Asia/Kolkata",
+    email: str | None = "asha@example.invalid",
+    phone: str | None = None,
+) -> tuple[SchedulingRequest, str]:
+    """A candidate, their interview and an open scheduling request; (request, link URL)."""
+    store = world.store
+    candidate = store.candidates.create(name, email=email, phone=phone)
+    with store.transaction():
+        interview = store.interviews.create(candidate.id, world.requisition_id)
+    opened = service.open_request(
+        store,
+        world.config,
+        world.hr,
+        interview_id=interview.id,
+        type_id=world.type_id,
+        candidate_timezone=timezone,
+    )
+    return opened.request, opened.url
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def test_book_reschedule_cancel_with_sequence_and_messages(
+    appliance: Appliance, store: Store
+) -> None:
+    world = make_world(store, appliance.config)
+    request, url = candidate_request(world)
+    found, _ = verify_scheduling_link(store, token_of(url))
+    assert found.id == request.id
+    slots = service.find_slots(store, appliance.config, request, limit=5)
+    assert slots and all(s.start >= datetime.now(UTC) + timedelta(hours=12) for s in slots)
+
+    first = service.candidate_book(store, appliance.config, request, slots[0].start)
+    assert (first.sequence, first.status, first.attendees) == (
+        0,
+        "booked",
+        tuple(world.interviewers),
+    )
+    assert store.interviews.get(request.interview_id).scheduled_at == first.starts_at
+    # The same time again changes nothing (a double click).
+    assert service.candidate_book(store, appliance.config, request, slots[0].start) == first
+
+    later = next(
+        s
+        for s in service.find_slots(store, appliance.config, request, limit=50)
+        if s.start >= first.end + timedelta(hours=2)
+    )
+    moved = service.candidate_book(store, appliance.config, request, later.start)
+    assert (moved.uid, moved.sequence, moved.start) == (first.uid, 1, later.start)
+    # The old time is free again for someone else; the new one is held.
+    holds = store.scheduling.holds_of(moved.id)
+    assert [h[1] for h in holds] == [later.start]
+
+    cancelled = service.candidate_cancel(store, appliance.config, request)
+    assert (cancelled.status, cancelled.sequence) == ("cancelled", 2)
+    assert store.scheduling.holds_of(cancelled.id) == []
+    assert store.scheduling.get_request(request.id).status == "open"
+
+    keys = [m.message_key for m in store.outbox.all()]
+    uid = first.uid
+    for sequence in (0, 1, 2):
+        assert f"booking:{uid}:{sequence}:candidate:email" in keys
+        assert f"booking:{uid}:{sequence}:user:{world.interviewers[0]}:inapp" in keys
+    # Reminders of an old time are void: none pending after the cancellation.
+    pending = [m for m in store.outbox.all(state="pending") if m.purpose.endswith("reminder")]
+    assert pending == []
+    actions = [row["action"] for row in store.conn.execute("SELECT action FROM audit_log")]
+    for action in (
+        "scheduling.opened",
+        "scheduling.booked",
+        "scheduling.rescheduled",
+        "scheduling.cancelled",
+    ):
+        assert action in actions
+
+
+def test_reminders_at_the_configured_offsets(appliance: Appliance, store: Store) -> None:
+    appliance.config.scheduling.min_notice_hours = 72
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world)
+    slot = service.find_slots(store, appliance.config, request, limit=1)[0]
+    booking = service.candidate_book(store, appliance.config, request, slot.start)
+    reminders = {
+        m.message_key.split(":")[-3]: m
+        for m in store.outbox.all()
+        if m.message_key.startswith(f"reminder:{booking.uid}:0:")
+        and m.message_key.endswith("candidate:email")
+    }
+    assert set(reminders) == {"24h", "1h"}
+    assert reminders["24h"].next_attempt_at == (booking.start - timedelta(hours=24)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+    # Technical role family, in the candidate's language and zone.
+    text = reminders["1h"].payload["text"]
+    assert "coding environment" in text
+    assert "(Asia/Kolkata, UTC+05:30)" in text
+
+
+def test_a_taken_time_gives_the_nearest_alternatives(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    first, _ = candidate_request(world, "First Person")
+    second, _ = candidate_request(world, "Second Person")
+    slot = service.find_slots(store, appliance.config, first, limit=1)[0]
+    service.candidate_book(store, appliance.config, first, slot.start)
+    with pytest.raises(service.SlotTakenError) as taken:
+        service.candidate_book(store, appliance.config, second, slot.start)
+    assert taken.value.alternatives
+    assert all(
+        alt.start >= slot.end + timedelta(minutes=15) or alt.end <= slot.start
+        for alt in taken.value.alternatives
+    )
+    assert "is taken;" in str(taken.value) and "works for all" in str(taken.value)
+
+
+def test_concurrent_picks_never_double_book(appliance: Appliance, store: Store) -> None:
+    """Eight candidates pick the same hour of the one interviewer at once, from eight threads
+    with their own connections: exactly one wins."""
+    world = make_world(store, appliance.config)
+    requests = [candidate_request(world, f"Candidate {n}")[0] for n in range(8)]
+    target = service.find_slots(store, appliance.config, requests[0], limit=1)[0].start
+    # Half of them aim 30 minutes later: overlapping, not identical.
+    aims = [target + timedelta(minutes=30 * (n % 2)) for n in range(8)]
+    barrier = threading.Barrier(len(requests))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def pick(request: SchedulingRequest, start: datetime) -> None:
+        barrier.wait()
+        try:
+            service.candidate_book(store, appliance.config, request, start)
+            outcome = "booked"
+        except service.SlotTakenError:
+            outcome = "taken"
+        finally:
+            store.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [
+        threading.Thread(target=pick, args=(r, a)) for r, a in zip(requests, aims, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == ["booked"] + ["taken"] * 7
+    live = store.conn.execute("SELECT count(*) FROM bookings WHERE status = 'booked'").fetchone()
+    assert live[0] == 1
+    assert store.scheduling.overlapping_holds() == 0
+
+
+def test_the_database_refuses_overlapping_holds(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    one, _ = candidate_request(world, "One")
+    two, _ = candidate_request(world, "Two")
+    at = datetime(2030, 1, 7, 10, tzinfo=UTC)
+    person = world.interviewers[0]
+    with store.transaction():
+        store.scheduling.book(
+            one.id,
+            "a@x",
+            start=at,
+            end=at + timedelta(hours=1),
+            hold=(at, at + timedelta(hours=1)),
+            attendees=(person,),
+            booked_by="test",
+        )
+    with pytest.raises(IntegrityError, match="double booking"), store.transaction():
+        store.scheduling.book(
+            two.id,
+            "b@x",
+            start=at + timedelta(minutes=30),
+            end=at + timedelta(minutes=90),
+            hold=(at + timedelta(minutes=30), at + timedelta(minutes=90)),
+            attendees=(person,),
+            booked_by="test",
+        )
+    assert store.scheduling.booking_for(two.id) is None  # rolled back whole
+
+
+def test_holidays_and_imported_busy_times_are_respected(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world)
+    first_day = service.find_slots(store, appliance.config, request, limit=1)[0].start
+    local_day = first_day.astimezone(__import__("zoneinfo").ZoneInfo("Europe/London")).date()
+    with store.transaction():
+        compliance_of(store).holidays.put("EU", local_day.isoformat(), "Test holiday", None)
+    after = service.find_slots(store, appliance.config, request, limit=500)
+    assert all(
+        s.start.astimezone(__import__("zoneinfo").ZoneInfo("Europe/London")).date() != local_day
+        for s in after
+    )
+    # A busy ICS event over the next free slot removes it (and the 15-minute buffer before it).
+    target = after[0]
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:busy-1\r\n"
+        f"DTSTAMP:20260101T000000Z\r\nDTSTART:{target.start:%Y%m%dT%H%M%SZ}\r\n"
+        f"DTEND:{target.end:%Y%m%dT%H%M%SZ}\r\nSUMMARY:Private\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    count = service.import_ics(
+        store, appliance.config, world.hr, user_id=world.interviewers[0], data=ics.encode()
+    )
+    assert count == 1
+    starts = {s.start for s in service.find_slots(store, appliance.config, request, limit=500)}
+    assert target.start not in starts
+    assert "Private" not in str(list(store.conn.execute("SELECT * FROM busy_blocks")))
+
+
+def test_only_people_allowed_may_change_availability(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    other = make_user(store, "iv.other", "interviewer")
+    me = principal_of(store.users.get(world.interviewers[0]))
+    with pytest.raises(NotFoundError):
+        service.save_availability(
+            store,
+            me,
+            user_id=other,
+            timezone="UTC",
+            holiday_region="EU",
+            working_hours=EVERY_DAY,
+            focus_blocks=[],
+            max_per_day=4,
+        )
+    with pytest.raises(service.SchedulingError):
+        service.save_availability(
+            store,
+            world.hr,
+            user_id=other,
+            timezone="UTC",
+            holiday_region="Atlantis",
+            working_hours=EVERY_DAY,
+            focus_blocks=[],
+            max_per_day=4,
+        )
+    with pytest.raises(PermissionDeniedError):
+        service.create_interview_type(
+            store,
+            me,
+            name="x",
+            duration_minutes=30,
+            buffer_before_minutes=0,
+            buffer_after_minutes=0,
+            mode="panel",
+            attendees=1,
+            role_family="general",
+            members=[other],
+        )
+
+
+def test_links_expire_and_are_refused_after_revocation(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    request, url = candidate_request(world)
+    token = token_of(url)
+    link = store.scheduling.links_for(request.id)[0]
+    with store.transaction():
+        store.scheduling.revoke_link(link.id)
+    with pytest.raises(InvalidSchedulingLinkError):
+        verify_scheduling_link(store, token)
+    with pytest.raises(InvalidSchedulingLinkError):
+        verify_scheduling_link(store, token[:-2] + "xx")
+
+
+def test_advance_opens_the_next_round_and_notifies(appliance: Appliance, store: Store) -> None:
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world, timezone="America/New_York")
+    lead_id = make_user(
+        store, "lead.eng", "business_lead", departments=["Engineering"], regions=["EU"]
+    )
+    interview = store.interviews.get(request.interview_id)
+    decision = record_decision(
+        store,
+        world.hr,
+        candidate_id=interview.candidate_id,
+        requisition_id=interview.requisition_id,
+        kind="advance",
+        reason="Strong first round",
+    )
+    jobs = store.conn.execute("SELECT id, kind FROM jobs WHERE kind = ?", (JOB_KIND,)).fetchall()
+    assert len(jobs) == 1
+
+    outcome = Worker(appliance.config, store).run_once()
+    assert outcome is not None and outcome.state == "succeeded"
+    rounds = store.interviews.for_candidate(interview.candidate_id)
+    assert [i.round for i in rounds] == [1, 2]
+    second = store.scheduling.request_for_interview(rounds[1].id)
+    assert second is not None and second.type_id == world.type_id
+    assert second.candidate_timezone == "America/New_York"  # carried over from round 1
+    purposes = {
+        (m.purpose, m.channel, m.user_id)
+        for m in store.outbox.all()
+        if m.interview_id == rounds[1].id
+    }
+    assert ("schedule_invite", "email", None) in purposes
+    assert ("next_round_lead", "inapp", lead_id) in purposes
+    assert store.scheduling.next_round_of(decision.id) == (rounds[1].id, second.id)
+    # Running the job's task again opens nothing new.
+    from appliance.scheduling.next_round import open_next_round
+
+    again = open_next_round(
+        store,
+        appliance.config,
+        {
+            "decision": decision.id,
+            "candidate": interview.candidate_id,
+            "requisition": interview.requisition_id,
+            "by": world.hr.user_id,
+        },
+        lambda fraction, step: None,
+    )
+    assert again["opened"] is False
+    assert len(store.interviews.for_candidate(interview.candidate_id)) == 2

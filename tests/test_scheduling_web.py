@@ -1,0 +1,227 @@
+"""The scheduling pages through the Flask app over the real store: HR availability, interview
+types, requests with slots and alternatives, the dead-letter view, the tzdata version, in-app
+notifications, and the candidate's self-scheduling page."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from zoneinfo import ZoneInfo
+
+from appliance.notify.outbox import deliver_due
+from appliance.scheduling.zones import tzdata_version
+from tests.conftest import csrf_token_from, login, make_user
+from tests.test_scheduling_booking import EVERY_DAY, candidate_request, make_world, token_of
+
+
+def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    client = app.test_client()
+    make_user(store, "hr.web", "hr_admin", departments=["*"], regions=["*"])
+    interviewer = make_user(store, "iv.web", "interviewer")
+    login(client, "hr.web")
+
+    page = client.get(f"/scheduling/availability?user_id={interviewer}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"tzdata {tzdata_version()}" in html
+    token = csrf_token_from(html)
+    saved = client.post(
+        f"/scheduling/availability/{interviewer}",
+        data={
+            "csrf_token": token,
+            "timezone": "Europe/Berlin",
+            "holiday_region": "EU",
+            "working_hours": json.dumps(EVERY_DAY),
+            "focus_blocks": '[[0, "09:00", "10:00"]]',
+            "max_per_day": "5",
+        },
+        follow_redirects=True,
+    )
+    assert "The availability was saved." in saved.get_data(as_text=True)
+    assert store.scheduling.profile(interviewer).timezone == "Europe/Berlin"
+    bad = client.post(
+        f"/scheduling/availability/{interviewer}",
+        data={"csrf_token": token, "timezone": "Nowhere/City", "working_hours": "{}"},
+        follow_redirects=True,
+    )
+    assert "unknown time zone" in bad.get_data(as_text=True)
+    assert store.scheduling.profile(interviewer).timezone == "Europe/Berlin"  # nothing lost
+
+    ics = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:x\r\n"
+        b"DTSTAMP:20260101T000000Z\r\nDTSTART:20991201T100000Z\r\nDTEND:20991201T110000Z\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    imported = client.post(
+        f"/scheduling/availability/{interviewer}/ics",
+        data={"csrf_token": token, "ics": (io.BytesIO(ics), "busy.ics")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "busy times were imported" in imported.get_data(as_text=True)
+    broken = client.post(
+        f"/scheduling/availability/{interviewer}/ics",
+        data={"csrf_token": token, "ics": (io.BytesIO(b"not a calendar"), "busy.ics")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "iCalendar" in broken.get_data(as_text=True)
+
+    created = client.post(
+        "/scheduling/types",
+        data={
+            "csrf_token": token,
+            "name": "Sales interview",
+            "duration_minutes": "45",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "15",
+            "mode": "pool",
+            "attendees": "1",
+            "role_family": "sales",
+            "members": [str(interviewer)],
+        },
+        follow_redirects=True,
+    )
+    assert "Sales interview" in created.get_data(as_text=True)
+    kind = store.scheduling.type_named("Sales interview")
+    assert kind is not None and kind.members == (interviewer,)
+    refused = client.post(
+        "/scheduling/types", data={"csrf_token": token, "name": "", "duration_minutes": "x"}
+    )
+    assert refused.status_code == 422
+
+    candidate = store.candidates.create("Web Candidate", email="web@example.invalid")
+    with store.transaction():
+        requisition = store.requisitions.create("Account executive", "Sales", "Paris", "EU")
+        interview = store.interviews.create(candidate.id, requisition.id)
+    opened = client.post(
+        "/scheduling/requests/new",
+        data={
+            "csrf_token": token,
+            "interview_id": str(interview.id),
+            "type_id": str(kind.id),
+            "candidate_timezone": "America/Sao_Paulo",
+        },
+        follow_redirects=True,
+    )
+    html = opened.get_data(as_text=True)
+    assert "The candidate was sent a link" in html
+    assert "(America/Sao_Paulo, UTC-03:00)" in html and "(UTC, UTC+00:00)" in html
+    request = store.scheduling.request_for_interview(interview.id)
+    assert request is not None
+    start = re.search(r'name="start" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    booked = client.post(
+        f"/scheduling/requests/{request.id}/book",
+        data={"csrf_token": token, "start": start},
+        follow_redirects=True,
+    )
+    assert "The interview is booked" in booked.get_data(as_text=True)
+    # Another candidate asks for the same hour: it is taken, the nearest free ones are named.
+    other = store.candidates.create("Other Candidate", email="other@example.invalid")
+    with store.transaction():
+        other_interview = store.interviews.create(other.id, requisition.id)
+    client.post(
+        "/scheduling/requests/new",
+        data={
+            "csrf_token": token,
+            "interview_id": str(other_interview.id),
+            "type_id": str(kind.id),
+            "candidate_timezone": "America/Sao_Paulo",
+        },
+    )
+    other_request = store.scheduling.request_for_interview(other_interview.id)
+    assert other_request is not None
+    booked_first = store.scheduling.booking_for(request.id)
+    assert booked_first is not None
+    wall = booked_first.start.astimezone(ZoneInfo("America/Sao_Paulo")).strftime("%Y-%m-%dT%H:%M")
+    asked = client.get(f"/scheduling/requests/{other_request.id}?want={wall}")
+    assert "is taken;" in asked.get_data(as_text=True)
+    assert "works for all" in asked.get_data(as_text=True)
+
+    index = client.get("/scheduling").get_data(as_text=True)
+    assert f"tzdata {tzdata_version()}" in index and "booked" in index
+
+    # Nothing can be sent (no relay configured): the mails become dead letters, visible here.
+    deliver_due(store, app.extensions["appliance.config"].scheduling)
+    dead = client.get("/scheduling/outbox").get_data(as_text=True)
+    assert "rejected" in dead and "no SMTP relay is configured" in dead
+    first_dead = store.outbox.all(state="dead")[0]
+    again = client.post(
+        f"/scheduling/outbox/{first_dead.id}/requeue",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "will be sent again" in again.get_data(as_text=True)
+    assert store.outbox.get(first_dead.id).state == "pending"
+
+    # The interviewer sees their in-app notification.
+    other = app.test_client()
+    login(other, "iv.web")
+    inbox = other.get("/scheduling/inbox").get_data(as_text=True)
+    assert "Interview booked: Account executive" in inbox
+    assert other.get("/scheduling").status_code == 403
+    assert other.get("/scheduling/outbox").status_code == 403
+
+
+def test_candidate_page_pick_move_cancel(web) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    config = app.extensions["appliance.config"]
+    config.scheduling.min_notice_hours = 48
+    world = make_world(store, config)
+    request, url = candidate_request(world, timezone="Asia/Kolkata")
+    client = app.test_client()
+    page = client.get(f"/schedule/{token_of(url)}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "(Asia/Kolkata, UTC+05:30)" in html
+    token = csrf_token_from(html)
+    changed = client.post(
+        f"/schedule/{token_of(url)}/zone",
+        data={"csrf_token": token, "timezone": "Australia/Sydney"},
+        follow_redirects=True,
+    )
+    html = changed.get_data(as_text=True)
+    assert "(Australia/Sydney, UTC+11:00)" in html and "(Asia/Kolkata" not in html
+    starts = re.findall(r'name="start" value="([^"]+)"', html)
+    booked = client.post(
+        f"/schedule/{token_of(url)}/book",
+        data={"csrf_token": token, "start": starts[0]},
+        follow_redirects=True,
+    )
+    html = booked.get_data(as_text=True)
+    assert "Your interview is booked" in html
+    assert 'id="booked-time"' in html
+    moved = client.post(
+        f"/schedule/{token_of(url)}/book",
+        data={"csrf_token": token, "start": starts[8]},
+        follow_redirects=True,
+    )
+    assert "Your interview is booked" in moved.get_data(as_text=True)
+    booking = store.scheduling.booking_for(request.id)
+    assert booking is not None and booking.sequence == 1
+    cancelled = client.post(
+        f"/schedule/{token_of(url)}/cancel", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Your interview was cancelled." in cancelled.get_data(as_text=True)
+    assert client.get("/schedule/not-a-token").status_code == 404
+
+
+def test_candidate_facing_times_have_one_writer() -> None:
+    """Every time a candidate reads (their page, mails, SMS, invitations' text) is written by
+    appliance.scheduling.render.render_time: no other formatting of times in those paths."""
+    from tests.conftest import REPO
+
+    paths = [
+        REPO / "webui" / "templates" / "scheduling" / "candidate.html",
+        REPO / "appliance" / "scheduling" / "messages.py",
+        REPO / "appliance" / "scheduling" / "next_round.py",
+        REPO / "appliance" / "notify" / "templates.py",
+    ]
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for other in ("strftime", "isoformat()", "| localtime", "|localtime", "format_datetime"):
+            assert other not in text, f"{path.name} formats a time with {other}"
+    messages = (REPO / "appliance" / "scheduling" / "messages.py").read_text(encoding="utf-8")
+    assert messages.count("render_time(") >= 6

@@ -1,0 +1,501 @@
+"""Scheduling pages: availability, interview types, requests with slots, the outbox's dead
+letters, in-app notifications, and the candidate's self-scheduling page (signed link)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from appliance.clock import from_stamp, to_stamp, utcnow
+from appliance.errors import ApplianceError, ConfigError, NotFoundError
+from appliance.notify.outbox import requeue_dead
+from appliance.permissions import Action, Scope, require
+from appliance.scheduling import service
+from appliance.scheduling.ics import CalendarImportError
+from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
+from appliance.scheduling.model import Slot
+from appliance.scheduling.render import render_time
+from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_names
+from appliance.store.scheduling import SchedulingRequest
+from webui.security import (
+    app_config,
+    app_store,
+    current_principal,
+    current_user,
+    public,
+    requires,
+    visibility,
+)
+
+bp = Blueprint("scheduling", __name__)
+
+MAX_ICS_UPLOAD = 5 * 1024 * 1024
+SLOTS_PER_DAY = 6
+DAYS_SHOWN = 10
+# Errors a form can cause: shown to the person, the page answers 422, nothing is lost.
+FORM_ERRORS = (service.SchedulingError, ZoneError, CalendarImportError, ConfigError)
+
+
+def _json_field(name: str, default: Any) -> Any:
+    text = request.form.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise service.SchedulingError(_("%(field)s is not valid JSON.", field=name)) from None
+
+
+def _int_field(name: str, default: int | None = None) -> int:
+    try:
+        return int(request.form.get(name, "") or (default if default is not None else ""))
+    except ValueError:
+        raise service.SchedulingError(_("%(field)s must be a whole number.", field=name)) from None
+
+
+def _start_field() -> datetime:
+    try:
+        return from_stamp(request.form.get("start", ""))
+    except ValueError:
+        raise service.SchedulingError(_("Choose a time.")) from None
+
+
+# --- HR: overview, types, requests ----------------------------------------------------------
+
+
+@bp.get("/scheduling")
+@requires(Action.MANAGE_SCHEDULING)
+def index() -> ResponseReturnValue:
+    """Requests, interview types and the outbox at a glance; the tzdata version in use."""
+    store = app_store()
+    requests_ = store.scheduling.requests_visible(visibility())
+    bookings = {r.id: store.scheduling.booking_for(r.id) for r in requests_}
+    return render_template(
+        "scheduling/index.html",
+        requests=requests_,
+        bookings=bookings,
+        types=store.scheduling.types(),
+        counts=store.outbox.counts(),
+        tzdata=tzdata_version(),
+        interviews={r.id: store.interviews.get(r.interview_id) for r in requests_},
+    )
+
+
+@bp.route("/scheduling/types", methods=["GET", "POST"])
+@requires(Action.MANAGE_SCHEDULING)
+def types() -> ResponseReturnValue:
+    """Interview types: list and create."""
+    store = app_store()
+    status = 200
+    if request.method == "POST":
+        try:
+            kind = service.create_interview_type(
+                store,
+                current_principal(),
+                name=request.form.get("name", ""),
+                duration_minutes=_int_field("duration_minutes"),
+                buffer_before_minutes=_int_field("buffer_before_minutes", 0),
+                buffer_after_minutes=_int_field("buffer_after_minutes", 0),
+                mode=request.form.get("mode", ""),
+                attendees=_int_field("attendees", 1),
+                role_family=request.form.get("role_family", ""),
+                members=[int(x) for x in request.form.getlist("members") if x.isdigit()],
+            )
+        except FORM_ERRORS as exc:
+            flash(str(exc), "error")
+            status = 422
+        else:
+            flash(_("The interview type %(name)s was created.", name=kind.name), "success")
+            return redirect(url_for("scheduling.types"))
+    profiles = {p.user_id for p in store.scheduling.profiles()}
+    people = [u for u in store.users.all() if u.id in profiles and u.active]
+    return render_template(
+        "scheduling/types.html",
+        types=store.scheduling.types(),
+        people=people,
+        names={u.id: u.display_name for u in store.users.all()},
+        form=request.form,
+    ), status
+
+
+@bp.route("/scheduling/requests/new", methods=["GET", "POST"])
+@requires(Action.MANAGE_SCHEDULING)
+def new_request() -> ResponseReturnValue:
+    """Open scheduling for an interview: the candidate is mailed a link."""
+    store = app_store()
+    status = 200
+    if request.method == "POST":
+        try:
+            opened = service.open_request(
+                store,
+                app_config(),
+                current_principal(),
+                interview_id=_int_field("interview_id"),
+                type_id=_int_field("type_id"),
+                candidate_timezone=request.form.get("candidate_timezone", "").strip(),
+                preferred_windows=_json_field("preferred_windows", []),
+            )
+        except FORM_ERRORS as exc:
+            flash(str(exc), "error")
+            status = 422
+        else:
+            flash(_("The candidate was sent a link to choose a time."), "success")
+            return redirect(url_for("scheduling.detail", request_id=opened.request.id))
+    return render_template(
+        "scheduling/request_new.html",
+        types=store.scheduling.types(),
+        zones=zone_names(),
+        interview_id=request.values.get("interview_id", ""),
+        form=request.form,
+    ), status
+
+
+def _visible_request(request_id: int) -> SchedulingRequest:
+    return app_store().scheduling.get_request_visible(request_id, visibility())
+
+
+@bp.get("/scheduling/requests/<int:request_id>")
+@requires(Action.MANAGE_SCHEDULING)
+def detail(request_id: int) -> ResponseReturnValue:
+    """A request: its booking, the best slots (candidate's and viewer's zones), alternatives."""
+    store, config = app_store(), app_config()
+    scheduling_request = _visible_request(request_id)
+    message = ""
+    slots = []
+    try:
+        slots = service.find_slots(store, config, scheduling_request, limit=20)
+        wanted = request.args.get("want", "").strip()
+        if wanted:
+            asked = datetime.fromisoformat(wanted).replace(
+                tzinfo=zone(scheduling_request.candidate_timezone)
+            )
+            finder, wish = service.finder_for(store, config, scheduling_request)
+            if finder.slot_at(wish, asked) is None:
+                message = service.alternatives_text(
+                    finder.alternatives(wish, asked), asked, scheduling_request.candidate_timezone
+                )
+            else:
+                message = _(
+                    "%(when)s works for all.",
+                    when=render_time(asked, scheduling_request.candidate_timezone),
+                )
+    except ValueError:
+        flash(_("Write the time as YYYY-MM-DDTHH:MM."), "error")
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    names = {u.id: u.display_name for u in store.users.all()}
+    return render_template(
+        "scheduling/request.html",
+        req=scheduling_request,
+        interview=store.interviews.get(scheduling_request.interview_id),
+        kind=store.scheduling.get_type(scheduling_request.type_id),
+        booking=store.scheduling.booking_for(scheduling_request.id),
+        slots=slots,
+        message=message,
+        names=names,
+        viewer_zone=current_user().timezone or "UTC",
+        render_time=render_time,
+        to_stamp=to_stamp,
+    )
+
+
+@bp.post("/scheduling/requests/<int:request_id>/book")
+@requires(Action.MANAGE_SCHEDULING)
+def hr_book(request_id: int) -> ResponseReturnValue:
+    """HR books a slot for the candidate."""
+    _visible_request(request_id)
+    try:
+        service.hr_book(app_store(), app_config(), current_principal(), request_id, _start_field())
+    except service.SlotTakenError as exc:
+        flash(str(exc), "error")
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("The interview is booked; invitations are on their way."), "success")
+    return redirect(url_for("scheduling.detail", request_id=request_id))
+
+
+@bp.post("/scheduling/requests/<int:request_id>/cancel")
+@requires(Action.MANAGE_SCHEDULING)
+def hr_cancel(request_id: int) -> ResponseReturnValue:
+    """HR cancels the booked interview."""
+    _visible_request(request_id)
+    try:
+        service.hr_cancel(app_store(), app_config(), current_principal(), request_id)
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("The interview was cancelled; everyone is told."), "success")
+    return redirect(url_for("scheduling.detail", request_id=request_id))
+
+
+# --- availability -------------------------------------------------------------------------------
+
+
+def _editable_people() -> list[Any]:
+    principal = current_principal()
+    scope = require(principal, Action.EDIT_AVAILABILITY).scope
+    people = app_store().users.all()
+    if scope is Scope.ALL:
+        return [u for u in people if u.active]
+    if scope is Scope.DEPARTMENT:
+        mine = set(principal.departments)
+        return [
+            u
+            for u in people
+            if u.active and (u.id == principal.user_id or "*" in mine or set(u.departments) & mine)
+        ]
+    return [u for u in people if u.id == principal.user_id]
+
+
+@bp.get("/scheduling/availability")
+@requires(Action.EDIT_AVAILABILITY)
+def availability() -> ResponseReturnValue:
+    """A person's zone, weekly hours, focus blocks, busy-time import (own, or people one may
+    edit)."""
+    people = _editable_people()
+    try:
+        user_id = int(request.args.get("user_id", current_user().id))
+    except ValueError:
+        user_id = current_user().id
+    if user_id not in {u.id for u in people}:
+        raise NotFoundError(f"no person {user_id}")
+    store = app_store()
+    return render_template(
+        "scheduling/availability.html",
+        people=people,
+        person=store.users.get(user_id),
+        profile=store.scheduling.profile(user_id),
+        busy_blocks=store.scheduling.busy_count(user_id),
+        zones=zone_names(),
+        tzdata=tzdata_version(),
+        caldav=bool(app_config().scheduling.caldav_url),
+        json=json,
+    )
+
+
+@bp.post("/scheduling/availability/<int:user_id>")
+@requires(Action.EDIT_AVAILABILITY)
+def save_availability(user_id: int) -> ResponseReturnValue:
+    """Save a person's availability."""
+    try:
+        service.save_availability(
+            app_store(),
+            current_principal(),
+            user_id=user_id,
+            timezone=request.form.get("timezone", "").strip(),
+            holiday_region=request.form.get("holiday_region", "default"),
+            working_hours=_json_field("working_hours", {}),
+            focus_blocks=_json_field("focus_blocks", []),
+            max_per_day=_int_field("max_per_day", 4),
+            caldav_calendar=request.form.get("caldav_calendar"),
+        )
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    except NotFoundError:
+        raise
+    else:
+        flash(_("The availability was saved."), "success")
+    return redirect(url_for("scheduling.availability", user_id=user_id))
+
+
+@bp.post("/scheduling/availability/<int:user_id>/ics")
+@requires(Action.EDIT_AVAILABILITY)
+def import_ics(user_id: int) -> ResponseReturnValue:
+    """Import busy times from an uploaded ICS file (only times are kept)."""
+    upload = request.files.get("ics")
+    try:
+        if upload is None or not upload.filename:
+            raise service.SchedulingError(_("Choose an .ics file."))
+        data = upload.stream.read(MAX_ICS_UPLOAD + 1)
+        if len(data) > MAX_ICS_UPLOAD:
+            raise service.SchedulingError(_("The file is larger than 5 MiB."))
+        count = service.import_ics(
+            app_store(), app_config(), current_principal(), user_id=user_id, data=data
+        )
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("%(count)d busy times were imported.", count=count), "success")
+    return redirect(url_for("scheduling.availability", user_id=user_id))
+
+
+@bp.post("/scheduling/availability/<int:user_id>/caldav")
+@requires(Action.EDIT_AVAILABILITY)
+def sync_caldav(user_id: int) -> ResponseReturnValue:
+    """Read busy times from the CalDAV server now."""
+    try:
+        count = service.sync_caldav_for(
+            app_store(), app_config(), current_principal(), user_id=user_id
+        )
+    except FORM_ERRORS as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("%(count)d busy times were read from the calendar server.", count=count), "success")
+    return redirect(url_for("scheduling.availability", user_id=user_id))
+
+
+# --- outbox and in-app notifications --------------------------------------------------------
+
+
+@bp.get("/scheduling/outbox")
+@requires(Action.MANAGE_OUTBOX)
+def outbox() -> ResponseReturnValue:
+    """Dead letters (and what waits), for a person to resend or leave."""
+    store = app_store()
+    return render_template(
+        "scheduling/outbox.html",
+        dead=store.outbox.visible(visibility(), states=("dead",)),
+        waiting=store.outbox.visible(visibility(), states=("pending", "sending")),
+        counts=store.outbox.counts(),
+    )
+
+
+@bp.post("/scheduling/outbox/<int:outbox_id>/requeue")
+@requires(Action.MANAGE_OUTBOX)
+def requeue(outbox_id: int) -> ResponseReturnValue:
+    """Send a dead-lettered message again (same Message-ID)."""
+    requeue_dead(app_store(), current_principal(), outbox_id)
+    flash(_("The message will be sent again."), "success")
+    return redirect(url_for("scheduling.outbox"))
+
+
+@bp.get("/scheduling/inbox")
+@requires(Action.VIEW_INAPP_NOTIFICATIONS)
+def inbox() -> ResponseReturnValue:
+    """The signed-in person's scheduling notifications."""
+    return render_template(
+        "scheduling/inbox.html", items=app_store().inapp.for_user(current_user().id)
+    )
+
+
+@bp.post("/scheduling/inbox/<int:notification_id>/read")
+@requires(Action.VIEW_INAPP_NOTIFICATIONS)
+def mark_read(notification_id: int) -> ResponseReturnValue:
+    """Mark one of one's notifications read."""
+    if not app_store().inapp.mark_read(current_user().id, notification_id):
+        raise NotFoundError(f"no notification {notification_id}")
+    return redirect(url_for("scheduling.inbox"))
+
+
+# --- the candidate's page (signed link, no account) ---------------------------------------------
+
+
+def _candidate_request(token: str) -> SchedulingRequest:
+    try:
+        found, _link = verify_scheduling_link(app_store(), token)
+    except InvalidSchedulingLinkError:
+        abort(404, description=_("This scheduling link is not valid or has expired."))
+    return found
+
+
+@bp.get("/schedule/<token>")
+@public
+def candidate_page(token: str) -> ResponseReturnValue:
+    """The candidate's free slots in their own zone; pick, move or cancel."""
+    store, config = app_store(), app_config()
+    found = _candidate_request(token)
+    interview = store.interviews.get(found.interview_id)
+    language = "zh_CN" if interview.language.lower().startswith("zh") else "en"
+    booking = store.scheduling.booking_for(found.id)
+    days: list[tuple[str, list[Slot]]] = []
+    problem = ""
+    try:
+        days = _by_day(
+            service.find_slots(store, config, found, limit=None), found.candidate_timezone
+        )
+    except FORM_ERRORS:
+        problem = _("No times can be offered right now; we will contact you.")
+    live = booking is not None and booking.status == "booked"
+    may_change = (
+        live
+        and booking is not None
+        and utcnow() < booking.start - timedelta(hours=config.scheduling.reschedule_cutoff_hours)
+    )
+    return render_template(
+        "scheduling/candidate.html",
+        token=token,
+        req=found,
+        days=days,
+        booking=booking if live else None,
+        may_change=may_change,
+        problem=problem,
+        zones=zone_names(),
+        requisition=store.requisitions.get(interview.requisition_id),
+        interview=interview,
+        when=lambda moment: render_time(moment, found.candidate_timezone, language),
+        to_stamp=to_stamp,
+        weekdays=[_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
+        day_title=lambda moment: render_time(
+            moment, found.candidate_timezone, language, date_only=True
+        ),
+        windows={int(w[0]): (w[1], w[2]) for w in found.preferred_windows},
+    )
+
+
+def _by_day(ranked: list[Slot], timezone: str) -> list[tuple[str, list[Slot]]]:
+    """The best slots of each of the candidate's local days, in time order (a choice across
+    days rather than one crowded morning)."""
+    tz = zone(timezone)
+    per_day: dict[str, list[Slot]] = {}
+    for slot in ranked:  # best first
+        day = slot.start.astimezone(tz).date().isoformat()
+        chosen = per_day.setdefault(day, [])
+        if len(chosen) < SLOTS_PER_DAY:
+            chosen.append(slot)
+    ordered = sorted(per_day.items())[:DAYS_SHOWN]
+    return [(day, sorted(items, key=lambda slot: slot.start)) for day, items in ordered]
+
+
+@bp.post("/schedule/<token>/zone")
+@public
+def candidate_zone(token: str) -> ResponseReturnValue:
+    """The candidate states their time zone (and, optionally, preferred windows)."""
+    found = _candidate_request(token)
+    windows = []
+    for weekday in request.form.getlist("weekday"):
+        windows.append(
+            [weekday, request.form.get("from", "09:00"), request.form.get("to", "18:00")]
+        )
+    try:
+        service.update_wish(
+            app_store(), found, timezone=request.form.get("timezone", "").strip(), windows=windows
+        )
+    except (ZoneError, ValueError) as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("scheduling.candidate_page", token=token))
+
+
+@bp.post("/schedule/<token>/book")
+@public
+def candidate_book(token: str) -> ResponseReturnValue:
+    """The candidate books (or moves to) a slot."""
+    found = _candidate_request(token)
+    try:
+        service.candidate_book(app_store(), app_config(), found, _start_field())
+    except service.SlotTakenError as exc:
+        flash(_("That time is no longer free.") + " " + str(exc), "error")
+    except (ApplianceError, ValueError) as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Your interview is booked. A confirmation is on its way."), "success")
+    return redirect(url_for("scheduling.candidate_page", token=token))
+
+
+@bp.post("/schedule/<token>/cancel")
+@public
+def candidate_cancel(token: str) -> ResponseReturnValue:
+    """The candidate cancels (until the cut-off)."""
+    found = _candidate_request(token)
+    try:
+        service.candidate_cancel(app_store(), app_config(), found)
+    except ApplianceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Your interview was cancelled."), "success")
+    return redirect(url_for("scheduling.candidate_page", token=token))
