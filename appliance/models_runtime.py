@@ -87,14 +87,22 @@ def speech_choice(config: ApplianceConfig, language: str) -> tuple[str, str]:
 def speech_backend_for(config: ApplianceConfig, language: str) -> SpeechBackend:
     """The speech backend serving `language`, built once per process."""
     backend_key, pack_name = speech_choice(config, language)
-    key = (backend_key, pack_name, tuple(str(p) for p in pack_dirs(config)),
-           config.inference.cpu_threads)
+    key = (
+        backend_key,
+        pack_name,
+        tuple(str(p) for p in pack_dirs(config)),
+        config.inference.cpu_threads,
+        repr(sorted(config.inference.speech_options.get(backend_key, {}).items())),
+    )
     with _lock:
         found = _speech.get(key)
     if found is not None:
         return found
     pack = load_pack(config, pack_name, allowed_uses={"speech"})
-    backend = speech_backend_class(backend_key)(pack, cpu_threads=config.inference.cpu_threads)
+    options = dict(config.inference.speech_options.get(backend_key, {}))
+    backend = speech_backend_class(backend_key)(
+        pack, cpu_threads=config.inference.cpu_threads, **options
+    )
     logger.info("loaded speech backend %s with pack %s", backend_key, pack_name)
     with _lock:
         return _speech.setdefault(key, backend)

@@ -92,3 +92,26 @@ def test_every_config_field_has_a_description() -> None:
     missing = [name for name, description in _fields(ApplianceConfig) if not description]
     assert missing == []
     assert len(_fields(ApplianceConfig)) > 25
+
+
+def test_rendered_config_round_trips_tables_and_lists(tmp_path: Path) -> None:
+    """Dict fields (per-language speech choices) are written as TOML tables, not strings."""
+    from appliance.config import render_config
+
+    config = ApplianceConfig(
+        data_dir=tmp_path,
+        inference={
+            "speech": {"en": "vosk:vosk-en", "zh-TW": "whisper:whisper-base", "*": "whisper:x"},
+            "speech_options": {"whisper": {"beam_size": 5, "vad_filter": False}},
+            "pack_dirs": [tmp_path / "packs"],
+        },
+    )
+    (tmp_path / "appliance.toml").write_text(render_config(config), encoding="utf-8")
+    again = load_config(tmp_path / "appliance.toml")
+    assert again.inference.speech == {
+        "en": "vosk:vosk-en",
+        "zh-TW": "whisper:whisper-base",
+        "*": "whisper:x",
+    }
+    assert again.inference.speech_options == {"whisper": {"beam_size": 5, "vad_filter": False}}
+    assert again.inference.pack_dirs == [tmp_path / "packs"]

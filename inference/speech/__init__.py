@@ -1,0 +1,1 @@
+"""Speech backends (whisper, vosk) and transcript normalisation."""

@@ -1,0 +1,208 @@
+"""Whisper through faster-whisper (CTranslate2, int8 on CPU): batch speech to text and to English.
+
+The model is read from a verified model pack (a CTranslate2 folder: `model.bin`, `config.json`,
+`tokenizer.json`, `vocabulary.txt`); nothing is fetched from a hub (`HF_HUB_OFFLINE=1`, local
+files only).  Long recordings are cut into windows of `window_s` seconds at the quietest moment
+near each window's end, so at most one window of samples is held in memory whatever the length
+of the recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from inference.interfaces import InferenceError, Segment, SpeechBackend, Transcript, Word
+from inference.packs import VerifiedPack
+from inference.registry import register_speech
+
+logger = logging.getLogger(__name__)
+
+_PACK_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+_TASKS = frozenset({"transcribe", "translate"})
+_KNOWN_OPTIONS = frozenset(
+    {"window_s", "beam_size", "vad_filter", "min_silence_ms", "word_timestamps", "cut_search_s"}
+)
+# The cut between two windows is placed at the quietest 200 ms in the last stretch of a window.
+_CUT_FRAME_S = 0.2
+
+
+def _quietest_cut(samples: npt.NDArray[np.int16], sample_rate: int, search_s: float) -> int:
+    """The sample index in the last `search_s` seconds of `samples` where the signal is quietest."""
+    frame = max(1, int(_CUT_FRAME_S * sample_rate))
+    search = min(len(samples), int(search_s * sample_rate))
+    tail = samples[len(samples) - search :].astype(np.float32)
+    frames = len(tail) // frame
+    if frames < 2:
+        return len(samples)
+    energy = np.square(tail[: frames * frame].reshape(frames, frame)).mean(axis=1)
+    quietest = int(np.argmin(energy))
+    return len(samples) - search + quietest * frame + frame // 2
+
+
+def _windows(
+    pcm: Iterable[bytes], sample_rate: int, window_s: float, search_s: float
+) -> Iterator[tuple[float, npt.NDArray[np.int16]]]:
+    """Yield (offset seconds, samples) windows of at most `window_s`, cut in quiet places."""
+    limit = int(window_s * sample_rate) * 2
+    buf = bytearray()
+    offset_samples = 0
+    for chunk in pcm:
+        if len(chunk) % 2:
+            raise InferenceError("PCM chunks must hold whole 16-bit samples")
+        buf.extend(chunk)
+        while len(buf) >= limit:
+            window = np.frombuffer(bytes(buf[:limit]), dtype="<i2")
+            cut = _quietest_cut(window, sample_rate, search_s)
+            yield offset_samples / sample_rate, window[:cut]
+            offset_samples += cut
+            del buf[: cut * 2]
+    if buf:
+        yield offset_samples / sample_rate, np.frombuffer(bytes(buf), dtype="<i2")
+
+
+@register_speech
+class WhisperBackend(SpeechBackend):
+    """faster-whisper: word timestamps, voice-activity filter, language detection, translation."""
+
+    type_key: ClassVar[str] = "whisper"
+    supports_translation: ClassVar[bool] = True
+    # The pipeline asks the engine for the spoken language instead of trusting the interview's.
+    detects_language: ClassVar[bool] = True
+    sample_rate: ClassVar[int] = 16000
+
+    def __init__(
+        self,
+        pack: VerifiedPack,
+        *,
+        cpu_threads: int = 0,
+        compute_type: str = "int8",
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - _KNOWN_OPTIONS
+        if unknown:
+            raise InferenceError(f"unknown whisper options: {', '.join(sorted(unknown))}")
+        for name in _PACK_FILES:
+            if not pack.path(name).is_file():
+                raise InferenceError(f"model pack {pack.manifest.name!r} lacks {name}")
+        # Never reach for a hub, even if a library underneath would like to.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from faster_whisper import WhisperModel
+
+        self.pack = pack
+        self.model_name = f"{pack.manifest.name}@{pack.manifest.version}"
+        self.window_s = float(options.get("window_s", 300.0))
+        self.cut_search_s = float(options.get("cut_search_s", 15.0))
+        if self.window_s < 30 or not 1 <= self.cut_search_s < self.window_s:
+            raise InferenceError("window_s must be at least 30 s and cut_search_s below it")
+        self.beam_size = int(options.get("beam_size", 5))
+        self.vad_filter = bool(options.get("vad_filter", True))
+        self.min_silence_ms = int(options.get("min_silence_ms", 500))
+        self.word_timestamps = bool(options.get("word_timestamps", True))
+        try:
+            self._model = WhisperModel(
+                str(pack.root),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise InferenceError(
+                f"model pack {pack.manifest.name!r} could not be loaded: {exc}"
+            ) from None
+        self.multilingual = bool(self._model.model.is_multilingual)
+
+    @property
+    def engine(self) -> Any:
+        """The underlying faster-whisper model (benchmarks compare against it bare)."""
+        return self._model
+
+    def transcribe(
+        self,
+        pcm: Iterable[bytes],
+        *,
+        sample_rate: int,
+        language: str | None,
+        task: str = "transcribe",
+    ) -> Transcript:
+        """Transcribe (or translate to English) 16 kHz mono s16le PCM, window by window."""
+        if sample_rate != self.sample_rate:
+            raise InferenceError(f"whisper needs {self.sample_rate} Hz PCM, got {sample_rate} Hz")
+        if task not in _TASKS:
+            raise InferenceError(f"unknown task {task!r}")
+        if not self.multilingual:
+            if task == "translate":
+                raise InferenceError(f"{self.model_name} is English-only and cannot translate")
+            if language not in (None, "en"):
+                raise InferenceError(f"{self.model_name} is English-only, not {language!r}")
+            language = "en"
+        segments: list[Segment] = []
+        detected_probability: float | None = None
+        total_samples = 0
+        for offset, samples in _windows(pcm, sample_rate, self.window_s, self.cut_search_s):
+            total_samples += len(samples)
+            audio = samples.astype(np.float32) / 32768.0
+            try:
+                found, info = self._model.transcribe(
+                    audio,
+                    language=language,
+                    task=task,
+                    beam_size=self.beam_size,
+                    word_timestamps=self.word_timestamps,
+                    vad_filter=self.vad_filter,
+                    vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
+                )
+                # The segments are produced lazily: errors surface while reading them.
+                segments.extend(self._convert(found, offset))
+            except ValueError as exc:  # e.g. a language code Whisper does not know
+                raise InferenceError(f"whisper refused the input: {exc}") from None
+            if language is None:
+                # Detect once, on the first window: one recording is answered in one language.
+                language = info.language
+                detected_probability = float(info.language_probability)
+        duration = total_samples / sample_rate
+        logger.debug("whisper %s: %.1f s of audio, %d segments", task, duration, len(segments))
+        return Transcript(
+            # A translation is English whatever was spoken (the caller knows the source).
+            language="en" if task == "translate" else (language or "und"),
+            segments=segments,
+            engine=self.type_key,
+            model=self.model_name,
+            duration_s=duration,
+            language_probability=detected_probability,
+            task=task,
+        )
+
+    @staticmethod
+    def _convert(found: Iterable[Any], offset: float) -> Iterator[Segment]:
+        """faster-whisper segments as ours, shifted by the window's offset."""
+        for seg in found:
+            text = str(seg.text).strip()
+            if not text:
+                continue
+            words = tuple(
+                Word(
+                    text=str(w.word).strip(),
+                    start=round(float(w.start) + offset, 3),
+                    end=round(float(w.end) + offset, 3),
+                    confidence=round(float(w.probability), 4),
+                )
+                for w in (seg.words or ())
+                if str(w.word).strip()
+            )
+            yield Segment(
+                text=text,
+                start=round(float(seg.start) + offset, 3),
+                end=round(float(seg.end) + offset, 3),
+                words=words,
+            )
+
+    def close(self) -> None:
+        """Drop the model so its memory can be freed."""
+        self.__dict__.pop("_model", None)
