@@ -88,6 +88,21 @@ def revoke_link(store: Store, principal: Principal, *, link_id: int) -> None:
 
 def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     """The interview a candidate's token opens; InvalidLinkError for anything else."""
+    interview, link = check_link(store, token)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        store.links.touch(link.id)
+        store.audit.append(
+            "candidate",
+            "candidate_link.opened",
+            subject=candidate.pseudonym,
+            details={"link": link.id},
+        )
+    return interview, link
+
+
+def check_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
+    """`verify_link` without the audit entry: for each request a room page makes after opening."""
     refused = InvalidLinkError("this interview link is not valid or has expired")
     try:
         payload = _serializer(store).loads(token)
@@ -106,15 +121,6 @@ def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     interview = store.interviews.get(interview_id)
     if interview.status == "cancelled":
         raise refused
-    candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
-        store.links.touch(link.id)
-        store.audit.append(
-            "candidate",
-            "candidate_link.opened",
-            subject=candidate.pseudonym,
-            details={"link": link.id},
-        )
     return interview, link
 
 
