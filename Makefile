@@ -10,8 +10,8 @@ DEMO_PASSPHRASE := $(VAR)/demo-passphrase
 # espeak-ng/sox make the demo's spoken answer; chromium runs the browser tests (never a
 # downloaded browser); age decrypts export bundles in the tests as an auditor would.
 # pocketsphinx-testdata: real English speech with transcripts for the accuracy tests;
-# fonts-wqy-microhei: a CJK font for PDF reports in Chinese.
-SYSTEM_PACKAGES := espeak-ng sox chromium age pocketsphinx-testdata fonts-wqy-microhei
+# fonts-wqy-microhei: a CJK font for PDF reports in Chinese; poppler-utils renders PDFs in tests.
+SYSTEM_PACKAGES := espeak-ng sox chromium age pocketsphinx-testdata fonts-wqy-microhei poppler-utils
 PACKS := $(VAR)/model-packs
 WHEELS := $(VAR)/wheels
 SYSTEM_STAMP := $(VENV)/.system-packages

@@ -8,7 +8,8 @@ as the stream is read. It holds:
 * `data.json`: the candidate, interviews, recordings' metadata, each report with its
   competencies, weights, AI and current scores, evidence quotes with their times in the
   recording, the human overrides (with reasons), evaluations, the human decisions, consents
-  and other records that exist, the data-subject requests and the AI decision log;
+  and other records that exist, resumes as read with the personalised interview questions and
+  corrected answer times, the data-subject requests and the AI decision log;
 * `media/`: the recordings, decrypted;
 * `summary.html`: the same, readable (every value escaped).
 """
@@ -112,6 +113,46 @@ def _report(detail: ReportDetail) -> dict[str, Any]:
     }
 
 
+def _resume_records(store: Store, candidate: Candidate) -> dict[str, Any]:
+    """The candidate's resumes as read, their personalised questions, corrected answer times."""
+    recordings = [
+        rec.id
+        for interview in store.interviews.for_candidate(candidate.id)
+        for rec in store.recordings.for_interview(interview.id)
+    ]
+    return {
+        "resumes": [
+            {
+                "file_name": r.display_name,
+                "content_type": r.content_type,
+                "size_bytes": r.size_bytes,
+                "uploaded_at": r.created_at,
+                "language": r.language,
+                "read_from_it": {
+                    key: r.extracted.get(key)
+                    for key in ("skills", "positions", "roles", "employers", "years")
+                },
+            }
+            for r in store.resumes.for_candidate(candidate.id)
+        ],
+        "interview_plan_questions": [
+            {
+                "job": q.requisition_id,
+                "question": q.text,
+                "competency": q.dimension_key,
+                "source": q.source,
+                "at": q.updated_at,
+            }
+            for q in store.personal_questions.for_candidate(candidate.id)
+        ],
+        "answer_boundaries": [
+            {"recording": rec_id, "answers": c.spans, "at": c.corrected_at}
+            for rec_id in recordings
+            for c in store.segment_corrections.history(rec_id)
+        ],
+    }
+
+
 def collect(store: Store, principal: Principal, candidate: Candidate) -> dict[str, Any]:
     """Everything the appliance holds about a candidate, as JSON-ready data."""
     whole = _whole(principal)
@@ -202,6 +243,7 @@ def collect(store: Store, principal: Principal, candidate: Candidate) -> dict[st
             for decision in store.decisions.for_candidate(candidate.id)
         ],
         **ErasureRepository(store).other_records(candidate.id),
+        **_resume_records(store, candidate),
         "data_requests": [
             {
                 "kind": r.kind,

@@ -49,8 +49,10 @@ from appliance.fieldcrypt import (
 from appliance.migrate import backup
 from appliance.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.recordings import ingest_recording
+from appliance.resume_service import upload_resume
 from appliance.retention import Category, Rule, effective_rule, request_due, run_retention
 from appliance.review import add_evaluation, override_score, record_decision
+from appliance.segment_service import save_correction
 from appliance.spool import unwrap_data_key
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
@@ -171,6 +173,15 @@ def make_case(
     record_decision(
         store, hr, candidate_id=candidate.id, requisition_id=job.id, kind="advance",
         reason=f"{canary} fits the team",
+    )
+    # A resume (with its drafted questions) and corrected answer boundaries: sealed rows too.
+    upload_resume(
+        store, hr, candidate_id=candidate.id, filename=f"{canary}.txt",
+        data=f"{canary} Doe\nTeam lead at {canary} GmbH 2019 - 2024\nLed a team of four.".encode(),
+    )
+    save_correction(
+        store, hr, ingested.recording.id,
+        [{"start": 0.0, "end": 0.4, "question_text": f"{canary} question"}],
     )
     return Case(
         store, hr, candidate.id, candidate.pseudonym, interview.id, job.id,
@@ -433,6 +444,11 @@ def test_EU_4_explanation_export_lists_competencies_weights_quotes_decision_and_
     assert interview["evaluations"][0]["summary"] == f"{case.canary} was calm"
     assert "consents" in data and "candidate_demographics" in data  # tables of 0004
     assert data["ai_decision_log"][0]["scores"] == {"ownership": 8.0, "teamwork": 5.0}
+    [resume] = data["resumes"]  # what was read from the resume, and what followed from it
+    assert resume["file_name"] == f"{case.canary}.txt"
+    assert resume["read_from_it"]["employers"] == [f"{case.canary} GmbH"]
+    assert data["interview_plan_questions"]
+    assert data["answer_boundaries"][0]["answers"][0]["question_text"] == f"{case.canary} question"
     [recording] = interview["recordings"]
     assert archive.read(recording["file"]) == case.media
     summary = archive.read("summary.html").decode()
