@@ -1,4 +1,5 @@
-"""Demo data for a fresh appliance: fictional people, jobs, a competency model, one recording."""
+"""Demo data for a fresh appliance: fictional people, jobs, the starter competency models, one
+recording."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import wave
 
 from argon2 import PasswordHasher
 
+from appliance.competency import starter_keys, starter_spec
 from appliance.config import ApplianceConfig
 from appliance.recordings import ingest_recording
 from appliance.spool import Spool
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
 
 logger = logging.getLogger(__name__)
 
@@ -29,39 +30,6 @@ DEMO_USERS = [
     ("lead.dana", "Dana Lead", "business_lead", ["Engineering"], ["EU"]),
     ("tech.eli", "Eli Expert", "tech_expert", ["Engineering"], ["EU", "US-IL"]),
     ("audit.fay", "Fay Auditor", "auditor", [], ["EU", "US-IL", "CN"]),
-]
-
-ENGINEER_MODEL = [
-    Dimension(
-        "problem_solving",
-        "Problem solving",
-        0.4,
-        "Breaks a hard problem down, weighs options, tests assumptions.",
-        (
-            Question("en", "Tell me about a time you solved a difficult technical problem."),
-            Question("zh", "请讲一个你解决复杂技术问题的经历。"),
-        ),
-    ),
-    Dimension(
-        "collaboration",
-        "Cross-team collaboration",
-        0.3,
-        "Works with other teams towards a shared result.",
-        (
-            Question("en", "Describe a project where you had to align several teams."),
-            Question("zh", "请描述一个你需要协调多个团队的项目。"),
-        ),
-    ),
-    Dimension(
-        "ownership",
-        "Ownership",
-        0.3,
-        "Takes responsibility for outcomes, including failures.",
-        (
-            Question("en", "Tell me about a mistake you made and what you did about it."),
-            Question("zh", "请讲一个你犯过的错误以及你是如何处理的。"),
-        ),
-    ),
 ]
 
 DEMO_ANSWER = (
@@ -107,11 +75,9 @@ def load_demo_data(store: Store, config: ApplianceConfig) -> dict[str, int]:
                 regions=regions,
                 email=f"{username}@demo.invalid",
             )
-        model = store.competency_models.save(
-            "Software engineer",
-            ENGINEER_MODEL,
-            description="Built-in starter model for software engineering roles.",
-        )
+        # Every built-in starter model is installed; the engineering jobs use one of them.
+        starters = {key: store.competency.save(starter_spec(key)) for key in starter_keys()}
+        model = starters["software_engineer"]
         berlin = store.requisitions.create(
             "Backend engineer", "Engineering", "Berlin", "EU", competency_model_id=model.id
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from appliance.config import RegionEnum
@@ -27,7 +27,9 @@ from appliance.permissions import (
 )
 from appliance.review import DECISIONS, ReviewError, current_scores
 from appliance.store import Store
-from appliance.store.hiring import CompetencyModel, Dimension, Interview, Question, Requisition
+from appliance.store.competency import ORIGINS as MODEL_ORIGINS
+from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec
+from appliance.store.hiring import CompetencyModel, Interview, Question, Requisition
 from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
 from appliance.store.reports import Report
@@ -46,10 +48,14 @@ MAX_DESCRIPTION = 2000
 MAX_QUESTION = 1000
 MAX_DIMENSIONS = 30
 MAX_QUESTIONS_PER_LANGUAGE = 20
+MAX_KEYWORDS_PER_LANGUAGE = 60
+MAX_KEYWORD = 80
+ANCHOR_LEVELS = (3, 6, 9)
 LATEST_CANDIDATES = 10
 AWAITING_SCAN = 200
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_KEYWORD_SPLIT = re.compile(r"[,;\n\uff0c\uff1b\u3001]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^[0-9+()./\- ]{3,40}$")
 
@@ -246,7 +252,8 @@ def models_in_use(store: Store, visibility: Visibility) -> list[CompetencyModel]
 
 @dataclass(frozen=True)
 class DimensionInput:
-    """One row of the competency-model editor, as typed (questions: one per line)."""
+    """One row of the competency-model editor, as typed (questions: one per line; keywords:
+    separated by commas or lines; anchors keyed `3-en`, `6-zh`, ...)."""
 
     key: str = ""
     name: str = ""
@@ -254,6 +261,9 @@ class DimensionInput:
     description: str = ""
     questions: dict[str, str] = field(default_factory=dict)
     remove: bool = False
+    name_zh: str = ""
+    anchors: dict[str, str] = field(default_factory=dict)
+    keywords: dict[str, str] = field(default_factory=dict)
 
     def is_blank(self) -> bool:
         """Whether nothing was typed into this row."""
@@ -264,13 +274,16 @@ class DimensionInput:
                 self.name,
                 self.weight,
                 self.description,
+                self.name_zh,
                 *self.questions.values(),
+                *self.anchors.values(),
+                *self.keywords.values(),
             )
         )
 
 
-def dimension_rows(model: CompetencyModel | None) -> list[DimensionInput]:
-    """Editor rows pre-filled from a saved model version."""
+def dimension_rows(model: ModelSpec | None) -> list[DimensionInput]:
+    """Editor rows pre-filled from a saved model version (or an unsaved draft)."""
     if model is None:
         return []
     return [
@@ -283,6 +296,13 @@ def dimension_rows(model: CompetencyModel | None) -> list[DimensionInput]:
                 language: "\n".join(q.text for q in dim.questions if q.language == language)
                 for language in QUESTION_LANGUAGES
             },
+            name_zh=dim.name_zh,
+            anchors={
+                f"{a.level}-{a.language}": a.text for a in dim.anchors
+            },
+            keywords={
+                language: ", ".join(dim.keywords_in(language)) for language in QUESTION_LANGUAGES
+            },
         )
         for dim in model.dimensions
     ]
@@ -292,10 +312,40 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40]
 
 
-def parse_dimensions(rows: Sequence[DimensionInput]) -> list[Dimension]:
+def _keywords(row: DimensionInput, where: str, problems: list[str]) -> tuple[Keyword, ...]:
+    found: list[Keyword] = []
+    for language in QUESTION_LANGUAGES:
+        phrases = [
+            p.strip() for p in _KEYWORD_SPLIT.split(row.keywords.get(language, "")) if p.strip()
+        ]
+        if len(phrases) > MAX_KEYWORDS_PER_LANGUAGE:
+            problems.append(f"{where}: at most {MAX_KEYWORDS_PER_LANGUAGE} keywords per language")
+        if any(len(p) > MAX_KEYWORD for p in phrases):
+            problems.append(f"{where}: a keyword is longer than {MAX_KEYWORD} characters")
+        found.extend(Keyword(language, p) for p in dict.fromkeys(phrases))
+    return tuple(found)
+
+
+def _anchors(row: DimensionInput, where: str, problems: list[str]) -> tuple[Anchor, ...]:
+    found: list[Anchor] = []
+    for level in ANCHOR_LEVELS:
+        for language in QUESTION_LANGUAGES:
+            text = _text(
+                row.anchors.get(f"{level}-{language}"),
+                f"{where}: the level-{level} anchor",
+                problems,
+                required=False,
+                limit=MAX_DESCRIPTION,
+            )
+            if text:
+                found.append(Anchor(level, language, text))
+    return tuple(found)
+
+
+def parse_dimensions(rows: Sequence[DimensionInput]) -> list[DimensionSpec]:
     """Validated dimensions with weights normalised to sum to 1, or InvalidInputError."""
     problems: list[str] = []
-    parsed: list[tuple[str, str, float, str, tuple[Question, ...]]] = []
+    parsed: list[DimensionSpec] = []
     keys: set[str] = set()
     kept = [row for row in rows if not row.remove and not row.is_blank()]
     if not kept:
@@ -305,6 +355,7 @@ def parse_dimensions(rows: Sequence[DimensionInput]) -> list[Dimension]:
     for number, row in enumerate(kept, start=1):
         where = f"dimension {number}"
         name = _text(row.name, f"{where}: the name", problems)
+        name_zh = _text(row.name_zh, f"{where}: the Chinese name", problems, required=False)
         key = row.key.strip() or _slug(name)
         if not _KEY.match(key):
             problems.append(
@@ -345,16 +396,27 @@ def parse_dimensions(rows: Sequence[DimensionInput]) -> list[Dimension]:
             questions.extend(Question(language, line) for line in lines)
         if not questions:
             problems.append(f"{where}: add at least one question in English or Chinese")
-        parsed.append((key, name, weight, description, tuple(questions)))
+        parsed.append(
+            DimensionSpec(
+                key,
+                name,
+                weight,
+                description,
+                name_zh,
+                tuple(questions),
+                _anchors(row, where, problems),
+                _keywords(row, where, problems),
+            )
+        )
     if problems:
         raise InvalidInputError(problems)
-    total = sum(weight for _, _, weight, _, _ in parsed)
+    total = sum(dim.weight for dim in parsed)
     dimensions = []
-    for key, name, weight, description, asked in parsed:
-        share = round(weight / total, 6)
+    for dim in parsed:
+        share = round(dim.weight / total, 6)
         if share <= 0:
-            problems.append(f"the weight of {key!r} is too small next to the others")
-        dimensions.append(Dimension(key, name, share, description, asked))
+            problems.append(f"the weight of {dim.key!r} is too small next to the others")
+        dimensions.append(replace(dim, weight=share))
     if problems:
         raise InvalidInputError(problems)
     return dimensions
@@ -368,11 +430,13 @@ def save_competency_model(
     *,
     name: str = "",
     description: str = "",
-) -> CompetencyModel:
+    origin: str = "editor",
+) -> ModelSpec:
     """Save the edited dimensions as a NEW model version and point the requisition to it.
 
     A saved version never changes, so every report keeps naming the version it was scored
-    with; other requisitions that use an earlier version keep it.
+    with; other requisitions that use an earlier version keep it. `origin` records whether the
+    rows came from the editor, a built-in starter model or an imported dictionary.
     """
     visibility = require(principal, Action.EDIT_REQUISITIONS)
     requisition = store.requisitions.get_visible(requisition_id, visibility)
@@ -388,6 +452,8 @@ def save_competency_model(
     model_description = _text(
         description, "the model description", problems, required=False, limit=MAX_DESCRIPTION
     )
+    if origin not in MODEL_ORIGINS:
+        problems.append("unknown model origin")
     try:
         dimensions = parse_dimensions(rows)
     except InvalidInputError as exc:
@@ -395,9 +461,11 @@ def save_competency_model(
     if problems:
         raise InvalidInputError(problems)
     with store.transaction():
-        model = store.competency_models.save(
-            model_name, dimensions, description=model_description, created_by=principal.user_id
+        model = store.competency.save(
+            ModelSpec(model_name, tuple(dimensions), model_description, origin=origin),
+            created_by=principal.user_id,
         )
+        assert model.id is not None
         store.requisitions.set_competency_model(requisition.id, model.id)
         store.audit.append(
             f"user:{principal.user_id}",
@@ -406,6 +474,7 @@ def save_competency_model(
                 "model": model.id,
                 "name": model.name,
                 "version": model.version,
+                "origin": model.origin,
                 "requisition": requisition.id,
             },
         )

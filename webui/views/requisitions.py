@@ -6,7 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.competency.service import starter_choices
 from appliance.hiring_service import (
+    ANCHOR_LEVELS,
     QUESTION_LANGUAGES,
     REQUISITION_STATUSES,
     DimensionInput,
@@ -20,6 +22,7 @@ from appliance.hiring_service import (
     update_requisition,
 )
 from appliance.permissions import Action
+from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Requisition
 from webui.security import app_store, current_principal, requires, visibility
 
@@ -50,12 +53,18 @@ def detail(requisition_id: int) -> ResponseReturnValue:
     store = app_store()
     job = store.requisitions.get_visible(requisition_id, visibility())
     model = (
-        store.competency_models.get(job.competency_model_id)
+        store.competency.spec(job.competency_model_id)
         if job.competency_model_id is not None
         else None
     )
+    versions = store.competency.versions(model.name) if model is not None else []
     return render_template(
-        "requisitions/detail.html", job=job, model=model, languages=QUESTION_LANGUAGES
+        "requisitions/detail.html",
+        job=job,
+        model=model,
+        versions=versions,
+        languages=QUESTION_LANGUAGES,
+        levels=ANCHOR_LEVELS,
     )
 
 
@@ -141,6 +150,16 @@ def _dimension_inputs() -> list[DimensionInput]:
                 for language in QUESTION_LANGUAGES
             },
             remove=form.get(f"dim-{n}-remove") == "1",
+            name_zh=form.get(f"dim-{n}-name_zh", ""),
+            anchors={
+                f"{level}-{language}": form.get(f"dim-{n}-anchor-{level}-{language}", "")
+                for level in ANCHOR_LEVELS
+                for language in QUESTION_LANGUAGES
+            },
+            keywords={
+                language: form.get(f"dim-{n}-keywords-{language}", "")
+                for language in QUESTION_LANGUAGES
+            },
         )
         for n in range(count)
     ]
@@ -153,12 +172,13 @@ def model(requisition_id: int) -> ResponseReturnValue:
     store = app_store()
     job = store.requisitions.get_visible(requisition_id, visibility())
     current = (
-        store.competency_models.get(job.competency_model_id)
+        store.competency.spec(job.competency_model_id)
         if job.competency_model_id is not None
         else None
     )
     problems: list[str] = []
     status = 200
+    origin = request.form.get("origin", "editor")
     if request.method == "POST":
         rows = _dimension_inputs()
         try:
@@ -169,6 +189,7 @@ def model(requisition_id: int) -> ResponseReturnValue:
                 rows,
                 name=request.form.get("name", ""),
                 description=request.form.get("description", ""),
+                origin=origin,
             )
         except InvalidInputError as exc:
             problems, status = exc.problems, 422
@@ -186,6 +207,26 @@ def model(requisition_id: int) -> ResponseReturnValue:
     except ValueError:
         extra = EXTRA_ROWS
     rows = [*rows, *(DimensionInput() for _blank in range(extra))][:MAX_ROWS]
+    return render_model_editor(
+        job, current, rows, name, description, problems, status, extra=extra, origin=origin
+    )
+
+
+def render_model_editor(
+    job: Requisition,
+    current: ModelSpec | None,
+    rows: list[DimensionInput],
+    name: str,
+    description: str,
+    problems: list[str],
+    status: int,
+    *,
+    extra: int = EXTRA_ROWS,
+    origin: str = "editor",
+    draft_note: str = "",
+) -> ResponseReturnValue:
+    """The model editor page (also showing a starter model or an imported dictionary as a
+    draft that HR edits before saving)."""
     return (
         render_template(
             "requisitions/model.html",
@@ -196,7 +237,11 @@ def model(requisition_id: int) -> ResponseReturnValue:
             description=description,
             problems=problems,
             languages=QUESTION_LANGUAGES,
+            levels=ANCHOR_LEVELS,
             extra=extra,
+            origin=origin if origin in ("editor", "starter", "import") else "editor",
+            draft_note=draft_note,
+            starters=starter_choices(),
         ),
         status,
     )

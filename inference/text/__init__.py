@@ -1,0 +1,1 @@
+"""Text encoders (sentence embeddings) for scoring."""
