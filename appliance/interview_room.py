@@ -21,14 +21,24 @@ from appliance.errors import ApplianceError, NotFoundError
 from appliance.permissions import Action, Principal, require
 from appliance.recordings import check_queue_room
 from appliance.room_consent import room_language
-from appliance.room_plan import planned_questions, requisition_settings, settings_from
+from appliance.room_plan import (
+    personal_questions,
+    planned_questions,
+    requisition_settings,
+    settings_from,
+)
 from appliance.store import Store
 from appliance.store.hiring import Interview
 from appliance.store.links import CandidateLink
 from appliance.store.queue import Job
+from appliance.store.resumes import PersonalQuestion
 from appliance.store.room import RoomQuestion, RoomSession, Take
+from appliance.store.segments import PlannedQuestion
 
 logger = logging.getLogger(__name__)
+
+# Places in a room's plan that personalised questions (from the resume match) may take.
+PERSONAL_PLACES = 2
 
 ANALYSE = "analyse"
 STAGES = ("consent", "device_check", "questions", "closed")
@@ -89,7 +99,13 @@ def _create_room(store: Store, interview: Interview, link: CandidateLink) -> Roo
     requisition = store.requisitions.get(interview.requisition_id)
     settings = requisition_settings(store, requisition.id)
     language = room_language(interview.language)
-    plan = planned_questions(store, requisition.id, language)[: settings.max_questions]
+    personal = personal_questions(store, interview.candidate_id, requisition.id, language)
+    # Personalised questions (from the resume match) take at most two places, never all.
+    personal = personal[: max(0, min(PERSONAL_PLACES, settings.max_questions - 1))]
+    planned = planned_questions(store, requisition.id, language)
+    plan: list[tuple[str, PlannedQuestion | PersonalQuestion]] = [
+        ("planned", q) for q in planned[: settings.max_questions - len(personal)]
+    ] + [("personal", q) for q in personal]
     if not plan:
         raise RoomError(
             "no interview questions are planned for this position yet; please contact us"
@@ -100,13 +116,13 @@ def _create_room(store: Store, interview: Interview, link: CandidateLink) -> Roo
         if existing is not None:
             return existing
         room = store.room.create_session(interview.id, link.id, language, settings.to_dict())
-        for position, question in enumerate(plan):
+        for position, (kind, question) in enumerate(plan):
             store.room.add_question(
                 room.id,
                 position,
-                "planned",
+                kind,
                 question.text,
-                question_id=question.id,
+                question_id=question.id if kind == "planned" else None,
                 dimension_key=question.dimension_key,
             )
         store.audit.append(

@@ -8,6 +8,7 @@ from typing import Any
 from appliance.errors import ApplianceError
 from appliance.permissions import Action, Principal, require
 from appliance.store import Store
+from appliance.store.resumes import PersonalQuestion
 from appliance.store.segments import PlannedQuestion
 
 
@@ -107,3 +108,20 @@ def planned_questions(store: Store, requisition_id: int, language: str) -> list[
                 chosen.append(found[0])
                 break
     return chosen
+
+
+def personal_questions(
+    store: Store, candidate_id: int, requisition_id: int, language: str
+) -> list[PersonalQuestion]:
+    """The candidate's personalised questions (resume match) in the interview's language.
+
+    Questions in another language are left out rather than shown untranslated; HR drafts
+    them in both languages.
+    """
+    base = language.split("-", 1)[0].split("_", 1)[0].lower()
+    return [
+        q
+        for q in store.personal_questions.for_plan(candidate_id, requisition_id)
+        if q.language.split("-", 1)[0].split("_", 1)[0].lower() == base
+    ]
+

@@ -363,3 +363,31 @@ def test_an_abandoned_take_is_swept(
     assert sweep_abandoned_takes(store, appliance.config, appliance.spool()) == 1
     assert store.room.take_by_key("abandoned-take-123456").state == "discarded"  # type: ignore[union-attr]
     assert store.conn.execute("SELECT count(*) FROM room_chunks").fetchone()[0] == 0
+
+
+def test_personalised_questions_from_the_resume_join_the_plan_sealed(
+    appliance: Appliance, store: Store
+) -> None:
+    """HR's questions drafted from the resume are asked too (in the interview's language)."""
+    setup = room_setup(store)
+    secret = "Your resume mentions the Kestrel billing migration: what was your own part?"
+    with store.transaction():
+        store.personal_questions.add(
+            setup.candidate_id, setup.requisition_id, text=secret, language="en",
+            source="resume", dimension_key="ownership",
+        )
+        store.personal_questions.add(
+            setup.candidate_id, setup.requisition_id, text="简历中提到的项目是什么?",
+            language="zh", source="resume",
+        )
+    opened = open_room(store, setup.token)
+    questions = store.room.questions(opened.room.id)
+    kinds = [q.kind for q in questions]
+    assert kinds.count("personal") == 1 and kinds[-1] == "personal"
+    assert questions[-1].text == secret and questions[-1].dimension_key == "ownership"
+    assert kinds.count("planned") == len(questions) - 1 >= 1
+    # The question may carry personal data from the resume: it is sealed in the store.
+    raw = store.conn.execute(
+        "SELECT text FROM room_questions WHERE id = ?", (questions[-1].id,)
+    ).fetchone()[0]
+    assert "Kestrel" not in raw

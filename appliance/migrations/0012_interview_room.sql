@@ -34,10 +34,10 @@ CREATE TABLE room_questions (
     id              INTEGER PRIMARY KEY,
     session_id      INTEGER NOT NULL REFERENCES room_sessions(id) ON DELETE CASCADE,
     position        INTEGER NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('planned', 'followup')),
+    kind            TEXT NOT NULL CHECK (kind IN ('planned', 'personal', 'followup')),
     question_id     INTEGER REFERENCES competency_questions(id),
     dimension_key   TEXT,
-    text            TEXT NOT NULL,  -- a follow-up is sealed (it may quote the answer)
+    text            TEXT NOT NULL,  -- follow-ups and personal questions are sealed (personal data)
     based_on        INTEGER REFERENCES room_questions(id),
     created_at      TEXT NOT NULL,
     UNIQUE (session_id, position)

@@ -218,7 +218,7 @@ class RoomRepository(SealedRepository):
         dimension_key: str | None = None,
         based_on: int | None = None,
     ) -> RoomQuestion:
-        """Add a question at `position` (a follow-up's text is sealed)."""
+        """Add a question at `position` (a follow-up's or personal question's text is sealed)."""
         cursor = self.conn.execute(
             "INSERT INTO room_questions (session_id, position, kind, question_id, dimension_key,"
             " text, based_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -226,7 +226,8 @@ class RoomRepository(SealedRepository):
         )
         row_id = int(cursor.lastrowid)
         stored = text
-        if kind == "followup":
+        if kind != "planned":
+            # Follow-ups quote the answer; personal questions come from the resume.
             key = self._require_key(self._pseudonym_of_session(session_id))
             stored = seal(key, text, table="room_questions", column="text", row=row_id)
         self.conn.execute("UPDATE room_questions SET text = ? WHERE id = ?", (stored, row_id))
