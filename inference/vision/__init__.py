@@ -1,0 +1,1 @@
+"""Vision backends (face presence, pose, gaze, smile), their per-answer summary, and affect."""
