@@ -204,7 +204,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
     with shared_lock(config.paths.lock):
         store = open_store(config, keyset)
-        worker = Worker(config, store)
+        kinds = [k for k in (args.only_kinds or "").split(",") if k] or None
+        excluded = [k for k in (args.except_kinds or "").split(",") if k]
+        worker = Worker(
+            config, store, kinds=kinds, exclude_kinds=excluded, chores=not args.no_chores
+        )
         worker.install_signal_handlers()
         worker.register()
         logger.info("worker %s started", worker.id)
@@ -350,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     rekey.add_argument("--new-passphrase-file", type=Path)
     worker = add("worker", cmd_worker)
     worker.add_argument("--exit-when-idle", action="store_true")
+    worker.add_argument("--only-kinds", help="comma-separated job kinds this worker takes")
+    worker.add_argument("--except-kinds", help="comma-separated job kinds this worker leaves")
+    worker.add_argument(
+        "--no-chores", action="store_true", help="do not run the idle-time chores"
+    )
     add("serve", cmd_serve)
     ingest = add("ingest", cmd_ingest)
     ingest.add_argument("--interview", type=int, required=True)

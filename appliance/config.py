@@ -87,6 +87,18 @@ class WorkerConfig(_Section):
     max_queued_jobs: int = Field(
         10_000, ge=1, description="Queued plus running jobs above which new work is refused."
     )
+    interactive_kinds: list[str] = Field(
+        default_factory=lambda: ["live_assist", "room_followup"],
+        description="Job kinds someone is waiting for (live assist, a candidate's follow-up "
+        "question): `serve` runs them in a second worker process of their own, so a long "
+        "analysis never holds them up. That process also runs the idle-time chores "
+        "(outbox, retention, checkpoints).",
+    )
+    interactive_lane: bool = Field(
+        True,
+        description="Run the second (interactive) worker process under `serve`; when off, "
+        "one worker runs every kind of job.",
+    )
     pipeline: list[str] = Field(
         default_factory=lambda: ["probe", "policy_gate"],
         min_length=1,

@@ -53,6 +53,14 @@ class Action(StrEnum):
     VIEW_BIAS_AUDIT = "bias_audit.view"
     IMPORT_DATA = "data.import"
     STOP_ANALYSIS = "analysis.stop"
+    MANAGE_AFFECT_SCORING = "affect_scoring.manage"
+    CORRECT_SEGMENTS = "segments.correct"
+    EXPORT_EXPLANATION = "explanations.export"
+    MANAGE_SCHEDULING = "scheduling.manage"
+    EDIT_AVAILABILITY = "availability.edit"
+    MANAGE_OUTBOX = "outbox.manage"
+    VIEW_INAPP_NOTIFICATIONS = "inapp_notifications.view"
+    LIVE_ASSIST = "live_assist.use"
 
 
 class Scope(StrEnum):
@@ -68,6 +76,7 @@ _EVERYONE = {
     Action.VIEW_DASHBOARD: Scope.OWN,
     Action.VIEW_OWN_ACCOUNT: Scope.OWN,
     Action.CHANGE_OWN_ACCOUNT: Scope.OWN,
+    Action.VIEW_INAPP_NOTIFICATIONS: Scope.OWN,
 }
 
 PERMISSIONS: dict[str, dict[Action, Scope]] = {
@@ -92,6 +101,13 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.VIEW_BIAS_AUDIT: Scope.REGION,
         Action.IMPORT_DATA: Scope.REGION,
         Action.STOP_ANALYSIS: Scope.REGION,
+        Action.MANAGE_AFFECT_SCORING: Scope.REGION,
+        Action.CORRECT_SEGMENTS: Scope.REGION,
+        Action.EXPORT_EXPLANATION: Scope.REGION,
+        Action.MANAGE_SCHEDULING: Scope.REGION,
+        Action.EDIT_AVAILABILITY: Scope.ALL,
+        Action.MANAGE_OUTBOX: Scope.REGION,
+        Action.LIVE_ASSIST: Scope.REGION,
     },
     "recruiter": {
         **_EVERYONE,
@@ -105,12 +121,20 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.RECORD_DECISION: Scope.DEPARTMENT,
         Action.RECORD_CONSENT: Scope.DEPARTMENT,
         Action.STOP_ANALYSIS: Scope.DEPARTMENT,
+        Action.CORRECT_SEGMENTS: Scope.DEPARTMENT,
+        Action.EXPORT_EXPLANATION: Scope.DEPARTMENT,
+        Action.MANAGE_SCHEDULING: Scope.DEPARTMENT,
+        Action.EDIT_AVAILABILITY: Scope.DEPARTMENT,
+        Action.MANAGE_OUTBOX: Scope.DEPARTMENT,
+        Action.LIVE_ASSIST: Scope.DEPARTMENT,
     },
     "interviewer": {
         **_EVERYONE,
+        Action.EDIT_AVAILABILITY: Scope.OWN,
         Action.VIEW_CANDIDATES: Scope.OWN,
         Action.VIEW_REPORTS: Scope.OWN,
         Action.ADD_EVALUATION: Scope.OWN,
+        Action.LIVE_ASSIST: Scope.OWN,
     },
     "business_lead": {
         **_EVERYONE,
@@ -118,11 +142,13 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.VIEW_CANDIDATES: Scope.DEPARTMENT,
         Action.VIEW_REPORTS: Scope.DEPARTMENT,
         Action.RECORD_RECOMMENDATION: Scope.DEPARTMENT,
+        Action.EDIT_AVAILABILITY: Scope.OWN,
     },
     "tech_expert": {
         **_EVERYONE,
         Action.VIEW_TECH_ROUND: Scope.OWN,
         Action.ADD_TECH_EVALUATION: Scope.OWN,
+        Action.EDIT_AVAILABILITY: Scope.OWN,
     },
     "auditor": {
         Action.VIEW_OWN_ACCOUNT: Scope.OWN,

@@ -11,6 +11,7 @@ from typing import Any
 
 from appliance.errors import ApplianceError, NotFoundError
 from appliance.permissions import Action, PermissionDeniedError, Principal, require
+from appliance.scheduling.next_round import enqueue_next_round
 from appliance.store import Store
 from appliance.store.review import Decision, Evaluation, ScoreOverride
 
@@ -65,17 +66,18 @@ def record_decision(
             subject=candidate.pseudonym,
             details={"decision": decision.id, "requisition": requisition.id},
         )
+        if kind == "advance":
+            # Commits with the decision: the worker opens the next round's scheduling.
+            enqueue_next_round(store, decision)
     return decision
 
 
 def ai_scores(content: dict[str, Any]) -> dict[str, float]:
     """The AI's score per competency dimension in a report's content (may be empty)."""
-    scores = content.get("scores") or {}
-    return {
-        str(key): float(value["score"])
-        for key, value in scores.items()
-        if isinstance(value, dict) and "score" in value
-    }
+    # One reading of both report shapes (the scorer's sections and the older `scores`).
+    from appliance.store.privacy import ai_scores as stored_ai_scores
+
+    return stored_ai_scores(content)
 
 
 def override_score(

@@ -58,6 +58,18 @@ def gunicorn_argv(config: ApplianceConfig) -> list[str]:
     ]
 
 
+def worker_argv(config: ApplianceConfig, config_path: Path, lane: str) -> list[str]:
+    """The command line of a worker process in its lane (`batch` or `interactive`)."""
+    argv = [sys.executable, "-m", "appliance", "worker", "--config", str(config_path)]
+    if not config.worker.interactive_lane:
+        return argv
+    kinds = ",".join(config.worker.interactive_kinds)
+    if lane == "interactive":
+        return [*argv, "--only-kinds", kinds]
+    # The batch lane leaves waiting-for-a-person jobs and the chores to the interactive one.
+    return [*argv, "--except-kinds", kinds, "--no-chores"] if kinds else [*argv, "--no-chores"]
+
+
 def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
     """Run both processes until Ctrl-C/SIGTERM or until one of them exits; stop both."""
     # Fail before starting anything when the store cannot be used (wrong key, old schema).
@@ -72,12 +84,12 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
     with shared_lock(config.paths.lock):
         children = {
             "web": _spawn(gunicorn_argv(config), keyset, config_path),
-            "worker": _spawn(
-                [sys.executable, "-m", "appliance", "worker", "--config", str(config_path)],
-                keyset,
-                config_path,
-            ),
+            "worker": _spawn(worker_argv(config, config_path, "batch"), keyset, config_path),
         }
+        if config.worker.interactive_lane:
+            children["interactive"] = _spawn(
+                worker_argv(config, config_path, "interactive"), keyset, config_path
+            )
         print(
             f"web UI on http://{config.web.host}:{config.web.port}/ "
             f"(web pid {children['web'].pid}, worker pid {children['worker'].pid}); "

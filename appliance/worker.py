@@ -11,7 +11,7 @@ import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,14 +20,23 @@ from typing import Any
 
 import psutil
 
+from appliance.affect_scoring import persist_affect
 from appliance.audit_chain import maybe_checkpoint
 from appliance.clock import to_stamp, utcnow
 from appliance.config import ApplianceConfig
 from appliance.errors import NotFoundError, SpoolIntegrityError
 from appliance.exports import JOB_KIND as EXPORT_KIND
 from appliance.exports import ExportError, build_export, fail_export, sweep_partial_bundles
+from appliance.live_assist import LIVE_KIND, live_assist_task
+from appliance.notify.outbox import outbox_chore
 from appliance.pipeline import StepContext, StepFailure, build_pipeline, run_pipeline
 from appliance.retention import RETENTION_INTERVAL_S, retention_chore
+from appliance.room_followups import FOLLOWUP as FOLLOWUP_KIND
+from appliance.room_followups import followup_task
+from appliance.room_takes import sweep_abandoned_takes
+from appliance.scheduling.next_round import JOB_KIND as NEXT_ROUND_KIND
+from appliance.scheduling.next_round import open_next_round
+from appliance.scheduling.service import caldav_chore
 from appliance.scratch import make_scratch, scratch_root, sweep_orphans, wipe
 from appliance.spool import Spool
 from appliance.store import Store
@@ -129,9 +138,20 @@ class Worker:
     """One worker process's loop."""
 
     def __init__(
-        self, config: ApplianceConfig, store: Store, *, worker_id: str | None = None
+        self,
+        config: ApplianceConfig,
+        store: Store,
+        *,
+        worker_id: str | None = None,
+        kinds: Collection[str] | None = None,
+        exclude_kinds: Collection[str] = (),
+        chores: bool = True,
     ) -> None:
         self.config = config
+        # A lane: which job kinds this process takes, and whether it runs the idle chores.
+        self.kinds = None if kinds is None else tuple(kinds)
+        self.exclude_kinds = tuple(exclude_kinds)
+        self.chores = chores
         self.store = store
         self.spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
         self.hostname = socket.gethostname()
@@ -191,7 +211,8 @@ class Worker:
                 if exit_when_idle:
                     break
                 self.store.workers.heartbeat(self.id)
-                self._run_periodic()
+                if self.chores:
+                    self._run_periodic()
                 if (
                     utcnow() - last_recovery
                 ).total_seconds() > self.config.worker.stale_after_s / 2:
@@ -209,7 +230,9 @@ class Worker:
 
     def run_once(self) -> Outcome | None:
         """Claim and run one ready job; None when nothing is ready."""
-        claim = self.store.jobs.claim(self.id)
+        claim = self.store.jobs.claim(
+            self.id, kinds=self.kinds, exclude_kinds=self.exclude_kinds
+        )
         if claim is None:
             return None
         handler = self._handlers.get(claim.job.kind)
@@ -398,7 +421,8 @@ class Worker:
             wipe(scratch)
         try:
             return self._complete(
-                claim, recording.id, interview.id, subject, draft.to_content(), draft.media_info
+                claim, recording.id, interview.id, subject, draft.to_content(), draft.media_info,
+                apart=draft.apart,
             )
         except LostClaimError:
             logger.warning("job %s was requeued while running; result discarded", job.id)
@@ -457,6 +481,7 @@ class Worker:
         subject: str,
         content: dict[str, Any],
         media_info: dict[str, Any] | None,
+        apart: dict[str, Any] | None = None,
     ) -> Outcome:
         # Results, job completion and the audit entry commit together or not at all.
         with self.store.transaction():
@@ -465,6 +490,9 @@ class Worker:
             report = self.store.reports.create(
                 interview_id, claim.job.id, content, recording_id=recording_id
             )
+            if apart and apart.get("affect"):
+                # Affect output is stored apart from the report, never in its content.
+                persist_affect(self.store, claim.job.id, recording_id, report.id, apart["affect"])
             self.store.interviews.set_status(interview_id, "analysed")
             self.store.jobs.succeed(claim, {"report_id": report.id})
             self.store.audit.append(
@@ -489,3 +517,9 @@ def _audit_checkpoint(store: Store, config: ApplianceConfig, spool: Spool) -> ob
 
 PERIODIC["audit_checkpoint"] = (60.0, _audit_checkpoint)
 PERIODIC["retention"] = (RETENTION_INTERVAL_S, retention_chore)
+PERIODIC["notify_outbox"] = (10.0, outbox_chore)
+PERIODIC["caldav_sync"] = (3600.0, caldav_chore)
+TASKS[NEXT_ROUND_KIND] = open_next_round
+TASKS[LIVE_KIND] = live_assist_task
+TASKS[FOLLOWUP_KIND] = followup_task
+PERIODIC["room_abandoned_takes"] = (3600.0, sweep_abandoned_takes)

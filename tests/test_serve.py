@@ -122,13 +122,20 @@ def serving(appliance: Appliance, tmp_path: Path) -> Iterator[Serving]:
 
 
 def _stop_and_check(server: Serving, sig: signal.Signals) -> None:
-    """Send `sig` to serve alone; it must stop both children and exit 0 within 30 s."""
+    """Send `sig` to serve alone; it must stop all its children and exit 0 within 30 s."""
     children = psutil.Process(server.popen.pid).children()
     everything = server.descendants()  # gunicorn's own workers too
     kinds = sorted("gunicorn" if "gunicorn" in " ".join(child.cmdline()) else
                    "worker" if "worker" in child.cmdline() else child.name()
                    for child in children)
-    assert kinds == ["gunicorn", "worker"], [child.cmdline() for child in children]
+    # gunicorn, the batch worker and the interactive worker (live assist, follow-ups, chores).
+    assert kinds == ["gunicorn", "worker", "worker"], [child.cmdline() for child in children]
+    lanes = sorted(
+        "interactive" if "--only-kinds" in child.cmdline() else "batch"
+        for child in children
+        if "worker" in child.cmdline()
+    )
+    assert lanes == ["batch", "interactive"]
     for process in everything:  # keys travel by pipe: no passphrase in any child's environment
         assert "APPLIANCE_PASSPHRASE" not in process.environ()
 

@@ -61,3 +61,39 @@ def test_failing_chore_does_not_stop_the_worker(
     worker._run_periodic()
     worker._run_periodic()  # within the interval: nothing runs again
     assert sorted(calls) == ["bad", "good"]
+
+
+def test_lanes_keep_interactive_jobs_away_from_the_batch_worker(
+    appliance: Appliance, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follow-up the candidate waits for is never queued behind a long analysis."""
+    from appliance.serve import worker_argv
+
+    ran: list[str] = []
+
+    def task(kind: str) -> Any:
+        def run(
+            store_: Store, config: Any, payload: dict[str, Any], progress: Any
+        ) -> dict[str, Any]:
+            ran.append(kind)
+            return {}
+
+        return run
+
+    monkeypatch.setitem(worker_module.TASKS, "room_followup", task("room_followup"))
+    monkeypatch.setitem(worker_module.TASKS, "slow_batch", task("slow_batch"))
+    store.jobs.enqueue("slow_batch", max_open=10, max_attempts=1, priority=1)
+    store.jobs.enqueue("room_followup", max_open=10, max_attempts=1, priority=200)
+    interactive_kinds = appliance.config.worker.interactive_kinds
+    batch = Worker(appliance.config, store, exclude_kinds=interactive_kinds, chores=False)
+    interactive = Worker(appliance.config, store, kinds=interactive_kinds)
+    assert interactive.run_once() is not None and ran == ["room_followup"]
+    assert interactive.run_once() is None  # the batch job is not its kind
+    assert batch.run_once() is not None and ran == ["room_followup", "slow_batch"]
+    assert batch.run_once() is None
+    batch_argv = worker_argv(appliance.config, appliance.config_path, "batch")
+    assert batch_argv[-3:] == ["--except-kinds", "live_assist,room_followup", "--no-chores"]
+    assert worker_argv(appliance.config, appliance.config_path, "interactive")[-2:] == [
+        "--only-kinds",
+        "live_assist,room_followup",
+    ]

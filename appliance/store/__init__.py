@@ -10,21 +10,32 @@ from contextlib import contextmanager
 from appliance.db import Connection, Database, transaction
 from appliance.migrate import require_current
 from appliance.store.audit import AuditRepository
+from appliance.store.competency import CompetencyRepository
 from appliance.store.hiring import (
     CompetencyModelRepository,
     InterviewRepository,
     RequisitionRepository,
 )
 from appliance.store.links import LinkRepository
+from appliance.store.live import LiveRepository
+from appliance.store.notify import InAppRepository, OutboxRepository
 from appliance.store.people import CandidateRepository, UserRepository
 from appliance.store.queue import JobRepository, WorkerRepository
 from appliance.store.recordings import RecordingRepository
 from appliance.store.reports import ReportRepository
+from appliance.store.resumes import PersonalQuestionRepository, ResumeRepository
 from appliance.store.review import (
     DecisionRepository,
     EvaluationRepository,
     ScoreOverrideRepository,
 )
+from appliance.store.room import (
+    InterviewAnswerRepository,
+    NotificationRepository,
+    RoomRepository,
+)
+from appliance.store.scheduling import SchedulingRepository
+from appliance.store.segments import InterviewPlanRepository, SegmentCorrectionRepository
 from appliance.store.tokens import ApiTokenRepository
 from appliance.store.uploads import UploadRepository
 from appliance.store.vault import VaultRepository
@@ -52,6 +63,7 @@ class Store:
         self.candidates = CandidateRepository(self)
         self.requisitions = RequisitionRepository(self)
         self.competency_models = CompetencyModelRepository(self)
+        self.competency = CompetencyRepository(self)
         self.interviews = InterviewRepository(self)
         self.recordings = RecordingRepository(self)
         self.jobs = JobRepository(self)
@@ -65,6 +77,17 @@ class Store:
         self.api_tokens = ApiTokenRepository(self)
         self.uploads = UploadRepository(self)
         self.links = LinkRepository(self)
+        self.scheduling = SchedulingRepository(self)
+        self.outbox = OutboxRepository(self)
+        self.inapp = InAppRepository(self)
+        self.room = RoomRepository(self)
+        self.interview_answers = InterviewAnswerRepository(self)
+        self.hr_notifications = NotificationRepository(self)
+        self.live = LiveRepository(self)
+        self.resumes = ResumeRepository(self)
+        self.personal_questions = PersonalQuestionRepository(self)
+        self.interview_plan = InterviewPlanRepository(self)
+        self.segment_corrections = SegmentCorrectionRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

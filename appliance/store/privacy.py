@@ -36,13 +36,29 @@ def _scope(visibility: Visibility, candidate_column: str) -> tuple[str, list[Any
 
 
 def ai_scores(content: dict[str, Any]) -> dict[str, float]:
-    """The AI's score per competency in a report's content (no text: quotes stay out)."""
+    """The AI's score per competency in a report's content (no text: quotes stay out).
+
+    Reads the scorer's `sections.scoring.dimensions` and, for reports drafted before it,
+    the older `scores` mapping.
+    """
     scores = content.get("scores") if isinstance(content, dict) else None
     found: dict[str, float] = {}
     for key, value in (scores or {}).items() if isinstance(scores, dict) else ():
         score = value.get("score") if isinstance(value, dict) else None
         if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score):
             found[str(key)] = float(score)
+    sections = content.get("sections") if isinstance(content, dict) else None
+    scoring = sections.get("scoring") if isinstance(sections, dict) else None
+    dimensions = scoring.get("dimensions") if isinstance(scoring, dict) else None
+    for dim in dimensions if isinstance(dimensions, list) else ():
+        score = dim.get("score") if isinstance(dim, dict) else None
+        if (
+            dim.get("key")
+            and isinstance(score, int | float)
+            and not isinstance(score, bool)
+            and math.isfinite(score)
+        ):
+            found[str(dim["key"])] = float(score)
     return found
 
 
@@ -464,7 +480,32 @@ class ErasureRepository(Repository):
             f"DELETE FROM evaluations WHERE interview_id IN ({_INTERVIEWS_OF})",
             candidate_id,
         )
+        run(
+            "segment_corrections",
+            "DELETE FROM segment_corrections WHERE recording_id IN"
+            " (SELECT id FROM recordings WHERE candidate_id = ?)",
+            candidate_id,
+        )
+        # The interview room and live assist (their pieces and plans go with them by cascade).
+        run(
+            "interview_answers",
+            f"DELETE FROM interview_answers WHERE interview_id IN ({_INTERVIEWS_OF})",
+            candidate_id,
+        )
+        run(
+            "room_sessions",
+            f"DELETE FROM room_sessions WHERE interview_id IN ({_INTERVIEWS_OF})",
+            candidate_id,
+        )
+        run(
+            "live_sessions",
+            f"DELETE FROM live_sessions WHERE interview_id IN ({_INTERVIEWS_OF})",
+            candidate_id,
+        )
         run("recordings", "DELETE FROM recordings WHERE candidate_id = ?", candidate_id)
+        run("personal_questions", "DELETE FROM personal_questions WHERE candidate_id = ?",
+            candidate_id)
+        run("resumes", "DELETE FROM resumes WHERE candidate_id = ?", candidate_id)
         run(
             "candidate_links",
             f"DELETE FROM candidate_links WHERE interview_id IN ({_INTERVIEWS_OF})",
@@ -726,6 +767,16 @@ class RetentionRepository(Repository):
             "UPDATE reports SET recording_id = NULL WHERE recording_id = ?", (recording_id,)
         )
         self.conn.execute("DELETE FROM upload_sessions WHERE recording_id = ?", (recording_id,))
+        self.conn.execute("DELETE FROM interview_answers WHERE recording_id = ?", (recording_id,))
+        self.conn.execute(
+            "UPDATE room_takes SET recording_id = NULL WHERE recording_id = ?", (recording_id,)
+        )
+        self.conn.execute(
+            "UPDATE live_sessions SET recording_id = NULL WHERE recording_id = ?", (recording_id,)
+        )
+        self.conn.execute(
+            "DELETE FROM segment_corrections WHERE recording_id = ?", (recording_id,)
+        )
         self.conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
 
     def delete_report(self, report_id: int) -> None:

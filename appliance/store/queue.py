@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,15 +157,29 @@ class JobRepository(Repository):
             raise NotFoundError(f"no job {job_id}")
         return job_from_row(row)
 
-    def claim(self, worker_id: str) -> Claim | None:
-        """Take the next ready job for `worker_id`, or None when none is ready."""
+    def claim(
+        self,
+        worker_id: str,
+        *,
+        kinds: Collection[str] | None = None,
+        exclude_kinds: Collection[str] = (),
+    ) -> Claim | None:
+        """Take the next ready job for `worker_id` (of `kinds`, not of `exclude_kinds`)."""
         now = now_stamp()
+        lane = ""
+        params: list[object] = [now]
+        if kinds is not None:
+            lane += f" AND kind IN ({', '.join('?' for _ in kinds) or 'NULL'})"
+            params.extend(kinds)
+        if exclude_kinds:
+            lane += f" AND kind NOT IN ({', '.join('?' for _ in exclude_kinds)})"
+            params.extend(exclude_kinds)
         # BEGIN IMMEDIATE takes the write lock first, so two workers can never pick one row.
         with transaction(self.conn):
             row = self.conn.execute(
                 "SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ?"
-                " ORDER BY priority, run_after, id LIMIT 1",
-                (now,),
+                f"{lane} ORDER BY priority, run_after, id LIMIT 1",
+                params,
             ).fetchone()
             if row is None:
                 return None

@@ -57,6 +57,12 @@ OWNER_OF: dict[str, str] = {
         "score_overrides t JOIN reports rep ON rep.id = t.report_id"
         " JOIN interviews i ON i.id = rep.interview_id JOIN candidates c ON c.id = i.candidate_id"
     ),
+    "resumes": "resumes t" + _VIA_CANDIDATE,
+    "personal_questions": "personal_questions t" + _VIA_CANDIDATE,
+    "segment_corrections": (
+        "segment_corrections t JOIN recordings rec ON rec.id = t.recording_id"
+        " JOIN candidates c ON c.id = rec.candidate_id"
+    ),
 }
 
 
@@ -87,6 +93,11 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("recordings", "display_name"),
     SealedColumn("upload_sessions", "display_name"),
     SealedColumn("data_requests", "note"),
+    SealedColumn("resumes", "display_name"),
+    SealedColumn("resumes", "file"),  # base64 of the uploaded file's bytes
+    SealedColumn("resumes", "extracted", json=True),  # text, skills, employers, roles
+    SealedColumn("personal_questions", "text"),
+    SealedColumn("segment_corrections", "spans", json=True),
 )
 
 

@@ -19,6 +19,12 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from appliance import api_support as api
 from appliance.permissions import Action
+from appliance.report_document import (
+    explanation,
+    interview_document,
+    log_document_read,
+    log_explanation_export,
+)
 from appliance.review import add_evaluation, current_scores, override_score, record_decision
 from appliance.uploads import UploadOffsetError
 from webui.security import (
@@ -308,6 +314,26 @@ def get_job(job_id: int) -> ResponseReturnValue:
 def get_report(report_id: int) -> ResponseReturnValue:
     """A report with its current scores and the human overrides."""
     return jsonify(api.get_report(app_store(), current_principal(), report_id))
+
+
+@bp.get("/interviews/<int:interview_id>/report")
+@requires(Action.VIEW_REPORTS)
+def get_interview_report(interview_id: int) -> ResponseReturnValue:
+    """The interview's report as one document (an audited read)."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_document_read(store, principal, document, f"api.interview-report:{interview_id}")
+    return jsonify(document)
+
+
+@bp.get("/interviews/<int:interview_id>/explanation")
+@requires(Action.EXPORT_EXPLANATION)
+def get_interview_explanation(interview_id: int) -> ResponseReturnValue:
+    """The candidate's explanation (logged as a disclosure)."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_explanation_export(store, principal, document)
+    return jsonify(explanation(document))
 
 
 @bp.post("/reports/<int:report_id>/overrides")

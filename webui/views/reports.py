@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from appliance.hiring_service import report_detail
 from appliance.permissions import Action, Visibility, allowed, require
+from appliance.report_document import (
+    explanation,
+    interview_document,
+    log_document_read,
+    log_explanation_export,
+    report_document,
+)
 from appliance.review import ReviewError, log_candidate_read, override_score
+from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("reports", __name__)
@@ -31,6 +42,7 @@ def _report_page(
         render_template(
             "reports/show.html",
             detail=detail,
+            doc=report_document(store, principal, report_id),
             may_override=allowed(principal, Action.OVERRIDE_SCORE) is not None,
             problems=problems or [],
             values=values or {},
@@ -79,3 +91,104 @@ def override(report_id: int) -> ResponseReturnValue:
         )
     flash(_("The score was overridden."), "success")
     return redirect(url_for("reports.show", report_id=report_id), 303)
+
+
+# --- the report document: interview view, JSON and PDF exports, the candidate's explanation ---
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_download(document: dict[str, Any], filename: str) -> Response:
+    body = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    return _download(body, "application/json", filename)
+
+
+def _pdf_download(render: Callable[[], bytes], filename: str) -> Response:
+    try:
+        body = render()
+    except ReportFontMissingError as exc:
+        abort(503, description=str(exc))
+    return _download(body, "application/pdf", filename)
+
+
+@bp.get("/reports/<int:report_id>/export.json")
+@requires(Action.VIEW_REPORTS)
+def report_json(report_id: int) -> ResponseReturnValue:
+    """One report as machine-readable JSON (scores, evidence, overrides, model versions)."""
+    store, principal = app_store(), current_principal()
+    document = report_document(store, principal, report_id)
+    log_document_read(store, principal, document, f"report-json:{report_id}")
+    return _json_download(document, f"report-{report_id}.json")
+
+
+@bp.get("/reports/<int:report_id>/export.pdf")
+@requires(Action.VIEW_REPORTS)
+def report_pdf_export(report_id: int) -> ResponseReturnValue:
+    """One report as a PDF for reviewers."""
+    store, principal = app_store(), current_principal()
+    document = report_document(store, principal, report_id)
+    log_document_read(store, principal, document, f"report-pdf:{report_id}")
+    return _pdf_download(lambda: report_pdf(document), f"report-{report_id}.pdf")
+
+
+@bp.get("/interviews/<int:interview_id>/report")
+@requires(Action.VIEW_REPORTS)
+def interview_report(interview_id: int) -> ResponseReturnValue:
+    """The interview's report: all its recordings' analyses together, overrides applied."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_document_read(store, principal, document, f"interview-report:{interview_id}")
+    return render_template(
+        "reports/interview.html",
+        doc=document,
+        may_explain=allowed(principal, Action.EXPORT_EXPLANATION) is not None,
+    )
+
+
+@bp.get("/interviews/<int:interview_id>/report.json")
+@requires(Action.VIEW_REPORTS)
+def interview_report_json(interview_id: int) -> ResponseReturnValue:
+    """The interview's report as machine-readable JSON."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_document_read(store, principal, document, f"interview-report-json:{interview_id}")
+    return _json_download(document, f"interview-{interview_id}-report.json")
+
+
+@bp.get("/interviews/<int:interview_id>/report.pdf")
+@requires(Action.VIEW_REPORTS)
+def interview_report_pdf(interview_id: int) -> ResponseReturnValue:
+    """The interview's report as a PDF."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_document_read(store, principal, document, f"interview-report-pdf:{interview_id}")
+    return _pdf_download(lambda: report_pdf(document), f"interview-{interview_id}-report.pdf")
+
+
+@bp.get("/interviews/<int:interview_id>/explanation.json")
+@requires(Action.EXPORT_EXPLANATION)
+def explanation_json(interview_id: int) -> ResponseReturnValue:
+    """The candidate's explanation (competencies, weights, evidence, who decided) as JSON."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_explanation_export(store, principal, document)
+    return _json_download(explanation(document), f"interview-{interview_id}-explanation.json")
+
+
+@bp.get("/interviews/<int:interview_id>/explanation.pdf")
+@requires(Action.EXPORT_EXPLANATION)
+def explanation_pdf_export(interview_id: int) -> ResponseReturnValue:
+    """The candidate's explanation as a PDF."""
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    expl = explanation(document)
+    response = _pdf_download(
+        lambda: explanation_pdf(expl), f"interview-{interview_id}-explanation.pdf"
+    )
+    log_explanation_export(store, principal, document)
+    return response
