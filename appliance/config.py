@@ -67,6 +67,18 @@ class WebConfig(_Section):
     )
 
 
+# What an analysis does by default; each step asks the region policy and consent itself.
+DEFAULT_PIPELINE = (
+    "probe",
+    "policy_gate",
+    "transcribe",
+    "delivery",
+    "score",
+    "visual_cues",
+    "affect",
+)
+
+
 class WorkerConfig(_Section):
     """The analysis worker and its durable job queue."""
 
@@ -100,9 +112,12 @@ class WorkerConfig(_Section):
         "one worker runs every kind of job.",
     )
     pipeline: list[str] = Field(
-        default_factory=lambda: ["probe", "policy_gate"],
+        default_factory=lambda: list(DEFAULT_PIPELINE),
         min_length=1,
-        description="Ordered names of the analysis steps an `analyse` job runs.",
+        description="Ordered names of the analysis steps an `analyse` job runs (built-in: "
+        "probe, policy_gate, transcribe, delivery, score, visual_cues, affect; a plugin as "
+        "`package.module:Class`). Scoring comes before the visual steps so that a failure "
+        "there can never cost the transcript or the scores.",
     )
 
 

@@ -84,6 +84,9 @@ def make_appliance(root: Path, **overrides: object) -> Appliance:
             "stale_after_s": 5,
             "backoff_base_s": 0.0,
             "backoff_max_s": 0.0,
+            # Queue and worker tests only need the media checked; the tests of the analysis
+            # itself ask for the steps they exercise (or the full DEFAULT_PIPELINE).
+            "pipeline": ["probe", "policy_gate"],
         },
         "inference": {"pack_dirs": [MODEL_PACKS]},
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from appliance.config import ApplianceConfig, load_config
+from appliance.config import DEFAULT_PIPELINE, ApplianceConfig, load_config
 from appliance.errors import ConfigError
 
 from .conftest import REPO
@@ -25,7 +25,7 @@ def test_file_values_and_relative_data_dir(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.web.port == 9100
     assert config.data_dir == tmp_path / "data"
-    assert config.worker.pipeline == ["probe", "policy_gate"]
+    assert config.worker.pipeline == list(DEFAULT_PIPELINE)
 
 
 def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from appliance.pipeline import STEPS, resolve_step
+from appliance.config import DEFAULT_PIPELINE
 from appliance.store import Store
 from tests.conftest import REPO, Appliance, make_appliance
 from tests.room_fixtures import room_setup
@@ -37,11 +37,7 @@ from tests.test_serve import Serving, serving  # noqa: E402 - after the skips ab
 
 
 def _pipeline() -> list[str]:
-    try:
-        resolve_step("transcribe")
-    except Exception:  # without the speech step the report has no transcript
-        return ["probe", "policy_gate"]
-    return ["probe", "policy_gate", "transcribe"] if "transcribe" in STEPS else ["probe"]
+    return list(DEFAULT_PIPELINE)  # the full analysis, as the appliance runs it
 
 
 @dataclass
@@ -193,8 +189,6 @@ def test_candidate_answers_three_questions_and_the_worker_transcribes_them(
     assert [store.jobs.get(j).state for j in jobs] == ["succeeded"] * 3, site.server.output()[
         -3000:
     ]
-    if "transcribe" not in site.appliance.config.worker.pipeline:
-        pytest.skip("the transcribe step is not installed: reports have no transcript yet")
     expected = set(site.words.split())
     for answer in answers:
         report = next(
@@ -202,9 +196,14 @@ def test_candidate_answers_three_questions_and_the_worker_transcribes_them(
             for r in store.reports.for_interview(setup.interview_id)
             if r.recording_id == answer.recording_id
         )
-        text = report.content["sections"]["transcript"]["text"].lower()
+        sections = report.content["sections"]
+        text = sections["transcript"]["text"].lower()
         heard = {w.strip(".,;!?") for w in text.split()}
         assert len(expected & heard) >= 5, text
+        # The full default pipeline ran: delivery and scoring (EU, AI consent given) too.
+        assert "delivery" in sections and "scoring" in sections, sorted(sections)
+        for dimension in sections["scoring"]["dimensions"]:
+            assert dimension["score"] is None or dimension["evidence"]
 
 
 def test_a_network_drop_and_a_reload_lose_nothing_and_duplicate_nothing(
