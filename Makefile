@@ -64,8 +64,10 @@ run: setup $(DEMO_PASSPHRASE)
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance migrate --data-dir $(DATA_DIR)
 	@APPLIANCE_PASSPHRASE_FILE=$(DEMO_PASSPHRASE) $(PY) -m appliance serve --data-dir $(DATA_DIR)
 
+# Two processes, one test file each at a time (module-scoped models load once per file): many
+# tests wait on real time (browsers, a call streamed at speaking pace), so this halves the wall time.
 test: setup lint
-	@$(PY) -m pytest -q --benchmark-disable
+	@$(PY) -m pytest -q --benchmark-disable -n 2 --dist loadfile
 
 lint: setup
 	@$(VENV)/bin/ruff check .
@@ -73,6 +75,7 @@ lint: setup
 
 bench: setup
 	@$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+	@LIVE_ASSIST_SENTENCES=10 $(PY) -m pytest -q tests/test_live_assist_stream.py
 
 clean-demo:
 	rm -rf $(VAR)

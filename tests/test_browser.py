@@ -127,11 +127,13 @@ def shot(page: Page, name: str, *, full_page: bool = True) -> Path:
 
 
 def _worker_process(site: Site) -> psutil.Process:
-    """The analysis worker that serve started."""
+    """The analysis (batch-lane) worker that serve started."""
     workers = [
         process
         for process in site.server.descendants()
-        if "worker" in process.cmdline() and "appliance" in process.cmdline()
+        if "worker" in process.cmdline()
+        and "appliance" in process.cmdline()
+        and "--only-kinds" not in process.cmdline()  # the interactive lane
     ]
     assert len(workers) == 1, [process.cmdline() for process in site.server.descendants()]
     return workers[0]

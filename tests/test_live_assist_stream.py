@@ -71,7 +71,10 @@ def test_streaming_a_real_call_in_real_time(tmp_path: Path) -> None:
         setup, interviewer = _live_setup(store)
         clips = librivox_clips()
         order = list(clips)
-        stream_clips = order + order[::-1]  # ten sentences
+        # Ten sentences for the measurement (LIVE_ASSIST_SENTENCES=10, `make bench`); the
+        # suite streams five so that it stays a test of the path, not a long benchmark.
+        count = int(os.environ.get("LIVE_ASSIST_SENTENCES", "5"))
+        stream_clips = (order + order[::-1])[:count]
         audio, spans = speech_with_gaps(stream_clips, gap_s=1.5)
         from tests.room_media import wav_pcm
 
@@ -154,7 +157,7 @@ def test_streaming_a_real_call_in_real_time(tmp_path: Path) -> None:
         )
         if index is not None and index in seen:
             delays.append(round(seen[index] - (t0 + end), 3))
-    assert len(delays) >= 8, (delays, segments)
+    assert len(delays) >= len(ends) - 2, (delays, segments)
     ordered = sorted(delays)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -162,8 +165,8 @@ def test_streaming_a_real_call_in_real_time(tmp_path: Path) -> None:
         json.dumps(
             {
                 "what": "delay from the end of a spoken sentence to its text in the live view",
-                "how": "10 LibriVox sentences streamed in real time (250 ms pieces of 16 kHz PCM)"
-                " to "
+                "how": f"{len(ends)} LibriVox sentences streamed in real time (250 ms pieces of "
+                "16 kHz PCM) to "
                 "`serve` (gunicorn + worker task), view polled every 100 ms",
                 "model": "whisper-tiny-en int8, beam 1, pause 0.4 s",
                 "delays_s": delays,

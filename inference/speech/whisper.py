@@ -26,7 +26,15 @@ logger = logging.getLogger(__name__)
 _PACK_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 _TASKS = frozenset({"transcribe", "translate"})
 _KNOWN_OPTIONS = frozenset(
-    {"window_s", "beam_size", "vad_filter", "min_silence_ms", "word_timestamps", "cut_search_s"}
+    {
+        "window_s",
+        "beam_size",
+        "translate_beam_size",
+        "vad_filter",
+        "min_silence_ms",
+        "word_timestamps",
+        "cut_search_s",
+    }
 )
 # The cut between two windows is placed at the quietest 200 ms in the last stretch of a window.
 _CUT_FRAME_S = 0.2
@@ -101,6 +109,8 @@ class WhisperBackend(SpeechBackend):
         if self.window_s < 30 or not 1 <= self.cut_search_s < self.window_s:
             raise InferenceError("window_s must be at least 30 s and cut_search_s below it")
         self.beam_size = int(options.get("beam_size", 5))
+        # Translation is rarer and greedy decoding there often leaves source-language words.
+        self.translate_beam_size = int(options.get("translate_beam_size", 5))
         self.vad_filter = bool(options.get("vad_filter", True))
         self.min_silence_ms = int(options.get("min_silence_ms", 500))
         self.word_timestamps = bool(options.get("word_timestamps", True))
@@ -153,7 +163,7 @@ class WhisperBackend(SpeechBackend):
                     audio,
                     language=language,
                     task=task,
-                    beam_size=self.beam_size,
+                    beam_size=self.translate_beam_size if task == "translate" else self.beam_size,
                     word_timestamps=self.word_timestamps,
                     vad_filter=self.vad_filter,
                     vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
