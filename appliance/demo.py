@@ -13,7 +13,9 @@ import wave
 
 from argon2 import PasswordHasher
 
+from appliance.auth import principal_of
 from appliance.competency import starter_keys, starter_spec
+from appliance.compliance.notices import publish_notice, record_delivery, save_notice
 from appliance.config import ApplianceConfig
 from appliance.recordings import ingest_recording
 from appliance.spool import Spool
@@ -31,6 +33,18 @@ DEMO_USERS = [
     ("tech.eli", "Eli Expert", "tech_expert", ["Engineering"], ["EU", "US-IL"]),
     ("audit.fay", "Fay Auditor", "auditor", [], ["EU", "US-IL", "CN"]),
 ]
+
+# The EU notice HR publishes (EU-2/EU-3): without it being given, the AI may not score.
+DEMO_NOTICE = {
+    "title": "How we use AI in your interview",
+    "controller": "Demo Employer GmbH, HR department, Berlin",
+    "purposes": "Selecting candidates for the advertised position",
+    "retention": "Twelve months after the hiring decision",
+    "rights": "Access, correction, erasure, objection, a human review of any decision",
+    "automated_evaluation": "Your spoken answers are transcribed on our own server and "
+    "compared with the job's competency anchors (STAR method); people review every score "
+    "and make every decision.",
+}
 
 DEMO_ANSWER = (
     "Last year our payment service slowed down every evening. I measured the queries, "
@@ -114,6 +128,13 @@ def load_demo_data(store: Store, config: ApplianceConfig) -> dict[str, int]:
             store.interviews.assign(interviews[2].id, interviewer.id, "interviewer")
         if expert is not None:
             store.interviews.assign(interviews[0].id, expert.id, "tech_expert")
+    alice = store.users.by_username("hr.alice")
+    if alice is not None:
+        # Maria was sent the published EU notice, so her answer is transcribed *and* scored.
+        hr = principal_of(alice)
+        notice = save_notice(store, hr, region="EU", language="en", fields=DEMO_NOTICE)
+        publish_notice(store, hr, notice.id)
+        record_delivery(store, hr, interview_id=interviews[0].id, notice_id=notice.id)
     spool = Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
     ingest_recording(
         store,
