@@ -1,5 +1,5 @@
 """`python -m appliance`: the operator's command line."""
 
-from appliance.cli import main
+from appliance.cli.main import main
 
 raise SystemExit(main())

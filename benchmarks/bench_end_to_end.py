@@ -32,15 +32,15 @@ import numpy as np
 import psutil
 import pytest
 
-import appliance.steps  # noqa: F401 - registers the built-in steps in STEPS
-from appliance.auth import principal_of
+import appliance.analysis.steps  # noqa: F401 - registers the built-in steps in STEPS
+from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.analysis.pipeline import STEPS
+from appliance.analysis.worker import Worker
 from appliance.compliance import consents, policy
-from appliance.config import DEFAULT_PIPELINE
-from appliance.models_runtime import forget_loaded_models
-from appliance.pipeline import STEPS
-from appliance.recordings import ingest_recording
+from appliance.media.recordings import ingest_recording
+from appliance.platform.config import DEFAULT_PIPELINE
+from appliance.security.auth import principal_of
 from appliance.store import Store
-from appliance.worker import Worker
 from inference.media import decode_audio_pcm
 from tests.conftest import Appliance, make_appliance, make_user
 from tests.speech_packs import DEV_PACKS, LIBRIVOX, speech_pack_dir

@@ -4,7 +4,7 @@ A real provisioned appliance (SQLCipher store, sealed report content, vault keys
 with N synthetic EU candidates, each with an interview, a report of five AI scores, two
 decisions and, for one in five, a human override (no media). Then:
 
-* `export`: `appliance.exports.build_export` for kind `decisions_scores`: the same batched
+* `export`: `appliance.exports.service.build_export` for kind `decisions_scores`: the same batched
   reads, JSONL and CSV tables, tar, SHA-256 of every file, the Ed25519-signed manifest, age
   (X25519 + ChaCha20-Poly1305) through a bounded queue to the file;
 * `baseline`: the very same rows read by the same batched queries, dumped to one plain JSONL
@@ -39,24 +39,24 @@ from typing import Any
 import psutil
 import pytest
 
-from appliance.auth import principal_of
-from appliance.clock import now_stamp, utcnow
-from appliance.config import load_config
-from appliance.db import transaction
-from appliance.exports import (
+from appliance.exports.service import (
     build_export,
     exports_dir,
     register_recipient,
     request_export,
 )
-from appliance.fieldcrypt import seal_text
-from appliance.keyring import unlock
-from appliance.permissions import Principal
-from appliance.review import ai_scores
-from appliance.runtime import open_store
-from appliance.sealing import PassphraseSealer
+from appliance.hiring.review import ai_scores
+from appliance.platform.clock import now_stamp, utcnow
+from appliance.platform.config import load_config
+from appliance.platform.runtime import open_store
+from appliance.security.auth import principal_of
+from appliance.security.keyring import unlock
+from appliance.security.permissions import Principal
+from appliance.security.sealing import PassphraseSealer
 from appliance.store import Store
+from appliance.store.db import transaction
 from appliance.store.exports import ExportRepository
+from appliance.store.fieldcrypt import seal_text
 from tests.conftest import (
     FAST_SCRYPT,
     PASSPHRASE,

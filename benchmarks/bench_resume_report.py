@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fpdf import FPDF
 
-from appliance.resume_profile import extract_profile
-from appliance.resume_text import resume_text
-from appliance.segmentation import Candidate, split_by_questions
+from appliance.analysis.segmentation import Candidate, split_by_questions
+from appliance.resumes.profile import extract_profile
+from appliance.resumes.text import resume_text
 from inference.interfaces import Segment, Transcript
 from tests.test_report_render import content
 from tests.test_resume import EN_LINES

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from appliance.clock import now_stamp
+from appliance.platform.clock import now_stamp
 from appliance.scheduling.model import CandidateWish, Interviewer, Slot, SlotRules, parse_hours
 from appliance.scheduling.reference import reference_slots
 from appliance.scheduling.slots import SlotFinder, zone_ok

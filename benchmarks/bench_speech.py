@@ -29,10 +29,10 @@ import numpy as np
 import psutil
 import pytest
 
-from appliance.config import ApplianceConfig
-from appliance.models_runtime import forget_loaded_models, speech_backend_for
-from appliance.pipeline import ReportDraft, StepContext
-from appliance.steps.transcribe import TranscribeStep
+from appliance.analysis.models_runtime import forget_loaded_models, speech_backend_for
+from appliance.analysis.pipeline import ReportDraft, StepContext
+from appliance.analysis.steps.transcribe import TranscribeStep
+from appliance.platform.config import ApplianceConfig
 from appliance.store.recordings import Recording
 from inference.media import decode_audio_pcm
 from inference.speech.whisper import WhisperBackend

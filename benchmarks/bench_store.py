@@ -1,10 +1,10 @@
 """What encryption costs the store: SQLCipher versus plain SQLite on the store's own workload.
 
-Both engines get the same schema (the shipped migrations, split by `appliance.migrate`), the
+Both engines get the same schema (the shipped migrations, split by `appliance.store.migrate`), the
 same pragmas (WAL, synchronous=FULL, secure_delete, foreign keys, temp_store=MEMORY) and run the
 very same statements (copied from the repositories in appliance/store/, and checked against
 them by `test_workload_sql_is_the_repositories_sql`).  The SQLCipher side goes through
-`appliance.db.Database`, so it also pays for `cipher_memory_security`.
+`appliance.store.db.Database`, so it also pays for `cipher_memory_security`.
 
 `make bench` shows the insert and read groups side by side; `test_ratio_report` writes the
 sqlcipher/sqlite ratios to benchmarks/results/store_ratio.json.  Under `--benchmark-disable`
@@ -35,11 +35,11 @@ from typing import Any
 
 import pytest
 
-from appliance.clock import now_stamp
-from appliance.db import Connection, Database, transaction
-from appliance.migrate import _statements, apply, available_migrations
+from appliance.platform.clock import now_stamp
 from appliance.store import Store
 from appliance.store.base import dumps
+from appliance.store.db import Connection, Database, transaction
+from appliance.store.migrate import _statements, apply, available_migrations
 from appliance.store.vault import init_vault
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ INSERT_ROUNDS = 5
 READ_ROUNDS = 10
 RATIO_REPETITIONS = 5
 SMALL_RATIO_REPETITIONS = 3
-BUSY_TIMEOUT_MS = 15_000  # appliance.db.Database's default
+BUSY_TIMEOUT_MS = 15_000  # appliance.store.db.Database's default
 KEY_BYTES = 32
 
 # --- The statements, verbatim from appliance/store/*.py -------------------------------------

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from appliance.config import ApplianceConfig, render_config
-from appliance.db import Database
-from appliance.errors import AlreadyProvisionedError
-from appliance.keyring import Keyset, write_envelope
-from appliance.migrate import apply
-from appliance.paths import DataPaths
-from appliance.sealing import KeySealer
+from appliance.platform.config import ApplianceConfig, render_config
+from appliance.platform.errors import AlreadyProvisionedError
+from appliance.platform.paths import DataPaths
+from appliance.security.keyring import Keyset, write_envelope
+from appliance.security.sealing import KeySealer
 from appliance.store import Store
+from appliance.store.db import Database
+from appliance.store.migrate import apply
 from appliance.store.vault import init_vault
 
 logger = logging.getLogger(__name__)

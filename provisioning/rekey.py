@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import os
 
-from appliance.clock import now_stamp
-from appliance.config import ApplianceConfig
-from appliance.db import Database, checkpoint, integrity_problems
-from appliance.errors import DatabaseDamagedError
-from appliance.keyring import unlock, write_envelope
-from appliance.locks import exclusive_lock
-from appliance.sealing import KeySealer
+from appliance.platform.clock import now_stamp
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import DatabaseDamagedError
+from appliance.platform.locks import exclusive_lock
+from appliance.security.keyring import unlock, write_envelope
+from appliance.security.sealing import KeySealer
 from appliance.store import Store
+from appliance.store.db import Database, checkpoint, integrity_problems
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.config import ApplianceConfig, load_config, render_config
-from appliance.keyring import Keyset, unlock
-from appliance.runtime import open_store
-from appliance.sealing import PassphraseSealer
-from appliance.spool import Spool
+from appliance.media.spool import Spool
+from appliance.platform.config import ApplianceConfig, load_config, render_config
+from appliance.platform.runtime import open_store
+from appliance.security.keyring import Keyset, unlock
+from appliance.security.sealing import PassphraseSealer
 from appliance.store import Store
 from inference.packs import PackRegistry
 from provisioning.provision import provision
@@ -158,7 +158,7 @@ USER_PASSWORD = "a long test password 1"
 @functools.cache
 def _password_hash(password: str) -> str:
     # One real argon2id hash per password and test run: hashing is deliberately slow.
-    from appliance.auth import hash_password
+    from appliance.security.auth import hash_password
 
     return hash_password(password)
 

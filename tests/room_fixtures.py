@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.auth import principal_of
-from appliance.candidate_links import issue_link
 from appliance.compliance.notices import publish_notice, save_notice
-from appliance.permissions import Principal
-from appliance.room_plan import save_room_settings
+from appliance.hiring.links import issue_link
+from appliance.room.plan import save_room_settings
+from appliance.security.auth import principal_of
+from appliance.security.permissions import Principal
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
 from tests.conftest import make_user

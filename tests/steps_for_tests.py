@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.pipeline import AnalysisStep, ReportDraft, StepContext, StepFailure
+from appliance.analysis.pipeline import AnalysisStep, ReportDraft, StepContext, StepFailure
 
 
 def _marker(ctx: StepContext, label: str) -> Path:

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from appliance.affect_scoring import (
+from appliance.analysis.affect_scoring import (
     AffectScoringError,
     affect_may_feed_scores,
     observations_for_scoring,
     set_affect_scoring,
 )
-from appliance.auth import principal_of
-from appliance.erasure import erase_candidate
-from appliance.models_runtime import forget_loaded_models
-from appliance.permissions import PermissionDeniedError
+from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.privacy.erasure import erase_candidate
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 from appliance.store.affect import affect_of
 from inference.packs import PackRegistry, PackUseError
@@ -253,4 +253,4 @@ def test_only_the_gate_reads_affect_observations() -> None:
         for path in (root / package).rglob("*.py")
         if reads.search(path.read_text(encoding="utf-8"))
     )
-    assert readers == ["appliance/affect_scoring.py", "appliance/store/affect.py"]
+    assert readers == ["appliance/analysis/affect_scoring.py", "appliance/store/affect.py"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.affect_scoring import affect_may_feed_scores
+from appliance.analysis.affect_scoring import affect_may_feed_scores
 from appliance.store.affect import affect_of
 from tests.conftest import REPO, USER_PASSWORD, make_appliance, make_user
 from tests.vision_jobs import new_job

@@ -32,7 +32,7 @@ def test_only_db_module_imports_sqlcipher() -> None:
         for p in _sources(package)
         if "sqlcipher3" in _imports(p)
     ]
-    assert users == ["appliance/db.py"]
+    assert users == ["appliance/store/db.py"]
 
 
 @pytest.mark.parametrize("forbidden", ["flask", "werkzeug", "openvino", "vosk", "cv2"])

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from appliance.audit_chain import (
+from appliance.audit.chain import (
     EXIT_TAMPERED,
     AuditChainError,
     checkpoint_message,
@@ -35,13 +35,13 @@ from appliance.audit_chain import (
     verify_export_text,
     verify_store,
 )
-from appliance.clock import utcnow
-from appliance.db import IntegrityError
-from appliance.permissions import Principal
-from appliance.review import log_candidate_read
+from appliance.hiring.review import log_candidate_read
+from appliance.platform.clock import utcnow
+from appliance.security.permissions import Principal
 from appliance.store import Store
 from appliance.store.audit import entry_hash
 from appliance.store.checkpoints import CheckpointRepository
+from appliance.store.db import IntegrityError
 
 from .conftest import REPO, Appliance, demo_interview
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import auth
-from appliance.auth import (
+from appliance.platform.clock import now_stamp
+from appliance.security import auth
+from appliance.security.auth import (
     AccountLockedError,
     AuthenticationError,
     PasswordPolicyError,
@@ -14,7 +15,6 @@ from appliance.auth import (
     change_password,
     issue_api_token,
 )
-from appliance.clock import now_stamp
 from appliance.store import Store
 
 from .conftest import USER_PASSWORD, make_user

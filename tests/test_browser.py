@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 
-from appliance.clock import now_stamp
+from appliance.platform.clock import now_stamp
 from appliance.store import Store
 from tests.conftest import (
     REPO,

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import candidate_links
-from appliance.auth import principal_of
-from appliance.candidate_links import InvalidLinkError, issue_link, revoke_link, verify_link
-from appliance.clock import utcnow
-from appliance.errors import NotFoundError
-from appliance.permissions import PermissionDeniedError
+from appliance.hiring import links as candidate_links
+from appliance.hiring.links import InvalidLinkError, issue_link, revoke_link, verify_link
+from appliance.platform.clock import utcnow
+from appliance.platform.errors import NotFoundError
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 
 from .conftest import csrf_token_from, login, make_user

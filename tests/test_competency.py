@@ -195,7 +195,7 @@ def test_ten_megabytes_of_junk_are_refused_before_parsing() -> None:
 
 
 def test_demo_data_installs_every_starter_model(appliance: Appliance) -> None:
-    from appliance.demo import load_demo_data
+    from appliance.cli.demo import load_demo_data
 
     opened = appliance.open_store()
     try:

@@ -18,16 +18,16 @@ import pytest
 from flask import Flask
 from pydantic import ValidationError
 
-from appliance.auth import principal_of
-from appliance.clock import now_stamp, utcnow
-from appliance.compliance import bias, business_days, consents, notices, policy
+from appliance.analysis.pipeline import ReportDraft, StepContext
+from appliance.analysis.steps.policy_gate import PolicyGateStep, step_decision
+from appliance.compliance import bias, business_days, common, consents, notices, policy
 from appliance.compliance.common import REGIONS, ComplianceError
 from appliance.compliance.policy import Fact, PolicyAction, decide_for_interview, may
-from appliance.config import ApplianceConfig
-from appliance.errors import NotFoundError
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.pipeline import ReportDraft, StepContext
-from appliance.steps.policy_gate import PolicyGateStep, step_decision
+from appliance.platform.clock import now_stamp, utcnow
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import NotFoundError
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import Notice, compliance_of
 from appliance.store.recordings import Recording
@@ -149,7 +149,7 @@ def test_policy_table_has_one_rule_per_region_and_action_each_with_a_source() ->
 
 def test_policy_stricter_rule_wins_eu_residence_and_us_il_job(store: Store) -> None:
     interview_id = _interview(store, "US-IL", residence="EU")
-    assert policy.regions_for_interview(store, interview_id) == ["US-IL", "EU"]
+    assert common.regions_for_interview(store, interview_id) == ["US-IL", "EU"]
     everything = {fact.value: True for fact in Fact}
     both, il_only = ["US-IL", "EU"], ["US-IL"]
 
@@ -179,10 +179,10 @@ def test_policy_stricter_rule_wins_eu_residence_and_us_il_job(store: Store) -> N
 
 
 def test_policy_regions_are_checked_and_default_only_when_nothing_else(store: Store) -> None:
-    assert policy.normalize_regions(["default", "EU", "EU"]) == ["EU"]
-    assert policy.normalize_regions([]) == ["default"]
+    assert common.normalize_regions(["default", "EU", "EU"]) == ["EU"]
+    assert common.normalize_regions([]) == ["default"]
     with pytest.raises(ComplianceError, match="unknown region"):
-        policy.normalize_regions(["Atlantis"])
+        common.normalize_regions(["Atlantis"])
     # A setting is per region: enabling visual cues in the US does not enable them in the EU.
     admin = _person(store, "hr.compliance")
     _enable(store, admin, "US-NYC", visual=True, affect=False)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from appliance.config import DEFAULT_PIPELINE, ApplianceConfig, load_config
-from appliance.errors import ConfigError
+from appliance.platform.config import DEFAULT_PIPELINE, ApplianceConfig, load_config
+from appliance.platform.errors import ConfigError
 
 from .conftest import REPO
 
@@ -96,7 +96,7 @@ def test_every_config_field_has_a_description() -> None:
 
 def test_rendered_config_round_trips_tables_and_lists(tmp_path: Path) -> None:
     """Dict fields (per-language speech choices) are written as TOML tables, not strings."""
-    from appliance.config import render_config
+    from appliance.platform.config import render_config
 
     config = ApplianceConfig(
         data_dir=tmp_path,

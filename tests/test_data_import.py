@@ -15,10 +15,11 @@ from typing import Any, get_args
 import pytest
 from flask import Flask
 
-from appliance import data_import
-from appliance.auth import principal_of
-from appliance.cli_import import add_import_arguments, cmd_import
-from appliance.data_import import (
+from appliance.cli.imports import add_import_arguments, cmd_import
+from appliance.hiring.review import DECISIONS, RECOMMENDATIONS
+from appliance.hiring.service import INTERVIEW_KINDS, INTERVIEW_STATUSES, REGIONS
+from appliance.imports import service as data_import
+from appliance.imports.service import (
     SCHEMA_ID,
     ImportFailedError,
     ImportPlan,
@@ -28,10 +29,9 @@ from appliance.data_import import (
     run_import,
     staged_plan,
 )
-from appliance.errors import NotFoundError
-from appliance.hiring_service import INTERVIEW_KINDS, INTERVIEW_STATUSES, REGIONS
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.review import DECISIONS, RECOMMENDATIONS
+from appliance.platform.errors import NotFoundError
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.imports import ImportRepository
 

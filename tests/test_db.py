@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.db import Database, checkpoint, integrity_problems
-from appliance.errors import DatabaseDamagedError, NotEncryptedError, WrongKeyError
-from appliance.migrate import available_migrations
+from appliance.platform.errors import DatabaseDamagedError, NotEncryptedError, WrongKeyError
+from appliance.store.db import Database, checkpoint, integrity_problems
+from appliance.store.migrate import available_migrations
 
 from .conftest import Appliance
 

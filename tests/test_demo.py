@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import DEFAULT_PIPELINE
-from appliance.demo import load_demo_data
-from appliance.worker import Worker
+from appliance.analysis.worker import Worker
+from appliance.cli.demo import load_demo_data
+from appliance.platform.config import DEFAULT_PIPELINE
 from tests.conftest import MODEL_PACKS, make_appliance
 
 

@@ -23,11 +23,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from appliance import retention
-from appliance.auth import principal_of
-from appliance.clock import to_stamp, utcnow
-from appliance.db import Database
-from appliance.erasure import (
+from appliance.analysis.segment_service import save_correction
+from appliance.hiring.review import add_evaluation, override_score, record_decision
+from appliance.media.recordings import ingest_recording
+from appliance.media.spool import unwrap_data_key
+from appliance.platform.clock import to_stamp, utcnow
+from appliance.platform.errors import NotFoundError, SpoolIntegrityError
+from appliance.privacy import retention, retention_job
+from appliance.privacy.erasure import (
     LegalHoldError,
     PrivacyError,
     close_request,
@@ -38,27 +41,24 @@ from appliance.erasure import (
     place_hold,
     release_hold,
 )
-from appliance.errors import NotFoundError, SpoolIntegrityError
-from appliance.fieldcrypt import (
+from appliance.privacy.retention import Category, Rule, effective_rule, request_due
+from appliance.privacy.retention_job import run_retention
+from appliance.privacy.subject_export import subject_export
+from appliance.resumes.service import upload_resume
+from appliance.security.auth import principal_of
+from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
+from appliance.store import Store
+from appliance.store.db import Database
+from appliance.store.fieldcrypt import (
     ERASED,
     SealedFieldError,
-    encrypt_existing,
     is_sealed,
     open_sealed,
 )
-from appliance.migrate import backup
-from appliance.permissions import Action, PermissionDeniedError, Principal, require
-from appliance.recordings import ingest_recording
-from appliance.resume_service import upload_resume
-from appliance.retention import Category, Rule, effective_rule, request_due, run_retention
-from appliance.review import add_evaluation, override_score, record_decision
-from appliance.segment_service import save_correction
-from appliance.spool import unwrap_data_key
-from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
+from appliance.store.migrate import backup
 from appliance.store.privacy import DecisionLogRepository
-from appliance.store.sealed import SEALED_COLUMNS
-from appliance.subject_export import subject_export
+from appliance.store.sealed import SEALED_COLUMNS, seal_existing_rows
 
 from .conftest import Appliance, csrf_token_from, login, make_user, write_wav
 
@@ -307,7 +307,7 @@ def test_encrypt_existing_seals_rows_stored_in_clear_and_is_idempotent(
     store.conn.execute(
         "INSERT INTO candidates (pseudonym, full_name, residence_region, language, created_at,"
         " updated_at) VALUES ('cand-nokey', 'Keyless Person', 'EU', 'en', 'x', 'x')")
-    counts = encrypt_existing(store)
+    counts = seal_existing_rows(store)
     assert counts["candidates.full_name"] == 2 and counts["keys_created"] == 1
     assert counts["decisions.reason"] == 1 and counts["reports.content"] == 1
     assert store.candidates.get(case.candidate_id).full_name == "Legacy Person"
@@ -316,7 +316,7 @@ def test_encrypt_existing_seals_rows_stored_in_clear_and_is_idempotent(
     assert "Legacy" not in " ".join(
         str(tuple(row)) for row in store.conn.execute("SELECT * FROM candidates"))
     assert [e.action for e in store.audit.entries(action="data.sealed")] == ["data.sealed"]
-    again = encrypt_existing(store)
+    again = seal_existing_rows(store)
     assert sum(again.values()) == 0
 
 
@@ -709,7 +709,7 @@ def test_retention_chore_reports_overdue_requests_by_id_only(
     case = make_case(appliance, store, tmp_path, region="US-IL")
     late = open_request(store, case.hr, candidate_id=case.candidate_id, kind="erasure",
                         received_at=utcnow() - 40 * DAY)
-    summary = retention.retention_chore(store, appliance.config, appliance.spool())
+    summary = retention_job.retention_chore(store, appliance.config, appliance.spool())
     assert summary.nothing_done
     assert f"overdue: {late.id}" in caplog.text and case.canary not in caplog.text
     assert retention.RETENTION_INTERVAL_S > 0

@@ -1,7 +1,7 @@
 """Auditor export bundles, end to end: request → job → tar → age → file → `age -d` → verifier.
 
 The bundle is decrypted with the real `age` CLI (Debian package) using an identity made by
-the real `age-keygen`, and checked by `python -m appliance.verify` in a separate process, as
+the real `age-keygen`, and checked by `python -m appliance.audit.verify` in a separate process, as
 an auditor would on their own machine. Tests that need the CLI skip cleanly without it.
 """
 
@@ -30,11 +30,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from appliance.audit_chain import make_checkpoint
-from appliance.auth import issue_api_token, principal_of
-from appliance.clock import utcnow
-from appliance.errors import NotFoundError
-from appliance.exports import (
+from appliance.analysis.worker import Worker, scratch_dirs
+from appliance.audit.chain import make_checkpoint
+from appliance.audit.verify import verify_bundle
+from appliance.exports.service import (
     JOB_KIND,
     ExportError,
     build_export,
@@ -46,13 +45,14 @@ from appliance.exports import (
     set_video_allow_list,
     sweep_partial_bundles,
 )
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.recordings import ingest_recording
-from appliance.review import current_scores, override_score, record_decision
+from appliance.hiring.review import current_scores, override_score, record_decision
+from appliance.media.recordings import ingest_recording
+from appliance.platform.clock import utcnow
+from appliance.platform.errors import NotFoundError
+from appliance.security.auth import issue_api_token, principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.exports import ExportRepository, ExportRequest
-from appliance.verify import verify_bundle
-from appliance.worker import Worker, scratch_dirs
 
 from .conftest import REPO, Appliance, csrf_token_from, login, make_user, write_wav
 
@@ -221,7 +221,7 @@ def age_decrypt(
 
 
 def run_verifier(bundle: Path, public_key: Path | None) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "appliance.verify", str(bundle)]
+    args = [sys.executable, "-m", "appliance.audit.verify", str(bundle)]
     if public_key is not None:
         args += ["--public-key", str(public_key)]
     return subprocess.run(args, capture_output=True, text=True, cwd=REPO, check=False, timeout=60)

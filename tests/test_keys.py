@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.db import Database, checkpoint
-from appliance.errors import AlreadyProvisionedError, PassphraseError
-from appliance.keyring import Keyset, unlock, write_envelope
-from appliance.sealing import PassphraseSealer
+from appliance.platform.errors import AlreadyProvisionedError, PassphraseError
+from appliance.security.keyring import Keyset, unlock, write_envelope
+from appliance.security.sealing import PassphraseSealer
+from appliance.store.db import Database, checkpoint
 from provisioning.provision import provision
 from provisioning.rekey import change_passphrase, rotate_database_key
 

@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.auth import principal_of
 from appliance.compliance.notices import record_delivery
-from appliance.errors import MediaRejectedError, NotFoundError
-from appliance.live_assist import (
+from appliance.live.assist import (
     LiveAssistError,
     LivePieceOrderError,
     add_audio,
@@ -21,8 +19,10 @@ from appliance.live_assist import (
     live_view,
     start_live,
 )
-from appliance.live_segmenter import UtteranceCutter
-from appliance.permissions import PermissionDeniedError, Principal
+from appliance.live.segmenter import UtteranceCutter
+from appliance.platform.errors import MediaRejectedError, NotFoundError
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
 from tests.conftest import MODEL_PACKS, Appliance, make_user

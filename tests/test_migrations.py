@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import migrate
-from appliance.db import Database, OperationalError
-from appliance.errors import MigrationRequiredError
-from appliance.migrate import Migration, apply, available_migrations, current_version, pending
-from appliance.store import Store
+from appliance.platform.errors import MigrationRequiredError
+from appliance.store import Store, migrate
+from appliance.store.db import Database, OperationalError
+from appliance.store.migrate import Migration, apply, available_migrations, current_version, pending
 
 from .conftest import Appliance
 

@@ -26,11 +26,11 @@ CHILD = textwrap.dedent(
     """
     import os, signal, smtplib, sys
     from pathlib import Path
-    from appliance.config import load_config
-    from appliance.keyring import unlock
+    from appliance.platform.config import load_config
+    from appliance.security.keyring import unlock
     from appliance.notify.outbox import deliver_due
-    from appliance.runtime import open_store
-    from appliance.sealing import PassphraseSealer
+    from appliance.platform.runtime import open_store
+    from appliance.security.sealing import PassphraseSealer
 
     config = load_config(Path(sys.argv[1]))
     where = sys.argv[2]

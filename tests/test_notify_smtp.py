@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from icalendar import Calendar
 
-from appliance.clock import now_stamp
-from appliance.config import ApplianceConfig
 from appliance.notify.outbox import backoff, deliver_due, requeue_dead
+from appliance.platform.clock import now_stamp
+from appliance.platform.config import ApplianceConfig
 from appliance.scheduling import service
 from appliance.store import Store
 from tests.conftest import Appliance

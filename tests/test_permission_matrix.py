@@ -1,7 +1,8 @@
 """Every route for every role, generated from the live route table and the permission table.
 
 For each rule in `app.url_map` (web pages and API alike; new pages join automatically) and
-each role of `appliance.permissions.PERMISSIONS`, the route is requested with its own methods
+each role of `appliance.security.permissions.PERMISSIONS`, the route is requested with its own
+methods
 by an account of that role whose scope covers everything (departments and regions "*"), over
 fixture records that all have id 1. The guard must answer as the table says:
 
@@ -28,12 +29,12 @@ import pytest
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Rule
 
-from appliance.auth import issue_api_token, principal_of
-from appliance.permissions import PERMISSIONS, Action, allowed
-from appliance.recordings import ingest_recording
+from appliance.media.recordings import ingest_recording
+from appliance.media.uploads import start_upload
+from appliance.security.auth import issue_api_token, principal_of
+from appliance.security.permissions import PERMISSIONS, Action, allowed
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
-from appliance.uploads import start_upload
 from webui.security import is_public, view_action
 
 from .conftest import USER_PASSWORD, Appliance, csrf_token_from, login, make_user, write_wav

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.permissions import (
+from appliance.security.permissions import (
     PERMISSIONS,
     Action,
     PermissionDeniedError,

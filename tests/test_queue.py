@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from appliance.errors import QueueFullError
+from appliance.analysis.worker import process_alive, recover_abandoned
+from appliance.platform.errors import QueueFullError
 from appliance.store import Store
 from appliance.store.queue import LostClaimError
-from appliance.worker import process_alive, recover_abandoned
 
 
 def _enqueue(store: Store, n: int = 1, **kwargs: object) -> list[int]:

@@ -13,17 +13,17 @@ import docx
 import pytest
 from fpdf import FPDF
 
-from appliance.auth import principal_of
-from appliance.erasure import erase_candidate
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.resume_service import (
+from appliance.privacy.erasure import erase_candidate
+from appliance.resumes.service import (
     add_personal_question,
     edit_personal_question,
     resume_file,
     resume_overview,
     upload_resume,
 )
-from appliance.resume_text import MAX_RESUME_BYTES, ResumeError, resume_text
+from appliance.resumes.text import MAX_RESUME_BYTES, ResumeError, resume_text
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.competency import DimensionSpec, Keyword, ModelSpec
 from appliance.store.hiring import Question
@@ -295,7 +295,7 @@ def test_roles_without_the_permission_or_scope_are_refused(store: Store) -> None
         upload_resume(store, lead, candidate_id=candidate_id, filename="a.pdf", data=en_pdf())
     far_hr = principal_of(store.users.get(make_user(store, "cv.far", "hr_admin",
                                                     regions=["CN"])))
-    from appliance.errors import NotFoundError
+    from appliance.platform.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
         upload_resume(store, far_hr, candidate_id=candidate_id, filename="a.pdf", data=en_pdf())

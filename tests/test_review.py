@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.auth import principal_of
-from appliance.errors import NotFoundError
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.review import (
+from appliance.hiring.review import (
     ReviewError,
     add_evaluation,
     current_scores,
     override_score,
     record_decision,
 )
+from appliance.platform.errors import NotFoundError
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 
 from .conftest import make_user

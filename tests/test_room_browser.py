@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from appliance.config import DEFAULT_PIPELINE
+from appliance.platform.config import DEFAULT_PIPELINE
 from appliance.store import Store
 from tests.conftest import REPO, Appliance, make_appliance
 from tests.room_fixtures import room_setup

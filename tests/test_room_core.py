@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from appliance.candidate_links import InvalidLinkError
 from appliance.compliance.policy import PolicyAction, decide_for_interview, set_region_analysis
-from appliance.errors import MediaRejectedError, NotFoundError
-from appliance.interview_room import (
+from appliance.hiring.links import InvalidLinkError
+from appliance.platform.errors import MediaRejectedError, NotFoundError
+from appliance.room.consent import ConsentAnswers, record_room_consents
+from appliance.room.service import (
     AnalysisRefusedError,
     RoomClosedError,
     RoomError,
@@ -21,8 +22,7 @@ from appliance.interview_room import (
     room_of,
     start_analysis,
 )
-from appliance.room_consent import ConsentAnswers, record_room_consents
-from appliance.room_takes import (
+from appliance.room.takes import (
     PieceOrderError,
     add_piece,
     discard_take,
@@ -321,7 +321,7 @@ def test_a_requisition_without_questions_says_so(
 def test_erasing_the_candidate_removes_the_room_and_its_answers(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
-    from appliance.erasure import erase_candidate
+    from appliance.privacy.erasure import erase_candidate
 
     setup = room_setup(store)
     _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
@@ -348,7 +348,7 @@ def test_erasing_the_candidate_removes_the_room_and_its_answers(
 def test_an_abandoned_take_is_swept(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
-    from appliance.room_takes import sweep_abandoned_takes
+    from appliance.room.takes import sweep_abandoned_takes
 
     setup = room_setup(store)
     _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))

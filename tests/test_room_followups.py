@@ -7,12 +7,12 @@ import wave
 
 import pytest
 
-from appliance.interview_room import current_question, room_of
-from appliance.room_consent import ConsentAnswers
-from appliance.room_followups import FOLLOWUP, pick_probe, request_followup
-from appliance.room_takes import keep_take
+from appliance.analysis.worker import Worker
+from appliance.room.consent import ConsentAnswers
+from appliance.room.followups import FOLLOWUP, pick_probe, request_followup
+from appliance.room.service import current_question, room_of
+from appliance.room.takes import keep_take
 from appliance.store import Store
-from appliance.worker import Worker
 from tests.conftest import MODEL_PACKS, Appliance
 from tests.room_fixtures import room_setup
 from tests.room_media import answer_webm, librivox_clips, wav_pcm
@@ -81,7 +81,7 @@ def test_the_worker_adds_a_follow_up_from_the_answer_in_time(
 ) -> None:
     if not (MODEL_PACKS / "whisper-base" / "manifest.json").is_file():
         pytest.skip("speech model packs are not built (make setup)")
-    scoring = pytest.importorskip("appliance.scoring")
+    scoring = pytest.importorskip("appliance.analysis.scoring")
     if not hasattr(scoring, "live_alerts"):
         pytest.skip("the scoring's live_alerts is not installed")
     token = _kept_answer(store, appliance, tmp_path, followup_budget_s=60)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import appliance.candidate_links as candidate_links
-from appliance.auth import issue_api_token
-from appliance.clock import utcnow
-from appliance.room_consent import ConsentAnswers, record_room_consents
+import appliance.hiring.links as candidate_links
+from appliance.platform.clock import utcnow
+from appliance.room.consent import ConsentAnswers, record_room_consents
+from appliance.security.auth import issue_api_token
 from appliance.store import Store
 from tests.conftest import Appliance, csrf_token_from, login
 from tests.room_fixtures import room_setup
@@ -142,7 +142,7 @@ def test_the_api_starts_analysis_where_consent_was_given(
     room = store.room.session_for(setup.interview_id)
     assert room is not None
     record_room_consents(store, room, ConsentAnswers(ai_evaluation=True), "en")
-    from appliance.recordings import ingest_recording
+    from appliance.media.recordings import ingest_recording
 
     data = answer_webm(tmp_path / "b.webm", next(iter(librivox_clips()))).read_bytes()
     with open(tmp_path / "b.webm", "rb") as source:

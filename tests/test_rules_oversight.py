@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.analysis_control import StopError, stop_analysis
-from appliance.auth import principal_of
-from appliance.recordings import ingest_recording
-from appliance.review import ReviewError, override_score
+from appliance.analysis.control import StopError, stop_analysis
+from appliance.hiring.review import ReviewError, override_score
+from appliance.media.recordings import ingest_recording
+from appliance.security.auth import principal_of
 
 from .conftest import REPO, Appliance, demo_interview, make_user, write_wav
 
@@ -109,8 +109,8 @@ def test_EU_3_no_automated_reject_or_advance_exists(appliance: Appliance) -> Non
     # Decisions are written in exactly one place, which requires the acting person; data
     # imported from another HR system carries the person who decided there.
     writers = set(_calls_to("decisions"))
-    assert writers <= {"appliance/review.py", "appliance/data_import.py"}, writers
-    assert "appliance/review.py" in writers
+    assert writers <= {"appliance/hiring/review.py", "appliance/imports/service.py"}, writers
+    assert "appliance/hiring/review.py" in writers
     worker_source = (REPO / "appliance" / "worker.py").read_text(encoding="utf-8")
     assert "decision" not in worker_source
     store = appliance.open_store()

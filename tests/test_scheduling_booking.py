@@ -9,19 +9,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appliance.auth import principal_of
-from appliance.config import ApplianceConfig
-from appliance.db import IntegrityError
-from appliance.errors import NotFoundError
-from appliance.permissions import PermissionDeniedError, Principal
-from appliance.review import record_decision
+from appliance.analysis.worker import Worker
+from appliance.hiring.review import record_decision
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import NotFoundError
 from appliance.scheduling import service
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.next_round import JOB_KIND
+from appliance.security.auth import principal_of
+from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
+from appliance.store.db import IntegrityError
 from appliance.store.scheduling import SchedulingRequest
-from appliance.worker import Worker
 from tests.conftest import Appliance, make_user
 
 EVERY_DAY = {str(d): [["00:00", "24:00"]] for d in range(7)}

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance.clock import from_stamp
+from appliance.platform.clock import from_stamp
 from tests.conftest import REPO, make_appliance
 from tests.test_scheduling_booking import candidate_request, make_world, token_of
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.analysis.worker import Worker
 from appliance.competency import starter_spec
-from appliance.models_runtime import forget_loaded_models
-from appliance.recordings import ingest_recording
+from appliance.media.recordings import ingest_recording
 from appliance.store import Store
-from appliance.worker import Worker
 from tests.conftest import Appliance, make_appliance
 from tests.speech_packs import speech_pack_dir
 

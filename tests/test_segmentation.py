@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.auth import principal_of as principal_of_user
-from appliance.recordings import ingest_recording
-from appliance.segment_service import rows_from_form, save_correction, segment_view
-from appliance.segmentation import (
+from appliance.analysis.segment_service import rows_from_form, save_correction, segment_view
+from appliance.analysis.segmentation import (
     AnswerSpan,
     SegmentationError,
     answer_spans,
@@ -21,6 +19,8 @@ from appliance.segmentation import (
     spans_from_rows,
     tokens,
 )
+from appliance.media.recordings import ingest_recording
+from appliance.security.auth import principal_of as principal_of_user
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
 from inference.interfaces import Segment, Transcript

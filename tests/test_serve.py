@@ -20,9 +20,9 @@ from typing import Any
 import psutil
 import pytest
 
-from appliance.errors import MaintenanceLockError
-from appliance.migrate import available_migrations
+from appliance.platform.errors import MaintenanceLockError
 from appliance.store import Store
+from appliance.store.migrate import available_migrations
 from tests.conftest import REPO, Appliance, demo_interview, write_wav
 from webui.app import CSP
 

@@ -12,16 +12,16 @@ from typing import Any
 import jiwer
 import pytest
 
-from appliance.config import ApplianceConfig
-from appliance.models_runtime import forget_loaded_models
-from appliance.pipeline import ReportDraft, StepContext
-from appliance.recordings import ingest_recording
-from appliance.scratch import scratch_root
-from appliance.steps.transcribe import TranscribeStep
+from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.analysis.pipeline import ReportDraft, StepContext
+from appliance.analysis.steps.transcribe import TranscribeStep
+from appliance.analysis.worker import Worker
+from appliance.media.recordings import ingest_recording
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.scratch import scratch_root
 from appliance.store import Store
 from appliance.store.queue import LostClaimError
 from appliance.store.recordings import Recording
-from appliance.worker import Worker
 from tests.conftest import Appliance, demo_interview, make_appliance
 from tests.speech_packs import LIBRIVOX, SPEECH_ZH, encode_speech, speech_pack_dir
 from tests.test_media import H264_OR_MPEG4, write_media

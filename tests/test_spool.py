@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import MediaRejectedError, SpoolIntegrityError
-from appliance.recordings import safe_display_name
-from appliance.spool import HEADER, TAG_BYTES, Spool
+from appliance.media.recordings import safe_display_name
+from appliance.media.spool import HEADER, TAG_BYTES, Spool
+from appliance.platform.errors import MediaRejectedError, SpoolIntegrityError
 
 
 @pytest.fixture

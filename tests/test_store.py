@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.db import DatabaseError, IntegrityError
-from appliance.errors import NotFoundError
+from appliance.platform.errors import NotFoundError
 from appliance.store import Store
+from appliance.store.db import DatabaseError, IntegrityError
 from appliance.store.hiring import Dimension, Question
 
 from .conftest import demo_interview

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.errors import MediaRejectedError, QueueFullError
-from appliance.uploads import UploadOffsetError, append_piece, start_upload
-from appliance.worker import Worker
+from appliance.analysis.worker import Worker
+from appliance.media.uploads import UploadOffsetError, append_piece, start_upload
+from appliance.platform.errors import MediaRejectedError, QueueFullError
 
 from .conftest import Appliance, demo_interview, make_appliance, write_wav
 

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from appliance.clock import now_stamp
-from appliance.models_runtime import forget_loaded_models
-from appliance.pipeline import ReportDraft, StepContext
-from appliance.steps.visual_cues import VisualCuesStep
+from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.analysis.pipeline import ReportDraft, StepContext
+from appliance.analysis.steps.visual_cues import VisualCuesStep
+from appliance.platform.clock import now_stamp
 from appliance.store import Store
 from appliance.store.queue import LostClaimError
 from appliance.store.recordings import Recording

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from appliance.permissions import PERMISSIONS, Action
-from appliance.review import current_scores
+from appliance.hiring.review import current_scores
+from appliance.security.permissions import PERMISSIONS, Action
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
 from webui.security import view_action
@@ -83,7 +83,7 @@ SCORED = {
 
 @cache
 def _password_hash() -> str:
-    from appliance.auth import hash_password
+    from appliance.security.auth import hash_password
 
     return hash_password(USER_PASSWORD)  # argon2id is slow on purpose: hash once per run
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from appliance.spool import PARTIAL_PREFIX
+from appliance.media.spool import PARTIAL_PREFIX
 from appliance.store import Store
 from tests.conftest import (
     Appliance,

@@ -26,14 +26,14 @@ import av
 import numpy as np
 import pytest
 
-from appliance.clock import from_stamp
-from appliance.db import integrity_problems
-from appliance.errors import MediaRejectedError, QueueFullError
-from appliance.recordings import Ingested, ingest_recording
-from appliance.scratch import scratch_root
-from appliance.spool import PARTIAL_PREFIX
+from appliance.analysis.worker import Worker
+from appliance.media.recordings import Ingested, ingest_recording
+from appliance.media.spool import PARTIAL_PREFIX
+from appliance.platform.clock import from_stamp
+from appliance.platform.errors import MediaRejectedError, QueueFullError
+from appliance.platform.scratch import scratch_root
 from appliance.store import Store
-from appliance.worker import Worker
+from appliance.store.db import integrity_problems
 from tests.conftest import REPO, Appliance, demo_interview, make_appliance, write_wav
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.recordings import ingest_recording
+from appliance.media.recordings import ingest_recording
 
 from .conftest import REPO, Appliance, demo_interview, write_wav
 

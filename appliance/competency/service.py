@@ -15,14 +15,14 @@ from appliance.competency import (
     starter_dictionary,
     starter_keys,
 )
-from appliance.hiring_service import (
+from appliance.hiring.service import (
     QUESTION_LANGUAGES,
     DimensionInput,
     InvalidInputError,
     dimension_rows,
     save_competency_model,
 )
-from appliance.permissions import Action, Principal, require
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.competency import ModelSpec
 

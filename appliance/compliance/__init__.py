@@ -1,7 +1,7 @@
 """Regional compliance: the policy table and `may`, notices, consents and waivers, business
 days, and bias audits. The rules are those of `shared/compliance/REGIONS.md`."""
 
-from appliance.compliance.common import ComplianceError
+from appliance.compliance.common import ComplianceError, regions_for_interview
 from appliance.compliance.consents import (
     ConsentError,
     ConsentState,
@@ -18,7 +18,6 @@ from appliance.compliance.policy import (
     RegionPolicyError,
     decide_for_interview,
     may,
-    regions_for_interview,
     set_region_analysis,
 )
 

@@ -5,7 +5,7 @@ Rates and ratios are exact fractions, so a ratio of exactly 0.80 is never flagge
 floating-point rounding (in floats, 0.08 / 0.10 is 0.7999999999999999). Fisher's exact test is
 computed from the hypergeometric distribution with `math.comb` (no scipy on the appliance).
 Selection outcomes come from people's decisions (advance or hire = selected); scores from the
-reports' scores with human overrides applied (`appliance.review.current_scores`).
+reports' scores with human overrides applied (`appliance.hiring.review.current_scores`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from math import comb
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance.clock import to_stamp, utcnow
 from appliance.compliance.common import ComplianceError, check_region, require_region
-from appliance.permissions import Action, Principal, require
-from appliance.review import current_scores
+from appliance.hiring.review import current_scores
+from appliance.platform.clock import to_stamp, utcnow
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import AssessedPerson, PublishedAudit, compliance_of
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from appliance.compliance.common import ComplianceError, check_region, parse_day, require_region
-from appliance.permissions import Action, Principal
+from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.compliance import Holiday, compliance_of
 

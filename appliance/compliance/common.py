@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from appliance.clock import from_stamp, to_stamp
-from appliance.config import RegionEnum
-from appliance.permissions import (
+from appliance.hiring.review import ReviewError
+from appliance.platform.clock import from_stamp, to_stamp
+from appliance.platform.config import RegionEnum
+from appliance.security.permissions import (
     WILDCARD,
     Action,
     PermissionDeniedError,
@@ -15,9 +16,10 @@ from appliance.permissions import (
     Visibility,
     require,
 )
-from appliance.review import ReviewError
+from appliance.store import Store
 
 REGIONS: tuple[str, ...] = tuple(region.value for region in RegionEnum)
+DEFAULT_REGION = "default"
 
 
 class ComplianceError(ReviewError):
@@ -89,3 +91,25 @@ def parse_day(value: str | date) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ComplianceError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def normalize_regions(regions: list[str]) -> list[str]:
+    """Known regions in order, without repeats; `default` only when nothing else applies."""
+    found: list[str] = []
+    for region in regions:
+        check_region(region)
+        if region not in found:
+            found.append(region)
+    specific = [region for region in found if region != DEFAULT_REGION]
+    return specific or [DEFAULT_REGION]
+
+
+def regions_for_interview(store: Store, interview_id: int) -> list[str]:
+    """The requisition's region and the candidate's declared residence."""
+    interview = store.interviews.get(interview_id)
+    requisition = store.requisitions.get(interview.requisition_id)
+    candidate = store.candidates.get(interview.candidate_id)
+    regions = [requisition.region]
+    if candidate.residence_region in REGIONS:
+        regions.append(candidate.residence_region)
+    return normalize_regions(regions)

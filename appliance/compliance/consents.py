@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from appliance.clock import from_stamp, now_stamp, utcnow
-from appliance.compliance.common import ComplianceError, parse_day, parse_moment, stamp_of
+from appliance.compliance.common import (
+    ComplianceError,
+    parse_day,
+    parse_moment,
+    regions_for_interview,
+    stamp_of,
+)
 from appliance.compliance.notices import notice_text
-from appliance.errors import NotFoundError
-from appliance.permissions import Action, Principal, require
+from appliance.platform.clock import from_stamp, now_stamp, utcnow
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import Consent, NoticeDelivery, compliance_of
 from appliance.store.hiring import Interview
@@ -173,8 +179,6 @@ def record_consent(
     `principal` is the HR person recording what the candidate gave (with `given_at` as on the
     signed form); None is the candidate in the room (given now).
     """
-    from appliance.compliance.policy import regions_for_interview
-
     if kind not in KINDS:
         raise ConsentError(f"unknown consent kind {kind!r} (known: {', '.join(KINDS)})")
     interview = _interview(store, principal, interview_id)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from appliance.clock import now_stamp
 from appliance.compliance.common import (
     ComplianceError,
     check_region,
+    regions_for_interview,
     regions_in_scope,
     require_region,
     stamp_of,
 )
-from appliance.permissions import Action, Principal, require
+from appliance.platform.clock import now_stamp
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import NOTICE_FIELDS, Notice, NoticeDelivery, compliance_of
 
@@ -173,8 +174,6 @@ def record_delivery(
     channel: str = "email",
 ) -> NoticeDelivery:
     """Record that a published notice was sent for an interview (NY-1 counts from then)."""
-    from appliance.compliance.policy import regions_for_interview
-
     visibility = require(principal, Action.RECORD_CONSENT)
     interview = store.interviews.get_visible(interview_id, visibility)
     repo = compliance_of(store)

@@ -21,13 +21,14 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from appliance.clock import from_stamp, utcnow
 from appliance.compliance.business_days import add_business_days_at, holiday_dates
 from appliance.compliance.common import (
     REGIONS,
     ComplianceError,
     check_region,
+    normalize_regions,
     parse_moment,
+    regions_for_interview,
 )
 from appliance.compliance.consents import (
     AI_EVALUATION,
@@ -36,7 +37,8 @@ from appliance.compliance.consents import (
     VISUAL_CUES,
     consent_state,
 )
-from appliance.permissions import Action, Principal, require
+from appliance.platform.clock import from_stamp, utcnow
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import RegionAnalysis, compliance_of
 
@@ -44,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 POLICY_VERSION = "2025-06.1"
 EVERY_REGION = "*"
-DEFAULT_REGION = "default"
 
 
 class PolicyAction(StrEnum):
@@ -317,17 +318,6 @@ class Decision:
         }
 
 
-def normalize_regions(regions: list[str]) -> list[str]:
-    """Known regions in order, without repeats; `default` only when nothing else applies."""
-    found: list[str] = []
-    for region in regions:
-        check_region(region)
-        if region not in found:
-            found.append(region)
-    specific = [region for region in found if region != DEFAULT_REGION]
-    return specific or [DEFAULT_REGION]
-
-
 def rules_for(action: PolicyAction, regions: list[str]) -> list[Rule]:
     """The rules of the table that speak about `action` in any of `regions` (and everywhere)."""
     return [
@@ -347,17 +337,6 @@ def prohibition(action: PolicyAction, region: str) -> Rule | None:
         ),
         None,
     )
-
-
-def regions_for_interview(store: Store, interview_id: int) -> list[str]:
-    """The requisition's region and the candidate's declared residence."""
-    interview = store.interviews.get(interview_id)
-    requisition = store.requisitions.get(interview.requisition_id)
-    candidate = store.candidates.get(interview.candidate_id)
-    regions = [requisition.region]
-    if candidate.residence_region in REGIONS:
-        regions.append(candidate.residence_region)
-    return normalize_regions(regions)
 
 
 def _one_year_before(day: date) -> date:

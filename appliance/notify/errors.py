@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError
+from appliance.platform.errors import ApplianceError
 
 
 class SendError(ApplianceError):

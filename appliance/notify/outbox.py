@@ -29,9 +29,7 @@ from typing import Any
 
 import psutil
 
-from appliance.clock import from_stamp, now_stamp, to_stamp, utcnow
-from appliance.config import ApplianceConfig, SchedulingConfig
-from appliance.errors import NotFoundError
+from appliance.media.spool import Spool
 from appliance.notify.errors import (
     InDoubtError,
     PermanentSendError,
@@ -39,8 +37,10 @@ from appliance.notify.errors import (
 )
 from appliance.notify.sms import send_sms
 from appliance.notify.smtp import compose, send_email
-from appliance.permissions import Action, Principal, require
-from appliance.spool import Spool
+from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
+from appliance.platform.config import ApplianceConfig, SchedulingConfig
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.notify import OutboxMessage
 

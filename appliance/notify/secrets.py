@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.errors import ConfigError
+from appliance.platform.errors import ConfigError
 
 
 def read_secret(path: Path | None, env_name: str = "") -> str:

@@ -9,9 +9,9 @@ import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from appliance.config import SchedulingConfig
 from appliance.notify.errors import InDoubtError, PermanentSendError, TransientSendError
 from appliance.notify.secrets import read_secret
+from appliance.platform.config import SchedulingConfig
 
 MAX_SMS_CHARS = 640  # four concatenated parts
 

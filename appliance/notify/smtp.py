@@ -10,9 +10,9 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
-from appliance.config import SchedulingConfig
 from appliance.notify.errors import InDoubtError, PermanentSendError, TransientSendError
 from appliance.notify.secrets import read_secret
+from appliance.platform.config import SchedulingConfig
 
 # Header lines up to RFC 5322's 998 octets: Python's folding at 78 moves some long subjects
 # whole onto a continuation line, which clients then show with a leading space.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import recurring_ical_events  # type: ignore[import-untyped]
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from appliance.errors import ApplianceError
+from appliance.platform.errors import ApplianceError
 from appliance.scheduling.zones import to_instant, zone
 
 PRODID = "-//Interview Appliance//Scheduling//EN"

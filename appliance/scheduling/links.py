@@ -1,4 +1,4 @@
-"""Signed, expiring self-scheduling links (the habit of appliance.candidate_links: an
+"""Signed, expiring self-scheduling links (the habit of appliance.hiring.links: an
 itsdangerous token signed with a secret kept in the store, plus a nonce recorded so a link can
 be revoked), and the room link put into invitations."""
 
@@ -9,10 +9,10 @@ from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from appliance.candidate_links import SALT as ROOM_SALT
-from appliance.candidate_links import SECRET_NAME as ROOM_SECRET
-from appliance.clock import from_stamp, to_stamp, utcnow
-from appliance.errors import ApplianceError
+from appliance.hiring.links import SALT as ROOM_SALT
+from appliance.hiring.links import SECRET_NAME as ROOM_SECRET
+from appliance.platform.clock import from_stamp, to_stamp, utcnow
+from appliance.platform.errors import ApplianceError
 from appliance.store import Store
 from appliance.store.scheduling import SchedulingLink, SchedulingRequest
 
@@ -53,7 +53,7 @@ def issue_scheduling_link(
 def issue_room_token(
     store: Store, signers: Signers, interview_id: int, *, created_by: int, expires: datetime
 ) -> str:
-    """A candidate room link token (appliance.candidate_links' format and table), for the
+    """A candidate room link token (appliance.hiring.links' format and table), for the
     invitation; inside the caller's transaction."""
     nonce = secrets.token_urlsafe(16)
     stamp = to_stamp(expires)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from appliance.clock import to_stamp, utcnow
-from appliance.config import ApplianceConfig
 from appliance.notify.outbox import enqueue
 from appliance.notify.templates import language_of, prepare_text, render
+from appliance.platform.clock import to_stamp, utcnow
+from appliance.platform.config import ApplianceConfig
 from appliance.scheduling.ics import Invitation, build_invitation
 from appliance.scheduling.links import Signers, issue_room_token, issue_scheduling_link
 from appliance.scheduling.render import render_time

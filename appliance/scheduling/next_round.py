@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from appliance.config import ApplianceConfig
 from appliance.notify.outbox import enqueue
 from appliance.notify.templates import language_of, render
+from appliance.platform.config import ApplianceConfig
 from appliance.scheduling.links import Signers
 from appliance.scheduling.messages import schedule_invite
 from appliance.store import Store

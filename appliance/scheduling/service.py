@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.clock import utcnow
-from appliance.config import ApplianceConfig
-from appliance.db import IntegrityError
-from appliance.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.notify.secrets import read_secret
-from appliance.permissions import Action, Principal, Scope, require
+from appliance.platform.clock import utcnow
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.scheduling.availability import interviewers, rules_of
 from appliance.scheduling.caldav_import import caldav_busy
 from appliance.scheduling.ics import CalendarImportError, busy_times
@@ -37,7 +35,9 @@ from appliance.scheduling.model import (
 from appliance.scheduling.render import render_time
 from appliance.scheduling.slots import SlotFinder
 from appliance.scheduling.zones import zone
+from appliance.security.permissions import Action, Principal, Scope, require
 from appliance.store import Store
+from appliance.store.db import IntegrityError
 from appliance.store.scheduling import Booking, InterviewType, Profile, SchedulingRequest
 
 logger = logging.getLogger(__name__)

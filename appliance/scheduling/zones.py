@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from appliance.errors import ApplianceError
+from appliance.platform.errors import ApplianceError
 
 
 class ZoneError(ApplianceError):

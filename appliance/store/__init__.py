@@ -7,10 +7,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from appliance.db import Connection, Database, transaction
-from appliance.migrate import require_current
 from appliance.store.audit import AuditRepository
 from appliance.store.competency import CompetencyRepository
+from appliance.store.db import Connection, Database, transaction
 from appliance.store.hiring import (
     CompetencyModelRepository,
     InterviewRepository,
@@ -18,6 +17,7 @@ from appliance.store.hiring import (
 )
 from appliance.store.links import LinkRepository
 from appliance.store.live import LiveRepository
+from appliance.store.migrate import require_current
 from appliance.store.notify import InAppRepository, OutboxRepository
 from appliance.store.people import CandidateRepository, UserRepository
 from appliance.store.queue import JobRepository, WorkerRepository

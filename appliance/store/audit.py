@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
+from appliance.platform.clock import now_stamp
 from appliance.store.base import Repository, dumps, loads
 
 GENESIS = "0" * 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from appliance.db import Connection
+from appliance.store.db import Connection
 
 if TYPE_CHECKING:
     from appliance.store import Store

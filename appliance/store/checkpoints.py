@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.db import Row
 from appliance.store.base import Repository
+from appliance.store.db import Row
 
 
 @dataclass(frozen=True)

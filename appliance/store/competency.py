@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.clock import now_stamp
-from appliance.errors import NotFoundError
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository
 from appliance.store.hiring import Question
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import ERASED, open_text, seal_text
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import ERASED, open_text, seal_text
 from appliance.store.sealed import PENDING, SealedRepository, savepoint
 
 if TYPE_CHECKING:

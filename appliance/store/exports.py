@@ -10,11 +10,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import open_json
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import dumps, loads
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import open_json
 from appliance.store.sealed import SealedRepository
 
 if TYPE_CHECKING:

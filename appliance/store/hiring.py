@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.permissions import Visibility
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
 from appliance.store.base import Repository
+from appliance.store.db import Row
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row
 
 ENTITIES = ("requisition", "candidate")
 BATCH_STATUSES = ("planned", "rejected", "completed", "failed", "discarded")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.permissions import Visibility
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
 from appliance.store.base import Repository
+from appliance.store.db import Row
 from appliance.store.queue import Job, job_from_row
 
 FINISHED_STATES = ("succeeded", "failed")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from appliance.clock import now_stamp
-from appliance.db import Row, transaction
+from appliance.platform.clock import now_stamp
 from appliance.store.base import Repository
+from appliance.store.db import Row, transaction
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import open_json, seal_json
-from appliance.permissions import Visibility
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import open_json, seal_json
 from appliance.store.room import open_bytes, seal_bytes
 from appliance.store.sealed import SealedRepository
 

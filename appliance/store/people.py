@@ -6,12 +6,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import ERASED, FieldKey, open_text, seal_text
-from appliance.permissions import Visibility
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import ERASED, FieldKey, open_text, seal_text
 from appliance.store.sealed import SealedRepository
 
 ROLES = (

@@ -1,5 +1,6 @@
 """Data-subject requests, legal holds, erasure tombstones, the AI decision log, and the queries
-retention runs on (appliance/erasure.py and appliance/retention.py hold the rules)."""
+retention runs on (appliance/privacy/erasure.py and appliance/privacy/retention.py hold the
+rules)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import ERASED, ERASED_CONTENT, FieldKey, open_text
-from appliance.permissions import Visibility
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import ERASED, ERASED_CONTENT, FieldKey, open_text
 from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
 REQUEST_KINDS = ("access", "portability", "erasure", "explanation", "objection")

@@ -7,10 +7,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row, transaction
-from appliance.errors import NotFoundError, QueueFullError
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError, QueueFullError
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row, transaction
 
 OPEN_STATES = ("queued", "running")
 

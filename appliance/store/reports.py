@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import FieldKey, open_json
-from appliance.permissions import Visibility
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import FieldKey, open_json
 from appliance.store.privacy import DecisionLogRepository, ai_scores
 from appliance.store.sealed import OWNER_OF, PENDING_JSON, SealedRepository, savepoint
 

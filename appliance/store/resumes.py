@@ -10,10 +10,10 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import ERASED, FieldKey, open_json, open_text
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import ERASED, FieldKey, open_json, open_text
 from appliance.store.sealed import OWNER_OF, PENDING, PENDING_JSON, SealedRepository, savepoint
 
 _RESUMES = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['resumes']}"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import FieldKey, open_text
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import FieldKey, open_text
 from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
 

@@ -12,11 +12,18 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
-from appliance.clock import now_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import NONCE_BYTES, SealedFieldError, cipher, is_sealed, open_text, seal
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import dumps, loads
+from appliance.store.db import Row
+from appliance.store.fieldcrypt import (
+    NONCE_BYTES,
+    SealedFieldError,
+    cipher,
+    is_sealed,
+    open_text,
+    seal,
+)
 from appliance.store.sealed import SealedRepository
 
 _OWNER_OF_SESSION = (

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from appliance.clock import from_stamp, now_stamp, to_stamp
-from appliance.db import Row
-from appliance.errors import NotFoundError
-from appliance.permissions import Visibility
+from appliance.platform.clock import from_stamp, now_stamp, to_stamp
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Visibility
 from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Row
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `SEALED_COLUMNS` is the one list of them. Repositories derive from `SealedRepository`, which
 looks candidate keys up in the vault for each read or write (never caching one, so a shredded
-key is gone for every process at once) and seals or opens values with appliance.fieldcrypt.
+key is gone for every process at once) and seals or opens values with appliance.store.fieldcrypt.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.db import Connection, checkpoint, transaction
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import (
+from appliance.platform.errors import NotFoundError
+from appliance.store.base import Repository, dumps, loads
+from appliance.store.db import Connection, checkpoint, transaction
+from appliance.store.fieldcrypt import (
     ERASED,
     ERASED_CONTENT,
     PREFIX,
@@ -26,7 +27,6 @@ from appliance.fieldcrypt import (
     seal_json,
     seal_text,
 )
-from appliance.store.base import Repository, dumps, loads
 
 if TYPE_CHECKING:
     from appliance.store import Store
@@ -246,7 +246,15 @@ class _Sealer(SealedRepository):
 
 
 def seal_existing_rows(store: Store) -> dict[str, int]:
-    """See appliance.fieldcrypt.encrypt_existing."""
+    """Seal every candidate field still stored in clear (rows from before schema version 6).
+
+    Idempotent and cheap once done: only unsealed values are read. Run by `migrate` after the
+    SQL migrations. Returns how many values were sealed per `table.column`, plus `keys_created`
+    (candidates that had no vault key get one) and `erased` (clear text of candidates whose
+    key is gone, replaced by the tombstone). Check-points the WAL afterwards, so the frames
+    holding the clear text are dropped; backups taken before still hold it and should be
+    destroyed once this has run (see `backups_before_sealing`).
+    """
     counts = _Sealer(store).seal_all()
     changed = sum(counts.values())
     if changed:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.clock import now_stamp
-from appliance.errors import NotFoundError
-from appliance.fieldcrypt import open_json
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository
+from appliance.store.fieldcrypt import open_json
 from appliance.store.sealed import OWNER_OF, PENDING_JSON, SealedRepository, savepoint
 
 

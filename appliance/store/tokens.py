@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.clock import now_stamp
+from appliance.platform.clock import now_stamp
 from appliance.store.base import Repository
 
 

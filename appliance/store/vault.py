@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets
 
-from appliance.clock import now_stamp
-from appliance.db import KEY_BYTES, Connection, transaction
-from appliance.errors import NotFoundError
+from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository
+from appliance.store.db import KEY_BYTES, Connection, transaction
 
 VAULT_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS candidate_keys ("

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.auth import (
+from appliance.security.auth import (
     AccountLockedError,
     AuthenticationError,
     PasswordPolicyError,
@@ -16,7 +16,7 @@ from appliance.auth import (
     change_password,
     principal_of,
 )
-from appliance.permissions import Action, allowed
+from appliance.security.permissions import Action, allowed
 from webui.security import (
     app_store,
     begin_session,

@@ -11,10 +11,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from appliance import accounts
-from appliance.accounts import AccountError
-from appliance.clock import now_stamp
-from appliance.permissions import WILDCARD, Action
+from appliance.platform.clock import now_stamp
+from appliance.security import accounts
+from appliance.security.accounts import AccountError
+from appliance.security.permissions import WILDCARD, Action
 from appliance.store.people import ROLES, User
 from webui.security import (
     app_config,

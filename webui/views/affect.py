@@ -1,7 +1,7 @@
 """The per-requisition "affect may feed scores" setting: one small admin page.
 
 Thin: the rules (justification required, never in a region that forbids affect, every change
-kept and audited) live in `appliance.affect_scoring`.
+kept and audited) live in `appliance.analysis.affect_scoring`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.affect_scoring import (
+from appliance.analysis.affect_scoring import (
     MIN_JUSTIFICATION,
     AffectScoringError,
     affect_scoring_view,
     set_affect_scoring,
 )
-from appliance.permissions import Action
+from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires
 
 bp = Blueprint("affect", __name__)

@@ -19,16 +19,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from appliance.analysis_control import StopError, stop_analysis
-from appliance.analysis_views import (
+from appliance.analysis.control import StopError, stop_analysis
+from appliance.analysis.views import (
     JobView,
     finished_since,
     get_job,
     job_summary,
     list_jobs,
 )
-from appliance.clock import from_stamp, now_stamp
-from appliance.permissions import Action
+from appliance.platform.clock import from_stamp, now_stamp
+from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("analysis", __name__)

@@ -1,4 +1,4 @@
-"""The JSON API (`/api/v1`): a thin HTTP layer over `appliance.api_support` and the core.
+"""The JSON API (`/api/v1`): a thin HTTP layer over `webui.api.support` and the core.
 
 Authentication: `Authorization: Bearer <token>`. The blueprint is exempt from CSRF (clients
 are programs, not browsers), so a state-changing call (POST, PUT, DELETE, PATCH) is refused
@@ -17,16 +17,16 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import UnsupportedMediaType
 
-from appliance import api_support as api
-from appliance.permissions import Action
-from appliance.report_document import (
+from appliance.analysis.report_document import (
     explanation,
     interview_document,
     log_document_read,
     log_explanation_export,
 )
-from appliance.review import add_evaluation, current_scores, override_score, record_decision
-from appliance.uploads import UploadOffsetError
+from appliance.hiring.review import add_evaluation, current_scores, override_score, record_decision
+from appliance.media.uploads import UploadOffsetError
+from appliance.security.permissions import Action
+from webui.api import support as api
 from webui.security import (
     LoginRequired,
     app_config,

@@ -16,8 +16,15 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.errors import NotFoundError
-from appliance.hiring_service import (
+from appliance.hiring.review import (
+    DECISIONS,
+    RECOMMENDATIONS,
+    ReviewError,
+    add_evaluation,
+    log_candidate_read,
+    record_decision,
+)
+from appliance.hiring.service import (
     CANDIDATE_LANGUAGES,
     INTERVIEW_KINDS,
     INTERVIEW_STATUSES,
@@ -35,15 +42,8 @@ from appliance.hiring_service import (
     tech_rounds,
     visible_requisitions,
 )
-from appliance.permissions import Action, Principal, allowed, require
-from appliance.review import (
-    DECISIONS,
-    RECOMMENDATIONS,
-    ReviewError,
-    add_evaluation,
-    log_candidate_read,
-    record_decision,
-)
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires, visibility
 

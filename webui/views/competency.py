@@ -24,8 +24,8 @@ from appliance.competency.service import (
     starter_choices,
     starter_draft,
 )
-from appliance.hiring_service import InvalidInputError, dimension_rows
-from appliance.permissions import Action
+from appliance.hiring.service import InvalidInputError, dimension_rows
+from appliance.security.permissions import Action
 from appliance.store.hiring import Requisition
 from webui.security import app_store, current_principal, requires, visibility
 from webui.views.api import bp as api_bp

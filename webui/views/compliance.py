@@ -11,10 +11,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from appliance.clock import to_stamp, utcnow
-from appliance.compliance import bias, business_days, consents, notices, policy
+from appliance.compliance import bias, business_days, common, consents, notices, policy
 from appliance.compliance.common import REGIONS, ComplianceError, regions_in_scope
-from appliance.permissions import Action
+from appliance.platform.clock import to_stamp, utcnow
+from appliance.security.permissions import Action
 from appliance.store.compliance import Notice, compliance_of
 from webui.security import app_store, current_principal, requires, visibility
 
@@ -191,7 +191,7 @@ def _consent_page(interview_id: int, status: int = 200) -> ResponseReturnValue:
     state = consents.interview_consents(store, principal, interview_id)
     interview = store.interviews.get(interview_id)
     requisition = store.requisitions.get(interview.requisition_id)
-    regions = policy.regions_for_interview(store, interview_id)
+    regions = common.regions_for_interview(store, interview_id)
     repo = compliance_of(store)
     applicable = [n for region in (*regions, "default") for n in repo.notices.published_for(region)]
     decisions = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from appliance.hiring_service import INTERVIEW_STATUSES, dashboard
-from appliance.permissions import Action
+from appliance.hiring.service import INTERVIEW_STATUSES, dashboard
+from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires
 
 bp = Blueprint("dashboard", __name__)

@@ -1,6 +1,7 @@
 """Auditor exports: the auditor's page, the administrators' recipient page, and the JSON API.
 
-A thin adapter over `appliance.exports`. The API routes carry their full `/api/v1/exports...`
+A thin adapter over `appliance.exports.service`. The API routes carry their full
+`/api/v1/exports...`
 paths in this blueprint (no url_prefix). Like `webui/views/api.py`, they are exempt from CSRF
 (see `_exempt_api_views`), so a state-changing API call is refused with 401 unless it carries
 an `Authorization: Bearer` token: a browser's session cookie can never drive it. The page
@@ -28,8 +29,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance import api_support as api
-from appliance.exports import (
+from appliance.exports.service import (
     EXPORT_KINDS,
     REGIONS,
     ExportError,
@@ -44,7 +44,8 @@ from appliance.exports import (
     set_cross_border,
     set_video_allow_list,
 )
-from appliance.permissions import WILDCARD, Action
+from appliance.security.permissions import WILDCARD, Action
+from webui.api import support as api
 from webui.security import (
     LoginRequired,
     app_config,

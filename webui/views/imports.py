@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.data_import import (
+from appliance.imports.service import (
     MAX_SOURCE_BYTES,
     STAGE_TTL_S,
     ImportFailedError,
@@ -22,8 +22,8 @@ from appliance.data_import import (
     run_import,
     staged_plan,
 )
-from appliance.errors import NotFoundError
-from appliance.permissions import Action
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import Action
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires
 

@@ -11,9 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from appliance.errors import MediaRejectedError
-from appliance.interview_room import AnalysisRefusedError, start_analysis
-from appliance.live_assist import (
+from appliance.live.assist import (
     MAX_PIECE_BYTES,
     SAMPLE_RATE,
     LiveAssistError,
@@ -23,7 +21,9 @@ from appliance.live_assist import (
     live_view,
     start_live,
 )
-from appliance.permissions import Action
+from appliance.platform.errors import MediaRejectedError
+from appliance.room.service import AnalysisRefusedError, start_analysis
+from appliance.security.permissions import Action
 from webui.security import app_config, app_store, current_principal, requires, visibility
 
 bp = Blueprint("live_assist", __name__)

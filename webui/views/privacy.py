@@ -1,6 +1,7 @@
 """Privacy desk: data-subject requests and deadlines, legal holds, erasure, a candidate's export.
 
-A thin adapter: appliance.erasure and appliance.subject_export hold the rules, check the
+A thin adapter: appliance.privacy.erasure and appliance.privacy.subject_export hold the rules,
+check the
 permission table and write the audit entries.
 """
 
@@ -12,8 +13,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.clock import now_stamp
-from appliance.erasure import (
+from appliance.hiring.review import log_candidate_read, log_candidate_reads
+from appliance.media.spool import Spool
+from appliance.platform.clock import now_stamp
+from appliance.privacy.erasure import (
     PrivacyError,
     close_request,
     erase_candidate,
@@ -25,12 +28,10 @@ from appliance.erasure import (
     place_hold,
     release_hold,
 )
-from appliance.permissions import Action, Principal, allowed, require
-from appliance.review import log_candidate_read, log_candidate_reads
-from appliance.spool import Spool
+from appliance.privacy.subject_export import subject_export
+from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
 from appliance.store.privacy import REQUEST_KINDS, DecisionLogRepository, ErasureRepository
-from appliance.subject_export import subject_export
 from webui.security import app_config, app_store, current_principal, requires, visibility
 
 bp = Blueprint("privacy", __name__)

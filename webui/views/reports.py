@@ -11,16 +11,16 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.hiring_service import report_detail
-from appliance.permissions import Action, Visibility, allowed, require
-from appliance.report_document import (
+from appliance.analysis.report_document import (
     explanation,
     interview_document,
     log_document_read,
     log_explanation_export,
     report_document,
 )
-from appliance.review import ReviewError, log_candidate_read, override_score
+from appliance.hiring.review import ReviewError, log_candidate_read, override_score
+from appliance.hiring.service import report_detail
+from appliance.security.permissions import Action, Visibility, allowed, require
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility
 

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from appliance.competency.service import starter_choices
-from appliance.hiring_service import (
+from appliance.hiring.service import (
     ANCHOR_LEVELS,
     QUESTION_LANGUAGES,
     REQUISITION_STATUSES,
@@ -21,7 +21,7 @@ from appliance.hiring_service import (
     save_competency_model,
     update_requisition,
 )
-from appliance.permissions import Action
+from appliance.security.permissions import Action
 from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Requisition
 from webui.security import app_store, current_principal, requires, visibility

@@ -6,8 +6,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.permissions import Action, allowed
-from appliance.resume_service import (
+from appliance.resumes.service import (
     add_personal_question,
     delete_personal_question,
     edit_personal_question,
@@ -15,7 +14,8 @@ from appliance.resume_service import (
     resume_overview,
     upload_resume,
 )
-from appliance.resume_text import MAX_RESUME_BYTES, ResumeError
+from appliance.resumes.text import MAX_RESUME_BYTES, ResumeError
+from appliance.security.permissions import Action, allowed
 from webui.security import app_store, current_principal, requires
 
 bp = Blueprint("resumes", __name__)

@@ -26,10 +26,20 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
-from appliance.candidate_links import InvalidLinkError, check_link, issue_link, revoke_link
 from appliance.compliance.consents import ConsentError
-from appliance.errors import MediaRejectedError, NotFoundError, QueueFullError
-from appliance.interview_room import (
+from appliance.hiring.links import InvalidLinkError, check_link, issue_link, revoke_link
+from appliance.media.spool import Spool
+from appliance.platform.errors import MediaRejectedError, NotFoundError, QueueFullError
+from appliance.room.consent import (
+    ConsentAnswers,
+    RoomConsentError,
+    consent_form,
+    record_room_consents,
+    room_language,
+)
+from appliance.room.followups import request_followup
+from appliance.room.plan import RoomSettingsError, requisition_settings, save_room_settings
+from appliance.room.service import (
     OpenedRoom,
     RoomClosedError,
     RoomError,
@@ -39,17 +49,7 @@ from appliance.interview_room import (
     room_of,
     room_state,
 )
-from appliance.permissions import Action
-from appliance.room_consent import (
-    ConsentAnswers,
-    RoomConsentError,
-    consent_form,
-    record_room_consents,
-    room_language,
-)
-from appliance.room_followups import request_followup
-from appliance.room_plan import RoomSettingsError, requisition_settings, save_room_settings
-from appliance.room_takes import (
+from appliance.room.takes import (
     MAX_PIECE_BYTES,
     PieceOrderError,
     add_piece,
@@ -58,7 +58,7 @@ from appliance.room_takes import (
     keep_take,
     start_take,
 )
-from appliance.spool import Spool
+from appliance.security.permissions import Action
 from appliance.store.links import CandidateLink
 from webui.security import app_config, app_store, current_principal, public, requires, visibility
 

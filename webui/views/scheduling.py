@@ -11,16 +11,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.clock import from_stamp, to_stamp, utcnow
-from appliance.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.notify.outbox import requeue_dead
-from appliance.permissions import Action, Scope, require
+from appliance.platform.clock import from_stamp, to_stamp, utcnow
+from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.scheduling import service
 from appliance.scheduling.ics import CalendarImportError
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.model import Slot
 from appliance.scheduling.render import render_time
 from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_names
+from appliance.security.permissions import Action, Scope, require
 from appliance.store.scheduling import SchedulingRequest
 from webui.security import (
     app_config,

@@ -8,9 +8,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.permissions import Action, allowed
-from appliance.segment_service import rows_from_form, save_correction, segment_view
-from appliance.segmentation import SegmentationError
+from appliance.analysis.segment_service import rows_from_form, save_correction, segment_view
+from appliance.analysis.segmentation import SegmentationError
+from appliance.security.permissions import Action, allowed
 from webui.security import app_config, app_store, current_principal, requires
 
 bp = Blueprint("segments", __name__)

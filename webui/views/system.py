@@ -8,9 +8,9 @@ from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 import appliance
-from appliance.clock import now_stamp
-from appliance.migrate import current_version
-from appliance.permissions import Action
+from appliance.platform.clock import now_stamp
+from appliance.security.permissions import Action
+from appliance.store.migrate import current_version
 from firmware.health import check_health
 from webui.security import app_config, app_store, public, requires
 

@@ -9,14 +9,14 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.analysis_views import job_for_recording, own_upload
-from appliance.errors import MediaRejectedError, QueueFullError
-from appliance.permissions import Action
-from appliance.recordings import ingest_recording
-from appliance.review import log_candidate_read
-from appliance.spool import Spool
+from appliance.analysis.views import job_for_recording, own_upload
+from appliance.hiring.review import log_candidate_read
+from appliance.media.recordings import ingest_recording
+from appliance.media.spool import Spool
+from appliance.media.uploads import UploadOffsetError, append_piece, start_upload
+from appliance.platform.errors import MediaRejectedError, QueueFullError
+from appliance.security.permissions import Action
 from appliance.store.uploads import UploadSession
-from appliance.uploads import UploadOffsetError, append_piece, start_upload
 from inference.media import sniff_media_family
 from webui.security import (
     app_config,

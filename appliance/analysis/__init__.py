@@ -1,0 +1,1 @@
+"""Analysis: the pipeline, its steps, scoring, the worker, segmentation and reports."""

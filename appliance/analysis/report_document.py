@@ -1,0 +1,502 @@
+"""The report of an interview as one document: what the HTML view, the PDF and the JSON export
+show, and the narrower explanation a candidate receives.
+
+Built from the `scoring` sections of the interview's reports (the scoring helper's contract),
+with every human override applied and named, the human decisions, delivery metrics, visual
+observations where policy allowed them, and the versions of the models that produced it all.
+Reading one is a read of candidate data: the caller logs it (see `log_document_read`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.compliance.policy import PolicyAction, decide_for_interview
+from appliance.hiring.review import log_candidate_read
+from appliance.platform.clock import now_stamp
+from appliance.security.permissions import Action, Principal, Visibility, require
+from appliance.store import Store
+from appliance.store.hiring import Interview
+from appliance.store.reports import Report
+from appliance.store.review import ScoreOverride
+
+FORMAT = "interview-appliance/report-1"
+EXPLANATION_FORMAT = "interview-appliance/explanation-1"
+
+
+@dataclass(frozen=True)
+class _Names:
+    store: Store
+
+    def __call__(self, user_id: int | None) -> str:
+        if user_id is None:
+            return ""
+        try:
+            return self.store.users.get(user_id).display_name
+        except Exception:  # a removed account still shows who it was, by id
+            return f"user {user_id}"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sections(report: Report) -> dict[str, Any]:
+    return _dict(_dict(report.content).get("sections"))
+
+
+def latest_per_recording(reports: list[Report]) -> list[Report]:
+    """The newest report of each recording (a re-analysis supersedes the older report)."""
+    newest: dict[Any, Report] = {}
+    for report in sorted(reports, key=lambda r: r.id):
+        newest[report.recording_id if report.recording_id is not None else ("r", report.id)] = (
+            report
+        )
+    return sorted(newest.values(), key=lambda r: r.id)
+
+
+def combined_scoring(reports: list[Report]) -> tuple[dict[str, Any] | None, list[int | None]]:
+    """The scoring of the interview (one recording's section, or the aggregate of several),
+    and the recording each evidence span's `recording` position points at."""
+    scored = [r for r in reports if isinstance(_sections(r).get("scoring"), dict)]
+    if not scored:
+        return None, []
+    if len(scored) == 1:
+        return dict(_sections(scored[0])["scoring"]), [scored[0].recording_id]
+    from appliance.analysis.scoring import SCORER, aggregate_interview
+
+    # The aggregate numbers recordings by their place among the sections it can use.
+    usable = [r for r in scored if _sections(r)["scoring"].get("scorer") == SCORER]
+    aggregated = aggregate_interview([_sections(r)["scoring"] for r in scored])
+    return aggregated, [r.recording_id for r in usable]
+
+
+def _place_evidence(document: dict[str, Any], recordings: list[int | None]) -> None:
+    """Name the recording of every evidence span (timestamps are within that recording)."""
+    spans = [e for d in document["dimensions"] for e in d["evidence"]]
+    spans += [e for f in document["strengths"] + document["to_probe"] for e in f["evidence"]]
+    spans += [f["based_on"] for f in document["followups"] if f["based_on"]]
+    for span in spans:
+        position = span.pop("recording", None)
+        if len(recordings) == 1:
+            span["recording_id"] = recordings[0]
+        elif isinstance(position, int) and 0 <= position < len(recordings):
+            span["recording_id"] = recordings[position]
+        else:
+            span["recording_id"] = None
+
+
+def _latest_overrides(overrides: list[tuple[Report, ScoreOverride]]) -> dict[str, ScoreOverride]:
+    latest: dict[str, ScoreOverride] = {}
+    for _report, override in sorted(
+        overrides, key=lambda item: (item[1].overridden_at, item[1].id)
+    ):
+        latest[override.dimension] = override
+    return latest
+
+
+def _weighted(dimensions: list[dict[str, Any]], field: str) -> float | None:
+    scored = [
+        (float(d["weight"]), float(d[field]))
+        for d in dimensions
+        if _number(d.get(field)) is not None and _number(d.get("weight"))
+    ]
+    total = sum(weight for weight, _ in scored)
+    if not scored or total <= 0:
+        return None
+    return round(sum(weight * value for weight, value in scored) / total, 2)
+
+
+def _span(span: Any) -> dict[str, Any] | None:
+    span = _dict(span)
+    if not span.get("quote"):
+        return None
+    return {
+        "quote": str(span["quote"]),
+        "start": _number(span.get("start")),
+        "end": _number(span.get("end")),
+        "answer": span.get("answer"),
+        "cue": str(span.get("cue") or ""),
+        "recording": span.get("recording"),
+    }
+
+
+def _spans(value: Any) -> list[dict[str, Any]]:
+    return [s for s in (_span(item) for item in _list(value)) if s is not None]
+
+
+def _findings(value: Any) -> list[dict[str, Any]]:
+    return [
+        {"text": str(item["text"]), "evidence": _spans(item.get("evidence"))}
+        for item in _list(value)
+        if isinstance(item, dict) and item.get("text")
+    ]
+
+
+def _dimensions(
+    scoring: dict[str, Any], overrides: dict[str, ScoreOverride], names: _Names
+) -> list[dict[str, Any]]:
+    rows = []
+    for dim in _list(scoring.get("dimensions")):
+        if not isinstance(dim, dict) or not dim.get("key"):
+            continue
+        key = str(dim["key"])
+        ai = _number(dim.get("score"))
+        override = overrides.get(key)
+        anchor = _dict(dim.get("anchor"))
+        rows.append(
+            {
+                "key": key,
+                "name": str(dim.get("name") or key),
+                "weight": _number(dim.get("weight")) or 0.0,
+                "ai_score": ai,
+                "score": override.new_score if override else ai,
+                "confidence": _number(dim.get("confidence")),
+                "anchor": {"level": anchor.get("level"), "text": str(anchor.get("text") or "")}
+                if anchor
+                else None,
+                "evidence": _spans(dim.get("evidence")),
+                "rationale": str(dim.get("rationale") or ""),
+                "override": {
+                    "from": override.previous_score,
+                    "to": override.new_score,
+                    "reason": override.reason,
+                    "by": names(override.overridden_by),
+                    "at": override.overridden_at,
+                }
+                if override
+                else None,
+            }
+        )
+    return rows
+
+
+def _answers(store: Store, reports: list[Report], names: _Names) -> list[dict[str, Any]]:
+    found = []
+    for report in reports:
+        scoring = _dict(_sections(report).get("scoring"))
+        correction = (
+            store.segment_corrections.latest(report.recording_id)
+            if report.recording_id is not None
+            else None
+        )
+        for answer in _list(scoring.get("answers")):
+            if not isinstance(answer, dict):
+                continue
+            found.append(
+                {
+                    "report_id": report.id,
+                    "recording_id": report.recording_id,
+                    "index": answer.get("index"),
+                    "question_text": str(answer.get("question_text") or ""),
+                    "dimension_key": answer.get("dimension_key"),
+                    "start": _number(answer.get("start")),
+                    "end": _number(answer.get("end")),
+                    "flags": [
+                        {
+                            "code": str(f.get("code", "")),
+                            "message": str(f.get("message", "")),
+                            "probe": str(f.get("probe", "")),
+                        }
+                        for f in _list(answer.get("flags"))
+                        if isinstance(f, dict)
+                    ],
+                    "boundaries": {
+                        "set_by": names(correction.corrected_by),
+                        "at": correction.corrected_at,
+                    }
+                    if correction is not None and correction.spans
+                    else None,
+                }
+            )
+    return found
+
+
+def _scalars(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """The printable entries of a metrics section, nested ones as dotted keys (lists left out)."""
+    found: dict[str, Any] = {}
+    for key, item in sorted(_dict(value).items()):
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and depth < 2:
+            found.update(_scalars(item, f"{name}.", depth + 1))
+        elif isinstance(item, str | int | float | bool) or item is None:
+            found[name] = item
+    return found
+
+
+def _delivery(reports: list[Report]) -> list[dict[str, Any]]:
+    found = []
+    for report in reports:
+        value = _sections(report).get("delivery")
+        if isinstance(value, dict) and value:
+            found.append(
+                {
+                    "recording_id": report.recording_id,
+                    "report_id": report.id,
+                    "values": _scalars(value),
+                }
+            )
+    return found
+
+
+def visual_cues_allowed_now(store: Store, interview: Interview) -> bool:
+    """Whether the region policy and the candidate's consent still allow visual cues.
+
+    Asked again when a report is shown: a consent withdrawn or a region setting turned off
+    after the analysis withholds the observations from then on (a preview: nothing logged).
+    """
+    decision = decide_for_interview(
+        store, PolicyAction.RUN_VISUAL_CUES, interview.id, extra={"dry_run": True}
+    )
+    return decision.allowed
+
+
+def _visual(reports: list[Report]) -> list[dict[str, Any]]:
+    """Visual observations of the recordings where the step ran (policy allowed it)."""
+    found = []
+    for report in reports:
+        value = _dict(_sections(report).get("visual_cues"))
+        if not value or value.get("status", "done") != "done":
+            continue  # skipped by policy or consent, or failed: nothing observed
+        observed = _scalars(
+            value.get("overall", {k: v for k, v in value.items() if k not in ("answers", "status")})
+        )
+        found.append(
+            {"recording_id": report.recording_id, "report_id": report.id, "values": observed}
+        )
+    return found
+
+
+def _models(reports: list[Report], scoring: dict[str, Any] | None) -> dict[str, Any]:
+    speech = sorted(
+        {
+            f"{t.get('engine')} {t.get('model')}".strip()
+            for t in (_dict(_sections(r).get("transcript")) for r in reports)
+            if t.get("engine")
+        }
+    )
+    cues = [_dict(_sections(r).get("visual_cues")) for r in reports]
+    vision = sorted(
+        {
+            str(c.get("model") or c.get("backend"))
+            for c in cues
+            if (c.get("model") or c.get("backend")) and c.get("status", "done") == "done"
+        }
+    )
+    scoring = scoring or {}
+    model = _dict(scoring.get("model"))
+    return {
+        "competency_model": {
+            "id": model.get("id"),
+            "name": model.get("name"),
+            "version": model.get("version"),
+        }
+        if model
+        else None,
+        "competency_model_label": next((r.model_version for r in reports if r.model_version), None),
+        "scorer": scoring.get("scorer"),
+        "speech": speech,
+        "vision": vision,
+        "steps": sorted(
+            {str(s) for r in reports for s in _list(_dict(r.content).get("steps_run"))}
+        ),
+    }
+
+
+def _decisions(store: Store, interview: Interview, names: _Names) -> list[dict[str, Any]]:
+    return [
+        {"kind": d.kind, "reason": d.reason, "by": names(d.decided_by), "at": d.decided_at}
+        for d in store.decisions.for_candidate(interview.candidate_id)
+        if d.requisition_id == interview.requisition_id
+    ]
+
+
+def _document(store: Store, interview: Interview, reports: list[Report]) -> dict[str, Any]:
+    names = _Names(store)
+    candidate = store.candidates.get(interview.candidate_id)
+    requisition = store.requisitions.get(interview.requisition_id)
+    scoring, recordings = combined_scoring(reports)
+    observed = _visual(reports)
+    cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
+    overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
+    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names)
+    notes: dict[str, str] = {}
+    for report in reports:
+        notes.update({str(k): str(v) for k, v in _dict(_dict(report.content).get("notes")).items()})
+    document = {
+        "format": FORMAT,
+        "generated_at": now_stamp(),
+        "reports": [
+            {
+                "id": r.id,
+                "recording_id": r.recording_id,
+                "status": r.status,
+                "created_at": r.created_at,
+            }
+            for r in reports
+        ],
+        "candidate": {
+            "id": candidate.id,
+            "pseudonym": candidate.pseudonym,
+            "name": candidate.full_name,
+        },
+        "job": {
+            "id": requisition.id,
+            "title": requisition.title,
+            "department": requisition.department,
+            "location": requisition.location,
+            "region": requisition.region,
+        },
+        "interview": {
+            "id": interview.id,
+            "round": interview.round,
+            "kind": interview.kind,
+            "language": interview.language,
+            "status": interview.status,
+        },
+        "scored": scoring is not None,
+        "language": (scoring or {}).get("language"),
+        "language_mismatch": bool((scoring or {}).get("language_mismatch")),
+        "dimensions": dimensions,
+        "overall_ai": _number((scoring or {}).get("overall")),
+        "overall": _weighted(dimensions, "score"),
+        "strengths": _findings((scoring or {}).get("strengths")),
+        "to_probe": _findings((scoring or {}).get("to_probe")),
+        "followups": [
+            {
+                "dimension": str(f.get("dimension", "")),
+                "question": str(f.get("question", "")),
+                "based_on": _span(f.get("based_on")),
+            }
+            for f in _list((scoring or {}).get("followups"))
+            if isinstance(f, dict) and f.get("question")
+        ],
+        "answers": _answers(store, reports, names),
+        "delivery": _delivery(reports),
+        "visual_cues": observed if cues_allowed else [],
+        "visual_cues_withheld": bool(observed) and not cues_allowed,
+        "models": _models(reports, scoring),
+        "overrides": [
+            {
+                "report_id": r.id,
+                "dimension": o.dimension,
+                "from": o.previous_score,
+                "to": o.new_score,
+                "reason": o.reason,
+                "by": names(o.overridden_by),
+                "at": o.overridden_at,
+            }
+            for r, o in sorted(overrides, key=lambda item: item[1].id)
+        ],
+        "decisions": _decisions(store, interview, names),
+        "notes": notes,
+    }
+    _place_evidence(document, recordings)
+    return document
+
+
+def _visible_interview(store: Store, visibility: Visibility, interview_id: int) -> Interview:
+    return store.interviews.get_visible(interview_id, visibility)
+
+
+def report_document(store: Store, principal: Principal, report_id: int) -> dict[str, Any]:
+    """The document of one report (one recording's analysis)."""
+    visibility = require(principal, Action.VIEW_REPORTS)
+    report = store.reports.get_visible(report_id, visibility)
+    return _document(store, store.interviews.get(report.interview_id), [report])
+
+
+def interview_document(store: Store, principal: Principal, interview_id: int) -> dict[str, Any]:
+    """The document of an interview: the newest report of each of its recordings together."""
+    visibility = require(principal, Action.VIEW_REPORTS)
+    interview = _visible_interview(store, visibility, interview_id)
+    reports = latest_per_recording(store.reports.for_interview(interview.id))
+    return _document(store, interview, reports)
+
+
+def explanation(document: dict[str, Any]) -> dict[str, Any]:
+    """What the candidate receives: competencies, weights, evidence, overrides, who decided.
+
+    Left out: internal probes and follow-up questions, delivery metrics and visual
+    observations (never an input to a score), and anything about other candidates.
+    """
+    return {
+        "format": EXPLANATION_FORMAT,
+        "generated_at": document["generated_at"],
+        "candidate": {
+            "pseudonym": document["candidate"]["pseudonym"],
+            "name": document["candidate"]["name"],
+        },
+        "job": {"title": document["job"]["title"], "region": document["job"]["region"]},
+        "interview": {"id": document["interview"]["id"], "round": document["interview"]["round"]},
+        "how_it_works": (
+            "Your recorded answers were transcribed on premises. For each competency of the "
+            "job, the system looked for the situation, task, action and result in your "
+            "answers and compared them with written level descriptions; it quotes the words "
+            "that drove each score. The scores assisted the people who decided; a person can "
+            "change any score, giving a reason, and every decision was taken by a person."
+        ),
+        "competencies": [
+            {
+                "name": d["name"],
+                "weight": d["weight"],
+                "ai_score": d["ai_score"],
+                "final_score": d["score"],
+                "level_description": (d["anchor"] or {}).get("text", ""),
+                "evidence": [
+                    {"quote": e["quote"], "start": e["start"], "end": e["end"]}
+                    for e in d["evidence"]
+                ],
+                "changed_by_a_person": d["override"],
+            }
+            for d in document["dimensions"]
+        ],
+        "overall": document["overall"],
+        "overall_ai": document["overall_ai"],
+        "models": {
+            "competency_model": document["models"]["competency_model"],
+            "competency_model_label": document["models"]["competency_model_label"],
+            "scorer": document["models"]["scorer"],
+            "speech": document["models"]["speech"],
+        },
+        "overrides": [
+            {k: o[k] for k in ("dimension", "from", "to", "reason", "by", "at")}
+            for o in document["overrides"]
+        ],
+        "decisions": document["decisions"],
+        "decided_by_people": True,
+    }
+
+
+def log_document_read(
+    store: Store, principal: Principal, document: dict[str, Any], what: str
+) -> None:
+    """Log a person's read (view or export) of a report document (ALL-3)."""
+    log_candidate_read(store, principal, document["candidate"]["pseudonym"], what)
+
+
+def log_explanation_export(store: Store, principal: Principal, document: dict[str, Any]) -> None:
+    """An explanation export is a disclosure to the candidate: logged as its own action."""
+    require(principal, Action.EXPORT_EXPLANATION)
+    with store.transaction():
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "explanation.exported",
+            subject=document["candidate"]["pseudonym"],
+            details={
+                "interview": document["interview"]["id"],
+                "reports": [r["id"] for r in document["reports"]],
+            },
+        )

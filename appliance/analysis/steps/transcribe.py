@@ -1,0 +1,165 @@
+"""The transcribe step: recording -> 16 kHz PCM (in memory only) -> transcript (+ English).
+
+The audio is decoded from the decrypting reader straight into the speech backend, window by
+window; no PCM is ever written to disk.  The backend comes from `inference.speech` in the
+config (per language, through `appliance.analysis.models_runtime`).  A backend that detects
+the spoken
+language (Whisper) is asked to; when it is unsure, the interview's language is used instead.
+When the answer's language differs from the reviewer's (English) and the backend can
+translate, an English translation is added for HR.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from appliance.analysis.pipeline import (
+    AnalysisStep,
+    ReportDraft,
+    StepContext,
+    StepFailure,
+    register_step,
+)
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import ConfigError
+from inference.interfaces import InferenceError, SpeechBackend, Transcript
+from inference.media import MediaError, decode_audio_pcm
+from inference.packs import PackError
+from inference.speech.normalise import normalise_transcript
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+# Below this confidence in its language guess, the engine is rerun in the interview's language.
+MIN_LANGUAGE_PROBABILITY = 0.5
+# Progress is reported (and a stop request noticed) after every this many seconds of audio.
+PROGRESS_EVERY_S = 30.0
+
+
+def base_language(language: str | None) -> str:
+    """`zh-CN` -> `zh`; empty -> `und`."""
+    return (language or "und").replace("_", "-").split("-")[0].lower() or "und"
+
+
+def speech_backend(config: ApplianceConfig, language: str) -> SpeechBackend:
+    """The configured (process-cached) speech backend for `language`."""
+    from appliance.analysis.models_runtime import speech_backend_for
+
+    return speech_backend_for(config, language)
+
+
+def step_span(ctx: StepContext, name: str) -> tuple[float, float]:
+    """Where this step's progress lies within the whole job's (start, width)."""
+    names = list(ctx.config.worker.pipeline)
+    if name not in names:
+        return 0.0, 1.0
+    return names.index(name) / len(names), 1 / len(names)
+
+
+def _with_progress(
+    chunks: Iterable[bytes], ctx: StepContext, name: str, start: float, width: float,
+    duration_s: float | None,
+) -> Iterator[bytes]:
+    """Pass PCM through, reporting progress by the seconds of audio decoded so far."""
+    every = int(PROGRESS_EVERY_S * SAMPLE_RATE * 2)
+    seen = next_report = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen >= next_report:
+            next_report = seen + every
+            done = seen / 2 / SAMPLE_RATE / duration_s if duration_s else 0.0
+            ctx.report_progress(start + width * min(done, 1.0), name)
+        yield chunk
+
+
+@register_step
+class TranscribeStep(AnalysisStep):
+    """Speech to text with word times; a translation to English for other languages."""
+
+    name = "transcribe"
+
+    def _run_backend(
+        self,
+        ctx: StepContext,
+        draft: ReportDraft,
+        backend: SpeechBackend,
+        *,
+        language: str | None,
+        task: str,
+        part: tuple[float, float],
+    ) -> Transcript:
+        """Decode the recording and pass it through the backend once."""
+        start, width = step_span(ctx, self.name)
+        duration = (draft.media_info or {}).get("duration_s")
+        with ctx.open_media() as media:
+            pcm = decode_audio_pcm(media, sample_rate=SAMPLE_RATE)
+            fed = _with_progress(
+                pcm, ctx, self.name, start + width * part[0], width * part[1], duration
+            )
+            try:
+                return backend.transcribe(fed, sample_rate=SAMPLE_RATE, language=language,
+                                          task=task)
+            except MediaError as exc:
+                raise StepFailure(f"media_{exc.code}", str(exc), retryable=False) from None
+            except InferenceError as exc:
+                raise StepFailure("speech_failed", f"speech recognition failed: {exc}",
+                                  retryable=False) from None
+
+    def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
+        """Transcribe the recording; translate it when HR reads another language."""
+        if draft.media_info is not None and not draft.media_info.get("has_audio", True):
+            draft.notes[self.name] = "the recording has no audio track, so there is no transcript"
+            return draft
+        interview_language = base_language(ctx.language)
+        try:
+            backend = speech_backend(ctx.config, interview_language)
+        except (PackError, InferenceError, LookupError, ConfigError) as exc:
+            raise StepFailure("speech_model_unavailable", str(exc), retryable=False) from None
+        detects = bool(getattr(backend, "detects_language", False))
+        transcript = self._run_backend(
+            ctx, draft, backend, language=None if detects else interview_language,
+            task="transcribe", part=(0.0, 0.5),
+        )
+        unsure = (transcript.language_probability or 0.0) < MIN_LANGUAGE_PROBABILITY
+        if detects and unsure and base_language(transcript.language) != interview_language:
+            logger.info("language guess unsure; transcribing in the interview's language")
+            transcript = self._run_backend(
+                ctx, draft, backend, language=interview_language, task="transcribe",
+                part=(0.0, 0.5),
+            )
+        transcript = normalise_transcript(transcript)
+        draft.sections["transcript"] = transcript.to_dict()
+        draft.artifacts["transcript"] = transcript
+        if not transcript.segments:
+            draft.notes["transcribe"] = "no speech was recognised in the recording"
+            return draft
+        self._translate(ctx, draft, backend, transcript)
+        return draft
+
+    def _translate(
+        self, ctx: StepContext, draft: ReportDraft, backend: SpeechBackend, transcript: Transcript
+    ) -> None:
+        """Add an English translation when the reviewer reads English and the answer is not."""
+        reviewer = base_language(ctx.config.inference.reviewer_language)
+        spoken = base_language(transcript.language)
+        if reviewer != "en" or spoken == reviewer:
+            return
+        if not backend.supports_translation:
+            draft.notes["translation"] = (
+                f"no English translation: the {backend.type_key} engine cannot translate"
+            )
+            return
+        try:
+            translation = self._run_backend(
+                ctx, draft, backend, language=spoken, task="translate", part=(0.5, 0.5)
+            )
+        except StepFailure as exc:
+            # The transcript is what matters; a missing translation is noted, not fatal.
+            draft.notes["translation"] = f"no English translation: {exc.message}"
+            return
+        translated: dict[str, Any] = translation.to_dict()
+        translated["source_language"] = spoken
+        draft.sections["translation"] = translated
+        draft.artifacts["translation"] = translation

@@ -1,0 +1,187 @@
+"""The visual-cues step: sampled frames -> vision backend -> per-answer summary.
+
+The region policy and the candidate's consent are asked again here, in the worker
+(`RUN_VISUAL_CUES`: consent everywhere, a signed facial-recognition waiver in Maryland, off
+by default in the EU). When they say no, or the recording has no video, the step records why
+in `draft.notes` and `sections["visual_cues"]` and decodes no frame. A failure inside the
+visual analysis is noted the same way and never fails the job: the transcript and everything
+else already in the draft are kept. The section holds observations (face visible, looking at
+the camera, smiles, other people in frame), never an emotion label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from appliance.analysis.pipeline import AnalysisStep, ReportDraft, StepContext, register_step
+from appliance.analysis.steps.policy_gate import step_decision, store_of
+from appliance.compliance.policy import PolicyAction
+from appliance.platform.config import ApplianceConfig
+from appliance.store.queue import LostClaimError
+from inference.frames import FrameSampling, sample_frames
+from inference.interfaces import Frame, FrameCues, VisionBackend
+from inference.media import MediaError, NoMediaStreamsError
+from inference.vision.summary import summarise, summarise_answers
+
+logger = logging.getLogger(__name__)
+
+SECTION = "visual_cues"
+MAX_FRAME_WIDTH = 640  # frames are analysed at most this wide (the face models see 128-192 px)
+CHUNK = 32  # frames analysed per backend call; bounds memory for any length of video
+
+
+def vision_backend(config: ApplianceConfig) -> VisionBackend:
+    """The configured (process-cached) vision backend."""
+    from appliance.analysis.models_runtime import vision_backend as cached
+
+    return cached(config)
+
+
+def policy_decision(ctx: StepContext, draft: ReportDraft, action: PolicyAction) -> tuple[bool, str]:
+    """Whether `action` is allowed for this job, reusing the policy gate's answer if present."""
+    allowed, reason, _ = policy_answer(ctx, draft, action)
+    return allowed, reason
+
+
+def policy_answer(
+    ctx: StepContext, draft: ReportDraft, action: PolicyAction
+) -> tuple[bool, str, list[str]]:
+    """(allowed, reason, obligations when allowed or missing facts when refused)."""
+    decided = ((draft.sections.get("policy") or {}).get("analyses") or {}).get(action.value)
+    if isinstance(decided, dict) and "allowed" in decided:
+        return (bool(decided["allowed"]), str(decided.get("reason", "")),
+                [str(r) for r in decided.get("requirements") or []])
+    decision = step_decision(ctx, action)
+    return decision.allowed, decision.reason, list(decision.requirements)
+
+
+def has_video(draft: ReportDraft) -> bool | None:
+    """Whether the probed recording has video (None when it was not probed)."""
+    if draft.media_info is None:
+        return None
+    return bool(draft.media_info.get("has_video"))
+
+
+def skip(draft: ReportDraft, name: str, reason: str, *, status: str = "skipped") -> ReportDraft:
+    """Record in the draft why a step produced nothing."""
+    draft.notes[name] = f"{status}: {reason}"
+    draft.sections[name] = {"status": status, "reason": reason}
+    return draft
+
+
+def _chunks(
+    frames: Iterable[tuple[float, Frame]], size: int
+) -> Iterator[list[tuple[float, Frame]]]:
+    chunk: list[tuple[float, Frame]] = []
+    for item in frames:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def progress_span(ctx: StepContext, name: str) -> tuple[float, float]:
+    """Where a step's progress lies within the whole job's (start, width)."""
+    names = list(ctx.config.worker.pipeline)
+    if name not in names:
+        return 0.0, 1.0
+    return names.index(name) / len(names), 1 / len(names)
+
+
+def analyse_video(
+    ctx: StepContext,
+    backend: VisionBackend,
+    sampling: FrameSampling,
+    *,
+    duration_s: float | None,
+    progress_name: str,
+) -> list[FrameCues]:
+    """Stream the recording's frames through the backend, reporting progress as it goes."""
+    cues: list[FrameCues] = []
+    start, width = progress_span(ctx, progress_name)
+    with ctx.open_media() as media:
+        for chunk in _chunks(sample_frames(media, sampling), CHUNK):
+            cues.extend(backend.analyse_many(chunk))
+            if duration_s:  # after every chunk: 16 s of video at 2 fps
+                done = min(1.0, cues[-1].t / duration_s)
+                ctx.report_progress(start + width * done, progress_name)
+    return cues
+
+
+def answer_windows(ctx: StepContext, draft: ReportDraft) -> list[tuple[str, float, float]]:
+    """The answers' time spans: from an earlier step (`artifacts["answer_spans"]`) or, when a
+    transcript exists, from the segmentation (a person's correction first)."""
+    spans: Any = draft.artifacts.get("answer_spans")
+    store = store_of(ctx)
+    transcript = draft.artifacts.get("transcript")
+    if spans is None and store is not None and transcript is not None:
+        try:
+            from appliance.analysis.segmentation import answer_spans
+
+            spans = answer_spans(store, ctx.recording.id, transcript)
+        except Exception as exc:  # the split is a refinement; the overall summary stands
+            logger.warning("visual cues: no answer split (%s)", type(exc).__name__)
+            spans = None
+    windows = []
+    for span in spans or []:
+        try:
+            windows.append((str(span.index), float(span.start), float(span.end)))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return windows
+
+
+@register_step
+class VisualCuesStep(AnalysisStep):
+    """Face presence, gaze toward the camera, smiles and other people in frame, per answer."""
+
+    name = SECTION
+
+    def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
+        """Analyse sampled frames where policy and consent allow; never lose the draft."""
+        allowed, reason, obligations = policy_answer(ctx, draft, PolicyAction.RUN_VISUAL_CUES)
+        if not allowed:
+            return skip(draft, self.name, f"not allowed by policy or consent ({reason})")
+        if has_video(draft) is False:
+            return skip(draft, self.name, "the recording has no video")
+        sampling = FrameSampling(fps=ctx.config.inference.frame_rate, max_width=MAX_FRAME_WIDTH)
+        duration = (draft.media_info or {}).get("duration_s")
+        try:
+            backend = vision_backend(ctx.config)
+            cues = analyse_video(ctx, backend, sampling, duration_s=duration,
+                                 progress_name=self.name)
+        except LostClaimError:
+            raise
+        except NoMediaStreamsError:
+            return skip(draft, self.name, "the recording has no video")
+        except MediaError as exc:
+            logger.warning("visual cues: video unreadable (%s)", exc.code)
+            return skip(draft, self.name, f"the video could not be decoded ({exc.code})",
+                        status="failed")
+        except Exception as exc:
+            # The transcript and every other section are already in the draft; this analysis
+            # is optional, so it is noted and the job goes on.
+            logger.warning("visual cues failed: %s", type(exc).__name__)
+            return skip(draft, self.name, f"visual analysis failed ({type(exc).__name__})",
+                        status="failed")
+        interval = 1.0 / sampling.fps
+        gaze = getattr(backend, "reports_gaze", None)
+        overall = summarise(cues, interval, reports_gaze=gaze)
+        windows = answer_windows(ctx, draft)
+        per_answer = summarise_answers(cues, interval, windows, reports_gaze=gaze)
+        draft.sections[self.name] = {
+            "status": "done",
+            "backend": backend.type_key,
+            "frame_rate": sampling.fps,
+            # e.g. "never_for_score" (EU): scoring must leave these cues out.
+            "obligations": obligations,
+            "overall": overall.to_dict(),
+            "answers": {label: summary.to_dict() for label, summary in per_answer.items()},
+        }
+        draft.artifacts["frame_cues"] = cues
+        draft.artifacts["frame_interval_s"] = interval
+        return draft

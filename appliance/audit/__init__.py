@@ -1,0 +1,1 @@
+"""Audit: the hash-chained audit log and the standalone bundle verifier."""

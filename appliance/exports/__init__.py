@@ -1,0 +1,1 @@
+"""Exports: signed, encrypted bundles for auditors and what goes into them."""

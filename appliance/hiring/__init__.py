@@ -1,0 +1,1 @@
+"""Hiring: requisitions, interviews, candidates, candidate links, reviews and decisions."""

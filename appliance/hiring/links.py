@@ -1,0 +1,129 @@
+"""Signed, expiring links for candidates, who have no account.
+
+A link names one interview. Its token is signed (HMAC-SHA256 via itsdangerous) with a secret
+kept in the encrypted store, carries its own expiry, and is also recorded by a random nonce,
+so HR can revoke it and the appliance can tell which link was used. Verification accepts
+nothing else: a wrong signature, an expired or revoked link, or a link whose interview was
+cancelled all fail with the same message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from appliance.platform.clock import from_stamp, now_stamp, utcnow
+from appliance.platform.errors import ApplianceError
+from appliance.security.permissions import Action, Principal, require
+from appliance.store import Store
+from appliance.store.hiring import Interview
+from appliance.store.links import CandidateLink
+
+SECRET_NAME = "candidate-links-v1"  # noqa: S105 - the name of a secret kept in the store
+SALT = "candidate-room"
+MAX_VALID_HOURS = 30 * 24
+
+
+class InvalidLinkError(ApplianceError):
+    """The link is not valid (any reason: the candidate is not told which)."""
+
+    exit_code = 20
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A link as HR hands it to the candidate; the token is shown once."""
+
+    link: CandidateLink
+    token: str
+
+
+def _serializer(store: Store) -> URLSafeSerializer:
+    return URLSafeSerializer(store.links.secret(SECRET_NAME), salt=SALT)
+
+
+def issue_link(
+    store: Store, principal: Principal, *, interview_id: int, valid_hours: int = 72
+) -> IssuedLink:
+    """A new link to one interview, for HR who may edit that candidate."""
+    visibility = require(principal, Action.EDIT_CANDIDATES)
+    interview = store.interviews.get_visible(interview_id, visibility)
+    if interview.status == "cancelled":
+        raise InvalidLinkError("the interview is cancelled")
+    if not 1 <= valid_hours <= MAX_VALID_HOURS:
+        raise InvalidLinkError(f"a link is valid between 1 hour and {MAX_VALID_HOURS} hours")
+    nonce = secrets.token_urlsafe(16)
+    expires = now_stamp(valid_hours * 3600.0)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        link = store.links.create(interview.id, nonce, expires, principal.user_id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "candidate_link.issued",
+            subject=candidate.pseudonym,
+            details={"link": link.id, "interview": interview.id, "expires_at": expires},
+        )
+    token = _serializer(store).dumps({"i": interview.id, "n": nonce, "e": expires})
+    return IssuedLink(link, token)
+
+
+def revoke_link(store: Store, principal: Principal, *, link_id: int) -> None:
+    """Make a link unusable (HR who may edit the candidate)."""
+    visibility = require(principal, Action.EDIT_CANDIDATES)
+    link = store.links.get(link_id)
+    interview = store.interviews.get_visible(link.interview_id, visibility)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        store.links.revoke(link.id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "candidate_link.revoked",
+            subject=candidate.pseudonym,
+            details={"link": link.id},
+        )
+
+
+def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
+    """The interview a candidate's token opens; InvalidLinkError for anything else."""
+    interview, link = check_link(store, token)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        store.links.touch(link.id)
+        store.audit.append(
+            "candidate",
+            "candidate_link.opened",
+            subject=candidate.pseudonym,
+            details={"link": link.id},
+        )
+    return interview, link
+
+
+def check_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
+    """`verify_link` without the audit entry: for each request a room page makes after opening."""
+    refused = InvalidLinkError("this interview link is not valid or has expired")
+    try:
+        payload = _serializer(store).loads(token)
+        interview_id, nonce, expires = int(payload["i"]), str(payload["n"]), str(payload["e"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise refused from None
+    link = store.links.by_nonce(nonce)
+    if (
+        link is None
+        or link.interview_id != interview_id
+        or link.expires_at != expires
+        or link.revoked_at is not None
+        or from_stamp(link.expires_at) <= utcnow()
+    ):
+        raise refused
+    interview = store.interviews.get(interview_id)
+    if interview.status == "cancelled":
+        raise refused
+    return interview, link
+
+
+def expires_in(link: CandidateLink) -> timedelta:
+    """Time left before a link expires (negative once expired)."""
+    return from_stamp(link.expires_at) - utcnow()

@@ -1,0 +1,199 @@
+"""People's judgements: decisions on candidates, score overrides, evaluations.
+
+Only a person ever decides: every function here takes the acting principal, checks the
+permission table and scope, requires a reason where a decision or an override is made,
+and writes the audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.platform.errors import ApplianceError, NotFoundError
+from appliance.scheduling.next_round import enqueue_next_round
+from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
+from appliance.store import Store
+from appliance.store.review import Decision, Evaluation, ScoreOverride
+
+DECISIONS = ("advance", "reject", "hire")
+RECOMMENDATIONS = ("recommend_hire", "recommend_reject", "recommend_hold")
+MAX_REASON_CHARS = 4000
+
+
+class ReviewError(ApplianceError):
+    """A decision, override or evaluation is incomplete or not possible."""
+
+    exit_code = 18
+
+
+def _reason(text: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise ReviewError("a reason is required")
+    if len(cleaned) > MAX_REASON_CHARS:
+        raise ReviewError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return cleaned
+
+
+def record_decision(
+    store: Store,
+    principal: Principal,
+    *,
+    candidate_id: int,
+    requisition_id: int,
+    kind: str,
+    reason: str,
+) -> Decision:
+    """A person's decision (advance/reject/hire) or recommendation, with its reason."""
+    if kind in DECISIONS:
+        visibility = require(principal, Action.RECORD_DECISION)
+    elif kind in RECOMMENDATIONS:
+        visibility = require(principal, Action.RECORD_RECOMMENDATION)
+    else:
+        raise ReviewError(f"unknown decision {kind!r}")
+    candidate = store.candidates.get_visible(candidate_id, visibility)
+    requisition = store.requisitions.get_visible(requisition_id, visibility)
+    if not any(
+        i.requisition_id == requisition.id for i in store.interviews.for_candidate(candidate.id)
+    ):
+        raise ReviewError("the candidate has no interview for this requisition")
+    text = _reason(reason)
+    with store.transaction():
+        decision = store.decisions.add(candidate.id, requisition.id, kind, text, principal.user_id)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            f"decision.{kind}",
+            subject=candidate.pseudonym,
+            details={"decision": decision.id, "requisition": requisition.id},
+        )
+        if kind == "advance":
+            # Commits with the decision: the worker opens the next round's scheduling.
+            enqueue_next_round(store, decision)
+    return decision
+
+
+def ai_scores(content: dict[str, Any]) -> dict[str, float]:
+    """The AI's score per competency dimension in a report's content (may be empty)."""
+    # One reading of both report shapes (the scorer's sections and the older `scores`).
+    from appliance.store.privacy import ai_scores as stored_ai_scores
+
+    return stored_ai_scores(content)
+
+
+def override_score(
+    store: Store,
+    principal: Principal,
+    *,
+    report_id: int,
+    dimension: str,
+    new_score: float,
+    reason: str,
+) -> ScoreOverride:
+    """A person replaces an AI score; the reason is mandatory and the change is logged."""
+    visibility = require(principal, Action.OVERRIDE_SCORE)
+    report = store.reports.get_visible(report_id, visibility)
+    scores = ai_scores(report.content)
+    if dimension not in scores:
+        raise ReviewError(f"the report has no AI score for {dimension!r}")
+    if not 1 <= new_score <= 10:
+        raise ReviewError("a score is between 1 and 10")
+    text = _reason(reason)
+    interview = store.interviews.get(report.interview_id)
+    candidate = store.candidates.get(interview.candidate_id)
+    previous = current_scores(store, report_id).get(dimension, scores[dimension])
+    with store.transaction():
+        override = store.overrides.add(
+            report.id, dimension, previous, new_score, text, principal.user_id
+        )
+        store.audit.append(
+            f"user:{principal.user_id}",
+            "score.overridden",
+            subject=candidate.pseudonym,
+            details={
+                "report": report.id,
+                "dimension": dimension,
+                "from": previous,
+                "to": new_score,
+            },
+        )
+    return override
+
+
+def current_scores(store: Store, report_id: int) -> dict[str, float]:
+    """AI scores with the latest human override applied per dimension."""
+    report = store.reports.get(report_id)
+    scores = ai_scores(report.content)
+    for override in store.overrides.for_report(report_id):
+        scores[override.dimension] = override.new_score
+    return scores
+
+
+def add_evaluation(
+    store: Store,
+    principal: Principal,
+    *,
+    interview_id: int,
+    kind: str,
+    rating: int,
+    summary: str,
+) -> Evaluation:
+    """An assigned interviewer's (or technical expert's) own evaluation of an interview."""
+    action = {"interview": Action.ADD_EVALUATION, "technical": Action.ADD_TECH_EVALUATION}.get(kind)
+    if action is None:
+        raise ReviewError(f"unknown evaluation kind {kind!r}")
+    require(principal, action)
+    duty = "interviewer" if kind == "interview" else "tech_expert"
+    if (principal.user_id, duty) not in store.interviews.assignees(interview_id):
+        # Same answer as a missing interview: ids of others' interviews reveal nothing.
+        raise NotFoundError(f"no interview {interview_id}")
+    if not 1 <= rating <= 10:
+        raise ReviewError("a rating is between 1 and 10")
+    text = _reason(summary)
+    interview = store.interviews.get(interview_id)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.transaction():
+        evaluation = store.evaluations.add(interview_id, principal.user_id, kind, rating, text)
+        store.audit.append(
+            f"user:{principal.user_id}",
+            f"evaluation.{kind}",
+            subject=candidate.pseudonym,
+            details={"evaluation": evaluation.id, "interview": interview_id},
+        )
+    return evaluation
+
+
+def log_candidate_read(
+    store: Store, principal: Principal, candidate_pseudonym: str, what: str
+) -> None:
+    """Every read of a candidate's data by a person: who, what, when (ALL-3)."""
+    log_candidate_reads(store, principal, [candidate_pseudonym], what)
+
+
+def log_candidate_reads(
+    store: Store, principal: Principal, pseudonyms: list[str], what: str
+) -> None:
+    """One audit entry per candidate shown (a list page), written in one transaction."""
+    if not pseudonyms:
+        return
+    with store.transaction():
+        for pseudonym in pseudonyms:
+            store.audit.append(
+                f"user:{principal.user_id}",
+                "candidate.read",
+                subject=pseudonym,
+                details={"what": what},
+            )
+
+
+__all__ = [
+    "DECISIONS",
+    "RECOMMENDATIONS",
+    "PermissionDeniedError",
+    "ReviewError",
+    "add_evaluation",
+    "current_scores",
+    "log_candidate_read",
+    "log_candidate_reads",
+    "override_score",
+    "record_decision",
+]

@@ -1,0 +1,1 @@
+"""Imports: bringing candidates, jobs and history in from other systems."""

@@ -1,0 +1,1 @@
+"""Live assist: incremental transcription and segmentation of a call in progress."""

@@ -1,0 +1,1 @@
+"""Media: the upload spool, one-shot and chunked uploads, and stored recordings."""

@@ -1,0 +1,138 @@
+"""Taking a recording in: stream it into the encrypted spool, record it, queue its analysis."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from appliance.media.spool import Spool
+from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import QueueFullError
+from appliance.store import Store
+from appliance.store.people import Candidate
+from appliance.store.queue import Job
+from appliance.store.recordings import Recording
+
+logger = logging.getLogger(__name__)
+
+MAX_DISPLAY_NAME = 200
+
+
+def safe_display_name(filename: str) -> str:
+    """A file name fit to show: no folders, no control characters, bounded length.
+
+    The name is only ever displayed; spool files get generated names, so `../` cannot reach
+    the file system through it.
+    """
+    name = unicodedata.normalize("NFC", filename or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".").strip()
+    return name[:MAX_DISPLAY_NAME] or "recording"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A stored recording and the job that will analyse it."""
+
+    recording: Recording
+    job: Job
+
+
+def check_queue_room(store: Store, config: ApplianceConfig) -> None:
+    """Refuse early when the queue is full, before the cost of an encrypted copy."""
+    counts = store.jobs.counts()
+    if counts.get("queued", 0) + counts.get("running", 0) >= config.worker.max_queued_jobs:
+        raise QueueFullError(
+            f"the job queue is full ({config.worker.max_queued_jobs} jobs waiting or running); "
+            "try again when the worker has caught up"
+        )
+
+
+def record_and_queue(
+    store: Store,
+    config: ApplianceConfig,
+    *,
+    interview_id: int,
+    candidate: Candidate,
+    spool_name: str,
+    display_name: str,
+    content_type: str,
+    size_bytes: int,
+    sha256: str,
+    wrapped_data_key: bytes,
+    actor: str,
+) -> Ingested:
+    """Inside the caller's transaction: the recording row, its `analyse` job, the audit entry."""
+    recording = store.recordings.create(
+        interview_id,
+        candidate.id,
+        spool_name,
+        display_name,
+        content_type[:100],
+        size_bytes,
+        sha256,
+        wrapped_data_key,
+    )
+    job = store.jobs.enqueue(
+        "analyse",
+        subject_type="recording",
+        subject_id=recording.id,
+        max_open=config.worker.max_queued_jobs,
+        max_attempts=config.worker.max_attempts,
+    )
+    store.interviews.set_status(interview_id, "recorded")
+    store.audit.append(
+        actor,
+        "recording.ingested",
+        subject=candidate.pseudonym,
+        details={"recording": recording.id, "job": job.id, "bytes": size_bytes},
+    )
+    return Ingested(recording, job)
+
+
+def ingest_recording(
+    store: Store,
+    spool: Spool,
+    config: ApplianceConfig,
+    *,
+    interview_id: int,
+    source: BinaryIO | Iterable[bytes],
+    filename: str,
+    content_type: str = "application/octet-stream",
+    actor: str,
+) -> Ingested:
+    """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`."""
+    interview = store.interviews.get(interview_id)
+    candidate = store.candidates.get(interview.candidate_id)
+    check_queue_room(store, config)
+    key = store.vault.key_for(candidate.pseudonym)
+    spooled = spool.write_stream(source, key, max_bytes=config.media.max_upload_bytes)
+    try:
+        with store.transaction():
+            done = record_and_queue(
+                store,
+                config,
+                interview_id=interview.id,
+                candidate=candidate,
+                spool_name=spooled.name,
+                display_name=safe_display_name(filename),
+                content_type=content_type,
+                size_bytes=spooled.size_bytes,
+                sha256=spooled.sha256,
+                wrapped_data_key=spooled.wrapped_data_key,
+                actor=actor,
+            )
+    except BaseException:
+        spool.remove(spooled.name)
+        raise
+    logger.info(
+        "recording %s stored (%d bytes), job %s queued",
+        done.recording.id,
+        spooled.size_bytes,
+        done.job.id,
+    )
+    return done

@@ -1,0 +1,1 @@
+"""Platform: configuration, paths, clock, errors, locks, scratch space and the process runtime."""

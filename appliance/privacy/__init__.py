@@ -1,0 +1,1 @@
+"""Privacy: erasure, retention and the data subject's export."""

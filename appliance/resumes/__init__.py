@@ -1,0 +1,1 @@
+"""Resumes: text extraction, profiles, skills and the match against a job."""

@@ -1,0 +1,1 @@
+"""The candidate interview room: plan, consent, takes and follow-up questions."""

@@ -1,0 +1,1 @@
+"""Security: keys, passphrase, sealing, accounts, authentication and permissions."""

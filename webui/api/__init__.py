@@ -1,0 +1,1 @@
+"""The JSON API's request parsing and response shaping."""
