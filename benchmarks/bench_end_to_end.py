@@ -33,13 +33,13 @@ import psutil
 import pytest
 
 import appliance.analysis.steps  # noqa: F401 - registers the built-in steps in STEPS
-from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.accounts.auth import principal_of
 from appliance.analysis.pipeline import STEPS
-from appliance.analysis.worker import Worker
 from appliance.compliance import consents, policy
+from appliance.engines.runtime import forget_loaded_models
+from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
 from appliance.platform.config import DEFAULT_PIPELINE
-from appliance.security.auth import principal_of
 from appliance.store import Store
 from inference.media import decode_audio_pcm
 from tests.conftest import Appliance, make_appliance, make_user

@@ -39,6 +39,7 @@ from typing import Any
 import psutil
 import pytest
 
+from appliance.accounts.auth import principal_of
 from appliance.exports.service import (
     build_export,
     exports_dir,
@@ -48,15 +49,14 @@ from appliance.exports.service import (
 from appliance.hiring.review import ai_scores
 from appliance.platform.clock import now_stamp, utcnow
 from appliance.platform.config import load_config
-from appliance.platform.runtime import open_store
-from appliance.security.auth import principal_of
-from appliance.security.keyring import unlock
 from appliance.security.permissions import Principal
 from appliance.security.sealing import PassphraseSealer
 from appliance.store import Store
 from appliance.store.db import transaction
 from appliance.store.exports import ExportRepository
 from appliance.store.fieldcrypt import seal_text
+from appliance.store.keyring import unlock
+from appliance.store.runtime import open_store
 from tests.conftest import (
     FAST_SCRYPT,
     PASSPHRASE,

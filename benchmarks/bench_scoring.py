@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from appliance.analysis.scoring import score_recording
-from appliance.analysis.scoring.star import analyse_words
+from appliance.scoring import score_recording
+from appliance.scoring.star import analyse_words
 from tests.scoring_support import PACKS, Span, encoder, load_eval, model, synthetic_transcript
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring_ratio.json"

@@ -29,9 +29,9 @@ import numpy as np
 import psutil
 import pytest
 
-from appliance.analysis.models_runtime import forget_loaded_models, speech_backend_for
 from appliance.analysis.pipeline import ReportDraft, StepContext
 from appliance.analysis.steps.transcribe import TranscribeStep
+from appliance.engines.runtime import forget_loaded_models, speech_backend_for
 from appliance.platform.config import ApplianceConfig
 from appliance.store.recordings import Recording
 from inference.media import decode_audio_pcm

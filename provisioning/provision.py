@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from appliance.platform.config import ApplianceConfig, render_config
 from appliance.platform.errors import AlreadyProvisionedError
 from appliance.platform.paths import DataPaths
-from appliance.security.keyring import Keyset, write_envelope
 from appliance.security.sealing import KeySealer
 from appliance.store import Store
 from appliance.store.db import Database
+from appliance.store.keyring import Keyset, write_envelope
 from appliance.store.migrate import apply
 from appliance.store.vault import init_vault
 

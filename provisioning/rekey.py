@@ -9,10 +9,10 @@ from appliance.platform.clock import now_stamp
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import DatabaseDamagedError
 from appliance.platform.locks import exclusive_lock
-from appliance.security.keyring import unlock, write_envelope
 from appliance.security.sealing import KeySealer
 from appliance.store import Store
 from appliance.store.db import Database, checkpoint, integrity_problems
+from appliance.store.keyring import unlock, write_envelope
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import pytest
 
 from appliance.media.spool import Spool
 from appliance.platform.config import ApplianceConfig, load_config, render_config
-from appliance.platform.runtime import open_store
-from appliance.security.keyring import Keyset, unlock
 from appliance.security.sealing import PassphraseSealer
 from appliance.store import Store
+from appliance.store.keyring import Keyset, unlock
+from appliance.store.runtime import open_store
 from inference.packs import PackRegistry
 from provisioning.provision import provision
 
@@ -158,7 +158,7 @@ USER_PASSWORD = "a long test password 1"
 @functools.cache
 def _password_hash(password: str) -> str:
     # One real argon2id hash per password and test run: hashing is deliberately slow.
-    from appliance.security.auth import hash_password
+    from appliance.accounts.auth import hash_password
 
     return hash_password(password)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.accounts.auth import principal_of
 from appliance.compliance.notices import publish_notice, save_notice
 from appliance.hiring.links import issue_link
 from appliance.room.plan import save_room_settings
-from appliance.security.auth import principal_of
 from appliance.security.permissions import Principal
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question

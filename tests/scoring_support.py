@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 from scipy.stats import spearmanr
 
-from appliance.analysis.scoring import score_recording
-from appliance.analysis.scoring.cues import STAR_PARTS
-from appliance.analysis.scoring.text import zh_tokens
 from appliance.competency import starter_spec
+from appliance.scoring import score_recording
+from appliance.scoring.cues import STAR_PARTS
+from appliance.scoring.text import zh_tokens
 from appliance.store.competency import ModelSpec
 from inference.interfaces import Segment, TextEncoder, Transcript, Word
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from appliance.accounts.auth import principal_of
 from appliance.analysis.affect_scoring import (
     AffectScoringError,
     affect_may_feed_scores,
     observations_for_scoring,
     set_affect_scoring,
 )
-from appliance.analysis.models_runtime import forget_loaded_models
+from appliance.engines.runtime import forget_loaded_models
 from appliance.privacy.erasure import erase_candidate
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 from appliance.store.affect import affect_of

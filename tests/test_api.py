@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from appliance.security.auth import issue_api_token
+from appliance.accounts.auth import issue_api_token
 from appliance.store import Store
 
 from .conftest import Appliance, login, make_appliance, make_user, write_wav

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.platform.clock import now_stamp
-from appliance.security import auth
-from appliance.security.auth import (
+from appliance.accounts import auth
+from appliance.accounts.auth import (
     AccountLockedError,
     AuthenticationError,
     PasswordPolicyError,
@@ -15,6 +14,7 @@ from appliance.security.auth import (
     change_password,
     issue_api_token,
 )
+from appliance.platform.clock import now_stamp
 from appliance.store import Store
 
 from .conftest import USER_PASSWORD, make_user

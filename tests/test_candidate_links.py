@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from appliance.hiring import links as candidate_links
+from appliance.accounts.auth import principal_of
 from appliance.hiring.links import InvalidLinkError, issue_link, revoke_link, verify_link
 from appliance.platform.clock import utcnow
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import principal_of
+from appliance.security import signed_links
 from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 
@@ -57,7 +57,7 @@ def test_links_expire(
     recruiter = principal_of(store.users.get(setting["recruiter"]))
     issued = issue_link(store, recruiter, interview_id=setting["eu_interview"], valid_hours=1)
     later = utcnow() + timedelta(hours=2)
-    monkeypatch.setattr(candidate_links, "utcnow", lambda: later)
+    monkeypatch.setattr(signed_links, "utcnow", lambda: later)
     with pytest.raises(InvalidLinkError, match="expired"):
         verify_link(store, issued.token)
 

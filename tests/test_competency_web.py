@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from appliance.security.auth import issue_api_token
+from appliance.accounts.auth import issue_api_token
 from appliance.store import Store
 from tests.conftest import Appliance, make_appliance, make_user
 

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from pydantic import ValidationError
 
+from appliance.accounts.auth import principal_of
 from appliance.analysis.pipeline import ReportDraft, StepContext
 from appliance.analysis.steps.policy_gate import PolicyGateStep, step_decision
 from appliance.compliance import bias, business_days, common, consents, notices, policy
@@ -26,7 +27,6 @@ from appliance.compliance.policy import Fact, PolicyAction, decide_for_interview
 from appliance.platform.clock import now_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import Notice, compliance_of

@@ -15,6 +15,7 @@ from typing import Any, get_args
 import pytest
 from flask import Flask
 
+from appliance.accounts.auth import principal_of
 from appliance.cli.imports import add_import_arguments, cmd_import
 from appliance.hiring.review import DECISIONS, RECOMMENDATIONS
 from appliance.hiring.service import INTERVIEW_KINDS, INTERVIEW_STATUSES, REGIONS
@@ -30,7 +31,6 @@ from appliance.imports.service import (
     staged_plan,
 )
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.imports import ImportRepository

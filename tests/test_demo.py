@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.analysis.worker import Worker
 from appliance.cli.demo import load_demo_data
+from appliance.jobs.worker import Worker
 from appliance.platform.config import DEFAULT_PIPELINE
 from tests.conftest import MODEL_PACKS, make_appliance
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from appliance.accounts.auth import principal_of
 from appliance.analysis.segment_service import save_correction
 from appliance.hiring.review import add_evaluation, override_score, record_decision
 from appliance.media.recordings import ingest_recording
@@ -45,7 +46,6 @@ from appliance.privacy.retention import Category, Rule, effective_rule, request_
 from appliance.privacy.retention_job import run_retention
 from appliance.privacy.subject_export import subject_export
 from appliance.resumes.service import upload_resume
-from appliance.security.auth import principal_of
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
 from appliance.store.db import Database

@@ -30,7 +30,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from appliance.analysis.worker import Worker, scratch_dirs
+from appliance.accounts.auth import issue_api_token, principal_of
 from appliance.audit.chain import make_checkpoint
 from appliance.audit.verify import verify_bundle
 from appliance.exports.service import (
@@ -46,10 +46,10 @@ from appliance.exports.service import (
     sweep_partial_bundles,
 )
 from appliance.hiring.review import current_scores, override_score, record_decision
+from appliance.jobs.worker import Worker, scratch_dirs
 from appliance.media.recordings import ingest_recording
 from appliance.platform.clock import utcnow
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import issue_api_token, principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.exports import ExportRepository, ExportRequest

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from appliance.platform.errors import AlreadyProvisionedError, PassphraseError
-from appliance.security.keyring import Keyset, unlock, write_envelope
 from appliance.security.sealing import PassphraseSealer
 from appliance.store.db import Database, checkpoint
+from appliance.store.keyring import Keyset, unlock, write_envelope
 from provisioning.provision import provision
 from provisioning.rekey import change_passphrase, rotate_database_key
 

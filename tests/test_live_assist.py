@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from appliance.accounts.auth import principal_of
 from appliance.compliance.notices import record_delivery
 from appliance.live.assist import (
     LiveAssistError,
@@ -21,7 +22,6 @@ from appliance.live.assist import (
 )
 from appliance.live.segmenter import UtteranceCutter
 from appliance.platform.errors import MediaRejectedError, NotFoundError
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import compliance_of

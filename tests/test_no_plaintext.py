@@ -29,13 +29,13 @@ from pathlib import Path
 
 import pytest
 
-import appliance.analysis.worker as worker_module
-from appliance.analysis.worker import Worker, scratch_dirs
+import appliance.jobs.worker as worker_module
+from appliance.accounts.auth import principal_of
+from appliance.jobs.worker import Worker, scratch_dirs
 from appliance.media.recordings import ingest_recording
 from appliance.platform.scratch import make_scratch
 from appliance.privacy.erasure import erase_candidate
 from appliance.privacy.subject_export import subject_export
-from appliance.security.auth import principal_of
 from appliance.store import Store
 from appliance.store.db import PLAIN_SQLITE_HEADER, Database
 from appliance.store.hiring import Dimension, Question
@@ -307,7 +307,7 @@ def test_no_canary_in_logs(appliance: Appliance, tmp_path: Path,
         records = list(caplog.records)
         # The flow did log (so an empty capture cannot pass for a clean one).
         assert any(record.name == "appliance.media.recordings" for record in records)
-        assert any(record.name == "appliance.analysis.worker" and "succeeded" in record.getMessage()
+        assert any(record.name == "appliance.jobs.worker" and "succeeded" in record.getMessage()
                    for record in records)
         leaks: list[str] = []
         for record in records:

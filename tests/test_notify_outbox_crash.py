@@ -27,9 +27,9 @@ CHILD = textwrap.dedent(
     import os, signal, smtplib, sys
     from pathlib import Path
     from appliance.platform.config import load_config
-    from appliance.security.keyring import unlock
+    from appliance.store.keyring import unlock
     from appliance.notify.outbox import deliver_due
-    from appliance.platform.runtime import open_store
+    from appliance.store.runtime import open_store
     from appliance.security.sealing import PassphraseSealer
 
     config = load_config(Path(sys.argv[1]))

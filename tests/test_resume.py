@@ -13,6 +13,7 @@ import docx
 import pytest
 from fpdf import FPDF
 
+from appliance.accounts.auth import principal_of
 from appliance.privacy.erasure import erase_candidate
 from appliance.resumes.service import (
     add_personal_question,
@@ -22,7 +23,6 @@ from appliance.resumes.service import (
     upload_resume,
 )
 from appliance.resumes.text import MAX_RESUME_BYTES, ResumeError, resume_text
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.competency import DimensionSpec, Keyword, ModelSpec

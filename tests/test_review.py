@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.accounts.auth import principal_of
 from appliance.hiring.review import (
     ReviewError,
     add_evaluation,
@@ -12,7 +13,6 @@ from appliance.hiring.review import (
     record_decision,
 )
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 

@@ -7,7 +7,7 @@ import wave
 
 import pytest
 
-from appliance.analysis.worker import Worker
+from appliance.jobs.worker import Worker
 from appliance.room.consent import ConsentAnswers
 from appliance.room.followups import FOLLOWUP, pick_probe, request_followup
 from appliance.room.service import current_question, room_of
@@ -81,7 +81,7 @@ def test_the_worker_adds_a_follow_up_from_the_answer_in_time(
 ) -> None:
     if not (MODEL_PACKS / "whisper-base" / "manifest.json").is_file():
         pytest.skip("speech model packs are not built (make setup)")
-    scoring = pytest.importorskip("appliance.analysis.scoring")
+    scoring = pytest.importorskip("appliance.scoring")
     if not hasattr(scoring, "live_alerts"):
         pytest.skip("the scoring's live_alerts is not installed")
     token = _kept_answer(store, appliance, tmp_path, followup_budget_s=60)

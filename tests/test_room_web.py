@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import appliance.hiring.links as candidate_links
+from appliance.accounts.auth import issue_api_token
 from appliance.platform.clock import utcnow
 from appliance.room.consent import ConsentAnswers, record_room_consents
-from appliance.security.auth import issue_api_token
+from appliance.security import signed_links
 from appliance.store import Store
 from tests.conftest import Appliance, csrf_token_from, login
 from tests.room_fixtures import room_setup
@@ -32,7 +32,7 @@ def test_expired_tampered_and_reused_links_get_a_clear_page(
     assert tampered.status_code == 404
     assert "not valid or has expired" in tampered.get_data(as_text=True)
     later = utcnow() + timedelta(days=4)  # links are valid for 3 days by default
-    monkeypatch.setattr(candidate_links, "utcnow", lambda: later)
+    monkeypatch.setattr(signed_links, "utcnow", lambda: later)
     expired = client.get(f"/room/{setup.token}")
     assert expired.status_code == 404
     assert "not valid or has expired" in expired.get_data(as_text=True)

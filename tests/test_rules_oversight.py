@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from appliance.accounts.auth import principal_of
 from appliance.analysis.control import StopError, stop_analysis
 from appliance.hiring.review import ReviewError, override_score
 from appliance.media.recordings import ingest_recording
-from appliance.security.auth import principal_of
 
 from .conftest import REPO, Appliance, demo_interview, make_user, write_wav
 

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appliance.analysis.worker import Worker
+from appliance.accounts.auth import principal_of
 from appliance.hiring.review import record_decision
+from appliance.jobs.worker import Worker
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError
 from appliance.scheduling import service
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.next_round import JOB_KIND
-from appliance.security.auth import principal_of
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.compliance import compliance_of

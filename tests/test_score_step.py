@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from appliance.analysis.models_runtime import forget_loaded_models
-from appliance.analysis.worker import Worker
 from appliance.competency import starter_spec
+from appliance.engines.runtime import forget_loaded_models
+from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
 from appliance.store import Store
 from tests.conftest import Appliance, make_appliance

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from appliance.analysis.scoring import aggregate_interview, live_alerts, score_recording
-from appliance.analysis.scoring.text import detect_language, split_units
+from appliance.scoring import aggregate_interview, live_alerts, score_recording
+from appliance.scoring.text import detect_language, split_units
 from inference.interfaces import Word
 
 from .scoring_support import PACKS, Span, encoder, model, synthetic_transcript

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.analysis.scoring.cues import STAR_PARTS
+from appliance.scoring.cues import STAR_PARTS
 
 from .scoring_support import PACKS, agreement, load_eval
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from appliance.analysis.scoring import score_recording
-from appliance.analysis.scoring.cues import STAR_PARTS
+from appliance.scoring import score_recording
+from appliance.scoring.cues import STAR_PARTS
 from inference.interfaces import Transcript
 
 from . import scoring_support as support

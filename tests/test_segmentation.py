@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.accounts.auth import principal_of as principal_of_user
 from appliance.analysis.segment_service import rows_from_form, save_correction, segment_view
 from appliance.analysis.segmentation import (
     AnswerSpan,
@@ -20,7 +21,6 @@ from appliance.analysis.segmentation import (
     tokens,
 )
 from appliance.media.recordings import ingest_recording
-from appliance.security.auth import principal_of as principal_of_user
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
 from inference.interfaces import Segment, Transcript

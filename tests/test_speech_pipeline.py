@@ -12,10 +12,10 @@ from typing import Any
 import jiwer
 import pytest
 
-from appliance.analysis.models_runtime import forget_loaded_models
 from appliance.analysis.pipeline import ReportDraft, StepContext
 from appliance.analysis.steps.transcribe import TranscribeStep
-from appliance.analysis.worker import Worker
+from appliance.engines.runtime import forget_loaded_models
+from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.scratch import scratch_root

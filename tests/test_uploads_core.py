@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.analysis.worker import Worker
+from appliance.jobs.worker import Worker
 from appliance.media.uploads import UploadOffsetError, append_piece, start_upload
 from appliance.platform.errors import MediaRejectedError, QueueFullError
 

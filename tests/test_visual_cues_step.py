@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from appliance.analysis.models_runtime import forget_loaded_models
 from appliance.analysis.pipeline import ReportDraft, StepContext
 from appliance.analysis.steps.visual_cues import VisualCuesStep
+from appliance.engines.runtime import forget_loaded_models
 from appliance.platform.clock import now_stamp
 from appliance.store import Store
 from appliance.store.queue import LostClaimError

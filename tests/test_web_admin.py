@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from appliance.security.auth import AuthenticationError, authenticate_token
+from appliance.accounts.auth import AuthenticationError, authenticate_token
 from appliance.store import Store
 from tests.conftest import Appliance, csrf_token_from, login, make_user
 
@@ -300,7 +300,7 @@ def test_other_roles_get_403_on_every_admin_route(web: Web, role: str) -> None:
     app, store = web
     make_user(store, "not.admin", role, regions=["*"], departments=["*"])
     service_id = make_user(store, "svc.ingest", "service")
-    from appliance.security.auth import issue_api_token
+    from appliance.accounts.auth import issue_api_token
 
     token = issue_api_token(store, service_id, service_id, "ingest")
     client = app.test_client()
@@ -402,7 +402,7 @@ def test_token_needs_a_name_and_sane_validity(web: Web, admin: tuple[FlaskClient
 def test_revoking_another_accounts_token_is_404(web: Web, admin: tuple[FlaskClient, int]) -> None:
     _, store = web
     client, admin_id = admin
-    from appliance.security.auth import issue_api_token
+    from appliance.accounts.auth import issue_api_token
 
     first = make_user(store, "svc.one", "service")
     second = make_user(store, "svc.two", "service")

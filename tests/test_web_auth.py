@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from appliance.accounts.auth import FIRST_LOCK_S, LOCK_AFTER_FAILURES
 from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
-from appliance.security.auth import FIRST_LOCK_S, LOCK_AFTER_FAILURES
 from appliance.store import Store
 from tests.conftest import USER_PASSWORD, Appliance, csrf_token_from, login, make_user
 

@@ -83,7 +83,7 @@ SCORED = {
 
 @cache
 def _password_hash() -> str:
-    from appliance.security.auth import hash_password
+    from appliance.accounts.auth import hash_password
 
     return hash_password(USER_PASSWORD)  # argon2id is slow on purpose: hash once per run
 

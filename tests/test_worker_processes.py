@@ -26,7 +26,7 @@ import av
 import numpy as np
 import pytest
 
-from appliance.analysis.worker import Worker
+from appliance.jobs.worker import Worker
 from appliance.media.recordings import Ingested, ingest_recording
 from appliance.media.spool import PARTIAL_PREFIX
 from appliance.platform.clock import from_stamp

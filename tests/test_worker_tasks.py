@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from appliance.analysis import worker as worker_module
 from appliance.analysis.pipeline import StepFailure
-from appliance.analysis.worker import Worker
+from appliance.jobs import worker as worker_module
+from appliance.jobs.worker import Worker
 from appliance.store import Store
 
 from .conftest import Appliance

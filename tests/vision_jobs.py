@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from appliance.analysis.worker import Worker
+from appliance.accounts.auth import principal_of
 from appliance.compliance import consents, policy
+from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
-from appliance.security.auth import principal_of
 from appliance.security.permissions import Principal
 from appliance.store import Store
 from tests.conftest import TEST_MEDIA, Appliance, make_user

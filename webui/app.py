@@ -13,6 +13,8 @@ from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from appliance.accounts.auth import AuthenticationError, PasswordPolicyError
+from appliance.accounts.service import AccountError
 from appliance.hiring.review import ReviewError
 from appliance.platform.clock import from_stamp
 from appliance.platform.config import ApplianceConfig
@@ -22,8 +24,6 @@ from appliance.platform.errors import (
     NotFoundError,
     QueueFullError,
 )
-from appliance.security.accounts import AccountError
-from appliance.security.auth import AuthenticationError, PasswordPolicyError
 from appliance.security.permissions import Action, PermissionDeniedError, allowed
 from appliance.store import Store
 from webui import views
@@ -154,7 +154,7 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
         def can(action: Action) -> bool:
             if user is None:
                 return False
-            from appliance.security.auth import principal_of
+            from appliance.accounts.auth import principal_of
 
             return allowed(principal_of(user), action) is not None
 

@@ -14,10 +14,10 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, request, session
 from werkzeug.exceptions import Unauthorized
 
+from appliance.accounts.auth import AuthenticationError, authenticate_token, principal_of
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError
-from appliance.security.auth import AuthenticationError, authenticate_token, principal_of
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.people import User

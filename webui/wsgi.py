@@ -9,7 +9,7 @@ from pathlib import Path
 from appliance.platform.config import load_config
 from appliance.platform.errors import PassphraseError
 from appliance.platform.locks import shared_lock
-from appliance.platform.runtime import open_store, receive_keyset
+from appliance.store.runtime import open_store, receive_keyset
 from webui.app import create_app
 
 _config = load_config(Path(os.environ["APPLIANCE_CONFIG"]))

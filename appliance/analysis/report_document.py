@@ -75,7 +75,7 @@ def combined_scoring(reports: list[Report]) -> tuple[dict[str, Any] | None, list
         return None, []
     if len(scored) == 1:
         return dict(_sections(scored[0])["scoring"]), [scored[0].recording_id]
-    from appliance.analysis.scoring import SCORER, aggregate_interview
+    from appliance.scoring import SCORER, aggregate_interview
 
     # The aggregate numbers recordings by their place among the sections it can use.
     usable = [r for r in scored if _sections(r)["scoring"].get("scorer") == SCORER]

@@ -65,7 +65,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return _report(verify_export(Path(args.export), key), args.json)
-    from appliance.platform.runtime import obtain_keyset, open_store
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     store = open_store(config, obtain_keyset(config, passphrase_file=args.passphrase_file))
@@ -81,7 +81,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     """Write the audit log, its checkpoints and the device public key as JSONL for auditors."""
     from appliance.audit.chain import export_log
     from appliance.platform.locks import shared_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
@@ -100,7 +100,7 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     """Sign a checkpoint of the audit log's current head now."""
     from appliance.audit.chain import make_checkpoint
     from appliance.platform.locks import shared_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)

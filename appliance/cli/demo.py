@@ -13,12 +13,12 @@ import wave
 
 from argon2 import PasswordHasher
 
+from appliance.accounts.auth import principal_of
 from appliance.competency import starter_keys, starter_spec
 from appliance.compliance.notices import publish_notice, record_delivery, save_notice
 from appliance.media.recordings import ingest_recording
 from appliance.media.spool import Spool
 from appliance.platform.config import ApplianceConfig
-from appliance.security.auth import principal_of
 from appliance.store import Store
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ def add_import_arguments(command: argparse.ArgumentParser) -> argparse.ArgumentP
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import requisitions and candidates from another HR system (dry run first)."""
+    from appliance.accounts.auth import principal_of
     from appliance.imports.service import (
         ImportFailedError,
         ImportRejectedError,
@@ -46,8 +47,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary_text,
     )
     from appliance.platform.locks import shared_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
-    from appliance.security.auth import principal_of
+    from appliance.store.runtime import obtain_keyset, open_store
 
     path = Path(args.file)
     if not path.is_file():

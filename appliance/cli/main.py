@@ -44,10 +44,10 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 def cmd_provision(args: argparse.Namespace) -> int:
     """Create a new appliance in a data directory."""
     from appliance.cli.demo import DEMO_PASSWORD, load_demo_data
-    from appliance.platform.runtime import open_store
-    from appliance.security.keyring import unlock
     from appliance.security.passphrase import check_new_passphrase, obtain_passphrase
     from appliance.security.sealing import PassphraseSealer
+    from appliance.store.keyring import unlock
+    from appliance.store.runtime import open_store
     from provisioning.provision import is_provisioned, provision
 
     data_dir = Path(args.data_dir).expanduser().absolute()
@@ -83,9 +83,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply pending schema migrations after taking an encrypted backup."""
     from appliance.platform.locks import exclusive_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
     from appliance.store.db import Database
     from appliance.store.migrate import apply, current_version
+    from appliance.store.runtime import obtain_keyset, open_store
     from appliance.store.sealed import backups_before_sealing, seal_existing_rows
 
     config = load(args)
@@ -164,9 +164,9 @@ def cmd_rekey(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the analysis worker until stopped."""
-    from appliance.analysis.worker import Worker, WorkerStopping
+    from appliance.jobs.worker import Worker, WorkerStopping
     from appliance.platform.locks import shared_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
@@ -191,7 +191,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web UI (gunicorn) and the worker as two processes."""
     from appliance.cli.serve import serve
-    from appliance.platform.runtime import obtain_keyset
+    from appliance.store.runtime import obtain_keyset
 
     config = load(args)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
@@ -203,7 +203,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from appliance.media.recordings import ingest_recording
     from appliance.media.spool import Spool
     from appliance.platform.locks import shared_lock
-    from appliance.platform.runtime import obtain_keyset, open_store
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
@@ -227,29 +227,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print schema version, queue counts and recent jobs as JSON (no personal data)."""
-    from appliance.platform.runtime import obtain_keyset, open_store
-    from appliance.store.migrate import current_version
+    from appliance.jobs.status import queue_status
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     store = open_store(
         config, obtain_keyset(config, passphrase_file=args.passphrase_file), check_schema=False
     )
     try:
-        status = {
-            "schema_version": current_version(store.conn),
-            "queue": store.jobs.counts(),
-            "jobs": [
-                {
-                    "id": job.id,
-                    "kind": job.kind,
-                    "state": job.state,
-                    "attempts": job.attempts,
-                    "error_code": job.error_code,
-                    "error": job.error,
-                }
-                for job in store.jobs.recent(args.limit)
-            ],
-        }
+        status = queue_status(store, recent=args.limit)
     finally:
         store.close()
     print(json.dumps(status, indent=2))
@@ -259,8 +245,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Run SQLCipher's and SQLite's integrity checks and verify the audit chain."""
     from appliance.audit.chain import verify_store
-    from appliance.platform.runtime import obtain_keyset, open_store
     from appliance.store.db import integrity_problems
+    from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
     store = open_store(

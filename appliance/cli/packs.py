@@ -45,7 +45,7 @@ def _where(command: argparse.ArgumentParser, *, with_dirs: bool) -> None:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from appliance.analysis.models_runtime import pack_registry
+    from appliance.engines.runtime import pack_registry
     from inference.packs import PackRegistry
 
     if getattr(args, "dir", None):
@@ -76,7 +76,7 @@ def cmd_packs_build(args: argparse.Namespace) -> int:
 
 def cmd_packs_import(args: argparse.Namespace) -> int:
     """Install a customer's model pack (folder, .zip or .tar[.gz]) after verifying it."""
-    from appliance.analysis.models_runtime import trusted_pack_keys
+    from appliance.engines.runtime import trusted_pack_keys
     from inference.packs import PackError, import_pack
 
     config = load(args)

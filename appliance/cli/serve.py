@@ -14,9 +14,9 @@ from types import FrameType
 
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.locks import shared_lock
-from appliance.platform.runtime import KEY_FD_ENV, open_store, send_keyset
-from appliance.security.keyring import Keyset
 from appliance.security.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
+from appliance.store.keyring import Keyset
+from appliance.store.runtime import KEY_FD_ENV, open_store, send_keyset
 
 logger = logging.getLogger(__name__)
 

@@ -69,6 +69,7 @@ import pyrage  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from appliance.accounts.auth import principal_of
 from appliance.exports.bundle import (
     BundleSizeError,
     BundleWriter,
@@ -81,7 +82,6 @@ from appliance.media.spool import Spool
 from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
 from appliance.platform.config import ApplianceConfig, RegionEnum, WorkerConfig
 from appliance.platform.errors import ApplianceError, NotFoundError
-from appliance.security.auth import principal_of
 from appliance.security.permissions import (
     WILDCARD,
     Action,

@@ -9,21 +9,17 @@ cancelled all fail with the same message.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.errors import ApplianceError
 from appliance.security.permissions import Action, Principal, require
+from appliance.security.signed_links import ROOM_LINKS, LinkSigner, link_is_live, new_nonce
 from appliance.store import Store
 from appliance.store.hiring import Interview
 from appliance.store.links import CandidateLink
 
-SECRET_NAME = "candidate-links-v1"  # noqa: S105 - the name of a secret kept in the store
-SALT = "candidate-room"
 MAX_VALID_HOURS = 30 * 24
 
 
@@ -41,8 +37,9 @@ class IssuedLink:
     token: str
 
 
-def _serializer(store: Store) -> URLSafeSerializer:
-    return URLSafeSerializer(store.links.secret(SECRET_NAME), salt=SALT)
+def room_signer(store: Store) -> LinkSigner:
+    """The signer of room links, with its secret from the store."""
+    return LinkSigner(ROOM_LINKS, store.links.secret(ROOM_LINKS.secret_name))
 
 
 def issue_link(
@@ -55,7 +52,7 @@ def issue_link(
         raise InvalidLinkError("the interview is cancelled")
     if not 1 <= valid_hours <= MAX_VALID_HOURS:
         raise InvalidLinkError(f"a link is valid between 1 hour and {MAX_VALID_HOURS} hours")
-    nonce = secrets.token_urlsafe(16)
+    nonce = new_nonce()
     expires = now_stamp(valid_hours * 3600.0)
     candidate = store.candidates.get(interview.candidate_id)
     with store.transaction():
@@ -66,7 +63,7 @@ def issue_link(
             subject=candidate.pseudonym,
             details={"link": link.id, "interview": interview.id, "expires_at": expires},
         )
-    token = _serializer(store).dumps({"i": interview.id, "n": nonce, "e": expires})
+    token = room_signer(store).sign(interview.id, nonce, expires)
     return IssuedLink(link, token)
 
 
@@ -104,21 +101,15 @@ def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
 def check_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     """`verify_link` without the audit entry: for each request a room page makes after opening."""
     refused = InvalidLinkError("this interview link is not valid or has expired")
-    try:
-        payload = _serializer(store).loads(token)
-        interview_id, nonce, expires = int(payload["i"]), str(payload["n"]), str(payload["e"])
-    except (BadSignature, KeyError, TypeError, ValueError):
-        raise refused from None
-    link = store.links.by_nonce(nonce)
-    if (
-        link is None
-        or link.interview_id != interview_id
-        or link.expires_at != expires
-        or link.revoked_at is not None
-        or from_stamp(link.expires_at) <= utcnow()
+    claim = room_signer(store).read(token)
+    if claim is None:
+        raise refused
+    link = store.links.by_nonce(claim.nonce)
+    if link is None or not link_is_live(
+        claim, link.interview_id, link.expires_at, link.revoked_at
     ):
         raise refused
-    interview = store.interviews.get(interview_id)
+    interview = store.interviews.get(claim.subject_id)
     if interview.status == "cancelled":
         raise refused
     return interview, link

@@ -184,7 +184,7 @@ def live_speech_backend(config: ApplianceConfig, language: str) -> SpeechBackend
     `inference.live_speech` may name a smaller pack for a language; when that pack is not
     installed, the language's regular pack (`inference.speech`) serves instead.
     """
-    from appliance.analysis.models_runtime import load_pack, speech_choice
+    from appliance.engines.runtime import load_pack, speech_choice
     from inference.packs import PackNotFoundError
     from inference.registry import speech_backend_class
 
@@ -367,7 +367,7 @@ def alerts_for(model: ModelSpec | None, words: list[Word], language: str) -> lis
     if model is None or not words:
         return []
     try:
-        from appliance.analysis.scoring import live_alerts
+        from appliance.scoring import live_alerts
 
         return list(live_alerts(model, words, language))
     except Exception as exc:  # advice may fail; the transcript must go on

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from appliance.media.spool import Spool
 from appliance.platform.config import ApplianceConfig
-from appliance.platform.errors import QueueFullError
+from appliance.platform.errors import NotARecordingError, QueueFullError
 from appliance.store import Store
 from appliance.store.people import Candidate
 from appliance.store.queue import Job
 from appliance.store.recordings import Recording
+from inference.media import sniff_media_family
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,32 @@ def record_and_queue(
     return Ingested(recording, job)
 
 
+# How much of a file's start tells its container (magic numbers and the first box or element).
+SNIFF_BYTES = 4096
+
+
+def require_recording_head(head: bytes) -> None:
+    """NotARecordingError unless `head` (a file's first bytes) starts an audio or video file."""
+    if sniff_media_family(head[:SNIFF_BYTES]) is None:
+        raise NotARecordingError()
+
+
+def _checked_source(source: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+    """The source's chunks, after checking that its first bytes start a recording."""
+    chunks: Iterator[bytes] = (
+        iter(lambda: source.read(1 << 20), b"") if hasattr(source, "read") else iter(source)
+    )
+    head = b""
+    taken: list[bytes] = []
+    for chunk in chunks:
+        taken.append(chunk)
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    require_recording_head(head)
+    return itertools.chain(taken, chunks)
+
+
 def ingest_recording(
     store: Store,
     spool: Spool,
@@ -105,10 +133,13 @@ def ingest_recording(
     content_type: str = "application/octet-stream",
     actor: str,
 ) -> Ingested:
-    """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`."""
+    """Encrypt a recording into the spool and, in one transaction, record it and queue `analyse`.
+
+    NotARecordingError before anything is stored if the bytes do not start a recording."""
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     check_queue_room(store, config)
+    source = _checked_source(source)
     key = store.vault.key_for(candidate.pseudonym)
     spooled = spool.write_stream(source, key, max_bytes=config.media.max_upload_bytes)
     try:

@@ -17,6 +17,7 @@ from appliance.media.recordings import (
     Ingested,
     check_queue_room,
     record_and_queue,
+    require_recording_head,
     safe_display_name,
 )
 from appliance.media.spool import Spool
@@ -25,7 +26,6 @@ from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import MediaRejectedError
 from appliance.store import Store
 from appliance.store.uploads import UploadSession
-from inference.media import sniff_media_family
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ def _append_locked(
     end = offset + len(data)
     if end > session.total_bytes:
         raise MediaRejectedError("the piece goes past the announced size of the recording")
-    if offset == 0 and sniff_media_family(data[:4096]) is None:
-        raise MediaRejectedError("the file does not start like an audio or video recording")
+    if offset == 0:
+        require_recording_head(data)
     interview = store.interviews.get(session.interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     key = store.vault.key_for(candidate.pseudonym)

@@ -71,6 +71,13 @@ class MediaRejectedError(ApplianceError):
     exit_code = 11
 
 
+class NotARecordingError(MediaRejectedError):
+    """The bytes do not start like any audio or video container the appliance can read."""
+
+    def __init__(self) -> None:
+        super().__init__("the file does not start like an audio or video recording")
+
+
 class MaintenanceLockError(ApplianceError):
     """Another process holds the data directory in a way that forbids this operation."""
 

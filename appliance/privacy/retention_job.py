@@ -224,7 +224,7 @@ def run_retention(store: Store, spool: Spool, now: datetime | None = None) -> Re
 
 
 def retention_chore(store: Store, config: ApplianceConfig, spool: Spool) -> RetentionSummary:
-    """`run_retention` in the shape of a worker chore (appliance.analysis.worker.PERIODIC)."""
+    """`run_retention` in the shape of a worker chore (appliance.jobs.worker.PERIODIC)."""
     summary = run_retention(store, spool)
     overdue = DataRequestRepository(store).overdue(summary.at)
     if overdue:

@@ -153,7 +153,12 @@ class ConsentAnswers:
 def record_room_consents(
     store: Store, room: RoomSession, answers: ConsentAnswers, language: str
 ) -> list[int]:
-    """Store every consent given (exact text, version, time) and the AI choice; returns ids."""
+    """Store every consent given (exact text, version, time) and the AI choice; returns ids.
+
+    Only at the consent stage: once the questions began, consents change through HR or a
+    withdrawal, never by posting the room's form again."""
+    if room.stage != "consent":
+        raise RoomConsentError("the consent step of this interview is over")
     form = consent_form(store, room.interview_id, language)
     lang = room_language(language)
     name = answers.waiver_signed_name.strip()

@@ -71,7 +71,7 @@ def pick_probe(alerts: list[dict[str, Any]], dimension_key: str | None) -> str |
 def _answer_words(
     store: Store, config: ApplianceConfig, recording_id: int, language: str
 ) -> list[Word]:
-    from appliance.analysis.models_runtime import speech_backend_for
+    from appliance.engines.runtime import speech_backend_for
     from inference.media import decode_audio_pcm
 
     recording = store.recordings.get(recording_id)
@@ -136,7 +136,7 @@ def followup_task(
     if requisition.competency_model_id is None:
         return {"followup": None, "reason": "no model"}
     report_progress(0.8, "alerts")
-    from appliance.analysis.scoring import live_alerts
+    from appliance.scoring import live_alerts
 
     model = store.competency.spec(requisition.competency_model_id)
     text = pick_probe(live_alerts(model, words, room.language), question.dimension_key)

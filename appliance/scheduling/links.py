@@ -1,23 +1,21 @@
-"""Signed, expiring self-scheduling links (the habit of appliance.hiring.links: an
-itsdangerous token signed with a secret kept in the store, plus a nonce recorded so a link can
-be revoked), and the room link put into invitations."""
+"""Signed, expiring self-scheduling links (see `appliance.security.signed_links`), and the room
+link put into invitations."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
-from appliance.hiring.links import SALT as ROOM_SALT
-from appliance.hiring.links import SECRET_NAME as ROOM_SECRET
-from appliance.platform.clock import from_stamp, to_stamp, utcnow
+from appliance.platform.clock import to_stamp
 from appliance.platform.errors import ApplianceError
+from appliance.security.signed_links import (
+    ROOM_LINKS,
+    SCHEDULING_LINKS,
+    LinkSigner,
+    link_is_live,
+    new_nonce,
+)
 from appliance.store import Store
 from appliance.store.scheduling import SchedulingLink, SchedulingRequest
-
-SECRET_NAME = "scheduling-links-v1"  # noqa: S105 - the name of a secret kept in the store
-SALT = "self-scheduling"
 
 
 class InvalidSchedulingLinkError(ApplianceError):
@@ -31,8 +29,13 @@ class Signers:
     a secret on first use needs a transaction of its own)."""
 
     def __init__(self, store: Store) -> None:
-        self.scheduling = URLSafeSerializer(store.links.secret(SECRET_NAME), salt=SALT)
-        self.room = URLSafeSerializer(store.links.secret(ROOM_SECRET), salt=ROOM_SALT)
+        self.scheduling = scheduling_signer(store)
+        self.room = LinkSigner(ROOM_LINKS, store.links.secret(ROOM_LINKS.secret_name))
+
+
+def scheduling_signer(store: Store) -> LinkSigner:
+    """The signer of self-scheduling links, with its secret from the store."""
+    return LinkSigner(SCHEDULING_LINKS, store.links.secret(SCHEDULING_LINKS.secret_name))
 
 
 def issue_scheduling_link(
@@ -44,10 +47,10 @@ def issue_scheduling_link(
     expires: datetime,
 ) -> str:
     """A token for the candidate's scheduling page (inside the caller's transaction)."""
-    nonce = secrets.token_urlsafe(16)
+    nonce = new_nonce()
     stamp = to_stamp(expires)
     store.scheduling.create_link(request_id, nonce, stamp, created_by)
-    return str(signers.scheduling.dumps({"r": request_id, "n": nonce, "e": stamp}))
+    return signers.scheduling.sign(request_id, nonce, stamp)
 
 
 def issue_room_token(
@@ -55,31 +58,22 @@ def issue_room_token(
 ) -> str:
     """A candidate room link token (appliance.hiring.links' format and table), for the
     invitation; inside the caller's transaction."""
-    nonce = secrets.token_urlsafe(16)
+    nonce = new_nonce()
     stamp = to_stamp(expires)
     store.links.create(interview_id, nonce, stamp, created_by)
-    return str(signers.room.dumps({"i": interview_id, "n": nonce, "e": stamp}))
+    return signers.room.sign(interview_id, nonce, stamp)
 
 
 def verify_scheduling_link(store: Store, token: str) -> tuple[SchedulingRequest, SchedulingLink]:
     """The request a token opens; InvalidSchedulingLinkError for anything else."""
     refused = InvalidSchedulingLinkError("this scheduling link is not valid or has expired")
-    serializer = URLSafeSerializer(store.links.secret(SECRET_NAME), salt=SALT)
-    try:
-        payload = serializer.loads(token)
-        request_id, nonce, expires = int(payload["r"]), str(payload["n"]), str(payload["e"])
-    except (BadSignature, KeyError, TypeError, ValueError):
-        raise refused from None
-    link = store.scheduling.link_by_nonce(nonce)
-    if (
-        link is None
-        or link.request_id != request_id
-        or link.expires_at != expires
-        or link.revoked_at is not None
-        or from_stamp(link.expires_at) <= utcnow()
-    ):
+    claim = scheduling_signer(store).read(token)
+    if claim is None:
         raise refused
-    request = store.scheduling.get_request(request_id)
+    link = store.scheduling.link_by_nonce(claim.nonce)
+    if link is None or not link_is_live(claim, link.request_id, link.expires_at, link.revoked_at):
+        raise refused
+    request = store.scheduling.get_request(claim.subject_id)
     if request.status == "cancelled" or store.interviews.get(request.interview_id).status == (
         "cancelled"
     ):

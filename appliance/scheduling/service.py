@@ -38,6 +38,7 @@ from appliance.scheduling.zones import zone
 from appliance.security.permissions import Action, Principal, Scope, require
 from appliance.store import Store
 from appliance.store.db import IntegrityError
+from appliance.store.people import User
 from appliance.store.scheduling import Booking, InterviewType, Profile, SchedulingRequest
 
 logger = logging.getLogger(__name__)
@@ -63,17 +64,33 @@ class SlotTakenError(SchedulingError):
 # --- availability ------------------------------------------------------------------------------
 
 
+def _in_availability_scope(principal: Principal, scope: Scope, user: User) -> bool:
+    """Whether a person's availability lies within what `principal` may edit at `scope`."""
+    if user.id == principal.user_id or scope is Scope.ALL:
+        return True
+    return scope is Scope.DEPARTMENT and (
+        "*" in principal.departments or bool(set(user.departments) & set(principal.departments))
+    )
+
+
 def _may_edit_availability(store: Store, principal: Principal, user_id: int) -> None:
-    visibility = require(principal, Action.EDIT_AVAILABILITY)
-    if user_id == principal.user_id or visibility.scope is Scope.ALL:
+    scope = require(principal, Action.EDIT_AVAILABILITY).scope
+    if user_id == principal.user_id or scope is Scope.ALL:
         return
-    target = store.users.get(user_id)
-    if visibility.scope is Scope.DEPARTMENT and (
-        "*" in principal.departments or set(target.departments) & set(principal.departments)
-    ):
-        return
-    # Out of scope reads as absent, as everywhere: a guessed id reveals nothing.
-    raise NotFoundError(f"no person {user_id}")
+    if not _in_availability_scope(principal, scope, store.users.get(user_id)):
+        # Out of scope reads as absent, as everywhere: a guessed id reveals nothing.
+        raise NotFoundError(f"no person {user_id}")
+
+
+def editable_people(store: Store, principal: Principal) -> list[User]:
+    """The active people whose availability `principal` may edit (always themselves)."""
+    scope = require(principal, Action.EDIT_AVAILABILITY).scope
+    return [
+        user
+        for user in store.users.all()
+        if (user.active or user.id == principal.user_id)
+        and _in_availability_scope(principal, scope, user)
+    ]
 
 
 def save_availability(

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.security.auth import (
+from appliance.accounts.auth import (
     AccountLockedError,
     AuthenticationError,
     PasswordPolicyError,

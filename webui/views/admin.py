@@ -11,9 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
+from appliance.accounts import service as accounts
+from appliance.accounts.service import AccountError
 from appliance.platform.clock import now_stamp
-from appliance.security import accounts
-from appliance.security.accounts import AccountError
 from appliance.security.permissions import WILDCARD, Action
 from appliance.store.people import ROLES, User
 from webui.security import (

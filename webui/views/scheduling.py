@@ -20,7 +20,8 @@ from appliance.scheduling.links import InvalidSchedulingLinkError, verify_schedu
 from appliance.scheduling.model import Slot
 from appliance.scheduling.render import render_time
 from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_names
-from appliance.security.permissions import Action, Scope, require
+from appliance.security.permissions import Action
+from appliance.store.people import User
 from appliance.store.scheduling import SchedulingRequest
 from webui.security import (
     app_config,
@@ -237,20 +238,8 @@ def hr_cancel(request_id: int) -> ResponseReturnValue:
 # --- availability -------------------------------------------------------------------------------
 
 
-def _editable_people() -> list[Any]:
-    principal = current_principal()
-    scope = require(principal, Action.EDIT_AVAILABILITY).scope
-    people = app_store().users.all()
-    if scope is Scope.ALL:
-        return [u for u in people if u.active]
-    if scope is Scope.DEPARTMENT:
-        mine = set(principal.departments)
-        return [
-            u
-            for u in people
-            if u.active and (u.id == principal.user_id or "*" in mine or set(u.departments) & mine)
-        ]
-    return [u for u in people if u.id == principal.user_id]
+def _editable_people() -> list[User]:
+    return service.editable_people(app_store(), current_principal())
 
 
 @bp.get("/scheduling/availability")

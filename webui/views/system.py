@@ -8,9 +8,8 @@ from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 import appliance
-from appliance.platform.clock import now_stamp
+from appliance.jobs.status import queue_status
 from appliance.security.permissions import Action
-from appliance.store.migrate import current_version
 from firmware.health import check_health
 from webui.security import app_config, app_store, public, requires
 
@@ -24,27 +23,7 @@ def operational_status() -> dict[str, Any]:
     return {
         "site": config.site.name,
         "version": appliance.__version__,
-        "schema_version": current_version(store.conn),
-        "queue": store.jobs.counts(),
-        "jobs": [
-            {
-                "id": job.id,
-                "kind": job.kind,
-                "state": job.state,
-                "attempts": job.attempts,
-                "max_attempts": job.max_attempts,
-                "step": job.step,
-                "progress": round(job.progress * 100),
-                "error_code": job.error_code,
-                "created_at": job.created_at,
-                "finished_at": job.finished_at,
-            }
-            for job in store.jobs.recent(25)
-        ],
-        "workers": [
-            {"id": worker.id, "heartbeat_at": worker.heartbeat_at}
-            for worker in store.workers.alive_since(now_stamp(-120))
-        ],
+        **queue_status(store),
         "health": {
             "problems": health.problems,
             "disk_free_gib": round(health.disk_free_bytes / 2**30, 1),

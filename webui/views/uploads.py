@@ -14,10 +14,9 @@ from appliance.hiring.review import log_candidate_read
 from appliance.media.recordings import ingest_recording
 from appliance.media.spool import Spool
 from appliance.media.uploads import UploadOffsetError, append_piece, start_upload
-from appliance.platform.errors import MediaRejectedError, QueueFullError
+from appliance.platform.errors import MediaRejectedError, NotARecordingError, QueueFullError
 from appliance.security.permissions import Action
 from appliance.store.uploads import UploadSession
-from inference.media import sniff_media_family
 from webui.security import (
     app_config,
     app_store,
@@ -29,7 +28,6 @@ from webui.security import (
 
 bp = Blueprint("uploads", __name__)
 
-SNIFF_BYTES = 4096
 
 
 def _spool() -> Spool:
@@ -116,8 +114,6 @@ def simple(interview_id: int) -> ResponseReturnValue:
                     size=round(limit / 2**20, 1),
                 )
             )
-        if sniff_media_family(data[:SNIFF_BYTES]) is None:
-            raise MediaRejectedError(_("The file does not look like an audio or video recording."))
         done = ingest_recording(
             store,
             _spool(),
@@ -128,6 +124,9 @@ def simple(interview_id: int) -> ResponseReturnValue:
             content_type=upload.mimetype or "application/octet-stream",
             actor=_actor(),
         )
+    except NotARecordingError:
+        flash(_("The file does not look like an audio or video recording."), "error")
+        return redirect(back, 303)
     except (MediaRejectedError, QueueFullError) as exc:
         flash(str(exc), "error")
         return redirect(back, 303)

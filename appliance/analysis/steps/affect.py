@@ -30,7 +30,7 @@ NAME = "affect"
 
 def load_classifier(config: ApplianceConfig) -> Any:
     """The expression classifier from its verified pack (reads the model file)."""
-    from appliance.analysis.models_runtime import load_pack
+    from appliance.engines.runtime import load_pack
     from inference.vision.affect import AffectClassifier
 
     pack = load_pack(config, config.inference.affect_pack, allowed_uses={"affect"})

@@ -19,10 +19,10 @@ from appliance.analysis.pipeline import (
     StepFailure,
     register_step,
 )
-from appliance.analysis.scoring import score_recording
 from appliance.analysis.steps.policy_gate import step_decision, store_of
 from appliance.compliance.policy import PolicyAction
 from appliance.platform.errors import ConfigError, NotFoundError
+from appliance.scoring import score_recording
 from inference.interfaces import InferenceError, TextEncoder, Transcript
 from inference.packs import PackError
 
@@ -41,7 +41,7 @@ def _transcript(draft: ReportDraft) -> Transcript | None:
 
 
 def _encoder(ctx: StepContext) -> TextEncoder:
-    from appliance.analysis.models_runtime import text_encoder
+    from appliance.engines.runtime import text_encoder
 
     return text_encoder(ctx.config)
 

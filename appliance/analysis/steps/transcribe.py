@@ -2,7 +2,7 @@
 
 The audio is decoded from the decrypting reader straight into the speech backend, window by
 window; no PCM is ever written to disk.  The backend comes from `inference.speech` in the
-config (per language, through `appliance.analysis.models_runtime`).  A backend that detects
+config (per language, through `appliance.engines.runtime`).  A backend that detects
 the spoken
 language (Whisper) is asked to; when it is unsure, the interview's language is used instead.
 When the answer's language differs from the reviewer's (English) and the backend can
@@ -45,7 +45,7 @@ def base_language(language: str | None) -> str:
 
 def speech_backend(config: ApplianceConfig, language: str) -> SpeechBackend:
     """The configured (process-cached) speech backend for `language`."""
-    from appliance.analysis.models_runtime import speech_backend_for
+    from appliance.engines.runtime import speech_backend_for
 
     return speech_backend_for(config, language)
 

@@ -34,7 +34,7 @@ CHUNK = 32  # frames analysed per backend call; bounds memory for any length of 
 
 def vision_backend(config: ApplianceConfig) -> VisionBackend:
     """The configured (process-cached) vision backend."""
-    from appliance.analysis.models_runtime import vision_backend as cached
+    from appliance.engines.runtime import vision_backend as cached
 
     return cached(config)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from appliance.analysis.scoring.text import Unit
+from appliance.scoring.text import Unit
 from appliance.store.competency import LEVELS, DimensionSpec
 from inference.interfaces import TextEncoder
 

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from appliance.analysis.scoring.cues import STAR_PARTS
-from appliance.analysis.scoring.followups import answer_flags, flag, probe, topic_phrase
-from appliance.analysis.scoring.relevance import ON_TOPIC, Embedder, Relevance, relevance
-from appliance.analysis.scoring.star import AnswerAnalysis, analyse_words
-from appliance.analysis.scoring.text import Unit, detect_language, join_words
+from appliance.scoring.cues import STAR_PARTS
+from appliance.scoring.followups import answer_flags, flag, probe, topic_phrase
+from appliance.scoring.relevance import ON_TOPIC, Embedder, Relevance, relevance
+from appliance.scoring.star import AnswerAnalysis, analyse_words
+from appliance.scoring.text import Unit, detect_language, join_words
 from appliance.store.competency import DimensionSpec, ModelSpec
 from inference.interfaces import TextEncoder, Transcript, Word
 

@@ -12,9 +12,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from appliance.analysis.scoring.followups import FLAG_MESSAGES
-from appliance.analysis.scoring.relevance import ON_TOPIC
-from appliance.analysis.scoring.scorer import SCORER, overall_score, summaries
+from appliance.scoring.followups import FLAG_MESSAGES
+from appliance.scoring.relevance import ON_TOPIC
+from appliance.scoring.scorer import SCORER, overall_score, summaries
 
 _CUE_RANK = (
     "result_quantified",

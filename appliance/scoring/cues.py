@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from appliance.analysis.scoring.text import zh_tokens
+from appliance.scoring.text import zh_tokens
 
 STAR_PARTS = ("situation", "task", "action", "result")
 

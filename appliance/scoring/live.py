@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from appliance.analysis.scoring.followups import answer_flags, flag
-from appliance.analysis.scoring.relevance import keyword_hits
-from appliance.analysis.scoring.scorer import span_of
-from appliance.analysis.scoring.star import analyse_words
-from appliance.analysis.scoring.text import detect_language, join_words
+from appliance.scoring.followups import answer_flags, flag
+from appliance.scoring.relevance import keyword_hits
+from appliance.scoring.scorer import span_of
+from appliance.scoring.star import analyse_words
+from appliance.scoring.text import detect_language, join_words
 from appliance.store.competency import ModelSpec
 from inference.interfaces import Word
 

@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from appliance.analysis.scoring.cues import STAR_PARTS, UnitCues, unit_cues
-from appliance.analysis.scoring.text import Unit, split_units
+from appliance.scoring.cues import STAR_PARTS, UnitCues, unit_cues
+from appliance.scoring.text import Unit, split_units
 from inference.interfaces import Word
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from appliance.analysis.scoring.star import AnswerAnalysis
-from appliance.analysis.scoring.text import Unit, zh_tagged
+from appliance.scoring.star import AnswerAnalysis
+from appliance.scoring.text import Unit, zh_tagged
 
 _EN_HEADS = (
     "project|system|migration|launch|campaign|release|platform|service|product|process|line|"

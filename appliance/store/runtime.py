@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from appliance.platform.config import ApplianceConfig
-from appliance.security.keyring import Keyset, unlock
 from appliance.security.passphrase import obtain_passphrase
 from appliance.security.sealing import KeySealer, PassphraseSealer
 from appliance.store import Store
 from appliance.store.db import Database
+from appliance.store.keyring import Keyset, unlock
 
 KEY_FD_ENV = "APPLIANCE_KEY_FD"
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from appliance.platform.config import RegionEnum
-from appliance.platform.errors import ApplianceError, NotFoundError
-from appliance.security.auth import (
+from appliance.accounts.auth import (
     IssuedToken,
     PasswordPolicyError,
     hash_password,
     issue_api_token,
     set_password_by_admin,
 )
+from appliance.platform.config import RegionEnum
+from appliance.platform.errors import ApplianceError, NotFoundError
 from appliance.security.permissions import WILDCARD, Action, Principal, require
 from appliance.store import Store
 from appliance.store.people import ROLES, User

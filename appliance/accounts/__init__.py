@@ -1,0 +1,1 @@
+"""Staff accounts: creating and changing them, passwords, lockout, API tokens, sign-in."""

@@ -1,7 +1,0 @@
-"""Competency scoring: STAR analysis with evidence spans, per-interview aggregation, live alerts."""
-
-from appliance.analysis.scoring.aggregate import aggregate_interview
-from appliance.analysis.scoring.live import live_alerts
-from appliance.analysis.scoring.scorer import SCORER, score_recording
-
-__all__ = ["SCORER", "aggregate_interview", "live_alerts", "score_recording"]

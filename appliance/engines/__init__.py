@@ -1,0 +1,1 @@
+"""The inference engines of this process: backends loaded from verified model packs, once."""

@@ -1,0 +1,1 @@
+"""The worker process: claims queued jobs, runs each kind's task and the periodic chores."""
