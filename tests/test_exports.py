@@ -804,7 +804,7 @@ def test_an_interrupted_build_leaves_no_file(
 def test_the_verifier_stands_alone(
     appliance: Appliance, store: Store, world: World, auditor: Principal, tmp_path: Path
 ) -> None:
-    source = (REPO / "appliance" / "verify.py").read_text(encoding="utf-8")
+    source = (REPO / "appliance" / "audit" / "verify.py").read_text(encoding="utf-8")
     imported = {
         (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(ast.parse(source))
@@ -824,7 +824,7 @@ def test_the_verifier_stands_alone(
     tar_path.write_bytes(
         pyrage.decrypt(bundle_path(appliance, store, export.id).read_bytes(), [identity])
     )
-    shutil.copy(REPO / "appliance" / "verify.py", elsewhere / "verify.py")
+    shutil.copy(REPO / "appliance" / "audit" / "verify.py", elsewhere / "verify.py")
     shutil.copy(appliance.config.paths.device_public_key, elsewhere / "device.pub.pem")
     done = subprocess.run(
         [sys.executable, "-I", "verify.py", "bundle.tar", "--public-key", "device.pub.pem"],

@@ -111,7 +111,7 @@ def test_EU_3_no_automated_reject_or_advance_exists(appliance: Appliance) -> Non
     writers = set(_calls_to("decisions"))
     assert writers <= {"appliance/hiring/review.py", "appliance/imports/service.py"}, writers
     assert "appliance/hiring/review.py" in writers
-    worker_source = (REPO / "appliance" / "worker.py").read_text(encoding="utf-8")
+    worker_source = (REPO / "appliance" / "jobs" / "worker.py").read_text(encoding="utf-8")
     assert "decision" not in worker_source
     store = appliance.open_store()
     columns = {row["name"]: row for row in store.conn.execute("PRAGMA table_info(decisions)")}
