@@ -4,7 +4,7 @@ A real provisioned appliance (SQLCipher store, sealed report content, vault keys
 with N synthetic EU candidates, each with an interview, a report of five AI scores, two
 decisions and, for one in five, a human override (no media). Then:
 
-* `export`: `appliance.exports.service.build_export` for kind `decisions_scores`: the same batched
+* `export`: `appliance.exports.build.build_export` for kind `decisions_scores`: the same batched
   reads, JSONL and CSV tables, tar, SHA-256 of every file, the Ed25519-signed manifest, age
   (X25519 + ChaCha20-Poly1305) through a bounded queue to the file;
 * `baseline`: the very same rows read by the same batched queries, dumped to one plain JSONL
@@ -40,12 +40,10 @@ import psutil
 import pytest
 
 from appliance.accounts.auth import principal_of
-from appliance.exports.service import (
-    build_export,
-    exports_dir,
-    register_recipient,
-    request_export,
-)
+from appliance.exports.build import build_export
+from appliance.exports.bundle_files import exports_dir
+from appliance.exports.recipients import register_recipient
+from appliance.exports.requesting import request_export
 from appliance.hiring.review import ai_scores
 from appliance.platform.clock import now_stamp, utcnow
 from appliance.platform.config import load_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import io
 import json
 import re
@@ -17,19 +18,20 @@ from flask import Flask
 
 from appliance.accounts.auth import principal_of
 from appliance.cli.imports import add_import_arguments, cmd_import
+from appliance.hiring.candidates import INTERVIEW_KINDS
+from appliance.hiring.common import INTERVIEW_STATUSES, REGIONS
 from appliance.hiring.review import DECISIONS, RECOMMENDATIONS
-from appliance.hiring.service import INTERVIEW_KINDS, INTERVIEW_STATUSES, REGIONS
-from appliance.imports import service as data_import
-from appliance.imports.service import (
+from appliance.imports.parsing import MAX_SOURCE_BYTES, ImportSource
+from appliance.imports.planning import ImportPlan, plan_import, recent_batches, staged_plan
+from appliance.imports.problems import ImportFailedError, ImportRejectedError
+from appliance.imports.schema import (
     SCHEMA_ID,
-    ImportFailedError,
-    ImportPlan,
-    ImportRejectedError,
-    ImportSource,
-    plan_import,
-    run_import,
-    staged_plan,
+    DecisionKind,
+    InterviewKind,
+    InterviewStatus,
+    Region,
 )
+from appliance.imports.service import run_import
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
@@ -143,11 +145,11 @@ def _no_personal_data(text: str, *needles: str) -> None:
 
 
 def test_the_format_names_the_appliances_own_values() -> None:
-    assert set(get_args(data_import.Region)) == set(REGIONS)
-    assert set(get_args(data_import.InterviewStatus)) == set(INTERVIEW_STATUSES)
-    assert set(get_args(data_import.InterviewKind)) == set(INTERVIEW_KINDS)
-    assert set(get_args(data_import.DecisionKind)) == set(DECISIONS) | set(RECOMMENDATIONS)
-    assert data_import.MAX_SOURCE_BYTES <= 4 << 20
+    assert set(get_args(Region)) == set(REGIONS)
+    assert set(get_args(InterviewStatus)) == set(INTERVIEW_STATUSES)
+    assert set(get_args(InterviewKind)) == set(INTERVIEW_KINDS)
+    assert set(get_args(DecisionKind)) == set(DECISIONS) | set(RECOMMENDATIONS)
+    assert MAX_SOURCE_BYTES <= 4 << 20
 
 
 # --- happy paths -------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ def test_json_example_dry_run_then_import_verifies_three_ways(store: Store) -> N
     assert batch.status == "planned" and not batch.staged
     assert (
         batch.source_sha256
-        == data_import.hashlib.sha256((EXAMPLES / "import-example.json").read_bytes()).hexdigest()
+        == hashlib.sha256((EXAMPLES / "import-example.json").read_bytes()).hexdigest()
     )
 
     report = run_import(store, principal, plan)
@@ -468,7 +470,7 @@ def test_unreadable_files_are_refused_with_a_location(store: Store) -> None:
     assert _problems(plan) == {"$.schema": "Input should be 'interview-appliance/import-v1'"}
     plan = plan_import(store, principal, ImportSource("a.csv", b"external_id\n\xff\xfe\n"))
     assert [str(p) for p in plan.problems] == ["1: the file is not UTF-8 text (byte 13 is not)"]
-    big = ImportSource("big.json", b" " * (data_import.MAX_SOURCE_BYTES + 1))
+    big = ImportSource("big.json", b" " * (MAX_SOURCE_BYTES + 1))
     plan = plan_import(store, principal, big)
     assert [str(p) for p in plan.problems] == ["$: the file is larger than the limit of 4 MiB"]
     plan = plan_import(store, principal, _source(_document()))
@@ -879,7 +881,7 @@ def test_a_staged_file_waits_for_its_importer_and_is_dropped_after(store: Store)
             "UPDATE import_batches SET created_at = '2000-01-01T00:00:00.000000Z' WHERE id = ?",
             (waiting.batch_id,),
         )
-    data_import.recent_batches(store, principal)
+    recent_batches(store, principal)
     expired = imports.get(waiting.batch_id)
     assert expired.status == "discarded" and not expired.staged
 
@@ -1029,7 +1031,7 @@ def test_the_web_shows_problems_and_refuses_large_files(
     assert batch.status == "rejected"
     page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
     assert "<code>2:3</code>" in page and "dry run found problems" in page
-    big = _upload(client, token, "big.json", b" " * (data_import.MAX_SOURCE_BYTES + 1))
+    big = _upload(client, token, "big.json", b" " * (MAX_SOURCE_BYTES + 1))
     assert big.status_code == 413
 
     # Discarding a staged file.

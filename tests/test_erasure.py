@@ -49,6 +49,7 @@ from appliance.resumes.service import upload_resume
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
 from appliance.store.db import Database
+from appliance.store.decision_log import DecisionLogRepository
 from appliance.store.fieldcrypt import (
     ERASED,
     SealedFieldError,
@@ -57,7 +58,6 @@ from appliance.store.fieldcrypt import (
 )
 from appliance.store.hiring import Dimension, Question
 from appliance.store.migrate import backup
-from appliance.store.privacy import DecisionLogRepository
 from appliance.store.sealed import SEALED_COLUMNS, seal_existing_rows
 
 from .conftest import Appliance, csrf_token_from, login, make_user, write_wav

@@ -33,18 +33,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from appliance.accounts.auth import issue_api_token, principal_of
 from appliance.audit.chain import make_checkpoint
 from appliance.audit.verify import verify_bundle
-from appliance.exports.service import (
-    JOB_KIND,
-    ExportError,
-    build_export,
-    exports_dir,
-    parse_period,
-    register_recipient,
-    request_export,
-    set_cross_border,
-    set_video_allow_list,
-    sweep_partial_bundles,
-)
+from appliance.exports.build import build_export
+from appliance.exports.bundle_files import exports_dir, sweep_partial_bundles
+from appliance.exports.recipients import register_recipient, set_cross_border, set_video_allow_list
+from appliance.exports.requesting import JOB_KIND, request_export
+from appliance.exports.rules import ExportError, parse_period
 from appliance.hiring.review import current_scores, override_score, record_decision
 from appliance.jobs.worker import Worker, scratch_dirs
 from appliance.media.recordings import ingest_recording

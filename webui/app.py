@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -27,6 +27,7 @@ from appliance.platform.errors import (
 from appliance.security.permissions import Action, PermissionDeniedError, allowed
 from appliance.store import Store
 from webui import views
+from webui.api.errors import json_error
 from webui.security import is_public, optional_user, view_action, wants_json
 
 CSP = (
@@ -75,7 +76,7 @@ class UnguardedRouteError(RuntimeError):
 
 def _error_response(status: int, code: str, message: str) -> ResponseReturnValue:
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        return json_error(status, code, message)
     return render_template("errors/error.html", status=status, code=code, message=message), status
 
 

@@ -37,15 +37,11 @@ def add_import_arguments(command: argparse.ArgumentParser) -> argparse.ArgumentP
 def cmd_import(args: argparse.Namespace) -> int:
     """Import requisitions and candidates from another HR system (dry run first)."""
     from appliance.accounts.auth import principal_of
-    from appliance.imports.service import (
-        ImportFailedError,
-        ImportRejectedError,
-        ImportSource,
-        plan_import,
-        plan_text,
-        run_import,
-        summary_text,
-    )
+    from appliance.imports.parsing import ImportSource
+    from appliance.imports.planning import plan_import
+    from appliance.imports.problems import ImportFailedError, ImportRejectedError
+    from appliance.imports.report import plan_text, summary_text
+    from appliance.imports.service import run_import
     from appliance.platform.locks import shared_lock
     from appliance.store.runtime import obtain_keyset, open_store
 

@@ -15,10 +15,10 @@ from appliance.competency import (
     starter_dictionary,
     starter_keys,
 )
-from appliance.hiring.service import (
+from appliance.hiring.common import InvalidInputError
+from appliance.hiring.competency_models import (
     QUESTION_LANGUAGES,
     DimensionInput,
-    InvalidInputError,
     dimension_rows,
     save_competency_model,
 )

@@ -1,6 +1,6 @@
 """The bundle as a stream: tables → tar → age (pyrage) → file, in bounded memory.
 
-`appliance.exports.service` decides what goes into a bundle and why age (see its docstring); this
+`appliance.exports.build` decides what goes into a bundle and why age (see its docstring); this
 module only writes it. Nothing here touches the disk in clear: table parts are built in
 memory, the tar is produced front to back into the age encryptor, and only ciphertext reaches
 the file, which is deleted again unless the stream completes.

@@ -75,7 +75,7 @@ def record_decision(
 def ai_scores(content: dict[str, Any]) -> dict[str, float]:
     """The AI's score per competency dimension in a report's content (may be empty)."""
     # One reading of both report shapes (the scorer's sections and the older `scores`).
-    from appliance.store.privacy import ai_scores as stored_ai_scores
+    from appliance.store.decision_log import ai_scores as stored_ai_scores
 
     return stored_ai_scores(content)
 

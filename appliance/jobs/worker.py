@@ -24,8 +24,10 @@ from appliance.analysis.affect_scoring import persist_affect
 from appliance.analysis.pipeline import StepContext, StepFailure, run_pipeline
 from appliance.analysis.steps import build_pipeline
 from appliance.audit.chain import maybe_checkpoint
-from appliance.exports.service import JOB_KIND as EXPORT_KIND
-from appliance.exports.service import ExportError, build_export, fail_export, sweep_partial_bundles
+from appliance.exports.build import build_export, fail_export
+from appliance.exports.bundle_files import sweep_partial_bundles
+from appliance.exports.requesting import JOB_KIND as EXPORT_KIND
+from appliance.exports.rules import ExportError
 from appliance.live.assist import LIVE_KIND, live_assist_task
 from appliance.media.spool import Spool
 from appliance.media.uploads import expire_stale_uploads
@@ -130,6 +132,13 @@ class _Heartbeat(threading.Thread):
                     return
         finally:
             self._store.close()
+
+    def report_progress(self, fraction: float, step: str) -> None:
+        """Record how far the job is (sent with the next beat); LostClaimError once the job
+        was taken back from this worker, so the task stops instead of finishing twice."""
+        self.progress = (fraction, step)
+        if self.lost.is_set():
+            raise LostClaimError(f"job {self._claim.job.id} was taken back from this worker")
 
     def stop(self) -> None:
         self._done.set()
@@ -273,14 +282,9 @@ class Worker:
         def handle(claim: Claim) -> Outcome:
             heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
 
-            def report_progress(fraction: float, step: str) -> None:
-                heartbeat.progress = (fraction, step)
-                if heartbeat.lost.is_set():
-                    raise LostClaimError(f"job {claim.job.id} was taken back from this worker")
-
             heartbeat.start()
             try:
-                result = task(self.store, self.config, claim.job.payload, report_progress)
+                result = task(self.store, self.config, claim.job.payload, heartbeat.report_progress)
             except StepFailure as exc:
                 return self._finish_failure(claim, exc.code, exc.message, exc.retryable, None, None)
             except LostClaimError:
@@ -379,11 +383,6 @@ class Worker:
 
         heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
 
-        def report_progress(fraction: float, step: str) -> None:
-            heartbeat.progress = (fraction, step)
-            if heartbeat.lost.is_set():
-                raise LostClaimError(f"job {job.id} was taken back from this worker")
-
         scratch = make_scratch(scratch_root(self.config.data_dir), f"job{job.id}")
         previous_tempdir = tempfile.tempdir
         tempfile.tempdir = str(scratch)  # libraries' temp files land in the wiped folder too
@@ -395,7 +394,7 @@ class Worker:
             self.config,
             open_media,
             scratch,
-            report_progress,
+            heartbeat.report_progress,
             store=self.store,
         )
         heartbeat.start()
@@ -446,14 +445,9 @@ class Worker:
         subject = f"export:{job.subject_id}"
         heartbeat = _Heartbeat(self.store, claim, self.config.worker.heartbeat_interval_s)
 
-        def report_progress(fraction: float, step: str) -> None:
-            heartbeat.progress = (fraction, step)
-            if heartbeat.lost.is_set():
-                raise LostClaimError(f"job {job.id} was taken back from this worker")
-
         heartbeat.start()
         try:
-            result = build_export(self.store, self.config, job.payload, report_progress)
+            result = build_export(self.store, self.config, job.payload, heartbeat.report_progress)
         except ExportError as exc:
             return self._finish_failure(
                 claim, exc.rule or "export_refused", str(exc), False, subject, None

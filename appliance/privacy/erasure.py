@@ -26,18 +26,12 @@ from appliance.platform.errors import NotFoundError
 from appliance.privacy.retention import request_due
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
+from appliance.store.data_requests import REQUEST_KINDS, DataRequest, DataRequestRepository
 from appliance.store.db import OperationalError, checkpoint
+from appliance.store.decision_log import DecisionLogRepository
+from appliance.store.erasures import Erasure, ErasureRepository
+from appliance.store.legal_holds import LegalHold, LegalHoldRepository
 from appliance.store.people import Candidate
-from appliance.store.privacy import (
-    REQUEST_KINDS,
-    DataRequest,
-    DataRequestRepository,
-    DecisionLogRepository,
-    Erasure,
-    ErasureRepository,
-    LegalHold,
-    LegalHoldRepository,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -26,14 +26,11 @@ from appliance.privacy.retention import (
     shortest_keep,
 )
 from appliance.store import Store
-from appliance.store.privacy import (
-    AgedItem,
-    DataRequestRepository,
-    DecisionLogRepository,
-    ErasureRepository,
-    LegalHoldRepository,
-    RetentionRepository,
-)
+from appliance.store.data_requests import DataRequestRepository
+from appliance.store.decision_log import DecisionLogRepository
+from appliance.store.erasures import ErasureRepository
+from appliance.store.legal_holds import LegalHoldRepository
+from appliance.store.retention import AgedItem, RetentionRepository
 
 logger = logging.getLogger(__name__)
 

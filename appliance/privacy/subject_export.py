@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from appliance.hiring.service import ReportDetail, report_detail
+from appliance.hiring.report_views import ReportDetail, report_detail
 from appliance.media.spool import Spool
 from appliance.platform.clock import now_stamp, utcnow
 from appliance.platform.errors import NotFoundError
@@ -33,8 +33,10 @@ from appliance.privacy.erasure import PrivacyError
 from appliance.privacy.retention import request_deadline_sources
 from appliance.security.permissions import WILDCARD, Action, Principal, Scope, Visibility, require
 from appliance.store import Store
+from appliance.store.data_requests import DataRequestRepository
+from appliance.store.decision_log import DecisionLogRepository
+from appliance.store.erasures import ErasureRepository
 from appliance.store.people import Candidate
-from appliance.store.privacy import DataRequestRepository, DecisionLogRepository, ErasureRepository
 from appliance.store.recordings import Recording
 
 FORMAT = "interview-appliance.subject-export/1"

@@ -8,7 +8,8 @@ from typing import Any
 import caldav
 from caldav.lib.error import DAVError
 
-from appliance.scheduling.ics import CalendarImportError, busy_times, merge
+from appliance.scheduling.ics import CalendarImportError, busy_times
+from appliance.scheduling.model import merge_intervals
 
 
 def caldav_busy(
@@ -43,4 +44,4 @@ def caldav_busy(
         raise CalendarImportError(
             f"the CalDAV server did not answer the calendar query ({type(exc).__name__})"
         ) from None
-    return merge(found)
+    return merge_intervals(found)

@@ -12,6 +12,7 @@ import recurring_ical_events  # type: ignore[import-untyped]
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from appliance.platform.errors import ApplianceError
+from appliance.scheduling.model import merge_intervals
 from appliance.scheduling.zones import to_instant, zone
 
 PRODID = "-//Interview Appliance//Scheduling//EN"
@@ -133,15 +134,4 @@ def busy_times(
             low, high = max(low, start), min(high, end)
             if high > low:
                 found.append((low, high))
-    return merge(found)
-
-
-def merge(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Overlapping or touching intervals joined, in order."""
-    merged: list[tuple[datetime, datetime]] = []
-    for low, high in sorted(intervals):
-        if merged and low <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
-        else:
-            merged.append((low, high))
-    return merged
+    return merge_intervals(found)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, TypeVar
 
 from appliance.scheduling.zones import ZoneError, format_wall, parse_wall
+
+# An interval's end points: instants, or epoch seconds where the slot finder works in integers.
+Point = TypeVar("Point", int, datetime)
+
+
+def merge_intervals(intervals: Iterable[tuple[Point, Point]]) -> list[tuple[Point, Point]]:
+    """Intervals that overlap or meet joined, in order (a window to 24:00 and one from 00:00
+    are one)."""
+    merged: list[tuple[Point, Point]] = []
+    for low, high in sorted(intervals):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
 
 Window = tuple[time, time]
 DayWindow = tuple[int, time, time]  # (weekday with Monday 0, from, to) on a local calendar

@@ -31,6 +31,7 @@ from appliance.scheduling.model import (
     Interviewer,
     Slot,
     SlotRules,
+    merge_intervals,
 )
 from appliance.scheduling.zones import (
     ZoneError,
@@ -81,18 +82,7 @@ def day_intervals(
         high = seconds(to_instant(day, end, tz, edge="end"))
         if high > low:
             found.append((low, high))
-    return merge_touching(found)
-
-
-def merge_touching(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intervals that overlap or meet joined (a window to 24:00 and one from 00:00 are one)."""
-    merged: list[tuple[int, int]] = []
-    for low, high in sorted(intervals):
-        if merged and low <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
-        else:
-            merged.append((low, high))
-    return merged
+    return merge_intervals(found)
 
 
 def weekly_windows(

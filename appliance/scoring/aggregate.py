@@ -14,20 +14,8 @@ from typing import Any
 
 from appliance.scoring.followups import FLAG_MESSAGES
 from appliance.scoring.relevance import ON_TOPIC
-from appliance.scoring.scorer import SCORER, overall_score, summaries
+from appliance.scoring.scorer import SCORER, evidence_order, overall_score, summaries
 
-_CUE_RANK = (
-    "result_quantified",
-    "result",
-    "action_own",
-    "task",
-    "action_team",
-    "situation",
-    "keyword",
-    "relevant",
-    "vague",
-    "off_topic",
-)
 MAX_EVIDENCE = 8
 
 
@@ -136,7 +124,7 @@ def aggregate_interview(sections: Sequence[dict[str, Any]]) -> dict[str, Any]:
             coverage = min(1.0, 0.7 + 0.15 * len(used))
             evidence = sorted(
                 (span for i in used for span in i["evidence"]),
-                key=lambda s: (_CUE_RANK.index(s["cue"]), s["answer"], s["start"]),
+                key=evidence_order,
             )[:MAX_EVIDENCE]
             evidence.sort(key=lambda s: (s["answer"], s["start"]))
             entry.update(

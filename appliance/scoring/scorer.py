@@ -25,7 +25,7 @@ from inference.interfaces import TextEncoder, Transcript, Word
 SCORER = "star-v1"
 MAX_EVIDENCE = 8
 # Cues in the order they are worth showing as evidence.
-_CUE_ORDER = (
+CUE_ORDER = (
     "result_quantified",
     "result",
     "action_own",
@@ -37,6 +37,11 @@ _CUE_ORDER = (
     "vague",
     "off_topic",
 )
+
+
+def evidence_order(span: dict[str, Any]) -> tuple[int, int, float]:
+    """Sort key of evidence spans: the strongest cue first, then by answer and time."""
+    return (CUE_ORDER.index(span["cue"]), span["answer"], span["start"])
 
 
 class SpanLike(Protocol):
@@ -100,7 +105,7 @@ def _evidence(
         for unit, cues in zip(analysis.units, analysis.cues, strict=True):
             labels = [label for part in STAR_PARTS for label in cues.parts.get(part, [])]
             if labels:
-                picked[unit.index] = min(labels, key=_CUE_ORDER.index)
+                picked[unit.index] = min(labels, key=CUE_ORDER.index)
         for index, _phrase in rel.keyword_hits:
             picked.setdefault(index, "keyword")
         if rel.best_unit is not None:
@@ -111,7 +116,7 @@ def _evidence(
     else:
         best = rel.best_unit if rel.best_unit is not None else analysis.units[0].index
         picked[best] = "off_topic"
-    ranked = sorted(picked.items(), key=lambda item: (_CUE_ORDER.index(item[1]), item[0]))
+    ranked = sorted(picked.items(), key=lambda item: (CUE_ORDER.index(item[1]), item[0]))
     chosen = sorted(ranked[:MAX_EVIDENCE], key=lambda item: item[0])
     return [span_of(by_unit[index], answer, cue) for index, cue in chosen]
 
@@ -243,7 +248,7 @@ def dimension_entries(
         confidence = round(sum(a.confidence for a in used) / len(used) * coverage, 2)
         evidence = sorted(
             (span for a in used for span in a.evidence),
-            key=lambda s: (_CUE_ORDER.index(s["cue"]), s["answer"], s["start"]),
+            key=evidence_order,
         )[:MAX_EVIDENCE]
         evidence.sort(key=lambda s: (s["answer"], s["start"]))
         entries.append(

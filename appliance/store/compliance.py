@@ -294,12 +294,7 @@ class ConsentRepository(SealedRepository):
         read_confirmed: bool | None = None,
     ) -> Consent:
         """Record one consent (or waiver, or refusal)."""
-        owner = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if owner is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        key = self._require_key(owner["pseudonym"])
+        key = self._candidate_key(candidate_id)
         with savepoint(self.conn):
             cursor = self.conn.execute(
                 "INSERT INTO consents (candidate_id, interview_id, kind, notice_version_id,"
@@ -494,12 +489,7 @@ class DemographicsRepository(SealedRepository):
 
     def put(self, candidate_id: int, sex: str | None, race_ethnicity: str | None) -> None:
         """Set a candidate's declared categories (None: unknown)."""
-        owner = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if owner is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        key = self._require_key(owner["pseudonym"])
+        key = self._candidate_key(candidate_id)
         sealed = {
             column: seal_text(
                 key, value, table="candidate_demographics", column=column, row=candidate_id

@@ -86,12 +86,7 @@ class OutboxRepository(SealedRepository):
         not_before: str,
     ) -> int | None:
         """Add a message unless one with the same key exists; its id, or None if it existed."""
-        owner = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if owner is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        key = self._require_key(owner["pseudonym"])
+        key = self._candidate_key(candidate_id)
         sealed = seal_json(key, payload, table=TABLE, column="payload", row=message_key)
         cursor = self.conn.execute(
             "INSERT INTO outbox (message_key, message_id, channel, purpose, candidate_id,"
@@ -332,10 +327,7 @@ class InAppRepository(SealedRepository):
         content: dict[str, Any],
     ) -> None:
         """Deliver an in-app notification, sealed with the candidate's key."""
-        owner = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        key = self._require_key(owner["pseudonym"])
+        key = self._candidate_key(candidate_id)
         sealed = seal_json(key, content, table="notifications", column="content", row=message_key)
         self.conn.execute(
             "INSERT INTO notifications (user_id, outbox_id, candidate_id, content, created_at)"

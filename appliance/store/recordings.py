@@ -74,12 +74,7 @@ class RecordingRepository(SealedRepository):
         wrapped_data_key: bytes,
     ) -> Recording:
         """Record a spool file that has been written and synced."""
-        owner = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if owner is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        key = self._require_key(owner["pseudonym"])
+        key = self._candidate_key(candidate_id)
         with savepoint(self.conn):
             cursor = self.conn.execute(
                 "INSERT INTO recordings (interview_id, candidate_id, spool_name, display_name,"

@@ -13,8 +13,8 @@ from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
 from appliance.store.db import Row
+from appliance.store.decision_log import DecisionLogRepository, ai_scores
 from appliance.store.fieldcrypt import FieldKey, open_json
-from appliance.store.privacy import DecisionLogRepository, ai_scores
 from appliance.store.sealed import OWNER_OF, PENDING_JSON, SealedRepository, savepoint
 
 _SELECT = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['reports']}"

@@ -92,14 +92,6 @@ def _question(row: Row, key: FieldKey | None) -> PersonalQuestion:
 class ResumeRepository(SealedRepository):
     """Resumes of candidates; rows are added, never changed."""
 
-    def _owner_key(self, candidate_id: int) -> bytes:
-        row = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        return self._require_key(row["pseudonym"])
-
     def create(
         self,
         candidate_id: int,
@@ -112,7 +104,7 @@ class ResumeRepository(SealedRepository):
         uploaded_by: int | None,
     ) -> Resume:
         """Store a resume file and its extracted profile, both sealed."""
-        key = self._owner_key(candidate_id)
+        key = self._candidate_key(candidate_id)
         with savepoint(self.conn):
             cursor = self.conn.execute(
                 "INSERT INTO resumes (candidate_id, display_name, content_type, size_bytes, file,"
@@ -184,14 +176,6 @@ class ResumeRepository(SealedRepository):
 class PersonalQuestionRepository(SealedRepository):
     """Personalised questions of a candidate's interview plan for one requisition."""
 
-    def _owner_key(self, candidate_id: int) -> bytes:
-        row = self.conn.execute(
-            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        return self._require_key(row["pseudonym"])
-
     def add(
         self,
         candidate_id: int,
@@ -205,7 +189,7 @@ class PersonalQuestionRepository(SealedRepository):
         created_by: int | None = None,
     ) -> PersonalQuestion:
         """Append a question to the plan."""
-        key = self._owner_key(candidate_id)
+        key = self._candidate_key(candidate_id)
         now = now_stamp()
         row = self.conn.execute(
             "SELECT coalesce(max(position), -1) + 1 FROM personal_questions"
@@ -265,7 +249,7 @@ class PersonalQuestionRepository(SealedRepository):
     def update(self, question_id: int, *, text: str, dimension_key: str | None) -> PersonalQuestion:
         """HR rewrites a question (its text is sealed anew)."""
         current = self.get(question_id)
-        key = self._owner_key(current.candidate_id)
+        key = self._candidate_key(current.candidate_id)
         with savepoint(self.conn):
             self.conn.execute(
                 "UPDATE personal_questions SET dimension_key = ?, updated_at = ? WHERE id = ?",

@@ -155,6 +155,16 @@ class SealedRepository(Repository):
             raise NotFoundError(f"candidate {pseudonym} is erased: nothing can be added")
         return key
 
+    def _candidate_key(self, candidate_id: int) -> bytes:
+        """A candidate's key by id, for writing their data; NotFoundError if there is no such
+        candidate or they are erased."""
+        owner = self.conn.execute(
+            "SELECT pseudonym FROM candidates WHERE id = ?", (candidate_id,)
+        ).fetchone()
+        if owner is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        return self._require_key(owner["pseudonym"])
+
     def _seal_row(
         self,
         table: str,

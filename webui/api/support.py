@@ -15,7 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.hiring import service as hiring
+from appliance.hiring import candidates as hiring_candidates
+from appliance.hiring import requisitions as hiring_requisitions
+from appliance.hiring.candidates import CANDIDATE_LANGUAGES
+from appliance.hiring.common import DUTIES, REGIONS
+from appliance.hiring.common import INTERVIEW_STATUSES as INTERVIEW_STATUSES
+from appliance.hiring.requisitions import REQUISITION_STATUSES
 from appliance.hiring.review import (
     DECISIONS,
     RECOMMENDATIONS,
@@ -24,13 +29,6 @@ from appliance.hiring.review import (
     log_candidate_read,
     log_candidate_reads,
 )
-from appliance.hiring.service import (
-    CANDIDATE_LANGUAGES,
-    DUTIES,
-    REGIONS,
-    REQUISITION_STATUSES,
-)
-from appliance.hiring.service import INTERVIEW_STATUSES as INTERVIEW_STATUSES
 from appliance.media.spool import Spool
 from appliance.media.uploads import UploadProgress, append_piece, start_upload
 from appliance.platform.config import ApplianceConfig
@@ -326,9 +324,9 @@ def get_requisition(store: Store, principal: Principal, requisition_id: int) -> 
 
 
 def create_requisition(store: Store, principal: Principal, body: Body) -> Requisition:
-    """Open a requisition (the rules are the web form's: `hiring_service.create_requisition`)."""
+    """Open a requisition (the rules are the web form's: `appliance.hiring.requisitions`)."""
     require(principal, Action.EDIT_REQUISITIONS)
-    data = hiring.RequisitionInput(
+    data = hiring_requisitions.RequisitionInput(
         title=body.text("title"),
         department=body.text("department"),
         location=body.text("location"),
@@ -336,7 +334,7 @@ def create_requisition(store: Store, principal: Principal, body: Body) -> Requis
         status=body.optional_text("status", choices=REQUISITION_STATUSES) or "open",
         competency_model_id=body.optional_integer("competency_model_id"),
     )
-    return hiring.create_requisition(store, principal, data)
+    return hiring_requisitions.create_requisition(store, principal, data)
 
 
 # --- Candidates -------------------------------------------------------------------------------
@@ -402,11 +400,11 @@ class CreatedCandidate:
 def create_candidate(store: Store, principal: Principal, body: Body) -> CreatedCandidate:
     """Add a candidate with an interview for a requisition the caller can see.
 
-    The rules are the web form's (`hiring_service.create_candidate`): an unknown requisition
+    The rules are the web form's (`appliance.hiring.candidates`): an unknown requisition
     and one outside the caller's scope get the same 422.
     """
     require(principal, Action.EDIT_CANDIDATES)
-    data = hiring.CandidateInput(
+    data = hiring_candidates.CandidateInput(
         full_name=body.text("full_name"),
         email=body.optional_text("email", max_chars=254) or "",
         phone=body.optional_text("phone", max_chars=40) or "",
@@ -414,7 +412,7 @@ def create_candidate(store: Store, principal: Principal, body: Body) -> CreatedC
         language=body.optional_text("language", choices=CANDIDATE_LANGUAGES) or "en",
         requisition_id=body.integer("requisition_id"),
     )
-    candidate, interview = hiring.create_candidate(store, principal, data)
+    candidate, interview = hiring_candidates.create_candidate(store, principal, data)
     return CreatedCandidate(candidate, interview)
 
 
@@ -427,7 +425,7 @@ def assign_interview(
     """Give an interviewer or a technical expert an interview; returns all its assignees."""
     visibility = require(principal, Action.EDIT_CANDIDATES)
     interview = store.interviews.get_visible(interview_id, visibility)  # 404 before 422
-    hiring.assign_interview(
+    hiring_candidates.assign_interview(
         store,
         principal,
         interview_id=interview.id,

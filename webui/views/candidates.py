@@ -16,6 +16,23 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.hiring.candidate_views import (
+    CandidateProfile,
+    candidate_profile,
+    search_candidates,
+)
+from appliance.hiring.candidates import (
+    CANDIDATE_LANGUAGES,
+    INTERVIEW_KINDS,
+    CandidateInput,
+    assign_interview,
+    assignable_people,
+    create_candidate,
+    open_requisitions,
+    plan_interview,
+)
+from appliance.hiring.common import INTERVIEW_STATUSES, REGIONS
+from appliance.hiring.requisitions import visible_requisitions
 from appliance.hiring.review import (
     DECISIONS,
     RECOMMENDATIONS,
@@ -24,24 +41,7 @@ from appliance.hiring.review import (
     log_candidate_read,
     record_decision,
 )
-from appliance.hiring.service import (
-    CANDIDATE_LANGUAGES,
-    INTERVIEW_KINDS,
-    INTERVIEW_STATUSES,
-    REGIONS,
-    CandidateInput,
-    CandidateProfile,
-    assign_interview,
-    assignable_people,
-    candidate_profile,
-    create_candidate,
-    open_requisitions,
-    plan_interview,
-    search_candidates,
-    tech_round,
-    tech_rounds,
-    visible_requisitions,
-)
+from appliance.hiring.tech_rounds import tech_round, tech_rounds
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store

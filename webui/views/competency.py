@@ -24,7 +24,8 @@ from appliance.competency.service import (
     starter_choices,
     starter_draft,
 )
-from appliance.hiring.service import InvalidInputError, dimension_rows
+from appliance.hiring.common import InvalidInputError
+from appliance.hiring.competency_models import dimension_rows
 from appliance.security.permissions import Action
 from appliance.store.hiring import Requisition
 from webui.security import app_store, current_principal, requires, visibility

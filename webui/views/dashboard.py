@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from appliance.hiring.service import INTERVIEW_STATUSES, dashboard
+from appliance.hiring.common import INTERVIEW_STATUSES
+from appliance.hiring.dashboard import dashboard
 from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires
 

@@ -1,7 +1,7 @@
 """Auditor exports: the auditor's page, the administrators' recipient page, and the JSON API.
 
-A thin adapter over `appliance.exports.service`. The API routes carry their full
-`/api/v1/exports...`
+A thin adapter over `appliance.exports.requesting` and `.recipients`. The API routes carry
+their full `/api/v1/exports...`
 paths in this blueprint (no url_prefix). Like `webui/views/api.py`, they are exempt from CSRF
 (see `_exempt_api_views`), so a state-changing API call is refused with 401 unless it carries
 an `Authorization: Bearer` token: a browser's session cookie can never drive it. The page
@@ -29,21 +29,22 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.exports.service import (
-    EXPORT_KINDS,
-    REGIONS,
-    ExportError,
+from appliance.exports.kinds import EXPORT_KINDS
+from appliance.exports.recipients import (
+    own_recipient,
+    recipients,
+    register_recipient,
+    set_cross_border,
+    set_video_allow_list,
+)
+from appliance.exports.requesting import (
     ExportStatus,
     bundle_for_download,
     export_status,
     list_exports,
-    own_recipient,
-    recipients,
-    register_recipient,
     request_export,
-    set_cross_border,
-    set_video_allow_list,
 )
+from appliance.exports.rules import REGIONS, ExportError
 from appliance.security.permissions import WILDCARD, Action
 from webui.api import support as api
 from webui.security import (

@@ -8,20 +8,18 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from appliance.imports.service import (
-    MAX_SOURCE_BYTES,
+from appliance.imports.parsing import MAX_SOURCE_BYTES, ImportSource
+from appliance.imports.planning import (
     STAGE_TTL_S,
-    ImportFailedError,
     ImportPlan,
-    ImportRejectedError,
-    ImportSource,
     discard_batch,
     get_batch,
     plan_import,
     recent_batches,
-    run_import,
     staged_plan,
 )
+from appliance.imports.problems import ImportFailedError, ImportRejectedError
+from appliance.imports.service import run_import
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action
 from appliance.store import Store

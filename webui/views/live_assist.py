@@ -24,13 +24,10 @@ from appliance.live.assist import (
 from appliance.platform.errors import MediaRejectedError
 from appliance.room.service import AnalysisRefusedError, start_analysis
 from appliance.security.permissions import Action
+from webui.api.errors import json_error
 from webui.security import app_config, app_store, current_principal, requires, visibility
 
 bp = Blueprint("live_assist", __name__)
-
-
-def _json_error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
-    return jsonify({"error": {"code": code, "message": message, **extra}}), status
 
 
 @bp.record_once
@@ -75,7 +72,7 @@ def start(interview_id: int) -> ResponseReturnValue:
     language = body.get("language") or ""
     rate = body.get("sample_rate", SAMPLE_RATE)
     if not isinstance(language, str) or not isinstance(rate, int) or isinstance(rate, bool):
-        return _json_error(400, "invalid_request", "language is text, sample_rate a whole number")
+        return json_error(400, "invalid_request", "language is text, sample_rate a whole number")
     try:
         session = start_live(
             app_store(),
@@ -86,7 +83,7 @@ def start(interview_id: int) -> ResponseReturnValue:
             sample_rate=rate,
         )
     except LiveAssistError as exc:
-        return _json_error(409, "live_refused", str(exc))
+        return json_error(409, "live_refused", str(exc))
     return jsonify(_urls(session.id) | {"id": session.id, "piece_bytes": MAX_PIECE_BYTES}), 201
 
 
@@ -103,17 +100,17 @@ def _urls(live_id: int) -> dict[str, str]:
 def audio(live_id: int, seq: int) -> ResponseReturnValue:
     """One piece of audio (16-bit mono PCM at 16 kHz, raw body)."""
     if (request.content_length or 0) > MAX_PIECE_BYTES:
-        return _json_error(413, "piece_too_large", f"a piece is at most {MAX_PIECE_BYTES} bytes")
+        return json_error(413, "piece_too_large", f"a piece is at most {MAX_PIECE_BYTES} bytes")
     try:
         session = add_audio(
             app_store(), current_principal(), live_id, seq, request.get_data(cache=False)
         )
     except LivePieceOrderError as exc:
-        return _json_error(409, "piece_order", str(exc), expected=exc.expected)
+        return json_error(409, "piece_order", str(exc), expected=exc.expected)
     except LiveAssistError as exc:
-        return _json_error(409, "live_ended", str(exc))
+        return json_error(409, "live_ended", str(exc))
     except MediaRejectedError as exc:
-        return _json_error(422, "media_rejected", str(exc))
+        return json_error(422, "media_rejected", str(exc))
     return jsonify({"next_seq": session.next_seq})
 
 
@@ -139,5 +136,5 @@ def api_start_analysis(recording_id: int) -> ResponseReturnValue:
     try:
         job = start_analysis(app_store(), app_config(), current_principal(), recording_id)
     except AnalysisRefusedError as exc:
-        return _json_error(409, "analysis_refused", str(exc))
+        return json_error(409, "analysis_refused", str(exc))
     return jsonify({"job_id": job.id, "state": job.state}), 202

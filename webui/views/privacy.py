@@ -31,7 +31,9 @@ from appliance.privacy.erasure import (
 from appliance.privacy.subject_export import subject_export
 from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
-from appliance.store.privacy import REQUEST_KINDS, DecisionLogRepository, ErasureRepository
+from appliance.store.data_requests import REQUEST_KINDS
+from appliance.store.decision_log import DecisionLogRepository
+from appliance.store.erasures import ErasureRepository
 from webui.security import app_config, app_store, current_principal, requires, visibility
 
 bp = Blueprint("privacy", __name__)

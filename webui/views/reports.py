@@ -18,8 +18,8 @@ from appliance.analysis.report_document import (
     log_explanation_export,
     report_document,
 )
+from appliance.hiring.report_views import report_detail
 from appliance.hiring.review import ReviewError, log_candidate_read, override_score
-from appliance.hiring.service import report_detail
 from appliance.security.permissions import Action, Visibility, allowed, require
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility

@@ -7,18 +7,19 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from appliance.competency.service import starter_choices
-from appliance.hiring.service import (
+from appliance.hiring.common import InvalidInputError, allowed_regions
+from appliance.hiring.competency_models import (
     ANCHOR_LEVELS,
     QUESTION_LANGUAGES,
-    REQUISITION_STATUSES,
     DimensionInput,
-    InvalidInputError,
-    RequisitionInput,
-    allowed_regions,
-    create_requisition,
     dimension_rows,
-    models_in_use,
     save_competency_model,
+)
+from appliance.hiring.requisitions import (
+    REQUISITION_STATUSES,
+    RequisitionInput,
+    create_requisition,
+    models_in_use,
     update_requisition,
 )
 from appliance.security.permissions import Action

@@ -60,6 +60,7 @@ from appliance.room.takes import (
 )
 from appliance.security.permissions import Action
 from appliance.store.links import CandidateLink
+from webui.api.errors import json_error
 from webui.security import app_config, app_store, current_principal, public, requires, visibility
 
 bp = Blueprint("room", __name__)
@@ -273,10 +274,6 @@ def close(token: str) -> ResponseReturnValue:
 # --- the room's JSON requests -------------------------------------------------------------------
 
 
-def _json_error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
-    return jsonify({"error": {"code": code, "message": message, **extra}}), status
-
-
 def room_json(view: F) -> F:
     """Resolve the link to its open room for a JSON request; room errors become JSON answers."""
 
@@ -287,15 +284,15 @@ def room_json(view: F) -> F:
             opened = room_of(store, token)
             return cast(ResponseReturnValue, view(opened, *args, **kwargs))
         except InvalidLinkError as exc:
-            return _json_error(404, "invalid_link", str(exc))
+            return json_error(404, "invalid_link", str(exc))
         except RoomClosedError as exc:
-            return _json_error(410, "room_closed", str(exc))
+            return json_error(410, "room_closed", str(exc))
         except PieceOrderError as exc:
-            return _json_error(409, "piece_order", str(exc), expected=exc.expected)
+            return json_error(409, "piece_order", str(exc), expected=exc.expected)
         except RoomError as exc:
-            return _json_error(409, "room_conflict", str(exc))
+            return json_error(409, "room_conflict", str(exc))
         except MediaRejectedError as exc:
-            return _json_error(422, "media_rejected", str(exc))
+            return json_error(422, "media_rejected", str(exc))
 
     return cast(F, wrapper)
 
@@ -335,7 +332,7 @@ def bandwidth(opened: OpenedRoom) -> ResponseReturnValue:
     """Swallow a test upload so the page can time it (the device check)."""
     received = len(request.get_data(cache=False))
     if received > BANDWIDTH_PROBE_BYTES:
-        return _json_error(413, "too_large", f"the probe is at most {BANDWIDTH_PROBE_BYTES} bytes")
+        return json_error(413, "too_large", f"the probe is at most {BANDWIDTH_PROBE_BYTES} bytes")
     return jsonify({"bytes": received})
 
 
@@ -347,7 +344,7 @@ def new_take(opened: OpenedRoom, question_id: int) -> ResponseReturnValue:
     body = _body()
     key, content_type = body.get("key"), body.get("content_type")
     if not isinstance(key, str) or not isinstance(content_type, str):
-        return _json_error(400, "invalid_request", "send JSON: key and content_type (text)")
+        return json_error(400, "invalid_request", "send JSON: key and content_type (text)")
     take = start_take(app_store(), opened, question_id, key, content_type)
     return jsonify({"key": take.client_key, "next_seq": take.next_seq, "state": take.state}), 201
 
@@ -358,7 +355,7 @@ def new_take(opened: OpenedRoom, question_id: int) -> ResponseReturnValue:
 def piece(opened: OpenedRoom, key: str, seq: int) -> ResponseReturnValue:
     """One piece of a recording (raw body); acknowledged once sealed in the store."""
     if (request.content_length or 0) > MAX_PIECE_BYTES:
-        return _json_error(413, "piece_too_large", f"a piece is at most {MAX_PIECE_BYTES} bytes")
+        return json_error(413, "piece_too_large", f"a piece is at most {MAX_PIECE_BYTES} bytes")
     take = add_piece(app_store(), opened, key, seq, request.get_data(cache=False))
     return jsonify({"next_seq": take.next_seq, "received_bytes": take.received_bytes})
 
@@ -371,7 +368,7 @@ def finish(opened: OpenedRoom, key: str) -> ResponseReturnValue:
     body = _body()
     pieces, total = body.get("pieces"), body.get("bytes")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (pieces, total)):
-        return _json_error(400, "invalid_request", "send JSON: pieces and bytes (whole numbers)")
+        return json_error(400, "invalid_request", "send JSON: pieces and bytes (whole numbers)")
     done = finish_take(
         app_store(),
         _spool(),

@@ -17,6 +17,7 @@ from appliance.media.uploads import UploadOffsetError, append_piece, start_uploa
 from appliance.platform.errors import MediaRejectedError, NotARecordingError, QueueFullError
 from appliance.security.permissions import Action
 from appliance.store.uploads import UploadSession
+from webui.api.errors import json_error
 from webui.security import (
     app_config,
     app_store,
@@ -39,12 +40,8 @@ def _actor() -> str:
     return f"user:{current_user().id}"
 
 
-def _json_error(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:
-    return jsonify({"error": {"code": code, "message": message, **extra}}), status
-
-
 def _offset_conflict(expected: int) -> ResponseReturnValue:
-    return _json_error(
+    return json_error(
         409, "offset_mismatch", f"the upload continues at byte {expected}", expected=expected
     )
 
@@ -142,7 +139,7 @@ def start(interview_id: int) -> ResponseReturnValue:
     interview = store.interviews.get_visible(interview_id, visibility())
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _json_error(400, "invalid_request", "send JSON: filename, content_type, total_bytes")
+        return json_error(400, "invalid_request", "send JSON: filename, content_type, total_bytes")
     filename = body.get("filename")
     content_type = body.get("content_type") or "application/octet-stream"
     total = body.get("total_bytes")
@@ -152,7 +149,7 @@ def start(interview_id: int) -> ResponseReturnValue:
         or not isinstance(total, int)
         or isinstance(total, bool)
     ):
-        return _json_error(
+        return json_error(
             400,
             "invalid_request",
             "filename and content_type are text, total_bytes is a whole number",
@@ -178,7 +175,7 @@ def piece(upload_id: str) -> ResponseReturnValue:
     session, _interview = own_upload(store, visibility(), upload_id, current_user().id)
     offset_text = request.args.get("offset", "")
     if not offset_text.isdigit():
-        return _json_error(400, "invalid_request", "give the piece's offset as ?offset=N")
+        return json_error(400, "invalid_request", "give the piece's offset as ?offset=N")
     offset = int(offset_text)
     if session.completed_at is not None:
         return _offset_conflict(session.total_bytes)
@@ -186,7 +183,7 @@ def piece(upload_id: str) -> ResponseReturnValue:
         return _offset_conflict(session.received_bytes)  # before reading a body sent in vain
     data = request.get_data(cache=False)
     if len(data) > config.web.upload_piece_bytes:
-        return _json_error(
+        return json_error(
             413,
             "piece_too_large",
             f"a piece is at most {config.web.upload_piece_bytes} bytes",

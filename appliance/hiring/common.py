@@ -1,0 +1,119 @@
+"""What the hiring rule modules share: their input error, the vocabulary of regions, interview
+states and duties, region and department reach, form-text cleaning and per-request lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from appliance.hiring.review import ReviewError
+from appliance.platform.config import RegionEnum
+from appliance.platform.errors import NotFoundError
+from appliance.security.permissions import WILDCARD, Scope, Visibility
+from appliance.store import Store
+from appliance.store.hiring import CompetencyModel, Requisition
+
+REGIONS = tuple(region.value for region in RegionEnum)
+INTERVIEW_STATUSES = ("planned", "recorded", "analysing", "analysed", "failed", "cancelled")
+DUTIES = ("interviewer", "tech_expert")
+
+MAX_TEXT = 200
+MAX_DESCRIPTION = 2000
+
+
+class InvalidInputError(ReviewError):
+    """A form was incomplete or wrong; `problems` lists every fault found (answered with 422)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def reaches(visibility: Visibility, *, region: str, department: str) -> bool:
+    """Whether a visibility covers a requisition in `region` and `department`."""
+    if visibility.scope is Scope.ALL:
+        return True
+    if visibility.scope is Scope.OWN:
+        return False
+    if WILDCARD not in visibility.regions and region not in visibility.regions:
+        return False
+    return not (
+        visibility.scope is Scope.DEPARTMENT
+        and WILDCARD not in visibility.departments
+        and department not in visibility.departments
+    )
+
+
+def allowed_regions(visibility: Visibility) -> list[str]:
+    """The regions a visibility lets one create records in."""
+    if visibility.scope is Scope.ALL or WILDCARD in visibility.regions:
+        return list(REGIONS)
+    return [region for region in REGIONS if region in visibility.regions]
+
+
+def clean_text(
+    value: str | None,
+    label: str,
+    problems: list[str],
+    *,
+    required: bool = True,
+    limit: int = MAX_TEXT,
+) -> str:
+    """A form field stripped; a missing or over-long value adds a problem naming `label`."""
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        problems.append(f"{label} is required")
+    elif len(cleaned) > limit:
+        problems.append(f"{label} is longer than {limit} characters")
+    return cleaned
+
+
+def competency_model_of(store: Store, requisition: Requisition) -> CompetencyModel | None:
+    """The competency-model version a requisition uses, if it has one."""
+    if requisition.competency_model_id is None:
+        return None
+    return store.competency_models.get(requisition.competency_model_id)
+
+
+class NameLookup:
+    """Display names of accounts, looked up once per request."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, user_id: int) -> str:
+        if user_id not in self._cache:
+            try:
+                self._cache[user_id] = self._store.users.get(user_id).display_name
+            except NotFoundError:
+                self._cache[user_id] = f"#{user_id}"
+        return self._cache[user_id]
+
+
+class RequisitionLookup:
+    """Requisitions by id, looked up once per request."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[int, Requisition] = {}
+
+    def __call__(self, requisition_id: int) -> Requisition:
+        if requisition_id not in self._cache:
+            self._cache[requisition_id] = self._store.requisitions.get(requisition_id)
+        return self._cache[requisition_id]
+
+
+__all__ = [
+    "DUTIES",
+    "INTERVIEW_STATUSES",
+    "MAX_DESCRIPTION",
+    "MAX_TEXT",
+    "REGIONS",
+    "InvalidInputError",
+    "NameLookup",
+    "RequisitionLookup",
+    "allowed_regions",
+    "clean_text",
+    "competency_model_of",
+    "reaches",
+]

@@ -1,0 +1,122 @@
+"""The dashboard: counts by interview status, the newest candidates, reports awaiting a
+decision and the viewer's own assignments, each scoped by the viewer's permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.hiring.candidate_views import CandidateRow, candidate_rows
+from appliance.hiring.common import INTERVIEW_STATUSES, RequisitionLookup
+from appliance.hiring.review import DECISIONS
+from appliance.security.permissions import Action, Principal, Visibility, allowed, require
+from appliance.store import Store
+from appliance.store.hiring import Interview, Requisition
+from appliance.store.people import Candidate
+from appliance.store.reports import Report
+
+LATEST_CANDIDATES = 10
+AWAITING_SCAN = 200
+
+
+@dataclass(frozen=True)
+class AwaitingReport:
+    """A report with no decision recorded for its job since it was drafted."""
+
+    report: Report
+    candidate: Candidate
+    requisition: Requisition
+
+
+@dataclass(frozen=True)
+class AssignedInterview:
+    """An interview assigned to the viewer."""
+
+    interview: Interview
+    duty: str
+    candidate_name: str
+    candidate_id: int
+    requisition: Requisition
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The dashboard's figures, each limited to what the viewer's role reaches."""
+
+    status_counts: dict[str, int] | None = None
+    latest: list[CandidateRow] = field(default_factory=list)
+    awaiting: list[AwaitingReport] = field(default_factory=list)
+    assigned: list[AssignedInterview] = field(default_factory=list)
+
+
+def _scope(principal: Principal, action: Action) -> Visibility | None:
+    return require(principal, action) if allowed(principal, action) is not None else None
+
+
+def dashboard(store: Store, principal: Principal) -> Dashboard:
+    """Counts by interview status, the newest candidates, reports awaiting a decision, and the
+    viewer's own assignments: each scoped by the viewer's own permissions."""
+    require(principal, Action.VIEW_DASHBOARD)
+    candidates_scope = _scope(principal, Action.VIEW_CANDIDATES)
+    counts: dict[str, int] | None = None
+    latest: list[CandidateRow] = []
+    if candidates_scope is not None:
+        counts = {
+            status: store.candidates.count_visible(candidates_scope, status=status)
+            for status in INTERVIEW_STATUSES
+        }
+        latest = candidate_rows(
+            store,
+            candidates_scope,
+            store.candidates.visible(candidates_scope, limit=LATEST_CANDIDATES),
+        )
+    reports_scope = _scope(principal, Action.VIEW_REPORTS)
+    awaiting = (
+        awaiting_decision(store, reports_scope)
+        if reports_scope is not None and candidates_scope is not None
+        else []
+    )
+    requisitions = RequisitionLookup(store)
+    assigned = []
+    for duty, action in (
+        ("interviewer", Action.ADD_EVALUATION),
+        ("tech_expert", Action.VIEW_TECH_ROUND),
+    ):
+        if allowed(principal, action) is None:
+            continue
+        for interview in store.interviews.assigned_to(principal.user_id, duty):
+            candidate = store.candidates.get(interview.candidate_id)
+            assigned.append(
+                AssignedInterview(
+                    interview,
+                    duty,
+                    candidate.full_name,
+                    candidate.id,
+                    requisitions(interview.requisition_id),
+                )
+            )
+    return Dashboard(counts, latest, awaiting, assigned)
+
+
+def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingReport]:
+    """Visible reports of analysed interviews with no decision on that job since the report."""
+    requisitions = RequisitionLookup(store)
+    found = []
+    for candidate in store.candidates.visible(visibility, status="analysed", limit=AWAITING_SCAN):
+        decided: dict[int, str] = {}
+        for decision in store.decisions.for_candidate(candidate.id):
+            if decision.kind in DECISIONS:
+                decided[decision.requisition_id] = max(
+                    decided.get(decision.requisition_id, ""), decision.decided_at
+                )
+        for interview in store.interviews.for_candidate_visible(candidate.id, visibility):
+            if interview.status != "analysed":
+                continue
+            for report in store.reports.for_interview(interview.id):
+                if decided.get(interview.requisition_id, "") < report.created_at:
+                    found.append(
+                        AwaitingReport(report, candidate, requisitions(interview.requisition_id))
+                    )
+    return sorted(found, key=lambda item: item.report.created_at, reverse=True)
+
+
+__all__ = ["AssignedInterview", "AwaitingReport", "Dashboard", "awaiting_decision", "dashboard"]
