@@ -1105,7 +1105,8 @@ def test_the_cli_dry_run_and_import(
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_document(_candidate("C-1", residence_region="Mars"))))
-    assert cmd_import(_args(appliance, str(bad), "--as", "importer")) == 30
+    refused = cmd_import(_args(appliance, str(bad), "--as", "importer"))
+    assert refused == ImportRejectedError.exit_code == 31
     assert "$.candidates[0].residence_region" in capsys.readouterr().out
     with pytest.raises(PermissionDeniedError):
         cmd_import(_args(appliance, example, "--as", "rec.bob"))

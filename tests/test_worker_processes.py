@@ -189,6 +189,7 @@ def workers() -> Iterator[list[WorkerProcess]]:
 # --------------------------------------------------------------------------- kill -9 mid-job
 
 
+@pytest.mark.realtime
 def test_worker_killed_mid_job_is_recovered_and_the_job_completes_once(
     tmp_path: Path, appliance: Appliance, store: Store, workers: list[WorkerProcess]
 ) -> None:
@@ -258,6 +259,7 @@ def _kill_and_recover(tmp_path: Path, appliance: Appliance, store: Store,
 # --------------------------------------------------------------------------- 4 workers x 200 jobs
 
 
+@pytest.mark.realtime
 def test_four_workers_share_two_hundred_jobs_without_duplicates(
     tmp_path: Path, appliance: Appliance, store: Store, workers: list[WorkerProcess]
 ) -> None:
@@ -313,8 +315,12 @@ def _check_bad_media(tmp_path: Path, appliance: Appliance, store: Store) -> None
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     good1 = write_wav(inputs / "good1.wav", 1.0)
+    # Noise behind an MPEG audio frame sync passes the door (its first bytes announce audio)
+    # and is failed by the worker; noise that announces nothing is refused at the door below.
     noise = inputs / "noise.wav"
-    noise.write_bytes(np.random.default_rng(1).bytes(64 * 1024))
+    noise.write_bytes(b"\xff\xfb" + np.random.default_rng(1).bytes(64 * 1024))
+    shapeless = inputs / "shapeless.wav"
+    shapeless.write_bytes(np.random.default_rng(2).bytes(64 * 1024))
     mp4 = write_mp4(inputs / "clip.mp4")
     truncated = inputs / "truncated.mp4"
     truncated.write_bytes(mp4.read_bytes()[: mp4.stat().st_size // 2])
@@ -340,8 +346,10 @@ def _check_bad_media(tmp_path: Path, appliance: Appliance, store: Store) -> None
     empty.write_bytes(b"")
     sparse = inputs / "huge.wav"
     with open(sparse, "wb") as handle:
+        handle.write(b"RIFF\xff\xff\xff\x7fWAVE")  # starts like a recording: refused by size
         handle.truncate(2 * 1024**3)
     for path, expected in [(empty, r"empty \(0 bytes\)"),
+                           (shapeless, "does not start like an audio or video recording"),
                            (sparse, rf"larger than the configured limit of {1024**3} bytes")]:
         with pytest.raises(MediaRejectedError, match=expected):
             ingest(appliance, store, interview_id, path, path.name)
@@ -412,7 +420,8 @@ def _one_job(tmp_path: Path, **overrides: object) -> OneJob:
 
 
 def test_unexpected_error_is_retried_and_then_succeeds(tmp_path: Path) -> None:
-    one = _one_job(tmp_path, worker={"pipeline": ["probe", "tests.steps_for_tests:FlakyStep"]})
+    one = _one_job(
+        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"]})
     appliance, store, worker, job_id = one.appliance, one.store, one.worker, one.job_id
     try:
         first = worker.run_once()
@@ -443,7 +452,8 @@ def test_unexpected_error_is_retried_and_then_succeeds(tmp_path: Path) -> None:
 def test_unexpected_error_gives_up_after_max_attempts(tmp_path: Path) -> None:
     one = _one_job(
         tmp_path,
-        worker={"max_attempts": 2, "pipeline": ["probe", "tests.steps_for_tests:BrokenStep"]})
+        worker={"max_attempts": 2,
+                "pipeline": ["probe", "tests.support.steps_for_tests:BrokenStep"]})
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         first = worker.run_once()
@@ -467,7 +477,7 @@ def test_unexpected_error_gives_up_after_max_attempts(tmp_path: Path) -> None:
 def test_retry_is_delayed_by_the_configured_backoff(tmp_path: Path) -> None:
     one = _one_job(
         tmp_path, worker={"backoff_base_s": 30.0, "backoff_max_s": 60.0,
-                          "pipeline": ["probe", "tests.steps_for_tests:FlakyStep"]})
+                          "pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"]})
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         before = time.time()
@@ -484,7 +494,7 @@ def test_retry_is_delayed_by_the_configured_backoff(tmp_path: Path) -> None:
 
 def test_permanent_step_failure_is_not_retried(tmp_path: Path) -> None:
     one = _one_job(
-        tmp_path, worker={"pipeline": ["probe", "tests.steps_for_tests:AlwaysFailsStep"]})
+        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:AlwaysFailsStep"]})
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         outcome = worker.run_once()

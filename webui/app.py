@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.accounts.auth import AuthenticationError, PasswordPolicyError
 from appliance.accounts.service import AccountError
-from appliance.hiring.review import ReviewError
 from appliance.platform.clock import from_stamp
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import (
@@ -23,6 +22,7 @@ from appliance.platform.errors import (
     MediaRejectedError,
     NotFoundError,
     QueueFullError,
+    RefusedError,
 )
 from appliance.security.permissions import Action, PermissionDeniedError, allowed
 from appliance.store import Store
@@ -63,7 +63,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (NotFoundError, 404, "not_found"),
     (AuthenticationError, 401, "unauthorized"),
     (PasswordPolicyError, 422, "invalid_password"),
-    (ReviewError, 422, "invalid_request"),
+    (RefusedError, 422, "invalid_request"),
     (AccountError, 422, "invalid_request"),
     (MediaRejectedError, 422, "media_rejected"),
     (QueueFullError, 503, "queue_full"),
@@ -117,11 +117,8 @@ def check_routes(app: Flask) -> None:
         raise UnguardedRouteError(f"routes without a permission: {', '.join(unguarded)}")
 
 
-def create_app(config: ApplianceConfig | None = None, store: Store | None = None) -> Flask:
-    """Build the web application over an opened store."""
-    if config is None or store is None:
-        raise ValueError("create_app needs a config and an opened store")
-    app = Flask(__name__)
+def _configure(app: Flask, config: ApplianceConfig) -> None:
+    """Session, upload, CSRF and translation settings."""
     app.config.update(
         # A fresh secret per start: sessions do not outlive a restart, and no key sits on disk.
         SECRET_KEY=secrets.token_bytes(32),
@@ -135,17 +132,19 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
         WTF_CSRF_SSL_STRICT=False,  # same-origin is enforced by SameSite=Strict and the token
         BABEL_TRANSLATION_DIRECTORIES="translations",
     )
-    app.extensions["appliance.config"] = config
-    app.extensions["appliance.store"] = store
-    csrf = CSRFProtect(app)
-    Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
-    app.jinja_env.filters["localtime"] = localtime
 
+
+def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    """Every view's blueprint; refuses to go on if a route bypasses the permission table."""
     for blueprint in views.blueprints():
         app.register_blueprint(blueprint)
     # API clients authenticate with a bearer token, never a cookie: CSRF cannot apply.
     csrf.exempt(views.api.bp)
     check_routes(app)
+
+
+def _add_template_globals(app: Flask, config: ApplianceConfig) -> None:
+    """What every template sees: the user, their role, `can`, the site name and the menu."""
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
@@ -177,41 +176,68 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
             "nav_links": links,
         }
 
-    @app.after_request
-    def security_headers(response: Any) -> Any:
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> ResponseReturnValue:
-        return _error_response(400, "csrf_failed", error.description or "CSRF check failed")
+def _security_headers(response: Any) -> Any:
+    """Browser hardening on every response; a view's own Cache-Control is kept."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> ResponseReturnValue:
-        code = (error.name or "error").lower().replace(" ", "_")
-        if error.code == 401 and not wants_json():
-            from flask import redirect, url_for
 
-            return redirect(url_for("account.login", next=request.full_path))
-        return _error_response(error.code or 500, code, error.description or code)
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    return _error_response(400, "csrf_failed", error.description or "CSRF check failed")
 
-    @app.errorhandler(ApplianceError)
-    def appliance_error(error: ApplianceError) -> ResponseReturnValue:
-        for kind, status, code in STATUS_OF:
-            if isinstance(error, kind):
-                if status == 404:
-                    return _error_response(404, code, "not found")  # no hint what exists
-                return _error_response(status, code, str(error))
-        return _error_response(500, "internal_error", "the appliance could not do that")
 
-    @app.teardown_request
-    def forget_user(_: BaseException | None) -> None:
-        g.pop("user", None)
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    code = (error.name or "error").lower().replace(" ", "_")
+    if error.code == 401 and not wants_json():
+        from flask import redirect, url_for
 
+        return redirect(url_for("account.login", next=request.full_path))
+    return _error_response(error.code or 500, code, error.description or code)
+
+
+def _appliance_error(error: ApplianceError) -> ResponseReturnValue:
+    for kind, status, code in STATUS_OF:
+        if isinstance(error, kind):
+            if status == 404:
+                return _error_response(404, code, "not found")  # no hint what exists
+            return _error_response(status, code, str(error))
+    return _error_response(500, "internal_error", "the appliance could not do that")
+
+
+def _add_error_handlers(app: Flask) -> None:
+    """Errors as the error page (or JSON for API clients), with core errors mapped to statuses."""
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ApplianceError, _appliance_error)
+
+
+def _forget_user(_: BaseException | None) -> None:
+    """The signed-in user is looked up per request: nothing of it outlives the request."""
+    g.pop("user", None)
+
+
+def create_app(config: ApplianceConfig | None = None, store: Store | None = None) -> Flask:
+    """Build the web application over an opened store."""
+    if config is None or store is None:
+        raise ValueError("create_app needs a config and an opened store")
+    app = Flask(__name__)
+    _configure(app, config)
+    app.extensions["appliance.config"] = config
+    app.extensions["appliance.store"] = store
+    csrf = CSRFProtect(app)
+    Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    app.jinja_env.filters["localtime"] = localtime
+
+    _register_blueprints(app, csrf)
+    _add_template_globals(app, config)
+    app.after_request(_security_headers)
+    _add_error_handlers(app)
+    app.teardown_request(_forget_user)
     return app

@@ -95,6 +95,88 @@ def _evidence_lines(evidence: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _dimension(w: _Writer, d: dict[str, Any]) -> None:
+    """One competency: its score, any override, the level anchor, rationale and evidence."""
+    w.heading(
+        f"{d['name']} · {_('weight')} {d['weight'] * 100:.0f} % · "
+        f"{_('score')} {_score(d['score'])}",
+        11,
+    )
+    if d["override"]:
+        o = d["override"]
+        w.text(
+            f"{_('Overridden')}: {_score(o['from'])} → {_score(o['to'])} · {o['by']} · "
+            f"{o['reason']}",
+            indent=4,
+        )
+    if d["anchor"] and d["anchor"]["text"]:
+        w.text(f"{_('Level anchor')} {d['anchor']['level']}: {d['anchor']['text']}", indent=4)
+    if d["rationale"]:
+        w.text(d["rationale"], indent=4)
+    w.bullets(_evidence_lines(d["evidence"]), indent=8)
+
+
+def _scores_section(w: _Writer, doc: dict[str, Any]) -> None:
+    """The overall score and every competency."""
+    w.heading(_("Scores per competency"))
+    if not doc["dimensions"]:
+        w.text(_("Not scored yet: this analysis produced no competency scores."))
+    w.text(
+        f"{_('Overall weighted score')}: {_score(doc['overall'])}"
+        f" ({_('AI')}: {_score(doc['overall_ai'])})"
+    )
+    for d in doc["dimensions"]:
+        _dimension(w, d)
+
+
+def _findings_section(w: _Writer, doc: dict[str, Any]) -> None:
+    """Strengths and areas to probe, each with its evidence (headed only when there are any)."""
+    for title, items in (
+        (_("Strengths"), doc["strengths"]),
+        (_("Areas to probe"), doc["to_probe"]),
+    ):
+        if items:
+            w.heading(title)
+            for item in items:
+                w.text(f"• {item['text']}", indent=4)
+                w.bullets(_evidence_lines(item["evidence"]), indent=10)
+
+
+def _observations_section(w: _Writer, doc: dict[str, Any]) -> None:
+    """Delivery metrics and visual observations, where the document has any."""
+    if doc["delivery"]:
+        w.heading(_("Delivery metrics"))
+        for entry in doc["delivery"]:
+            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
+    if doc["visual_cues"]:
+        w.heading(_("Visual observations (not judgements)"))
+        w.text(
+            _(
+                "Shown only where the region's policy and the candidate's consent allowed them; "
+                "never an input to a score."
+            ),
+            size=9,
+        )
+        for entry in doc["visual_cues"]:
+            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
+
+
+def _history_section(w: _Writer, doc: dict[str, Any]) -> None:
+    """Every override (or that there was none), then the decisions taken."""
+    w.heading(_("Override history"))
+    if doc["overrides"]:
+        w.bullets(
+            f"{o['dimension']}: {_score(o['from'])} → {_score(o['to'])} · {o['by']} · {o['at']} · "
+            f"{o['reason']}"
+            for o in doc["overrides"]
+        )
+    else:
+        w.text(_("No score has been overridden."))
+    if doc["decisions"]:
+        w.heading(_("Decisions"))
+        w.bullets(f"{d['kind']} · {d['by']} · {d['at']} · {d['reason']}" for d in doc["decisions"])
+
+
 def report_pdf(doc: dict[str, Any], *, font_paths: Iterable[Path] | None = None) -> bytes:
     """The full report for reviewers: scores, evidence, anchors, findings, metrics, overrides."""
     font = cjk_font(font_paths)
@@ -116,67 +198,10 @@ def report_pdf(doc: dict[str, Any], *, font_paths: Iterable[Path] | None = None)
             f"{_('Speech')}: {', '.join(models.get('speech') or []) or '-'}",
         ]
     )
-    w.heading(_("Scores per competency"))
-    if not doc["dimensions"]:
-        w.text(_("Not scored yet: this analysis produced no competency scores."))
-    w.text(
-        f"{_('Overall weighted score')}: {_score(doc['overall'])}"
-        f" ({_('AI')}: {_score(doc['overall_ai'])})"
-    )
-    for d in doc["dimensions"]:
-        w.heading(
-            f"{d['name']} · {_('weight')} {d['weight'] * 100:.0f} % · "
-            f"{_('score')} {_score(d['score'])}",
-            11,
-        )
-        if d["override"]:
-            o = d["override"]
-            w.text(
-                f"{_('Overridden')}: {_score(o['from'])} → {_score(o['to'])} · {o['by']} · "
-                f"{o['reason']}",
-                indent=4,
-            )
-        if d["anchor"] and d["anchor"]["text"]:
-            w.text(f"{_('Level anchor')} {d['anchor']['level']}: {d['anchor']['text']}", indent=4)
-        if d["rationale"]:
-            w.text(d["rationale"], indent=4)
-        w.bullets(_evidence_lines(d["evidence"]), indent=8)
-    for title, items in (
-        (_("Strengths"), doc["strengths"]),
-        (_("Areas to probe"), doc["to_probe"]),
-    ):
-        if items:
-            w.heading(title)
-            for item in items:
-                w.text(f"• {item['text']}", indent=4)
-                w.bullets(_evidence_lines(item["evidence"]), indent=10)
-    if doc["delivery"]:
-        w.heading(_("Delivery metrics"))
-        for entry in doc["delivery"]:
-            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
-    if doc["visual_cues"]:
-        w.heading(_("Visual observations (not judgements)"))
-        w.text(
-            _(
-                "Shown only where the region's policy and the candidate's consent allowed them; "
-                "never an input to a score."
-            ),
-            size=9,
-        )
-        for entry in doc["visual_cues"]:
-            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
-    w.heading(_("Override history"))
-    if doc["overrides"]:
-        w.bullets(
-            f"{o['dimension']}: {_score(o['from'])} → {_score(o['to'])} · {o['by']} · {o['at']} · "
-            f"{o['reason']}"
-            for o in doc["overrides"]
-        )
-    else:
-        w.text(_("No score has been overridden."))
-    if doc["decisions"]:
-        w.heading(_("Decisions"))
-        w.bullets(f"{d['kind']} · {d['by']} · {d['at']} · {d['reason']}" for d in doc["decisions"])
+    _scores_section(w, doc)
+    _findings_section(w, doc)
+    _observations_section(w, doc)
+    _history_section(w, doc)
     return w.output()
 
 

@@ -96,19 +96,15 @@ def authenticate(store: Store, username: str, password: str) -> User:
         locked = None
         if failures >= LOCK_AFTER_FAILURES:
             locked = now_stamp(_lock_seconds(failures))
-        with store.transaction():
+        with store.audited(
+            f"user:{user.id}", "login.failed", failures=failures, locked=locked is not None
+        ):
             store.users.record_failed_login(user.id, locked)
-            store.audit.append(
-                f"user:{user.id}",
-                "login.failed",
-                details={"failures": failures, "locked": locked is not None},
-            )
         raise AuthenticationError("the user name or password is not right") from None
-    with store.transaction():
+    with store.audited(f"user:{user.id}", "login.succeeded"):
         store.users.record_login(user.id)
         if _HASHER.check_needs_rehash(user.password_hash):
             store.users.set_password(user.id, _HASHER.hash(password))
-        store.audit.append(f"user:{user.id}", "login.succeeded")
     return store.users.get(user.id)
 
 
@@ -122,18 +118,16 @@ def change_password(store: Store, user_id: int, current: str, new: str) -> User:
     if new == current:
         raise PasswordPolicyError("the new password must differ from the current one")
     new_hash = hash_password(new)
-    with store.transaction():
+    with store.audited(f"user:{user_id}", "password.changed"):
         store.users.set_password(user_id, new_hash)
-        store.audit.append(f"user:{user_id}", "password.changed")
     return store.users.get(user_id)
 
 
 def set_password_by_admin(store: Store, admin_id: int, user_id: int, new: str) -> None:
     """An administrator sets someone's password (e.g. a new account)."""
     new_hash = hash_password(new)
-    with store.transaction():
+    with store.audited(f"user:{admin_id}", "password.set", subject=f"user:{user_id}"):
         store.users.set_password(user_id, new_hash)
-        store.audit.append(f"user:{admin_id}", "password.set", subject=f"user:{user_id}")
 
 
 def _token_hash(token: str) -> str:
@@ -154,14 +148,9 @@ def issue_api_token(
     """Create a token for a (service) account."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = None if valid_days is None else now_stamp(valid_days * 86400.0)
-    with store.transaction():
+    with store.audited(f"user:{admin_id}", "api_token.issued", subject=f"user:{user_id}") as entry:
         record = store.api_tokens.create(user_id, name, _token_hash(secret), expires)
-        store.audit.append(
-            f"user:{admin_id}",
-            "api_token.issued",
-            subject=f"user:{user_id}",
-            details={"token": record.id, "name": name},
-        )
+        entry.details.update(token=record.id, name=name)
     return IssuedToken(record.id, secret)
 
 

@@ -135,7 +135,9 @@ def create_account(
         password_hash: str | None = _password_hash(password)
     else:
         password_hash = None  # a service account without a password cannot log in
-    with store.transaction():
+    with store.audited(
+        principal.actor, "user.created", role=role, password=password_hash is not None
+    ) as entry:
         if store.users.by_username(username) is not None:
             raise AccountError("username_taken", "that user name is taken", username=username)
         user = store.users.create(
@@ -147,12 +149,7 @@ def create_account(
             departments=departments,
             regions=regions,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "user.created",
-            subject=f"user:{user.id}",
-            details={"role": role, "password": password_hash is not None},
-        )
+        entry.subject = f"user:{user.id}"
     return user
 
 
@@ -188,7 +185,9 @@ def update_account(
     changed = sorted(field for field, differs in changes.items() if differs)
     if not changed:
         return user  # nothing to do: the account's sessions go on
-    with store.transaction():
+    with store.audited(
+        principal.actor, "user.updated", subject=f"user:{user_id}", changed=changed
+    ) as entry:
         updated = store.users.update(
             user_id,
             display_name=name,
@@ -198,14 +197,10 @@ def update_account(
             regions=regions,
             active=active,
         )
-        details: dict[str, Any] = {"changed": changed}
         if changes["role"]:
-            details["role"] = {"from": user.role, "to": role}
+            entry.details["role"] = {"from": user.role, "to": role}
         if changes["active"]:
-            details["active"] = active
-        store.audit.append(
-            f"user:{principal.user_id}", "user.updated", subject=f"user:{user_id}", details=details
-        )
+            entry.details["active"] = active
     return updated
 
 
@@ -259,11 +254,7 @@ def revoke_token(store: Store, principal: Principal, user_id: int, token_id: int
         raise NotFoundError(f"no token {token_id} of user {user_id}")
     if token.revoked_at is not None:
         return  # already revoked: nothing changes, nothing to record
-    with store.transaction():
+    with store.audited(
+        principal.actor, "api_token.revoked", subject=f"user:{user_id}", token=token_id
+    ):
         store.api_tokens.revoke(token_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "api_token.revoked",
-            subject=f"user:{user_id}",
-            details={"token": token_id},
-        )

@@ -74,11 +74,9 @@ def set_affect_scoring(
             f"a justification of at least {MIN_JUSTIFICATION} characters is required"
         )
     if len(reason) > MAX_JUSTIFICATION:
-        raise AffectScoringError(
-            f"the justification is longer than {MAX_JUSTIFICATION} characters"
-        )
+        raise AffectScoringError(f"the justification is longer than {MAX_JUSTIFICATION} characters")
     rule = prohibition(PolicyAction.RUN_AFFECT_ANALYSIS, requisition.region)
-    actor = f"user:{principal.user_id}"
+    actor = principal.actor
     if enabled and rule is not None:
         with store.transaction():
             store.audit.append(
@@ -94,20 +92,17 @@ def set_affect_scoring(
         raise AffectScoringError(
             f"affect cannot feed scores in {requisition.region}: {rule.summary} ({rule.source})"
         )
-    with store.transaction():
+    with store.audited(
+        actor,
+        "affect_scoring.changed",
+        requisition=requisition.id,
+        enabled=enabled,
+        justification=reason,
+    ) as entry:
         saved = affect_of(store).scoring.record(
             requisition.id, enabled=enabled, justification=reason, changed_by=principal.user_id
         )
-        store.audit.append(
-            actor,
-            "affect_scoring.changed",
-            details={
-                "requisition": requisition.id,
-                "enabled": enabled,
-                "justification": reason,
-                "setting": saved.id,
-            },
-        )
+        entry.details["setting"] = saved.id
     return saved
 
 

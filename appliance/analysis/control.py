@@ -11,7 +11,7 @@ from appliance.store import Store
 class StopError(ApplianceError):
     """The job cannot be stopped (already finished)."""
 
-    exit_code = 22
+    exit_code = 39
 
 
 def stop_analysis(store: Store, principal: Principal, job_id: int, reason: str) -> None:
@@ -21,11 +21,7 @@ def stop_analysis(store: Store, principal: Principal, job_id: int, reason: str) 
     if store.jobs.cancel(view.job.id, f"stopped by user {principal.user_id}: {text}"[:500]) is None:
         raise StopError("the analysis has already finished")
     candidate = store.candidates.get(view.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "analysis.stopped", subject=candidate.pseudonym, job=view.job.id
+    ):
         store.interviews.set_status(view.interview_id, "cancelled")
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "analysis.stopped",
-            subject=candidate.pseudonym,
-            details={"job": view.job.id},
-        )

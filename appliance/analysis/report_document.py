@@ -18,7 +18,8 @@ from appliance.hiring.review import log_candidate_read
 from appliance.platform.clock import now_stamp
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
-from appliance.store.hiring import Interview
+from appliance.store.hiring import Interview, Requisition
+from appliance.store.people import Candidate
 from appliance.store.reports import Report
 from appliance.store.review import ScoreOverride
 
@@ -323,19 +324,19 @@ def _decisions(store: Store, interview: Interview, names: _Names) -> list[dict[s
     ]
 
 
-def _document(store: Store, interview: Interview, reports: list[Report]) -> dict[str, Any]:
-    names = _Names(store)
-    candidate = store.candidates.get(interview.candidate_id)
-    requisition = store.requisitions.get(interview.requisition_id)
-    scoring, recordings = combined_scoring(reports)
-    observed = _visual(reports)
-    cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
-    overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
-    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names)
+def _notes(reports: list[Report]) -> dict[str, str]:
+    """The reports' notes merged (a later report's note wins over an earlier one's key)."""
     notes: dict[str, str] = {}
     for report in reports:
         notes.update({str(k): str(v) for k, v in _dict(_dict(report.content).get("notes")).items()})
-    document = {
+    return notes
+
+
+def _heading(
+    interview: Interview, reports: list[Report], candidate: Candidate, requisition: Requisition
+) -> dict[str, Any]:
+    """The document's format, time and what it is about: reports, candidate, job, interview."""
+    return {
         "format": FORMAT,
         "generated_at": now_stamp(),
         "reports": [
@@ -366,40 +367,70 @@ def _document(store: Store, interview: Interview, reports: list[Report]) -> dict
             "language": interview.language,
             "status": interview.status,
         },
+    }
+
+
+def _scores(scoring: dict[str, Any] | None, dimensions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scoring part: competencies with overrides applied, totals, findings, follow-ups."""
+    found = scoring or {}
+    return {
         "scored": scoring is not None,
-        "language": (scoring or {}).get("language"),
-        "language_mismatch": bool((scoring or {}).get("language_mismatch")),
+        "language": found.get("language"),
+        "language_mismatch": bool(found.get("language_mismatch")),
         "dimensions": dimensions,
-        "overall_ai": _number((scoring or {}).get("overall")),
+        "overall_ai": _number(found.get("overall")),
         "overall": _weighted(dimensions, "score"),
-        "strengths": _findings((scoring or {}).get("strengths")),
-        "to_probe": _findings((scoring or {}).get("to_probe")),
+        "strengths": _findings(found.get("strengths")),
+        "to_probe": _findings(found.get("to_probe")),
         "followups": [
             {
                 "dimension": str(f.get("dimension", "")),
                 "question": str(f.get("question", "")),
                 "based_on": _span(f.get("based_on")),
             }
-            for f in _list((scoring or {}).get("followups"))
+            for f in _list(found.get("followups"))
             if isinstance(f, dict) and f.get("question")
         ],
+    }
+
+
+def _override_history(
+    overrides: list[tuple[Report, ScoreOverride]], names: _Names
+) -> list[dict[str, Any]]:
+    """Every override of the reports, oldest first, with who made it."""
+    return [
+        {
+            "report_id": r.id,
+            "dimension": o.dimension,
+            "from": o.previous_score,
+            "to": o.new_score,
+            "reason": o.reason,
+            "by": names(o.overridden_by),
+            "at": o.overridden_at,
+        }
+        for r, o in sorted(overrides, key=lambda item: item[1].id)
+    ]
+
+
+def _document(store: Store, interview: Interview, reports: list[Report]) -> dict[str, Any]:
+    names = _Names(store)
+    candidate = store.candidates.get(interview.candidate_id)
+    requisition = store.requisitions.get(interview.requisition_id)
+    scoring, recordings = combined_scoring(reports)
+    observed = _visual(reports)
+    cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
+    overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
+    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names)
+    notes = _notes(reports)
+    document = {
+        **_heading(interview, reports, candidate, requisition),
+        **_scores(scoring, dimensions),
         "answers": _answers(store, reports, names),
         "delivery": _delivery(reports),
         "visual_cues": observed if cues_allowed else [],
         "visual_cues_withheld": bool(observed) and not cues_allowed,
         "models": _models(reports, scoring),
-        "overrides": [
-            {
-                "report_id": r.id,
-                "dimension": o.dimension,
-                "from": o.previous_score,
-                "to": o.new_score,
-                "reason": o.reason,
-                "by": names(o.overridden_by),
-                "at": o.overridden_at,
-            }
-            for r, o in sorted(overrides, key=lambda item: item[1].id)
-        ],
+        "overrides": _override_history(overrides, names),
         "decisions": _decisions(store, interview, names),
         "notes": notes,
     }
@@ -492,7 +523,7 @@ def log_explanation_export(store: Store, principal: Principal, document: dict[st
     require(principal, Action.EXPORT_EXPLANATION)
     with store.transaction():
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             "explanation.exported",
             subject=document["candidate"]["pseudonym"],
             details={

@@ -197,7 +197,13 @@ def save_correction(
     spans = spans_from_rows(rows, view_duration)
     candidate = store.candidates.get(recording.candidate_id)
     job = None
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "segments.corrected",
+        subject=candidate.pseudonym,
+        recording=recording.id,
+        answers=len(spans),
+    ) as entry:
         correction = store.segment_corrections.add(
             recording.id, span_rows(spans), principal.user_id
         )
@@ -209,14 +215,5 @@ def save_correction(
                 max_open=max_open,
                 max_attempts=max_attempts,
             )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "segments.corrected",
-            subject=candidate.pseudonym,
-            details={
-                "recording": recording.id,
-                "answers": len(spans),
-                "job": job.id if job else None,
-            },
-        )
+        entry.details["job"] = job.id if job else None
     return correction, job

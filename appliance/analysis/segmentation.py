@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from appliance.hiring.review import ReviewError
+from appliance.platform.errors import RefusedError
 from inference.interfaces import Segment, Transcript
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _ZH_STOP = frozenset("请说一下讲个的了吗呢吧是我你们在有这那")
 
 
-class SegmentationError(ReviewError):
+class SegmentationError(RefusedError):
     """Corrected answer boundaries that cannot be used (overlapping, outside the recording)."""
 
     exit_code = 42

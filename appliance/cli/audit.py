@@ -17,16 +17,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from appliance.audit.chain import EXIT_TAMPERED, VerifyResult
 from appliance.cli.common import add_config_arguments, load
 from appliance.platform.errors import ApplianceError
-
-if TYPE_CHECKING:
-    from appliance.audit.chain import VerifyResult
-
-# Exit status of `audit verify` when the log does not verify (= audit_chain.EXIT_TAMPERED).
-EXIT_TAMPERED = 21
 
 
 def _report(result: VerifyResult, as_json: bool) -> int:
@@ -46,7 +41,8 @@ def _read_key(path: Path) -> bytes:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit log's hash chain and signed checkpoints (exit 21 on the first problem)."""
-    from appliance.audit.chain import verify_export, verify_store
+    from appliance.audit.chain import verify_store
+    from appliance.audit.log_export import verify_export
 
     if args.export:
         key: bytes | None = None
@@ -79,7 +75,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """Write the audit log, its checkpoints and the device public key as JSONL for auditors."""
-    from appliance.audit.chain import export_log
+    from appliance.audit.log_export import export_log
     from appliance.platform.locks import shared_lock
     from appliance.store.runtime import obtain_keyset, open_store
 

@@ -1,6 +1,7 @@
 """Regional compliance: the policy table and `may`, notices, consents and waivers, business
 days, and bias audits. The rules are those of `shared/compliance/REGIONS.md`."""
 
+from appliance.compliance.analysis_settings import RegionPolicyError, set_region_analysis
 from appliance.compliance.common import ComplianceError, regions_for_interview
 from appliance.compliance.consents import (
     ConsentError,
@@ -15,10 +16,8 @@ from appliance.compliance.policy import (
     POLICY_VERSION,
     Decision,
     PolicyAction,
-    RegionPolicyError,
     decide_for_interview,
     may,
-    set_region_analysis,
 )
 
 __all__ = [

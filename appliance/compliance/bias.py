@@ -1,5 +1,5 @@
-"""Bias audits: NY-2 impact ratios, the ALL-1 four-fifths check, NY-3 publishable summaries
-and the IL-4 annual race/ethnicity report.
+"""Bias audits: NY-2 impact ratios, the ALL-1 four-fifths check and NY-3 publishable summaries
+(the IL-4 annual race/ethnicity report: `appliance.compliance.illinois`).
 
 Rates and ratios are exact fractions, so a ratio of exactly 0.80 is never flagged because of
 floating-point rounding (in floats, 0.08 / 0.10 is 0.7999999999999999). Fisher's exact test is
@@ -13,18 +13,18 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from fractions import Fraction
 from math import comb
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from appliance.compliance.common import ComplianceError, check_region, require_region
+from appliance.compliance.common import ComplianceError, require_region
 from appliance.hiring.review import current_scores
-from appliance.platform.clock import to_stamp, utcnow
+from appliance.platform.clock import utcnow
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
-from appliance.store.compliance import AssessedPerson, PublishedAudit, compliance_of
+from appliance.store.bias_audits import AssessedPerson, PublishedAudit
+from appliance.store.compliance import compliance_of
 
 SEX = "sex"
 RACE = "race_ethnicity"
@@ -49,8 +49,6 @@ SIGNIFICANCE = 0.05
 UNDEFINED = "undefined"
 EXCLUDED = "excluded"
 DEFAULT_SOURCE = "historical data of this appliance (AI reports and people's decisions)"
-IL_REGION = "US-IL"
-IL_ZONE = "America/Chicago"
 
 
 class BiasAuditError(ComplianceError):
@@ -446,7 +444,7 @@ def bias_audit(
     )
     with store.transaction():
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             "bias_audit.viewed",
             details={"region": region, "individuals": summary.individuals},
         )
@@ -456,7 +454,7 @@ def bias_audit(
 def publish_audit(store: Store, principal: Principal, summary: AuditSummary) -> PublishedAudit:
     """NY-3: keep the summary as published (it counts for NY's one-year rule)."""
     require_region(principal, Action.VIEW_BIAS_AUDIT, summary.region)
-    with store.transaction():
+    with store.audited(principal.actor, "bias_audit.published") as entry:
         published = compliance_of(store).bias_audits.add(
             summary.region,
             summary.audit_date,
@@ -464,15 +462,11 @@ def publish_audit(store: Store, principal: Principal, summary: AuditSummary) -> 
             summary.as_dict(),
             principal.user_id,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "bias_audit.published",
-            details={
-                "audit": published.id,
-                "region": summary.region,
-                "audit_date": summary.audit_date,
-                "individuals": summary.individuals,
-            },
+        entry.details.update(
+            audit=published.id,
+            region=summary.region,
+            audit_date=summary.audit_date,
+            individuals=summary.individuals,
         )
     return published
 
@@ -499,111 +493,5 @@ def set_demographics(
         raise BiasAuditError(f"unknown sex category {sex!r}")
     if race_ethnicity is not None and race_ethnicity not in RACE_CATEGORIES:
         raise BiasAuditError(f"unknown race/ethnicity category {race_ethnicity!r}")
-    with store.transaction():
+    with store.audited(principal.actor, "candidate.demographics_set", subject=candidate.pseudonym):
         compliance_of(store).demographics.put(candidate.id, sex, race_ethnicity)
-        store.audit.append(
-            f"user:{principal.user_id}", "candidate.demographics_set", subject=candidate.pseudonym
-        )
-
-
-# --- IL-4: the annual race/ethnicity report --------------------------------------------------
-
-
-def illinois_period(year: int) -> tuple[date, date, date]:
-    """(first day, last day, due date): the 12 months ending 30 November, due 31 December."""
-    return date(year - 1, 12, 1), date(year, 11, 30), date(year, 12, 31)
-
-
-def illinois_year_containing(day: date) -> int:
-    """The report year whose period contains `day`."""
-    return day.year + 1 if day.month == 12 else day.year
-
-
-@dataclass(frozen=True)
-class IllinoisRow:
-    """Applicants of one race/ethnicity in the period."""
-
-    race_ethnicity: str
-    applicants: int
-    interviewed_in_person: int
-    not_interviewed_in_person: int
-    hired: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view."""
-        return {
-            "race_ethnicity": self.race_ethnicity,
-            "applicants": self.applicants,
-            "interviewed_in_person": self.interviewed_in_person,
-            "not_interviewed_in_person": self.not_interviewed_in_person,
-            "hired": self.hired,
-        }
-
-
-@dataclass(frozen=True)
-class IllinoisReport:
-    """IL-4: race/ethnicity of applicants who were and were not interviewed in person after
-    the AI analysis, and of those hired (820 ILCS 42/20)."""
-
-    year: int
-    period_start: date
-    period_end: date
-    due: date
-    rows: tuple[IllinoisRow, ...]
-    unknown: IllinoisRow
-    applicants: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view."""
-        return {
-            "year": self.year,
-            "period_start": self.period_start.isoformat(),
-            "period_end": self.period_end.isoformat(),
-            "due": self.due.isoformat(),
-            "applicants": self.applicants,
-            "rows": [row.as_dict() for row in self.rows],
-            "unknown": self.unknown.as_dict(),
-        }
-
-
-def _il_row(label: str, people: list[AssessedPerson]) -> IllinoisRow:
-    selected = sum(1 for person in people if person.selected)
-    return IllinoisRow(
-        label,
-        len(people),
-        selected,
-        len(people) - selected,
-        sum(1 for person in people if person.hired),
-    )
-
-
-def illinois_report(store: Store, principal: Principal, *, year: int) -> IllinoisReport:
-    """The IL-4 report for the 12 months ending 30 November of `year` (Illinois time)."""
-    require_region(principal, Action.VIEW_BIAS_AUDIT, check_region(IL_REGION))
-    if not 2000 <= year <= 9998:
-        raise BiasAuditError("choose a report year")
-    first, last, due = illinois_period(year)
-    zone = ZoneInfo(IL_ZONE)
-    start = to_stamp(datetime(first.year, first.month, first.day, tzinfo=zone))
-    end = to_stamp(datetime(year, 12, 1, tzinfo=zone))
-    assessed = compliance_of(store).demographics.assessed([IL_REGION], start, end)
-    by_race: dict[str, list[AssessedPerson]] = {}
-    unknown: list[AssessedPerson] = []
-    for person in assessed:
-        if person.race_ethnicity is None:
-            unknown.append(person)
-        else:
-            by_race.setdefault(person.race_ethnicity, []).append(person)
-    rows = tuple(_il_row(race, by_race.pop(race, [])) for race in RACE_CATEGORIES) + tuple(
-        _il_row(race, people) for race, people in sorted(by_race.items())
-    )
-    report = IllinoisReport(
-        year, first, last, due, rows, _il_row("unknown", unknown), len(assessed)
-    )
-    with store.transaction():
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "bias_audit.illinois_report",
-            details={"year": year, "applicants": report.applicants},
-        )
-    return report

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from appliance.compliance.common import ComplianceError, check_region, parse_day, require_region
 from appliance.security.permissions import Action, Principal
 from appliance.store import Store
-from appliance.store.compliance import Holiday, compliance_of
+from appliance.store.compliance import compliance_of
+from appliance.store.region_settings import Holiday
 
 MAX_HOLIDAY_NAME_CHARS = 200
 SATURDAY = 5
@@ -55,15 +56,11 @@ def add_holiday(
     label = (name or "").strip()
     if not label or len(label) > MAX_HOLIDAY_NAME_CHARS:
         raise ComplianceError(f"a holiday needs a name of 1 to {MAX_HOLIDAY_NAME_CHARS} characters")
-    with store.transaction():
+    with store.audited(principal.actor, "holiday.set", region=region) as entry:
         holiday = compliance_of(store).holidays.put(
             region, when.isoformat(), label, principal.user_id
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "holiday.set",
-            details={"region": region, "day": holiday.day, "name": label},
-        )
+        entry.details.update(day=holiday.day, name=label)
     return holiday
 
 
@@ -75,7 +72,7 @@ def remove_holiday(store: Store, principal: Principal, *, region: str, day: str 
         removed = compliance_of(store).holidays.remove(region, when)
         if removed:
             store.audit.append(
-                f"user:{principal.user_id}",
+                principal.actor,
                 "holiday.removed",
                 details={"region": region, "day": when},
             )

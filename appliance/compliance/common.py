@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from appliance.hiring.review import ReviewError
 from appliance.platform.clock import from_stamp, to_stamp
 from appliance.platform.config import RegionEnum
+from appliance.platform.errors import RefusedError
 from appliance.security.permissions import (
     WILDCARD,
     Action,
@@ -22,8 +22,10 @@ REGIONS: tuple[str, ...] = tuple(region.value for region in RegionEnum)
 DEFAULT_REGION = "default"
 
 
-class ComplianceError(ReviewError):
+class ComplianceError(RefusedError):
     """A compliance record or setting is incomplete or refused (answered with 422)."""
+
+    exit_code = 43
 
 
 def check_region(region: str) -> str:

@@ -27,7 +27,7 @@ from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
-from appliance.store.compliance import Consent, NoticeDelivery, compliance_of
+from appliance.store.compliance import Consent, Notice, NoticeDelivery, compliance_of
 from appliance.store.hiring import Interview
 
 AI_EVALUATION = "ai_evaluation"
@@ -160,6 +160,58 @@ def _given_at(principal: Principal | None, given_at: str | datetime | None) -> s
     return stamp_of(moment)
 
 
+def _checked_text(text_shown: str) -> str:
+    """The exact text shown, refused when empty or too long."""
+    text = text_shown or ""
+    if not text.strip():
+        raise ConsentError("the exact text shown to the candidate is required")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConsentError(f"the text shown is longer than {MAX_TEXT_CHARS} characters")
+    return text
+
+
+def _checked_language(language: str) -> str:
+    """The language code the text was shown in, refused when missing or implausibly long."""
+    code = (language or "").strip()
+    if not code or len(code) > 16:
+        raise ConsentError("the language the text was shown in is required")
+    return code
+
+
+def _check_notice(
+    store: Store, interview: Interview, kind: str, text: str, notice: Notice | None
+) -> None:
+    """The notice a consent names is published and for the interview's regions; AI evaluation
+    needs one, and a biometric consent has a text of its own (CN-1)."""
+    if notice is not None:
+        if not notice.published:
+            raise ConsentError("a consent can only refer to a published notice")
+        if notice.region not in (*regions_for_interview(store, interview.id), "default"):
+            raise ConsentError(f"a notice for {notice.region} does not apply to this interview")
+    if kind in NEEDS_NOTICE and notice is None:
+        raise ConsentError(
+            "a consent to AI evaluation follows a notice that explains how the AI works:"
+            " name the notice version shown"
+        )
+    if kind == BIOMETRIC and notice is not None and text.strip() == notice_text(notice).strip():
+        raise ConsentError(
+            "a biometric consent is separate from the general notice: its own text is required"
+        )
+
+
+def _waiver_date(
+    signed_name: str | None, interview_date: str | None, read_confirmed: bool | None
+) -> str:
+    """MD-1: a waiver is complete (signed name, interview date, read or not); returns the date."""
+    if not (signed_name or "").strip():
+        raise ConsentError("the waiver needs the applicant's name as signed")
+    if not interview_date:
+        raise ConsentError("the waiver needs the date of the interview")
+    if read_confirmed is None:
+        raise ConsentError("the waiver states whether the applicant read it")
+    return parse_day(interview_date).isoformat()
+
+
 def record_consent(
     store: Store,
     principal: Principal | None,
@@ -182,39 +234,13 @@ def record_consent(
     if kind not in KINDS:
         raise ConsentError(f"unknown consent kind {kind!r} (known: {', '.join(KINDS)})")
     interview = _interview(store, principal, interview_id)
-    text = text_shown or ""
-    if not text.strip():
-        raise ConsentError("the exact text shown to the candidate is required")
-    if len(text) > MAX_TEXT_CHARS:
-        raise ConsentError(f"the text shown is longer than {MAX_TEXT_CHARS} characters")
-    code = (language or "").strip()
-    if not code or len(code) > 16:
-        raise ConsentError("the language the text was shown in is required")
+    text = _checked_text(text_shown)
+    code = _checked_language(language)
     repo = compliance_of(store)
     notice = repo.notices.get(notice_id) if notice_id is not None else None
-    if notice is not None:
-        if not notice.published:
-            raise ConsentError("a consent can only refer to a published notice")
-        if notice.region not in (*regions_for_interview(store, interview.id), "default"):
-            raise ConsentError(f"a notice for {notice.region} does not apply to this interview")
-    if kind in NEEDS_NOTICE and notice is None:
-        raise ConsentError(
-            "a consent to AI evaluation follows a notice that explains how the AI works:"
-            " name the notice version shown"
-        )
-    if kind == BIOMETRIC and notice is not None and text.strip() == notice_text(notice).strip():
-        raise ConsentError(
-            "a biometric consent is separate from the general notice: its own text is required"
-        )
-    waiver_date: str | None = None
-    if kind == FACIAL_RECOGNITION_WAIVER:
-        if not (signed_name or "").strip():
-            raise ConsentError("the waiver needs the applicant's name as signed")
-        if not interview_date:
-            raise ConsentError("the waiver needs the date of the interview")
-        if read_confirmed is None:
-            raise ConsentError("the waiver states whether the applicant read it")
-        waiver_date = parse_day(interview_date).isoformat()
+    _check_notice(store, interview, kind, text, notice)
+    waiver = kind == FACIAL_RECOGNITION_WAIVER
+    waiver_date = _waiver_date(signed_name, interview_date, read_confirmed) if waiver else None
     given = _given_at(principal, given_at)
     candidate = store.candidates.get(interview.candidate_id)
     with store.transaction():
@@ -230,23 +256,45 @@ def record_consent(
             channel="hr" if principal is not None else "candidate",
             signed_name=(signed_name or "").strip() or None,
             interview_date=waiver_date,
-            read_confirmed=read_confirmed if kind == FACIAL_RECOGNITION_WAIVER else None,
+            read_confirmed=read_confirmed if waiver else None,
         )
-        started = interview_started_at(store, interview.id)
-        store.audit.append(
-            f"user:{principal.user_id}" if principal is not None else "candidate",
-            "consent.recorded",
-            subject=candidate.pseudonym,
-            details={
-                "consent": consent.id,
-                "kind": kind,
-                "interview": interview.id,
-                "notice": consent.notice_version_id,
-                "given_at": given,
-                "before_interview": started is None or given < started,
-            },
+        _audit_recorded(
+            store,
+            principal,
+            consent,
+            pseudonym=candidate.pseudonym,
+            interview=interview.id,
+            kind=kind,
+            given=given,
         )
     return consent
+
+
+def _audit_recorded(
+    store: Store,
+    principal: Principal | None,
+    consent: Consent,
+    *,
+    pseudonym: str,
+    interview: int,
+    kind: str,
+    given: str,
+) -> None:
+    """Audit a recorded consent, noting whether it was given before the interview started."""
+    started = interview_started_at(store, interview)
+    store.audit.append(
+        principal.actor if principal is not None else "candidate",
+        "consent.recorded",
+        subject=pseudonym,
+        details={
+            "consent": consent.id,
+            "kind": kind,
+            "interview": interview,
+            "notice": consent.notice_version_id,
+            "given_at": given,
+            "before_interview": started is None or given < started,
+        },
+    )
 
 
 def refuse_automated_decision(
@@ -280,14 +328,15 @@ def withdraw_consent(
     if not consent.active:
         raise ConsentError("the consent was already withdrawn")
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor if principal is not None else "candidate",
+        "consent.withdrawn",
+        subject=candidate.pseudonym,
+        consent=consent.id,
+        kind=consent.kind,
+        interview=interview.id,
+    ):
         withdrawn = repo.withdraw(consent.id)
-        store.audit.append(
-            f"user:{principal.user_id}" if principal is not None else "candidate",
-            "consent.withdrawn",
-            subject=candidate.pseudonym,
-            details={"consent": consent.id, "kind": consent.kind, "interview": interview.id},
-        )
     return withdrawn
 
 

@@ -83,7 +83,7 @@ def save_notice(
     code = _language(language)
     cleaned = _clean(fields)
     repo = compliance_of(store).notices
-    with store.transaction():
+    with store.audited(principal.actor, "notice.saved") as entry:
         existing = repo.get(notice_id) if notice_id is not None else None
         if existing is not None:
             require_region(principal, Action.MANAGE_NOTICES, existing.region)
@@ -93,16 +93,7 @@ def save_notice(
             notice = repo.update_draft(existing.id, cleaned)
         else:
             notice = repo.create(region, code, cleaned, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "notice.saved",
-            details={
-                "notice": notice.id,
-                "region": region,
-                "language": code,
-                "version": notice.version,
-            },
-        )
+        entry.details.update(notice=notice.id, region=region, language=code, version=notice.version)
     return notice
 
 
@@ -120,18 +111,15 @@ def publish_notice(store: Store, principal: Principal, notice_id: int) -> Notice
         raise NoticeError(
             f"the notice cannot be published: required fields are empty: {titles}", missing
         )
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "notice.published",
+        notice=notice.id,
+        region=notice.region,
+        language=notice.language,
+        version=notice.version,
+    ):
         published = repo.publish(notice.id, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "notice.published",
-            details={
-                "notice": notice.id,
-                "region": notice.region,
-                "language": notice.language,
-                "version": notice.version,
-            },
-        )
     return published
 
 
@@ -188,18 +176,15 @@ def record_delivery(
     if sent > now_stamp(300):
         raise NoticeError("a notice cannot be recorded as sent in the future")
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "notice.delivered",
+        subject=candidate.pseudonym,
+        interview=interview.id,
+        notice=notice.id,
+        version=notice.version,
+        sent_at=sent,
+        channel=channel,
+    ):
         delivery = repo.deliveries.add(interview.id, notice.id, sent, channel, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "notice.delivered",
-            subject=candidate.pseudonym,
-            details={
-                "interview": interview.id,
-                "notice": notice.id,
-                "version": notice.version,
-                "sent_at": sent,
-                "channel": channel,
-            },
-        )
     return delivery

@@ -22,14 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from appliance.compliance.business_days import add_business_days_at, holiday_dates
-from appliance.compliance.common import (
-    REGIONS,
-    ComplianceError,
-    check_region,
-    normalize_regions,
-    parse_moment,
-    regions_for_interview,
-)
+from appliance.compliance.common import normalize_regions, parse_moment, regions_for_interview
 from appliance.compliance.consents import (
     AI_EVALUATION,
     BIOMETRIC,
@@ -38,9 +31,8 @@ from appliance.compliance.consents import (
     consent_state,
 )
 from appliance.platform.clock import from_stamp, utcnow
-from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
-from appliance.store.compliance import RegionAnalysis, compliance_of
+from appliance.store.compliance import compliance_of
 
 logger = logging.getLogger(__name__)
 
@@ -534,58 +526,6 @@ def decide_for_interview(
     if at is not None:
         context["at"] = at
     return may(store, action, regions=regions_for_interview(store, interview_id), context=context)
-
-
-class RegionPolicyError(ComplianceError):
-    """A setting the region's law forbids."""
-
-
-def set_region_analysis(
-    store: Store, principal: Principal, region: str, visual_cues: bool, affect: bool
-) -> RegionAnalysis:
-    """Turn a region's optional analyses on or off; a prohibited one is refused and logged."""
-    require(principal, Action.MANAGE_SETTINGS)
-    check_region(region)
-    actor = f"user:{principal.user_id}"
-    for wanted, action in (
-        (affect, PolicyAction.RUN_AFFECT_ANALYSIS),
-        (visual_cues, PolicyAction.RUN_VISUAL_CUES),
-    ):
-        rule = prohibition(action, region) if wanted else None
-        if rule is not None:
-            with store.transaction():
-                store.audit.append(
-                    actor,
-                    "policy.refused",
-                    details={
-                        "action": f"enable:{action.value}",
-                        "regions": [region],
-                        "rules": [rule.id],
-                        "policy_version": POLICY_VERSION,
-                    },
-                )
-            raise RegionPolicyError(
-                f"{action.value} cannot be enabled in {region}: {rule.summary} ({rule.source})"
-            )
-    repo = compliance_of(store).region_settings
-    with store.transaction():
-        settings = repo.put(region, bool(visual_cues), bool(affect), principal.user_id)
-        store.audit.append(
-            actor,
-            "region_analysis.changed",
-            details={
-                "region": region,
-                "visual_cues_enabled": settings.visual_cues_enabled,
-                "affect_enabled": settings.affect_enabled,
-            },
-        )
-    return settings
-
-
-def region_analysis(store: Store) -> list[RegionAnalysis]:
-    """Every region's optional-analysis settings."""
-    repo = compliance_of(store).region_settings
-    return [repo.get(region) for region in REGIONS]
 
 
 def policy_table() -> list[dict[str, Any]]:

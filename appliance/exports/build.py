@@ -135,14 +135,10 @@ def _refused(
 ) -> ExportError:
     """Mark the export failed for good, log why, and give the error to raise."""
     rule = getattr(error, "rule", None)
-    with store.transaction():
+    with store.audited(
+        "exports", "export.refused", subject=f"export:{export.id}", rule=rule, error=str(error)
+    ):
         repo.mark_failed(export.id, str(error))
-        store.audit.append(
-            "exports",
-            "export.refused",
-            subject=f"export:{export.id}",
-            details={"rule": rule, "error": str(error)},
-        )
     return ExportError(str(error), rule=rule)
 
 
@@ -198,7 +194,15 @@ def _record_success(
     """The export is done: its facts, the CN-3 count of the year, and the audit entry."""
     year = utcnow().year
     cn3: dict[str, int] | None = None
-    with store.transaction():
+    with store.audited(
+        "exports",
+        "export.created",
+        subject=f"export:{ctx.export.id}",
+        bundle_sha256=facts.bundle_sha256,
+        manifest_sha256=facts.manifest_sha256,
+        files=facts.counts["files"],
+        tables=facts.counts["tables"],
+    ) as entry:
         repo.mark_succeeded(ctx.export.id, facts)
         if ctx.china_individuals:
             individuals = repo.count_cn_individuals(
@@ -209,18 +213,7 @@ def _record_success(
             )
             repo.add_cn_counts(year, individuals, sensitive)
             cn3 = {"year": year, "new_individuals": individuals, "new_sensitive": sensitive}
-        store.audit.append(
-            "exports",
-            "export.created",
-            subject=f"export:{ctx.export.id}",
-            details={
-                "bundle_sha256": facts.bundle_sha256,
-                "manifest_sha256": facts.manifest_sha256,
-                "files": facts.counts["files"],
-                "tables": facts.counts["tables"],
-                "cn3": cn3,
-            },
-        )
+        entry.details["cn3"] = cn3
 
 
 def build_export(

@@ -34,13 +34,13 @@ _TAR_RECORD = 20 * _TAR_BLOCK
 class BundleWriteError(ApplianceError):
     """Writing the encrypted bundle failed (disk, encryptor): worth another attempt."""
 
-    exit_code = 22
+    exit_code = 37
 
 
 class BundleSizeError(ApplianceError):
     """A file's bytes differ from the size announced in its tar header."""
 
-    exit_code = 22
+    exit_code = 38
 
 
 class _Abort(Exception):

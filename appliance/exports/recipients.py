@@ -26,14 +26,14 @@ def register_recipient(
     key = normalise_age_recipient(age_recipient)
     country = normalise_country(location_country)
     repo = ExportRepository.of(store)
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "export.recipient_registered",
+        subject=principal.actor,
+        age_recipient=key,
+        location=country,
+    ):
         recipient = repo.save_recipient(principal.user_id, key, country, list(principal.regions))
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "export.recipient_registered",
-            subject=f"user:{principal.user_id}",
-            details={"age_recipient": key, "location": country},
-        )
     return recipient
 
 
@@ -51,14 +51,13 @@ def set_video_allow_list(
     """IL-2: put a recipient on (or off) the evaluation allow-list for videos, with a reason."""
     repo = _administered(store, principal, user_id)
     text = checked_reason(reason, "to change the video allow-list")
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "export.videos_allowed" if allowed else "export.videos_revoked",
+        subject=f"user:{user_id}",
+        reason=text,
+    ):
         repo.set_videos(user_id, allowed, text, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "export.videos_allowed" if allowed else "export.videos_revoked",
-            subject=f"user:{user_id}",
-            details={"reason": text},
-        )
     return _recipient_of(repo, user_id)
 
 
@@ -68,14 +67,13 @@ def set_cross_border(
     """CN-3: allow (or stop) China-region data going to this recipient outside China."""
     repo = _administered(store, principal, user_id)
     text = checked_reason(reason, "to change a cross-border permission")
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "export.cross_border_allowed" if allowed else "export.cross_border_revoked",
+        subject=f"user:{user_id}",
+        reason=text,
+    ):
         repo.set_cross_border(user_id, allowed, text, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "export.cross_border_allowed" if allowed else "export.cross_border_revoked",
-            subject=f"user:{user_id}",
-            details={"reason": text},
-        )
     return _recipient_of(repo, user_id)
 
 
@@ -87,14 +85,13 @@ def set_recipient_regions(
     unknown = sorted(set(regions) - {*REGIONS, WILDCARD})
     if unknown:
         raise ExportError(f"unknown region(s): {', '.join(unknown)}")
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "export.recipient_regions",
+        subject=f"user:{user_id}",
+        regions=sorted(set(regions)),
+    ):
         repo.set_regions(user_id, sorted(set(regions)))
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "export.recipient_regions",
-            subject=f"user:{user_id}",
-            details={"regions": sorted(set(regions))},
-        )
     return _recipient_of(repo, user_id)
 
 

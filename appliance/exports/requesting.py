@@ -49,7 +49,7 @@ def request_export(
     recipient = repo.recipient(principal.user_id)
     if recipient is None:
         raise ExportError("register your age public key before asking for an export")
-    actor = f"user:{principal.user_id}"
+    actor = principal.actor
     try:
         cross_border = check_recipient(recipient, region, media=writer.media)
         why = checked_reason(reason, "to export videos") if writer.media else None
@@ -74,7 +74,7 @@ def request_export(
     }
     if writer.media:
         details.update(reason=why, allow_list_reason=recipient.videos_reason)
-    with store.transaction():
+    with store.audited(actor, "export.requested", **details) as entry:
         export = repo.create(
             requested_by=principal.user_id,
             kind=kind,
@@ -95,9 +95,7 @@ def request_export(
             max_attempts=limits.max_attempts,
         )
         repo.attach_job(export.id, job.id)
-        store.audit.append(
-            actor, "export.requested", subject=f"export:{export.id}", details=details
-        )
+        entry.subject = f"export:{export.id}"
     return repo.get(export.id)
 
 
@@ -149,7 +147,7 @@ def bundle_for_download(
         raise NotFoundError(f"the bundle of export {export_id} is gone")
     with store.transaction():
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             "export.downloaded",
             subject=f"export:{export.id}",
             details={"bundle_sha256": export.bundle_sha256},

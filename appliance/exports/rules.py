@@ -29,6 +29,7 @@ from appliance.security.permissions import (
     PermissionDeniedError,
     Principal,
     Scope,
+    Visibility,
     require,
 )
 from appliance.store.exports import Recipient
@@ -45,7 +46,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 class ExportError(ApplianceError):
     """An export that cannot be asked for or built; `rule` names the region rule, if one."""
 
-    exit_code = 21
+    exit_code = 36
 
     def __init__(self, message: str, *, rule: str | None = None) -> None:
         super().__init__(message)
@@ -113,17 +114,27 @@ def is_china_data(requisition_region: str | None, residence_region: str | None) 
     return CHINA in (requisition_region, residence_region)
 
 
+def _reaches(visibility: Visibility, region: str) -> bool:
+    return (
+        visibility.scope is Scope.ALL
+        or WILDCARD in visibility.regions
+        or region in visibility.regions
+    )
+
+
 def require_region(principal: Principal, region: str) -> None:
     """The caller may see exports of this region (ExportError, PermissionDeniedError if not)."""
     visibility = require(principal, Action.VIEW_EXPORTS)
     if region not in REGIONS:
         raise ExportError(f"unknown region {region!r}; one of: {', '.join(REGIONS)}")
-    if (
-        visibility.scope is not Scope.ALL
-        and WILDCARD not in visibility.regions
-        and region not in visibility.regions
-    ):
+    if not _reaches(visibility, region):
         raise PermissionDeniedError(f"the region {region} is outside your scope")
+
+
+def exportable_regions(principal: Principal) -> list[str]:
+    """The regions whose exports the caller may ask for, in the policy table's order."""
+    visibility = require(principal, Action.VIEW_EXPORTS)
+    return [region for region in REGIONS if _reaches(visibility, region)]
 
 
 def check_recipient(recipient: Recipient, region: str, *, media: bool) -> bool:

@@ -81,7 +81,7 @@ def create_candidate(
     requisition = _requisition_for(store, visibility, data.requisition_id, problems)
     if problems or requisition is None:
         raise InvalidInputError(problems)
-    with store.transaction():
+    with store.audited(principal.actor, "candidate.created", requisition=requisition.id) as entry:
         candidate = store.candidates.create(
             full_name,
             email=email or None,
@@ -90,12 +90,8 @@ def create_candidate(
             language=data.language,
         )
         interview = store.interviews.create(candidate.id, requisition.id, language=data.language)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "candidate.created",
-            subject=candidate.pseudonym,
-            details={"requisition": requisition.id, "interview": interview.id},
-        )
+        entry.subject = candidate.pseudonym
+        entry.details["interview"] = interview.id
     return candidate, interview
 
 
@@ -128,7 +124,7 @@ def plan_interview(
         for i in store.interviews.for_candidate(candidate.id)
         if i.requisition_id == requisition.id
     ]
-    with store.transaction():
+    with store.audited(principal.actor, "interview.planned", subject=candidate.pseudonym) as entry:
         interview = store.interviews.create(
             candidate.id,
             requisition.id,
@@ -136,12 +132,7 @@ def plan_interview(
             round_no=max(rounds, default=0) + 1,
             language=language,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "interview.planned",
-            subject=candidate.pseudonym,
-            details={"interview": interview.id, "requisition": requisition.id},
-        )
+        entry.details.update(interview=interview.id, requisition=requisition.id)
     return interview
 
 
@@ -180,14 +171,15 @@ def assign_interview(
     }:
         raise InvalidInputError(["choose a person from the list"])
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "interview.assigned",
+        subject=candidate.pseudonym,
+        interview=interview.id,
+        user=user_id,
+        duty=duty,
+    ):
         store.interviews.assign(interview.id, user_id, duty)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "interview.assigned",
-            subject=candidate.pseudonym,
-            details={"interview": interview.id, "user": user_id, "duty": duty},
-        )
 
 
 __all__ = [

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from appliance.hiring.review import ReviewError
 from appliance.platform.config import RegionEnum
-from appliance.platform.errors import NotFoundError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import WILDCARD, Scope, Visibility
 from appliance.store import Store
 from appliance.store.hiring import CompetencyModel, Requisition
@@ -20,8 +19,10 @@ MAX_TEXT = 200
 MAX_DESCRIPTION = 2000
 
 
-class InvalidInputError(ReviewError):
+class InvalidInputError(RefusedError):
     """A form was incomplete or wrong; `problems` lists every fault found (answered with 422)."""
+
+    exit_code = 44
 
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("; ".join(problems))

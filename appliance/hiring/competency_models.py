@@ -262,23 +262,19 @@ def save_competency_model(
         problems.extend(exc.problems)
     if problems:
         raise InvalidInputError(problems)
-    with store.transaction():
+    with store.audited(principal.actor, "competency_model.saved") as entry:
         model = store.competency.save(
             ModelSpec(model_name, tuple(dimensions), model_description, origin=origin),
             created_by=principal.user_id,
         )
         assert model.id is not None
         store.requisitions.set_competency_model(requisition.id, model.id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "competency_model.saved",
-            details={
-                "model": model.id,
-                "name": model.name,
-                "version": model.version,
-                "origin": model.origin,
-                "requisition": requisition.id,
-            },
+        entry.details.update(
+            model=model.id,
+            name=model.name,
+            version=model.version,
+            origin=model.origin,
+            requisition=requisition.id,
         )
     return model
 

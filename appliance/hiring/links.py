@@ -55,14 +55,11 @@ def issue_link(
     nonce = new_nonce()
     expires = now_stamp(valid_hours * 3600.0)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "candidate_link.issued", subject=candidate.pseudonym
+    ) as entry:
         link = store.links.create(interview.id, nonce, expires, principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "candidate_link.issued",
-            subject=candidate.pseudonym,
-            details={"link": link.id, "interview": interview.id, "expires_at": expires},
-        )
+        entry.details.update(link=link.id, interview=interview.id, expires_at=expires)
     token = room_signer(store).sign(interview.id, nonce, expires)
     return IssuedLink(link, token)
 
@@ -73,28 +70,20 @@ def revoke_link(store: Store, principal: Principal, *, link_id: int) -> None:
     link = store.links.get(link_id)
     interview = store.interviews.get_visible(link.interview_id, visibility)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "candidate_link.revoked", subject=candidate.pseudonym, link=link.id
+    ):
         store.links.revoke(link.id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "candidate_link.revoked",
-            subject=candidate.pseudonym,
-            details={"link": link.id},
-        )
 
 
 def verify_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     """The interview a candidate's token opens; InvalidLinkError for anything else."""
     interview, link = check_link(store, token)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        "candidate", "candidate_link.opened", subject=candidate.pseudonym, link=link.id
+    ):
         store.links.touch(link.id)
-        store.audit.append(
-            "candidate",
-            "candidate_link.opened",
-            subject=candidate.pseudonym,
-            details={"link": link.id},
-        )
     return interview, link
 
 
@@ -105,9 +94,7 @@ def check_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     if claim is None:
         raise refused
     link = store.links.by_nonce(claim.nonce)
-    if link is None or not link_is_live(
-        claim, link.interview_id, link.expires_at, link.revoked_at
-    ):
+    if link is None or not link_is_live(claim, link.interview_id, link.expires_at, link.revoked_at):
         raise refused
     interview = store.interviews.get(claim.subject_id)
     if interview.status == "cancelled":

@@ -72,7 +72,7 @@ def create_requisition(store: Store, principal: Principal, data: RequisitionInpu
         model.id for model in models_in_use(store, visibility)
     }:
         raise InvalidInputError(["choose a competency model from the list"])
-    with store.transaction():
+    with store.audited(principal.actor, "requisition.created") as entry:
         requisition = store.requisitions.create(
             checked.title,
             checked.department,
@@ -82,11 +82,7 @@ def create_requisition(store: Store, principal: Principal, data: RequisitionInpu
             created_by=principal.user_id,
             status=checked.status,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "requisition.created",
-            details={"requisition": requisition.id, "region": requisition.region},
-        )
+        entry.details.update(requisition=requisition.id, region=requisition.region)
     return requisition
 
 
@@ -97,7 +93,7 @@ def update_requisition(
     visibility = require(principal, Action.EDIT_REQUISITIONS)
     current = store.requisitions.get_visible(requisition_id, visibility)
     checked = _check_requisition(data, visibility)
-    with store.transaction():
+    with store.audited(principal.actor, "requisition.updated") as entry:
         updated = store.requisitions.update(
             current.id,
             title=checked.title,
@@ -107,11 +103,7 @@ def update_requisition(
             status=checked.status,
             competency_model_id=current.competency_model_id,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "requisition.updated",
-            details={"requisition": updated.id, "region": updated.region},
-        )
+        entry.details.update(requisition=updated.id, region=updated.region)
     return updated
 
 

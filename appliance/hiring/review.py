@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.platform.errors import ApplianceError, NotFoundError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.scheduling.next_round import enqueue_next_round
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
@@ -20,7 +20,7 @@ RECOMMENDATIONS = ("recommend_hire", "recommend_reject", "recommend_hold")
 MAX_REASON_CHARS = 4000
 
 
-class ReviewError(ApplianceError):
+class ReviewError(RefusedError):
     """A decision, override or evaluation is incomplete or not possible."""
 
     exit_code = 18
@@ -61,7 +61,7 @@ def record_decision(
     with store.transaction():
         decision = store.decisions.add(candidate.id, requisition.id, kind, text, principal.user_id)
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             f"decision.{kind}",
             subject=candidate.pseudonym,
             details={"decision": decision.id, "requisition": requisition.id},
@@ -106,7 +106,7 @@ def override_score(
             report.id, dimension, previous, new_score, text, principal.user_id
         )
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             "score.overridden",
             subject=candidate.pseudonym,
             details={
@@ -151,14 +151,9 @@ def add_evaluation(
     text = _reason(summary)
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(principal.actor, f"evaluation.{kind}", subject=candidate.pseudonym) as entry:
         evaluation = store.evaluations.add(interview_id, principal.user_id, kind, rating, text)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            f"evaluation.{kind}",
-            subject=candidate.pseudonym,
-            details={"evaluation": evaluation.id, "interview": interview_id},
-        )
+        entry.details.update(evaluation=evaluation.id, interview=interview_id)
     return evaluation
 
 
@@ -178,7 +173,7 @@ def log_candidate_reads(
     with store.transaction():
         for pseudonym in pseudonyms:
             store.audit.append(
-                f"user:{principal.user_id}",
+                principal.actor,
                 "candidate.read",
                 subject=pseudonym,
                 details={"what": what},

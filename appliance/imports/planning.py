@@ -232,7 +232,7 @@ def plan_import(
         source = ImportSource.from_path(source)
     plan = _analyse(store, visibility, source, 0)
     imports = import_repository(store)
-    with store.transaction():
+    with store.audited(principal.actor, "import.dry_run") as entry:
         imports.expire_staged(now_stamp(-STAGE_TTL_S))
         batch = imports.create_batch(
             principal.user_id,
@@ -245,18 +245,14 @@ def plan_import(
             staged_source=source.data if stage and plan.ok else None,
         )
         plan.batch_id = batch.id
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "import.dry_run",
-            details={
-                "batch": batch.id,
-                "format": plan.source_format,
-                "ok": plan.ok,
-                "problems": len(plan.problems),
-                "duplicates": len(plan.duplicates),
-                "create": flat_counts(plan.counts, "create"),
-                "skipped": flat_counts(plan.counts, "skipped"),
-            },
+        entry.details.update(
+            batch=batch.id,
+            format=plan.source_format,
+            ok=plan.ok,
+            problems=len(plan.problems),
+            duplicates=len(plan.duplicates),
+            create=flat_counts(plan.counts, "create"),
+            skipped=flat_counts(plan.counts, "skipped"),
         )
     return plan
 

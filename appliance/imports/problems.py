@@ -120,7 +120,7 @@ def validation_problems(exc: ValidationError, locate: Locator) -> list[ImportPro
 class ImportRejectedError(ApplianceError):
     """The source has problems (or the batch cannot be imported); nothing was written."""
 
-    exit_code = 30
+    exit_code = 31
 
     def __init__(self, message: str, problems: Sequence[ImportProblem] = ()) -> None:
         super().__init__(message)
@@ -130,7 +130,7 @@ class ImportRejectedError(ApplianceError):
 class ImportFailedError(ApplianceError):
     """The import failed part-way or did not verify; it was rolled back entirely."""
 
-    exit_code = 31
+    exit_code = 32
 
     def __init__(
         self,

@@ -81,7 +81,7 @@ def run_import(store: Store, principal: Principal, plan: ImportPlan) -> ImportRe
         raise ImportRejectedError(
             f"batch {current.id} is {current.status}, not waiting for import: run the dry run again"
         )
-    actor = f"user:{principal.user_id}"
+    actor = principal.actor
     attempt = _Attempt()
     try:
         with store.transaction():
@@ -125,7 +125,7 @@ def _import_verified(
     }
     import_repository(store).finish(plan.batch_id, "completed", counts=counts, report=report)
     store.audit.append(
-        f"user:{principal.user_id}",
+        principal.actor,
         "import.completed",
         details={
             "batch": plan.batch_id,
@@ -202,7 +202,7 @@ class _BatchWriter:
         for j in range(len(record.applications)):
             self._write_application(candidate.id, record, i, j)
         self.store.audit.append(
-            f"user:{self.principal.user_id}",
+            self.principal.actor,
             "candidate.imported",
             subject=candidate.pseudonym,
             details={"batch": self.plan.batch_id},
@@ -294,21 +294,18 @@ def _record_failure(
     store: Store, actor: str, plan: ImportPlan, reason: str, report: dict[str, Any] | None
 ) -> None:
     try:
-        with store.transaction():
+        with store.audited(
+            actor,
+            "import.failed",
+            batch=plan.batch_id,
+            format=plan.source_format,
+            reason=reason,
+            planned=flat_counts(plan.counts, "create"),
+        ):
             import_repository(store).finish(
                 plan.batch_id,
                 "failed",
                 report=report or {"ok": False, "batch": plan.batch_id, "error": reason},
-            )
-            store.audit.append(
-                actor,
-                "import.failed",
-                details={
-                    "batch": plan.batch_id,
-                    "format": plan.source_format,
-                    "reason": reason,
-                    "planned": flat_counts(plan.counts, "create"),
-                },
             )
     except Exception:
         logger.exception("could not record the failure of import batch %s", plan.batch_id)

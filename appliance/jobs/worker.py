@@ -241,9 +241,7 @@ class Worker:
 
     def run_once(self) -> Outcome | None:
         """Claim and run one ready job; None when nothing is ready."""
-        claim = self.store.jobs.claim(
-            self.id, kinds=self.kinds, exclude_kinds=self.exclude_kinds
-        )
+        claim = self.store.jobs.claim(self.id, kinds=self.kinds, exclude_kinds=self.exclude_kinds)
         if claim is None:
             return None
         handler = self._handlers.get(claim.job.kind)
@@ -296,13 +294,10 @@ class Worker:
             finally:
                 heartbeat.stop()
             try:
-                with self.store.transaction():
+                with self.store.audited(
+                    f"worker:{self.id}", f"{claim.job.kind}.completed", job=claim.job.id
+                ):
                     self.store.jobs.succeed(claim, result)
-                    self.store.audit.append(
-                        f"worker:{self.id}",
-                        f"{claim.job.kind}.completed",
-                        details={"job": claim.job.id},
-                    )
             except LostClaimError:
                 return Outcome(claim.job.id, "lost")
             return Outcome(claim.job.id, "succeeded")
@@ -422,7 +417,12 @@ class Worker:
             wipe(scratch)
         try:
             return self._complete(
-                claim, recording.id, interview.id, subject, draft.to_content(), draft.media_info,
+                claim,
+                recording.id,
+                interview.id,
+                subject,
+                draft.to_content(),
+                draft.media_info,
                 apart=draft.apart,
             )
         except LostClaimError:
@@ -480,7 +480,9 @@ class Worker:
         apart: dict[str, Any] | None = None,
     ) -> Outcome:
         # Results, job completion and the audit entry commit together or not at all.
-        with self.store.transaction():
+        with self.store.audited(
+            f"worker:{self.id}", "analysis.completed", subject=subject, job=claim.job.id
+        ) as entry:
             if media_info is not None:
                 self.store.recordings.set_media_info(recording_id, media_info)
             report = self.store.reports.create(
@@ -491,12 +493,7 @@ class Worker:
                 persist_affect(self.store, claim.job.id, recording_id, report.id, apart["affect"])
             self.store.interviews.set_status(interview_id, "analysed")
             self.store.jobs.succeed(claim, {"report_id": report.id})
-            self.store.audit.append(
-                f"worker:{self.id}",
-                "analysis.completed",
-                subject=subject,
-                details={"job": claim.job.id, "report": report.id},
-            )
+            entry.details["report"] = report.id
         logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
         return Outcome(claim.job.id, "succeeded")
 

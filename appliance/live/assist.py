@@ -56,7 +56,7 @@ _backends_lock = threading.Lock()
 class LiveAssistError(ApplianceError):
     """The live session cannot do that (ended, not yours, refused by policy)."""
 
-    exit_code = 24
+    exit_code = 29
 
 
 class LivePieceOrderError(MediaRejectedError):
@@ -91,7 +91,7 @@ def start_live(
     """Open a live session for an interview the person may assist; its worker job is queued."""
     visibility = require(principal, Action.LIVE_ASSIST)
     interview = store.interviews.get_visible(interview_id, visibility)
-    actor = f"user:{principal.user_id}"
+    actor = principal.actor
     refusal = analysis_refusal(store, interview.id, actor=actor)
     if refusal is not None:
         raise LiveAssistError(f"live assist is AI processing and cannot start: {refusal}")
@@ -100,7 +100,9 @@ def start_live(
     code = (language or interview.language or "en").split("-", 1)[0].split("_", 1)[0].lower()
     check_queue_room(store, config)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(
+        actor, "live_assist.started", subject=candidate.pseudonym, interview=interview.id
+    ) as entry:
         live_id = store.live.create(interview.id, principal.user_id, code, sample_rate)
         job = store.jobs.enqueue(
             LIVE_KIND,
@@ -112,12 +114,7 @@ def start_live(
             priority=5,  # a person is waiting for the first words
         )
         store.live.update(live_id, job_id=job.id)
-        store.audit.append(
-            actor,
-            "live_assist.started",
-            subject=candidate.pseudonym,
-            details={"interview": interview.id, "live": live_id, "job": job.id},
-        )
+        entry.details.update(live=live_id, job=job.id)
     return store.live.get(live_id)
 
 
@@ -411,7 +408,9 @@ def _save_recording(store: Store, config: ApplianceConfig, session: LiveSession)
     interview = store.interviews.get(session.interview_id)
     refusal = analysis_refusal(store, interview.id, actor=f"user:{session.user_id}")
     try:
-        with store.transaction():
+        with store.audited(
+            f"user:{session.user_id}", "live_assist.saved", subject=pseudonym, live=session.id
+        ) as entry:
             recording = store.recordings.create(
                 interview.id,
                 interview.candidate_id,
@@ -442,17 +441,7 @@ def _save_recording(store: Store, config: ApplianceConfig, session: LiveSession)
                 interview.id,
                 {"recording": recording.id, "job": job_id},
             )
-            store.audit.append(
-                f"user:{session.user_id}",
-                "live_assist.saved",
-                subject=pseudonym,
-                details={
-                    "live": session.id,
-                    "recording": recording.id,
-                    "job": job_id,
-                    "bytes": spooled.size_bytes,
-                },
-            )
+            entry.details.update(recording=recording.id, job=job_id, bytes=spooled.size_bytes)
     except BaseException:
         spool.remove(spooled.name)
         raise

@@ -118,7 +118,8 @@ def _checked_source(source: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
         head += chunk
         if len(head) >= SNIFF_BYTES:
             break
-    require_recording_head(head)
+    if head:  # an empty file is refused by the spool with its own message
+        require_recording_head(head)
     return itertools.chain(taken, chunks)
 
 

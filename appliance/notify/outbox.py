@@ -327,12 +327,12 @@ def requeue_dead(store: Store, principal: Principal, outbox_id: int) -> OutboxMe
         raise NotFoundError(f"no dead message {outbox_id}")
     message = store.outbox.get(outbox_id)
     candidate = store.candidates.get(message.candidate_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "outbox.requeued",
+        subject=candidate.pseudonym,
+        message=outbox_id,
+        reason=message.dead_reason,
+    ):
         store.outbox.release(outbox_id, extra_attempts=message.max_attempts)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "outbox.requeued",
-            subject=candidate.pseudonym,
-            details={"message": outbox_id, "reason": message.dead_reason},
-        )
     return store.outbox.get(outbox_id)

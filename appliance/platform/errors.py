@@ -94,3 +94,10 @@ class NotFoundError(ApplianceError):
     """A requested record does not exist."""
 
     exit_code = 14
+
+
+class RefusedError(ApplianceError):
+    """A request the appliance understood but one of its rules refuses: an incomplete form,
+    a missing reason, a consent or erasure that is not possible (answered with 422)."""
+
+    exit_code = 40

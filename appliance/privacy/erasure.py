@@ -19,10 +19,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from appliance.hiring.review import MAX_REASON_CHARS, ReviewError
+from appliance.hiring.review import MAX_REASON_CHARS
 from appliance.media.spool import Spool
 from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
-from appliance.platform.errors import NotFoundError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.privacy.retention import request_due
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
@@ -39,16 +39,16 @@ CLOSING_STATUSES = ("done", "refused")
 RECEIVED_SLACK = timedelta(minutes=5)  # clocks of the desk and the appliance may differ a bit
 
 
-class PrivacyError(ReviewError):
+class PrivacyError(RefusedError):
     """A data-subject request, hold or erasure is incomplete or not possible (answered 422)."""
 
-    exit_code = 31
+    exit_code = 33
 
 
 class LegalHoldError(PrivacyError):
     """The candidate's data is under a legal hold: it may not be erased."""
 
-    exit_code = 32
+    exit_code = 34
 
     def __init__(self, hold: LegalHold) -> None:
         super().__init__(
@@ -64,10 +64,6 @@ def _text(value: str, what: str) -> str:
     if len(cleaned) > MAX_REASON_CHARS:
         raise PrivacyError(f"{what} is longer than {MAX_REASON_CHARS} characters")
     return cleaned
-
-
-def _actor(principal: Principal) -> str:
-    return f"user:{principal.user_id}"
 
 
 def candidate_regions(store: Store, candidate_id: int) -> list[str]:
@@ -109,7 +105,9 @@ def open_request(
         raise PrivacyError(f"the note is longer than {MAX_REASON_CHARS} characters")
     regions = candidate_regions(store, candidate.id)
     due = request_due(received, regions)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "data_request.opened", subject=candidate.pseudonym
+    ) as entry:
         request = DataRequestRepository(store).create(
             candidate.id,
             kind,
@@ -119,12 +117,7 @@ def open_request(
             note=note.strip() or None,
             created_by=principal.user_id,
         )
-        store.audit.append(
-            _actor(principal),
-            "data_request.opened",
-            subject=candidate.pseudonym,
-            details={"request": request.id, "kind": kind, "due_at": request.due_at},
-        )
+        entry.details.update(request=request.id, kind=kind, due_at=request.due_at)
     return request
 
 
@@ -139,14 +132,15 @@ def close_request(
         raise PrivacyError(f"a request is closed as one of: {', '.join(CLOSING_STATUSES)}")
     if request.status != "open":
         raise PrivacyError("the request is already closed")
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        f"data_request.{status}",
+        subject=request.pseudonym,
+        request=request.id,
+        kind=request.kind,
+    ) as entry:
         repository.close(request.id, status, principal.user_id)
-        store.audit.append(
-            _actor(principal),
-            f"data_request.{status}",
-            subject=request.pseudonym,
-            details={"request": request.id, "kind": request.kind, "overdue": _late(request)},
-        )
+        entry.details["overdue"] = _late(request)
     return repository.get(request.id)
 
 
@@ -188,14 +182,9 @@ def place_hold(store: Store, principal: Principal, *, candidate_id: int, reason:
     if ErasureRepository(store).for_candidate(candidate.id) is not None:
         raise PrivacyError("the candidate is already erased: there is nothing left to hold")
     holds = LegalHoldRepository(store)
-    with store.transaction():
+    with store.audited(principal.actor, "legal_hold.placed", subject=candidate.pseudonym) as entry:
         hold = holds.place(candidate.id, text, principal.user_id)
-        store.audit.append(
-            _actor(principal),
-            "legal_hold.placed",
-            subject=candidate.pseudonym,
-            details={"hold": hold.id},
-        )
+        entry.details["hold"] = hold.id
     return hold
 
 
@@ -206,14 +195,10 @@ def release_hold(store: Store, principal: Principal, hold_id: int) -> LegalHold:
     hold = holds.get_visible(hold_id, visibility)
     if not hold.active:
         raise PrivacyError("the hold is already released")
-    with store.transaction():
+    with store.audited(
+        principal.actor, "legal_hold.released", subject=hold.pseudonym, hold=hold.id
+    ):
         holds.release(hold.id, principal.user_id)
-        store.audit.append(
-            _actor(principal),
-            "legal_hold.released",
-            subject=hold.pseudonym,
-            details={"hold": hold.id},
-        )
     return holds.get(hold.id)
 
 
@@ -255,7 +240,7 @@ def erase_candidate(
         spool,
         candidate.id,
         candidate.pseudonym,
-        actor=_actor(principal),
+        actor=principal.actor,
         erased_by=principal.user_id,
         reason=text,
         request_id=request_id,
@@ -333,7 +318,13 @@ def _complete(store: Store, spool: Spool, erasure: Erasure) -> None:
     store.vault.shred(erasure.pseudonym)
     # The key's old page must not linger in the vault's WAL (secure_delete zeroed the file).
     checkpoint(store.vault_conn)
-    with store.transaction():
+    with store.audited(
+        erasure.actor,
+        "candidate.erased",
+        subject=erasure.pseudonym,
+        erasure=erasure.id,
+        request=erasure.request_id,
+    ) as entry:
         counts = erasures.remove_derived(erasure.candidate_id)
         store.candidates.mark_erased(erasure.candidate_id)
         if erasure.request_id is not None:
@@ -342,12 +333,7 @@ def _complete(store: Store, spool: Spool, erasure: Erasure) -> None:
             DecisionLogRepository(store).for_pseudonym(erasure.pseudonym)
         )
         erasures.complete(erasure.id, counts)
-        store.audit.append(
-            erasure.actor,
-            "candidate.erased",
-            subject=erasure.pseudonym,
-            details={"erasure": erasure.id, "request": erasure.request_id, **counts},
-        )
+        entry.details.update(counts)
     for name in files.recordings:
         spool.remove(name)
     for name in files.partial_uploads:
@@ -378,17 +364,14 @@ def override_log_retention(
     if LegalHoldRepository(store).active_for(candidate.id):
         raise PrivacyError("the candidate is under a legal hold: release it first")
     logs = DecisionLogRepository(store)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "decision_log.purged", subject=candidate.pseudonym
+    ) as audit_entry:
         removed = logs.delete([entry.id for entry in logs.for_pseudonym(candidate.pseudonym)])
         logs.record_purge(
             candidate.pseudonym, removed, reason=text, override=True, purged_by=principal.user_id
         )
-        store.audit.append(
-            _actor(principal),
-            "decision_log.purged",
-            subject=candidate.pseudonym,
-            details={"entries": removed, "override": True},
-        )
+        audit_entry.details.update(entries=removed, override=True)
     return removed
 
 

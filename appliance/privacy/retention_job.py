@@ -105,115 +105,155 @@ def _log(store: Store, pseudonym: str, category: Category, count: int, keep_days
     )
 
 
+@dataclass
+class _Run:
+    """What every step of one retention run shares: the store, the moment, the holds, the tally."""
+
+    store: Store
+    spool: Spool
+    aged: RetentionRepository
+    now: datetime
+    held: Mapping[int, str]
+    summary: RetentionSummary
+
+    def due(
+        self, items: list[AgedItem], category: Category
+    ) -> dict[tuple[int, str], list[AgedItem]]:
+        """Expired items per candidate; those a legal hold kept are counted as skipped."""
+        found, kept = _due(items, category, self.now, self.held)
+        self.summary.skipped_on_hold += kept
+        return found
+
+
+def _finish_erasures(run: _Run) -> None:
+    """Complete the erasures an earlier run (or request) began but did not finish."""
+    for erasure in ErasureRepository(run.store).pending():
+        if finish_erasure(run.store, run.spool, erasure):
+            run.summary.counts["erasures_finished"] += 1
+
+
+def _erase_idle_candidates(run: _Run) -> None:
+    """Erase every candidate with no activity for their region's retention."""
+    idle = run.due(
+        run.aged.idle_candidates(_cutoff(Category.CANDIDATE, run.now)), Category.CANDIDATE
+    )
+    for (candidate_id, pseudonym), items in idle.items():
+        rule = effective_rule(Category.CANDIDATE, items[0].regions)
+        try:
+            erase_for_retention(
+                run.store,
+                run.spool,
+                candidate_id,
+                f"retention: no activity for {rule.keep_days} days ({rule.source})",
+            )
+        except LegalHoldError:  # placed since the holds were read
+            run.summary.skipped_on_hold += 1
+            continue
+        run.summary.erased_candidates.append(pseudonym)
+        run.summary.counts[Category.CANDIDATE.value] += 1
+
+
+def _erase_recordings(run: _Run) -> None:
+    """Delete expired recordings: their rows in one transaction per candidate, then the files."""
+    recordings = run.due(
+        run.aged.recordings_before(_cutoff(Category.RECORDINGS, run.now)), Category.RECORDINGS
+    )
+    for (_candidate_id, pseudonym), items in recordings.items():
+        with run.store.transaction():
+            for item in items:
+                run.aged.delete_recording(item.id)
+            rule = effective_rule(Category.RECORDINGS, items[0].regions)
+            _log(run.store, pseudonym, Category.RECORDINGS, len(items), rule.keep_days)
+        for item in items:
+            if item.spool_name:
+                run.spool.remove(item.spool_name)
+        run.summary.counts[Category.RECORDINGS.value] += len(items)
+
+
+def _erase_scores(run: _Run, report_items: list[AgedItem]) -> set[int]:
+    """Delete the reports and evaluations whose scores expired; returns the reports deleted."""
+    scores = run.due(report_items, Category.SCORES)
+    evaluations = run.due(
+        run.aged.evaluations_before(_cutoff(Category.SCORES, run.now)), Category.SCORES
+    )
+    for owner in sorted(set(scores) | set(evaluations)):
+        reports, evals = scores.get(owner, []), evaluations.get(owner, [])
+        with run.store.transaction():
+            for item in reports:
+                run.aged.delete_report(item.id)
+            for item in evals:
+                run.aged.delete_evaluation(item.id)
+            rule = effective_rule(Category.SCORES, (reports or evals)[0].regions)
+            _log(run.store, owner[1], Category.SCORES, len(reports) + len(evals), rule.keep_days)
+        run.summary.counts[Category.SCORES.value] += len(reports) + len(evals)
+    return {item.id for items in scores.values() for item in items}
+
+
+def _strip_transcripts(run: _Run, report_items: list[AgedItem]) -> None:
+    """Strip the text from reports whose transcripts expired (the scores stay)."""
+    transcripts = run.due(report_items, Category.TRANSCRIPTS)
+    for (_candidate_id, pseudonym), items in transcripts.items():
+        stripped = 0
+        with run.store.transaction():
+            for item in items:
+                content = run.store.reports.get(item.id).content
+                if content.get("erased") or TRANSCRIPT_ERASED in content:
+                    continue
+                run.store.reports.replace_content(item.id, strip_text(content, run.summary.at))
+                stripped += 1
+            if stripped:
+                rule = effective_rule(Category.TRANSCRIPTS, items[0].regions)
+                _log(run.store, pseudonym, Category.TRANSCRIPTS, stripped, rule.keep_days)
+        if stripped:
+            run.summary.counts[Category.TRANSCRIPTS.value] += stripped
+
+
+def _purge_decision_logs(run: _Run) -> None:
+    """Purge expired AI decision-log entries, all candidates in one transaction."""
+    logs = DecisionLogRepository(run.store)
+    held_pseudonyms = set(run.held.values())
+    due_logs: dict[str, list[int]] = {}
+    for entry in logs.created_before(_cutoff(Category.DECISION_LOGS, run.now)):
+        if not expired(Category.DECISION_LOGS, entry.regions, entry.created_at, run.now):
+            continue
+        if entry.pseudonym in held_pseudonyms:
+            run.summary.skipped_on_hold += 1
+            continue
+        due_logs.setdefault(entry.pseudonym, []).append(entry.id)
+    if not due_logs:
+        return
+    with run.store.transaction():
+        for pseudonym, ids in due_logs.items():
+            removed = logs.delete(ids)
+            logs.record_purge(
+                pseudonym, removed, reason="retention", override=False, purged_by=None
+            )
+            run.store.audit.append(
+                RETENTION_ACTOR,
+                "decision_log.purged",
+                subject=pseudonym,
+                details={"entries": removed, "override": False},
+            )
+            run.summary.counts[Category.DECISION_LOGS.value] += removed
+
+
 def run_retention(store: Store, spool: Spool, now: datetime | None = None) -> RetentionSummary:
     """Erase every item past its region's retention (ALL-2); held candidates are left alone."""
 
     now = now or utcnow()
     summary = RetentionSummary(to_stamp(now))
-    holds, erasures = LegalHoldRepository(store), ErasureRepository(store)
-    aged, logs = RetentionRepository(store), DecisionLogRepository(store)
-    held = holds.held_candidates()
+    held = LegalHoldRepository(store).held_candidates()
+    run = _Run(store, spool, RetentionRepository(store), now, held, summary)
 
-    for erasure in erasures.pending():
-        if finish_erasure(store, spool, erasure):
-            summary.counts["erasures_finished"] += 1
-
+    _finish_erasures(run)
     # Whole candidates first: what they take with them is not erased item by item below.
-    idle, kept = _due(
-        aged.idle_candidates(_cutoff(Category.CANDIDATE, now)), Category.CANDIDATE, now, held
-    )
-    summary.skipped_on_hold += kept
-    for (candidate_id, pseudonym), items in idle.items():
-        rule = effective_rule(Category.CANDIDATE, items[0].regions)
-        try:
-            erase_for_retention(
-                store,
-                spool,
-                candidate_id,
-                f"retention: no activity for {rule.keep_days} days ({rule.source})",
-            )
-        except LegalHoldError:  # placed since the holds were read
-            summary.skipped_on_hold += 1
-            continue
-        summary.erased_candidates.append(pseudonym)
-        summary.counts[Category.CANDIDATE.value] += 1
-
-    recordings, kept = _due(
-        aged.recordings_before(_cutoff(Category.RECORDINGS, now)), Category.RECORDINGS, now, held
-    )
-    summary.skipped_on_hold += kept
-    for (_candidate_id, pseudonym), items in recordings.items():
-        with store.transaction():
-            for item in items:
-                aged.delete_recording(item.id)
-            rule = effective_rule(Category.RECORDINGS, items[0].regions)
-            _log(store, pseudonym, Category.RECORDINGS, len(items), rule.keep_days)
-        for item in items:
-            if item.spool_name:
-                spool.remove(item.spool_name)
-        summary.counts[Category.RECORDINGS.value] += len(items)
-
-    report_items = aged.reports_before(_cutoff(Category.TRANSCRIPTS, now))
-    scores, kept = _due(report_items, Category.SCORES, now, held)
-    summary.skipped_on_hold += kept
-    evaluations, kept = _due(
-        aged.evaluations_before(_cutoff(Category.SCORES, now)), Category.SCORES, now, held
-    )
-    summary.skipped_on_hold += kept
-    for owner in sorted(set(scores) | set(evaluations)):
-        reports, evals = scores.get(owner, []), evaluations.get(owner, [])
-        with store.transaction():
-            for item in reports:
-                aged.delete_report(item.id)
-            for item in evals:
-                aged.delete_evaluation(item.id)
-            rule = effective_rule(Category.SCORES, (reports or evals)[0].regions)
-            _log(store, owner[1], Category.SCORES, len(reports) + len(evals), rule.keep_days)
-        summary.counts[Category.SCORES.value] += len(reports) + len(evals)
-
-    deleted = {item.id for items in scores.values() for item in items}
-    transcripts, kept = _due(
-        [item for item in report_items if item.id not in deleted], Category.TRANSCRIPTS, now, held
-    )
-    summary.skipped_on_hold += kept
-    for (_candidate_id, pseudonym), items in transcripts.items():
-        stripped = 0
-        with store.transaction():
-            for item in items:
-                content = store.reports.get(item.id).content
-                if content.get("erased") or TRANSCRIPT_ERASED in content:
-                    continue
-                store.reports.replace_content(item.id, strip_text(content, summary.at))
-                stripped += 1
-            if stripped:
-                rule = effective_rule(Category.TRANSCRIPTS, items[0].regions)
-                _log(store, pseudonym, Category.TRANSCRIPTS, stripped, rule.keep_days)
-        if stripped:
-            summary.counts[Category.TRANSCRIPTS.value] += stripped
-
-    held_pseudonyms = set(held.values())
-    due_logs: dict[str, list[int]] = {}
-    for entry in logs.created_before(_cutoff(Category.DECISION_LOGS, now)):
-        if not expired(Category.DECISION_LOGS, entry.regions, entry.created_at, now):
-            continue
-        if entry.pseudonym in held_pseudonyms:
-            summary.skipped_on_hold += 1
-            continue
-        due_logs.setdefault(entry.pseudonym, []).append(entry.id)
-    if due_logs:
-        with store.transaction():
-            for pseudonym, ids in due_logs.items():
-                removed = logs.delete(ids)
-                logs.record_purge(
-                    pseudonym, removed, reason="retention", override=False, purged_by=None
-                )
-                store.audit.append(
-                    RETENTION_ACTOR,
-                    "decision_log.purged",
-                    subject=pseudonym,
-                    details={"entries": removed, "override": False},
-                )
-                summary.counts[Category.DECISION_LOGS.value] += removed
+    _erase_idle_candidates(run)
+    _erase_recordings(run)
+    # Reports are read once: those whose scores expire go whole, the rest may lose their text.
+    report_items = run.aged.reports_before(_cutoff(Category.TRANSCRIPTS, now))
+    deleted = _erase_scores(run, report_items)
+    _strip_transcripts(run, [item for item in report_items if item.id not in deleted])
+    _purge_decision_logs(run)
 
     if not summary.nothing_done:
         logger.info("retention erased %s", dict(summary.counts))

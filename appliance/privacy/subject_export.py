@@ -33,9 +33,10 @@ from appliance.privacy.erasure import PrivacyError
 from appliance.privacy.retention import request_deadline_sources
 from appliance.security.permissions import WILDCARD, Action, Principal, Scope, Visibility, require
 from appliance.store import Store
-from appliance.store.data_requests import DataRequestRepository
+from appliance.store.data_requests import DataRequest, DataRequestRepository
 from appliance.store.decision_log import DecisionLogRepository
 from appliance.store.erasures import ErasureRepository
+from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
 
@@ -155,67 +156,121 @@ def _resume_records(store: Store, candidate: Candidate) -> dict[str, Any]:
     }
 
 
+class _UserNames:
+    """Display names of the people named in the export, each read once."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._names: dict[int, str] = {}
+
+    def __call__(self, user_id: int) -> str:
+        if user_id not in self._names:
+            try:
+                self._names[user_id] = self._store.users.get(user_id).display_name
+            except NotFoundError:
+                self._names[user_id] = f"#{user_id}"
+        return self._names[user_id]
+
+
+def _recording(rec: Recording) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "file_name": rec.display_name,
+        "content_type": rec.content_type,
+        "size_bytes": rec.size_bytes,
+        "sha256": rec.sha256,
+        "recorded_at": rec.created_at,
+        "media": rec.media_info,
+        "file": media_name(rec),
+    }
+
+
+def _interview(
+    store: Store, whole: Visibility, interview: Interview, job: Requisition, name: _UserNames
+) -> dict[str, Any]:
+    """One interview with its job, recordings' metadata, reports and evaluations."""
+    return {
+        "id": interview.id,
+        "job": {
+            "title": job.title,
+            "department": job.department,
+            "location": job.location,
+            "region": job.region,
+        },
+        "kind": interview.kind,
+        "round": interview.round,
+        "language": interview.language,
+        "status": interview.status,
+        "scheduled_at": interview.scheduled_at,
+        "recordings": [_recording(rec) for rec in store.recordings.for_interview(interview.id)],
+        "reports": [
+            _report(report_detail(store, whole, report.id))
+            for report in store.reports.for_interview(interview.id)
+        ],
+        "evaluations": [
+            {
+                "kind": ev.kind,
+                "rating": ev.rating,
+                "summary": ev.summary,
+                "by": name(ev.author_id),
+                "at": ev.created_at,
+            }
+            for ev in store.evaluations.for_interview(interview.id)
+        ],
+    }
+
+
+def _candidate(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "reference": candidate.pseudonym,
+        "full_name": candidate.full_name,
+        "email": candidate.email,
+        "phone": candidate.phone,
+        "residence_region": candidate.residence_region,
+        "language": candidate.language,
+        "created_at": candidate.created_at,
+    }
+
+
+def _decisions(
+    store: Store, candidate: Candidate, titles: dict[int, str], name: _UserNames
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "job": titles.get(decision.requisition_id),
+            "kind": decision.kind,
+            "reason": decision.reason,
+            "made_by_a_person": True,
+            "by": name(decision.decided_by),
+            "at": decision.decided_at,
+        }
+        for decision in store.decisions.for_candidate(candidate.id)
+    ]
+
+
+def _data_requests(requests: list[DataRequest]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": r.kind,
+            "received_at": r.received_at,
+            "due_at": r.due_at,
+            "status": r.status,
+            "closed_at": r.closed_at,
+        }
+        for r in requests
+    ]
+
+
 def collect(store: Store, principal: Principal, candidate: Candidate) -> dict[str, Any]:
     """Everything the appliance holds about a candidate, as JSON-ready data."""
     whole = _whole(principal)
-    names: dict[int, str] = {}
-
-    def name(user_id: int) -> str:
-        if user_id not in names:
-            try:
-                names[user_id] = store.users.get(user_id).display_name
-            except NotFoundError:
-                names[user_id] = f"#{user_id}"
-        return names[user_id]
-
+    name = _UserNames(store)
     interviews = []
     titles: dict[int, str] = {}
     for interview in store.interviews.for_candidate(candidate.id):
         job = store.requisitions.get(interview.requisition_id)
         titles[job.id] = job.title
-        interviews.append(
-            {
-                "id": interview.id,
-                "job": {
-                    "title": job.title,
-                    "department": job.department,
-                    "location": job.location,
-                    "region": job.region,
-                },
-                "kind": interview.kind,
-                "round": interview.round,
-                "language": interview.language,
-                "status": interview.status,
-                "scheduled_at": interview.scheduled_at,
-                "recordings": [
-                    {
-                        "id": rec.id,
-                        "file_name": rec.display_name,
-                        "content_type": rec.content_type,
-                        "size_bytes": rec.size_bytes,
-                        "sha256": rec.sha256,
-                        "recorded_at": rec.created_at,
-                        "media": rec.media_info,
-                        "file": media_name(rec),
-                    }
-                    for rec in store.recordings.for_interview(interview.id)
-                ],
-                "reports": [
-                    _report(report_detail(store, whole, report.id))
-                    for report in store.reports.for_interview(interview.id)
-                ],
-                "evaluations": [
-                    {
-                        "kind": ev.kind,
-                        "rating": ev.rating,
-                        "summary": ev.summary,
-                        "by": name(ev.author_id),
-                        "at": ev.created_at,
-                    }
-                    for ev in store.evaluations.for_interview(interview.id)
-                ],
-            }
-        )
+        interviews.append(_interview(store, whole, interview, job, name))
     asked = DataRequestRepository(store).visible(whole, candidate_id=candidate.id)
     regions = ErasureRepository(store).candidate_regions(candidate.id)
     return {
@@ -223,39 +278,12 @@ def collect(store: Store, principal: Principal, candidate: Candidate) -> dict[st
         "generated_at": now_stamp(),
         "rights": list(RIGHTS),
         "automated_decisions": HUMAN_DECISIONS,
-        "candidate": {
-            "reference": candidate.pseudonym,
-            "full_name": candidate.full_name,
-            "email": candidate.email,
-            "phone": candidate.phone,
-            "residence_region": candidate.residence_region,
-            "language": candidate.language,
-            "created_at": candidate.created_at,
-        },
+        "candidate": _candidate(candidate),
         "interviews": interviews,
-        "decisions": [
-            {
-                "job": titles.get(decision.requisition_id),
-                "kind": decision.kind,
-                "reason": decision.reason,
-                "made_by_a_person": True,
-                "by": name(decision.decided_by),
-                "at": decision.decided_at,
-            }
-            for decision in store.decisions.for_candidate(candidate.id)
-        ],
+        "decisions": _decisions(store, candidate, titles, name),
         **ErasureRepository(store).other_records(candidate.id),
         **_resume_records(store, candidate),
-        "data_requests": [
-            {
-                "kind": r.kind,
-                "received_at": r.received_at,
-                "due_at": r.due_at,
-                "status": r.status,
-                "closed_at": r.closed_at,
-            }
-            for r in asked
-        ],
+        "data_requests": _data_requests(asked),
         "request_deadlines": request_deadline_sources(regions),
         "ai_decision_log": [
             {"at": e.created_at, "model_version": e.model_version, "scores": e.scores}
@@ -428,7 +456,7 @@ def subject_export(
     reports = sum(len(interview["reports"]) for interview in data["interviews"])
     with store.transaction():
         store.audit.append(
-            f"user:{principal.user_id}",
+            principal.actor,
             "subject.exported",
             subject=candidate.pseudonym,
             details={"request": request_id, "recordings": len(recordings), "reports": reports},

@@ -123,7 +123,7 @@ def upload_resume(
     profile = extract_profile(text, today=today or utcnow().date())
     profile["text"] = text
     jobs = _jobs(store, visibility, candidate.id)
-    with store.transaction():
+    with store.audited(principal.actor, "resume.uploaded", subject=candidate.pseudonym) as entry:
         resume = store.resumes.create(
             candidate.id,
             display_name=safe_display_name(filename) or "resume",
@@ -134,17 +134,7 @@ def upload_resume(
             uploaded_by=principal.user_id,
         )
         added = _redraft(store, principal, candidate, resume, jobs)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "resume.uploaded",
-            subject=candidate.pseudonym,
-            details={
-                "resume": resume.id,
-                "bytes": len(data),
-                "type": content_type,
-                "questions": added,
-            },
-        )
+        entry.details.update(resume=resume.id, bytes=len(data), type=content_type, questions=added)
     return resume
 
 
@@ -219,7 +209,9 @@ def add_personal_question(
     if language not in QUESTION_LANGUAGES:
         raise ResumeError("a question is in English (en) or Chinese (zh)")
     cleaned, key = _question_text(text), _dimension(store, requisition, dimension_key)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "plan.question_added", subject=candidate.pseudonym
+    ) as entry:
         question = store.personal_questions.add(
             candidate.id,
             requisition.id,
@@ -229,12 +221,7 @@ def add_personal_question(
             dimension_key=key,
             created_by=principal.user_id,
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "plan.question_added",
-            subject=candidate.pseudonym,
-            details={"question": question.id},
-        )
+        entry.details["question"] = question.id
     return question
 
 
@@ -254,28 +241,20 @@ def edit_personal_question(
     """HR rewrites a question of the plan (a drafted one then stays on a new upload)."""
     question, candidate, requisition = _own_question(store, principal, question_id)
     cleaned, key = _question_text(text), _dimension(store, requisition, dimension_key)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "plan.question_edited", subject=candidate.pseudonym, question=question.id
+    ):
         updated = store.personal_questions.update(question.id, text=cleaned, dimension_key=key)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "plan.question_edited",
-            subject=candidate.pseudonym,
-            details={"question": question.id},
-        )
     return updated
 
 
 def delete_personal_question(store: Store, principal: Principal, question_id: int) -> int:
     """HR removes a question from the plan; returns the candidate's id."""
     question, candidate, _requisition = _own_question(store, principal, question_id)
-    with store.transaction():
+    with store.audited(
+        principal.actor, "plan.question_removed", subject=candidate.pseudonym, question=question.id
+    ):
         store.personal_questions.delete(question.id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "plan.question_removed",
-            subject=candidate.pseudonym,
-            details={"question": question.id},
-        )
     return candidate.id
 
 

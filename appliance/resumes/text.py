@@ -11,7 +11,7 @@ import io
 import logging
 import zipfile
 
-from appliance.hiring.review import ReviewError
+from appliance.platform.errors import RefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ TEXT = "text/plain"
 KINDS = {PDF: "PDF", DOCX: "DOCX", TEXT: "TXT"}
 
 
-class ResumeError(ReviewError):
+class ResumeError(RefusedError):
     """A resume file cannot be taken: wrong type, too big, damaged, or without text (422)."""
 
     exit_code = 41

@@ -150,6 +150,94 @@ class ConsentAnswers:
     waiver_read: bool = False
 
 
+def _record(
+    store: Store,
+    room: RoomSession,
+    kind: str,
+    text: str,
+    language: str,
+    *,
+    notice_id: int | None = None,
+    signed_name: str | None = None,
+    read_confirmed: bool | None = None,
+    interview_date: str | None = None,
+) -> int:
+    """Store one consent the candidate gave in the room (no principal: given now)."""
+    return record_consent(
+        store,
+        None,
+        interview_id=room.interview_id,
+        kind=kind,
+        text_shown=text,
+        language=language,
+        notice_id=notice_id,
+        signed_name=signed_name,
+        read_confirmed=read_confirmed,
+        interview_date=interview_date,
+    ).id
+
+
+def _record_given(
+    store: Store, room: RoomSession, form: ConsentForm, answers: ConsentAnswers, language: str
+) -> list[int]:
+    """Store the consents given after accepting AI analysis, in the order shown; their ids."""
+    lang = room_language(language)
+    name = answers.waiver_signed_name.strip()
+    # The notice(s) shown, then the consent that names the first one (IL-1: before start).
+    ids = [
+        _record(
+            store,
+            room,
+            AI_EVALUATION,
+            "\n\n".join((*form.notice_texts, form.texts[AI_EVALUATION])),
+            lang,
+            notice_id=form.notices[0].id,
+        )
+    ]
+    if answers.visual_cues and form.visual_cues_offered:
+        ids.append(_record(store, room, VISUAL_CUES, form.texts[VISUAL_CUES], lang))
+    if answers.biometric and form.biometric_offered:
+        ids.append(_record(store, room, BIOMETRIC, form.texts[BIOMETRIC], lang))
+    if name and form.waiver_offered:
+        zone = PROFILES["US-MD"].timezone
+        ids.append(
+            _record(
+                store,
+                room,
+                FACIAL_RECOGNITION_WAIVER,
+                form.texts[FACIAL_RECOGNITION_WAIVER],
+                lang,
+                signed_name=name,
+                read_confirmed=answers.waiver_read,
+                interview_date=utcnow().astimezone(ZoneInfo(zone)).date().isoformat(),
+            )
+        )
+    return ids
+
+
+def _save_choice(
+    store: Store, room: RoomSession, form: ConsentForm, accepted: bool, ids: list[int]
+) -> None:
+    """Move the room past the consent step with the AI choice, and audit the choice."""
+    with store.audited(
+        "candidate",
+        "room.consent_choice",
+        interview=room.interview_id,
+        ai="accepted" if accepted else "declined",
+        consents=ids,
+        texts_version=ROOM_TEXTS_VERSION,
+        notices=[n.id for n in form.notices],
+    ) as entry:
+        store.room.update_session(
+            room.id,
+            ai_choice="accepted" if accepted else "declined",
+            ai_choice_at=now_stamp(),
+            stage="device_check",
+        )
+        candidate = store.candidates.get(store.interviews.get(room.interview_id).candidate_id)
+        entry.subject = candidate.pseudonym
+
+
 def record_room_consents(
     store: Store, room: RoomSession, answers: ConsentAnswers, language: str
 ) -> list[int]:
@@ -160,80 +248,11 @@ def record_room_consents(
     if room.stage != "consent":
         raise RoomConsentError("the consent step of this interview is over")
     form = consent_form(store, room.interview_id, language)
-    lang = room_language(language)
     name = answers.waiver_signed_name.strip()
     if form.waiver_offered and name and not answers.waiver_read:
         raise RoomConsentError("confirm that you have read the waiver before signing it")
-    ids: list[int] = []
+    # Declining AI analysis declines every consent that depends on it.
     accepted = answers.ai_evaluation and form.ai_offered
-    if accepted:
-        # The notice(s) shown, then the consent that names the first one (IL-1: before start).
-        ids.append(
-            record_consent(
-                store,
-                None,
-                interview_id=room.interview_id,
-                kind=AI_EVALUATION,
-                text_shown="\n\n".join((*form.notice_texts, form.texts[AI_EVALUATION])),
-                language=lang,
-                notice_id=form.notices[0].id,
-            ).id
-        )
-    if accepted and answers.visual_cues and form.visual_cues_offered:
-        ids.append(
-            record_consent(
-                store,
-                None,
-                interview_id=room.interview_id,
-                kind=VISUAL_CUES,
-                text_shown=form.texts[VISUAL_CUES],
-                language=lang,
-            ).id
-        )
-    if accepted and answers.biometric and form.biometric_offered:
-        ids.append(
-            record_consent(
-                store,
-                None,
-                interview_id=room.interview_id,
-                kind=BIOMETRIC,
-                text_shown=form.texts[BIOMETRIC],
-                language=lang,
-            ).id
-        )
-    if accepted and name and form.waiver_offered:
-        zone = PROFILES["US-MD"].timezone
-        ids.append(
-            record_consent(
-                store,
-                None,
-                interview_id=room.interview_id,
-                kind=FACIAL_RECOGNITION_WAIVER,
-                text_shown=form.texts[FACIAL_RECOGNITION_WAIVER],
-                language=lang,
-                signed_name=name,
-                read_confirmed=answers.waiver_read,
-                interview_date=utcnow().astimezone(ZoneInfo(zone)).date().isoformat(),
-            ).id
-        )
-    with store.transaction():
-        store.room.update_session(
-            room.id,
-            ai_choice="accepted" if accepted else "declined",
-            ai_choice_at=now_stamp(),
-            stage="device_check",
-        )
-        candidate = store.candidates.get(store.interviews.get(room.interview_id).candidate_id)
-        store.audit.append(
-            "candidate",
-            "room.consent_choice",
-            subject=candidate.pseudonym,
-            details={
-                "interview": room.interview_id,
-                "ai": "accepted" if accepted else "declined",
-                "consents": ids,
-                "texts_version": ROOM_TEXTS_VERSION,
-                "notices": [n.id for n in form.notices],
-            },
-        )
+    ids = _record_given(store, room, form, answers, language) if accepted else []
+    _save_choice(store, room, form, accepted, ids)
     return ids

@@ -73,13 +73,13 @@ def save_room_settings(
     visibility = require(principal, Action.EDIT_REQUISITIONS)
     requisition = store.requisitions.get_visible(requisition_id, visibility)
     settings = settings_from(data)
-    with store.transaction():
+    with store.audited(
+        principal.actor,
+        "room.settings_changed",
+        requisition=requisition.id,
+        **settings.to_dict(),
+    ):
         store.room.put_settings(requisition.id, settings.to_dict(), principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "room.settings_changed",
-            details={"requisition": requisition.id, **settings.to_dict()},
-        )
     return settings
 
 
@@ -124,4 +124,3 @@ def personal_questions(
         for q in store.personal_questions.for_plan(candidate_id, requisition_id)
         if q.language.split("-", 1)[0].split("_", 1)[0].lower() == base
     ]
-

@@ -47,7 +47,7 @@ STAGES = ("consent", "device_check", "questions", "closed")
 class RoomError(ApplianceError):
     """The room cannot do that now (a clear message for the candidate)."""
 
-    exit_code = 21
+    exit_code = 27
 
 
 class RoomClosedError(RoomError):
@@ -57,7 +57,7 @@ class RoomClosedError(RoomError):
 class AnalysisRefusedError(ApplianceError):
     """AI analysis may not start for this interview (consent or region policy)."""
 
-    exit_code = 23
+    exit_code = 28
 
 
 @dataclass(frozen=True)
@@ -227,21 +227,17 @@ def start_analysis(
     visibility = require(principal, Action.UPLOAD_RECORDING)
     recording = store.recordings.get(recording_id)
     interview = store.interviews.get_visible(recording.interview_id, visibility)
-    actor = f"user:{principal.user_id}"
+    actor = principal.actor
     reason = analysis_refusal(store, interview.id, actor=actor)
     if reason is not None:
         raise AnalysisRefusedError(f"AI analysis cannot start: {reason}")
     if store.room.analysis_jobs(recording.id):
         raise AnalysisRefusedError("this recording was already analysed or is queued")
     check_queue_room(store, config)
-    with store.transaction():
+    with store.audited(actor, "analysis.requested", recording=recording.id) as entry:
         job = _enqueue(store, config, recording.id)
-        store.audit.append(
-            actor,
-            "analysis.requested",
-            subject=_candidate_pseudonym(store, interview),
-            details={"recording": recording.id, "job": job.id},
-        )
+        entry.subject = _candidate_pseudonym(store, interview)
+        entry.details["job"] = job.id
     return job
 
 
@@ -267,7 +263,9 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
         check_queue_room(store, config)
     pseudonym = _candidate_pseudonym(store, opened.interview)
     jobs: list[int] = []
-    with store.transaction():
+    with store.audited(
+        "candidate", "room.closed", subject=pseudonym, interview=room.interview_id
+    ) as entry:
         fresh = store.room.session(room.id)
         if fresh.stage == "closed":
             raise RoomClosedError("this interview is complete: the link cannot be used again")
@@ -286,12 +284,7 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
         }
         for user_id in recipients:
             store.hr_notifications.add(user_id, "room.completed", room.interview_id, details)
-        store.audit.append(
-            "candidate",
-            "room.closed",
-            subject=pseudonym,
-            details={"interview": room.interview_id, **details},
-        )
+        entry.details.update(details)
     logger.info("room of interview %s closed, %d analyses queued", room.interview_id, len(jobs))
     return Closing(jobs, refusal, recipients)
 

@@ -162,7 +162,14 @@ def finish_take(
         raise MediaRejectedError("the recording changed while it was stored")
     question = store.room.question(take.room_question_id)
     try:
-        with store.transaction():
+        with store.audited(
+            "candidate",
+            "room.take_recorded",
+            subject=candidate.pseudonym,
+            interview=interview.id,
+            question=question.id,
+            take=take.number,
+        ) as entry:
             recording = store.recordings.create(
                 interview.id,
                 candidate.id,
@@ -178,18 +185,7 @@ def finish_take(
             done = store.room.update_take(
                 take.id, state="complete", recording_id=recording.id, duration_s=info.duration_s
             )
-            store.audit.append(
-                "candidate",
-                "room.take_recorded",
-                subject=candidate.pseudonym,
-                details={
-                    "interview": interview.id,
-                    "question": question.id,
-                    "take": take.number,
-                    "recording": recording.id,
-                    "bytes": spooled.size_bytes,
-                },
-            )
+            entry.details.update(recording=recording.id, bytes=spooled.size_bytes)
     except BaseException:
         spool.remove(spooled.name)
         raise

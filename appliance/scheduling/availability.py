@@ -14,8 +14,8 @@ from appliance.scheduling.model import (
 )
 from appliance.scheduling.zones import ZoneError, zone
 from appliance.store import Store
+from appliance.store.availability import InterviewType
 from appliance.store.compliance import compliance_of
-from appliance.store.scheduling import InterviewType
 
 
 def rules_of(kind: InterviewType) -> SlotRules:

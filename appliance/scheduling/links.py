@@ -21,7 +21,7 @@ from appliance.store.scheduling import SchedulingLink, SchedulingRequest
 class InvalidSchedulingLinkError(ApplianceError):
     """The link is not valid (the candidate is not told why)."""
 
-    exit_code = 21
+    exit_code = 26
 
 
 class Signers:

@@ -14,12 +14,13 @@ from typing import Any, Literal
 from appliance.notify.outbox import enqueue
 from appliance.notify.templates import language_of, prepare_text, render
 from appliance.platform.clock import to_stamp, utcnow
-from appliance.platform.config import ApplianceConfig
+from appliance.platform.config import ApplianceConfig, SchedulingConfig
 from appliance.scheduling.ics import Invitation, build_invitation
 from appliance.scheduling.links import Signers, issue_room_token, issue_scheduling_link
 from appliance.scheduling.render import render_time
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
+from appliance.store.people import User
 from appliance.store.scheduling import Booking, SchedulingRequest
 
 Event = Literal["booked", "rescheduled", "cancelled"]
@@ -118,6 +119,181 @@ def schedule_invite(
     return url
 
 
+_PURPOSES: dict[Event, str] = {
+    "booked": "invitation",
+    "rescheduled": "rescheduled",
+    "cancelled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """Queues the messages of one event under one key prefix, for one candidate's interview."""
+
+    store: Store
+    settings: SchedulingConfig
+    key: str
+    candidate_id: int
+    interview_id: int
+    not_before: str | None = None
+
+    def send(
+        self, suffix: str, channel: str, purpose: str, user_id: int | None, payload: dict[str, Any]
+    ) -> None:
+        """Enqueue one message keyed `<key>:<suffix>` (idempotent by that key)."""
+        enqueue(
+            self.store,
+            self.settings,
+            message_key=f"{self.key}:{suffix}",
+            channel=channel,
+            purpose=purpose,
+            candidate_id=self.candidate_id,
+            interview_id=self.interview_id,
+            user_id=user_id,
+            payload=payload,
+            not_before=self.not_before,
+        )
+
+
+@dataclass(frozen=True)
+class _Invite:
+    """The calendar invitation (or cancellation) of a booking, rendered per recipient."""
+
+    config: ApplianceConfig
+    booking: Booking
+    who: Parties
+    method: Literal["REQUEST", "CANCEL"]
+    attendees: tuple[tuple[str, str], ...]
+
+    def ics(self, description: str, location: str) -> str:
+        """The iCalendar text with a recipient's own description and location."""
+        return build_invitation(
+            Invitation(
+                uid=self.booking.uid,
+                sequence=self.booking.sequence,
+                start=self.booking.start,
+                end=self.booking.end,
+                summary=f"Interview: {self.who.position} (round {self.who.round})",
+                description=description,
+                location=location,
+                organizer_email=self.config.scheduling.smtp_sender,
+                organizer_name=self.config.site.name,
+                attendees=self.attendees,
+                url=location,
+            ),
+            self.method,
+        ).decode("utf-8")
+
+
+def _booking_links(
+    store: Store,
+    signers: Signers,
+    request: SchedulingRequest,
+    booking: Booking,
+    base: str,
+    *,
+    created_by: int,
+) -> tuple[str, str]:
+    """The room URL and the manage-booking URL of a (not cancelled) booking."""
+    room_token = issue_room_token(
+        store,
+        signers,
+        request.interview_id,
+        created_by=created_by,
+        expires=booking.end + timedelta(days=1),
+    )
+    room = f"{base}/room/{room_token}"
+    manage = f"{base}/schedule/" + issue_scheduling_link(
+        store, signers, request.id, created_by=created_by, expires=booking.end
+    )
+    return room, manage
+
+
+def _attendees(who: Parties, staff: list[User]) -> tuple[tuple[str, str], ...]:
+    """(name, e-mail) of everyone on the invitation; those without an address are left out."""
+    everyone = (
+        (who.candidate_name, who.candidate_email or ""),
+        *((u.display_name, u.email or "") for u in staff),
+    )
+    return tuple(a for a in everyone if a[1])
+
+
+def _queue_candidate_booking(
+    sender: _Sender,
+    invite: _Invite,
+    request: SchedulingRequest,
+    purpose: str,
+    *,
+    room: str,
+    manage: str,
+    notice: str,
+) -> None:
+    """The candidate's e-mail (with the invitation) and SMS about a booking event."""
+    settings, who, booking = sender.settings, invite.who, invite.booking
+    zone_name, lang = request.candidate_timezone, who.language
+    cutoff_at = booking.start - timedelta(hours=settings.reschedule_cutoff_hours)
+    subject, body = render(
+        purpose,
+        lang,
+        {
+            "name": who.candidate_name,
+            "position": who.position,
+            "when": render_time(booking.start, zone_name, lang),
+            "until": render_time(booking.end, zone_name, lang),
+            "room": room,
+            "prepare": prepare_text(who.role_family, lang),
+            "cutoff": render_time(cutoff_at, zone_name, lang),
+            "link": manage,
+            "notice": notice,
+        },
+    )
+    if who.candidate_email:
+        payload = {
+            "to": who.candidate_email,
+            "to_name": who.candidate_name,
+            "subject": subject,
+            "text": body,
+            "ics": invite.ics(body, room),
+            "method": invite.method,
+        }
+        sender.send("candidate:email", "email", purpose, None, payload)
+    if who.candidate_phone and settings.sms_gateway_url:
+        sms = {"to": who.candidate_phone, "text": subject}
+        sender.send("candidate:sms", "sms", purpose, None, sms)
+
+
+def _queue_staff_booking(
+    sender: _Sender, invite: _Invite, user: User, purpose: str, profile_url: str
+) -> None:
+    """An interviewer's e-mail (with the invitation, when they have an address) and in-app note."""
+    who, booking = invite.who, invite.booking
+    u_zone, u_lang = user.timezone or "UTC", language_of(user.language)
+    subject, body = render(
+        purpose,
+        u_lang,
+        {
+            "name": user.display_name,
+            "position": who.position,
+            "round": who.round,
+            "when": render_time(booking.start, u_zone, u_lang),
+            "until": render_time(booking.end, u_zone, u_lang),
+            "link": profile_url,
+        },
+    )
+    if user.email:
+        payload = {
+            "to": user.email,
+            "to_name": user.display_name,
+            "subject": subject,
+            "text": body,
+            "ics": invite.ics(body, profile_url),
+            "method": invite.method,
+        }
+        sender.send(f"user:{user.id}:email", "email", purpose, user.id, payload)
+    note = {"title": subject, "text": body, "link": f"/candidates/{who.candidate_id}"}
+    sender.send(f"user:{user.id}:inapp", "inapp", purpose, user.id, note)
+
+
 def booking_messages(
     store: Store,
     config: ApplianceConfig,
@@ -132,150 +308,99 @@ def booking_messages(
     settings = config.scheduling
     who = parties(store, request)
     base = settings.public_base_url.rstrip("/")
-    zone_name, lang = request.candidate_timezone, who.language
-    start, end = booking.start, booking.end
-    when, until = render_time(start, zone_name, lang), render_time(end, zone_name, lang)
-    notice = notice_text(store, who.region, lang)
+    notice = notice_text(store, who.region, who.language)
     method: Literal["REQUEST", "CANCEL"] = "CANCEL" if event == "cancelled" else "REQUEST"
     room = manage = ""
     if event != "cancelled":
-        room_token = issue_room_token(
-            store,
-            signers,
-            request.interview_id,
-            created_by=created_by,
-            expires=end + timedelta(days=1),
-        )
-        room = f"{base}/room/{room_token}"
-        manage = f"{base}/schedule/" + issue_scheduling_link(
-            store, signers, request.id, created_by=created_by, expires=end
-        )
-    cutoff = render_time(start - timedelta(hours=settings.reschedule_cutoff_hours), zone_name, lang)
+        room, manage = _booking_links(store, signers, request, booking, base, created_by=created_by)
     staff = [store.users.get(user_id) for user_id in booking.attendees]
-    attendees = (
-        (who.candidate_name, who.candidate_email or ""),
-        *((u.display_name, u.email or "") for u in staff),
+    invite = _Invite(config, booking, who, method, _attendees(who, staff))
+    sender = _Sender(
+        store,
+        settings,
+        f"booking:{booking.uid}:{booking.sequence}",
+        who.candidate_id,
+        request.interview_id,
     )
-    attendees = tuple(a for a in attendees if a[1])
-    key = f"booking:{booking.uid}:{booking.sequence}"
-
-    def invitation(description: str, location: str) -> str:
-        return build_invitation(
-            Invitation(
-                uid=booking.uid,
-                sequence=booking.sequence,
-                start=start,
-                end=end,
-                summary=f"Interview: {who.position} (round {who.round})",
-                description=description,
-                location=location,
-                organizer_email=settings.smtp_sender,
-                organizer_name=config.site.name,
-                attendees=attendees,
-                url=location,
-            ),
-            method,
-        ).decode("utf-8")
-
-    purpose = {"booked": "invitation", "rescheduled": "rescheduled", "cancelled": "cancelled"}[
-        event
-    ]
-    subject, body = render(
-        purpose,
-        lang,
-        {
-            "name": who.candidate_name,
-            "position": who.position,
-            "when": when,
-            "until": until,
-            "room": room,
-            "prepare": prepare_text(who.role_family, lang),
-            "cutoff": cutoff,
-            "link": manage,
-            "notice": notice,
-        },
+    _queue_candidate_booking(
+        sender, invite, request, _PURPOSES[event], room=room, manage=manage, notice=notice
     )
-    common: dict[str, Any] = {
-        "candidate_id": who.candidate_id,
-        "interview_id": request.interview_id,
-    }
-    if who.candidate_email:
-        enqueue(
-            store,
-            settings,
-            message_key=f"{key}:candidate:email",
-            channel="email",
-            purpose=purpose,
-            user_id=None,
-            **common,
-            payload={
-                "to": who.candidate_email,
-                "to_name": who.candidate_name,
-                "subject": subject,
-                "text": body,
-                "ics": invitation(body, room),
-                "method": method,
-            },
-        )
-    if who.candidate_phone and settings.sms_gateway_url:
-        enqueue(
-            store,
-            settings,
-            message_key=f"{key}:candidate:sms",
-            channel="sms",
-            purpose=purpose,
-            user_id=None,
-            **common,
-            payload={"to": who.candidate_phone, "text": subject},
-        )
     profile_url = f"{base}/candidates/{who.candidate_id}"
     staff_purpose = "staff_cancelled" if event == "cancelled" else "staff_booked"
     for user in staff:
-        u_zone, u_lang = user.timezone or "UTC", language_of(user.language)
-        u_subject, u_body = render(
-            staff_purpose,
-            u_lang,
-            {
-                "name": user.display_name,
-                "position": who.position,
-                "round": who.round,
-                "when": render_time(start, u_zone, u_lang),
-                "until": render_time(end, u_zone, u_lang),
-                "link": profile_url,
-            },
-        )
-        if user.email:
-            enqueue(
-                store,
-                settings,
-                message_key=f"{key}:user:{user.id}:email",
-                channel="email",
-                purpose=staff_purpose,
-                user_id=user.id,
-                **common,
-                payload={
-                    "to": user.email,
-                    "to_name": user.display_name,
-                    "subject": u_subject,
-                    "text": u_body,
-                    "ics": invitation(u_body, profile_url),
-                    "method": method,
-                },
-            )
-        enqueue(
-            store,
-            settings,
-            message_key=f"{key}:user:{user.id}:inapp",
-            channel="inapp",
-            purpose=staff_purpose,
-            user_id=user.id,
-            **common,
-            payload={"title": u_subject, "text": u_body, "link": f"/candidates/{who.candidate_id}"},
-        )
+        _queue_staff_booking(sender, invite, user, staff_purpose, profile_url)
     # Reminders of the old time are void; new ones follow the new time.
     store.outbox.cancel_pending(f"reminder:{booking.uid}:")
     if event != "cancelled":
         queue_reminders(store, config, request, booking, who, room)
+
+
+def _queue_candidate_reminders(
+    sender: _Sender, request: SchedulingRequest, booking: Booking, who: Parties, room: str
+) -> int:
+    """The candidate's reminder by e-mail and SMS; returns how many were queued."""
+    settings = sender.settings
+    zone_name, lang = request.candidate_timezone, who.language
+    subject, body = render(
+        "reminder",
+        lang,
+        {
+            "name": who.candidate_name,
+            "position": who.position,
+            "when": render_time(booking.start, zone_name, lang),
+            "room": room,
+            "prepare": prepare_text(who.role_family, lang),
+        },
+    )
+    # A reminder that has not gone out by the start of the interview is no use any more.
+    expiry = {"expires_at": booking.starts_at}
+    queued = 0
+    if who.candidate_email:
+        payload = {
+            "to": who.candidate_email,
+            "to_name": who.candidate_name,
+            "subject": subject,
+            "text": body,
+            **expiry,
+        }
+        sender.send("candidate:email", "email", "reminder", None, payload)
+        queued += 1
+    if who.candidate_phone and settings.sms_gateway_url:
+        sms = {"to": who.candidate_phone, "text": subject, **expiry}
+        sender.send("candidate:sms", "sms", "reminder", None, sms)
+        queued += 1
+    return queued
+
+
+def _queue_staff_reminder(sender: _Sender, booking: Booking, who: Parties, user_id: int) -> None:
+    """An interviewer's reminder: by e-mail when they have an address, otherwise in-app."""
+    user = sender.store.users.get(user_id)
+    u_zone, u_lang = user.timezone or "UTC", language_of(user.language)
+    subject, body = render(
+        "staff_reminder",
+        u_lang,
+        {
+            "name": user.display_name,
+            "position": who.position,
+            "when": render_time(booking.start, u_zone, u_lang),
+            "link": f"{sender.settings.public_base_url.rstrip('/')}/candidates/{who.candidate_id}",
+        },
+    )
+    channel = "email" if user.email else "inapp"
+    payload = (
+        {
+            "to": user.email,
+            "to_name": user.display_name,
+            "subject": subject,
+            "text": body,
+        }
+        if user.email
+        else {"title": subject, "text": body, "link": f"/candidates/{who.candidate_id}"}
+    )
+    expiry = {"expires_at": booking.starts_at}
+    sender.send(
+        f"user:{user_id}:{channel}", channel, "staff_reminder", user_id, {**payload, **expiry}
+    )
 
 
 def queue_reminders(
@@ -290,95 +415,20 @@ def queue_reminders(
     settings = config.scheduling
     now = utcnow()
     queued = 0
-    common: dict[str, Any] = {
-        "candidate_id": who.candidate_id,
-        "interview_id": request.interview_id,
-    }
     for offset in sorted(set(settings.reminder_offsets_hours), reverse=True):
         at: datetime = booking.start - timedelta(hours=offset)
         if at <= now:
             continue
-        key = f"reminder:{booking.uid}:{booking.sequence}:{offset:g}h"
-        timing: dict[str, Any] = {"not_before": to_stamp(at)}
-        zone_name, lang = request.candidate_timezone, who.language
-        subject, body = render(
-            "reminder",
-            lang,
-            {
-                "name": who.candidate_name,
-                "position": who.position,
-                "when": render_time(booking.start, zone_name, lang),
-                "room": room,
-                "prepare": prepare_text(who.role_family, lang),
-            },
+        sender = _Sender(
+            store,
+            settings,
+            f"reminder:{booking.uid}:{booking.sequence}:{offset:g}h",
+            who.candidate_id,
+            request.interview_id,
+            not_before=to_stamp(at),
         )
-        expiry = {"expires_at": booking.starts_at}
-        if who.candidate_email:
-            enqueue(
-                store,
-                settings,
-                message_key=f"{key}:candidate:email",
-                channel="email",
-                purpose="reminder",
-                user_id=None,
-                **common,
-                **timing,
-                payload={
-                    "to": who.candidate_email,
-                    "to_name": who.candidate_name,
-                    "subject": subject,
-                    "text": body,
-                    **expiry,
-                },
-            )
-            queued += 1
-        if who.candidate_phone and settings.sms_gateway_url:
-            enqueue(
-                store,
-                settings,
-                message_key=f"{key}:candidate:sms",
-                channel="sms",
-                purpose="reminder",
-                user_id=None,
-                **common,
-                **timing,
-                payload={"to": who.candidate_phone, "text": subject, **expiry},
-            )
-            queued += 1
+        queued += _queue_candidate_reminders(sender, request, booking, who, room)
         for user_id in booking.attendees:
-            user = store.users.get(user_id)
-            u_zone, u_lang = user.timezone or "UTC", language_of(user.language)
-            u_subject, u_body = render(
-                "staff_reminder",
-                u_lang,
-                {
-                    "name": user.display_name,
-                    "position": who.position,
-                    "when": render_time(booking.start, u_zone, u_lang),
-                    "link": f"{settings.public_base_url.rstrip('/')}/candidates/{who.candidate_id}",
-                },
-            )
-            channel = "email" if user.email else "inapp"
-            payload = (
-                {
-                    "to": user.email,
-                    "to_name": user.display_name,
-                    "subject": u_subject,
-                    "text": u_body,
-                }
-                if user.email
-                else {"title": u_subject, "text": u_body, "link": f"/candidates/{who.candidate_id}"}
-            )
-            enqueue(
-                store,
-                settings,
-                message_key=f"{key}:user:{user_id}:{channel}",
-                channel=channel,
-                purpose="staff_reminder",
-                user_id=user_id,
-                **common,
-                **timing,
-                payload={**payload, **expiry},
-            )
+            _queue_staff_reminder(sender, booking, who, user_id)
             queued += 1
     return queued

@@ -37,9 +37,10 @@ from appliance.scheduling.slots import SlotFinder
 from appliance.scheduling.zones import zone
 from appliance.security.permissions import Action, Principal, Scope, require
 from appliance.store import Store
+from appliance.store.availability import InterviewType, Profile
 from appliance.store.db import IntegrityError
 from appliance.store.people import User
-from appliance.store.scheduling import Booking, InterviewType, Profile, SchedulingRequest
+from appliance.store.scheduling import Booking, SchedulingRequest
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def save_availability(
         raise SchedulingError("the daily cap is between 1 and 24 interviews")
     hours = hours_to_json(parse_hours(working_hours))
     focus = day_windows_to_json(parse_day_windows(focus_blocks))
-    with store.transaction():
+    with store.audited(principal.actor, "availability.saved", user=user_id):
         profile = store.scheduling.put_profile(
             user_id,
             timezone=timezone,
@@ -124,9 +125,6 @@ def save_availability(
             focus_blocks=focus,
             max_per_day=max_per_day,
             caldav_calendar=(caldav_calendar or "").strip() or None,
-        )
-        store.audit.append(
-            f"user:{principal.user_id}", "availability.saved", details={"user": user_id}
         )
     return profile
 
@@ -141,15 +139,13 @@ def import_ics(
     intervals = busy_times(
         data, profile.timezone, start=start - timedelta(days=1), end=end + timedelta(days=1)
     )
-    with store.transaction():
+    with store.audited(
+        principal.actor, "availability.busy_imported", user=user_id, source="ics"
+    ) as entry:
         count = store.scheduling.replace_busy(
             user_id, "ics", intervals, start=start - timedelta(days=1), end=end + timedelta(days=1)
         )
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "availability.busy_imported",
-            details={"user": user_id, "source": "ics", "blocks": count},
-        )
+        entry.details["blocks"] = count
     return count
 
 
@@ -171,15 +167,13 @@ def sync_caldav(store: Store, config: ApplianceConfig, *, user_id: int) -> int:
         start=window[0],
         end=window[1],
     )
-    with store.transaction():
+    with store.audited(
+        "system", "availability.busy_imported", user=user_id, source="caldav"
+    ) as entry:
         count = store.scheduling.replace_busy(
             user_id, "caldav", intervals, start=window[0], end=window[1]
         )
-        store.audit.append(
-            "system",
-            "availability.busy_imported",
-            details={"user": user_id, "source": "caldav", "blocks": count},
-        )
+        entry.details["blocks"] = count
     return count
 
 
@@ -253,7 +247,7 @@ def create_interview_type(
         raise SchedulingError("a pool cannot send more interviewers than it has")
     for user_id in members:
         _profile(store, user_id)
-    with store.transaction():
+    with store.audited(principal.actor, "scheduling.type_created") as entry:
         kind = store.scheduling.create_type(
             name=name,
             duration_minutes=duration_minutes,
@@ -265,9 +259,7 @@ def create_interview_type(
             members=members,
             created_by=principal.user_id,
         )
-        store.audit.append(
-            f"user:{principal.user_id}", "scheduling.type_created", details={"type": kind.id}
-        )
+        entry.details["type"] = kind.id
     return kind
 
 
@@ -299,7 +291,7 @@ def open_request(
         raise SchedulingError("this interview is already being scheduled")
     signers = Signers(store)
     candidate = store.candidates.get(interview.candidate_id)
-    with store.transaction():
+    with store.audited(principal.actor, "scheduling.opened", subject=candidate.pseudonym) as entry:
         request = store.scheduling.open_request(
             interview.id,
             type_id,
@@ -308,12 +300,7 @@ def open_request(
             opened_by=principal.user_id,
         )
         url = schedule_invite(store, config, signers, request, created_by=principal.user_id)
-        store.audit.append(
-            f"user:{principal.user_id}",
-            "scheduling.opened",
-            subject=candidate.pseudonym,
-            details={"request": request.id},
-        )
+        entry.details["request"] = request.id
     return OpenedRequest(request, url)
 
 
@@ -489,7 +476,7 @@ def cancel(
 ) -> Booking:
     """Cancel a booked interview: holds freed, CANCEL invitations and no more reminders."""
     signers = Signers(store)
-    with store.transaction():
+    with store.audited(actor, "scheduling.cancelled") as entry:
         request = store.scheduling.get_request(request_id)
         booking = store.scheduling.booking_for(request.id)
         if booking is None or booking.status != "booked":
@@ -503,12 +490,8 @@ def cancel(
         )
         interview = store.interviews.get(request.interview_id)
         store.scheduling.set_interview_time(interview.id, None)
-        store.audit.append(
-            actor,
-            "scheduling.cancelled",
-            subject=store.candidates.get(interview.candidate_id).pseudonym,
-            details={"request": request.id, "booking": booking.id, "sequence": cancelled.sequence},
-        )
+        entry.subject = store.candidates.get(interview.candidate_id).pseudonym
+        entry.details.update(request=request.id, booking=booking.id, sequence=cancelled.sequence)
     return cancelled
 
 
@@ -528,7 +511,7 @@ def hr_book(
         config,
         request.id,
         start,
-        actor=f"user:{principal.user_id}",
+        actor=principal.actor,
         created_by=principal.user_id,
     )
 
@@ -538,9 +521,7 @@ def hr_cancel(
 ) -> Booking:
     """HR cancels a booked interview."""
     request = request_visible(store, principal, request_id)
-    return cancel(
-        store, config, request.id, actor=f"user:{principal.user_id}", created_by=principal.user_id
-    )
+    return cancel(store, config, request.id, actor=principal.actor, created_by=principal.user_id)
 
 
 def candidate_book(

@@ -11,7 +11,7 @@ model version always give the same section (no randomness, embeddings rounded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from appliance.scoring.cues import STAR_PARTS
@@ -346,6 +346,122 @@ def _answer_entry(span: SpanLike, language: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Scored:
+    """The answers of one recording, their analyses and their assessments, in order."""
+
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    analyses: dict[int, AnswerAnalysis] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+    mismatch: bool = False
+
+
+def _mismatch_flag(language: str) -> dict[str, Any]:
+    """The flag of an answer in another language, asking for one in the job's `language`."""
+    wanted = {"en": "English", "zh": "中文"}.get(language, language)
+    return flag(
+        "language_mismatch",
+        language,
+        f"请用{wanted}回答这个问题。"
+        if language == "zh"
+        else f"Could you please answer this question in {wanted}?",
+    )
+
+
+def _describe(
+    entry: dict[str, Any], analysis: AnswerAnalysis, position: int, language: str
+) -> None:
+    """Fill an answer's STAR spans, measures, flags and `_units` (spans for follow-ups)."""
+    for part in STAR_PARTS:
+        entry["star"][part] = [
+            span_of(u, position, label)
+            for u, c in zip(analysis.units, analysis.cues, strict=True)
+            for label in c.parts.get(part, [])[:1]
+        ]
+    entry["quantified_result"] = analysis.quantified_result
+    entry["ownership"] = round(analysis.ownership, 3)
+    entry["specificity"] = round(analysis.specificity, 3)
+    entry["flags"].extend(answer_flags(analysis, language))
+    entry["_units"] = sorted(
+        (s for part in STAR_PARTS for s in entry["star"][part]),
+        key=lambda s: s["start"],
+    ) or [span_of(analysis.units[0], position, "relevant")]
+
+
+def _assess_answer(
+    entry: dict[str, Any],
+    analysis: AnswerAnalysis,
+    model: ModelSpec,
+    span: SpanLike,
+    embedder: Embedder,
+    language: str,
+) -> list[Assessment]:
+    """Judge an answer against its asked dimension (or, not known, every dimension); an asked
+    dimension it misses flags the answer off-topic."""
+    position = entry["index"]
+    asked = bool(span.dimension_key and model.dimension(span.dimension_key))
+    targets = (
+        [d for d in model.dimensions if d.key == span.dimension_key]
+        if asked
+        else list(model.dimensions)
+    )
+    assessments: list[Assessment] = []
+    for dim in targets:
+        item = assess(analysis, dim, position, embedder, asked=asked)
+        assessments.append(item)
+        entry["assessments"].append(
+            {
+                "dimension_key": dim.key,
+                "score": item.score,
+                "confidence": item.confidence,
+                "relevance": item.relevance,
+                "asked": asked,
+                "evidence": list(item.evidence),
+            }
+        )
+        if asked and item.relevance < ON_TOPIC:
+            name = dim.label(language)
+            entry["flags"].append(
+                flag(
+                    "off_topic",
+                    language,
+                    probe("off_topic", "", analysis.language, dimension=name),
+                )
+            )
+    return assessments
+
+
+def _score_answers(
+    model: ModelSpec,
+    transcript: Transcript,
+    spans: Sequence[SpanLike],
+    embedder: Embedder,
+    language: str,
+) -> _Scored:
+    """Each span's answer entry: flagged when empty or in another language, else analysed
+    and assessed."""
+    scored = _Scored()
+    for position, span in enumerate(spans):
+        words = _words_in(transcript, span.start, span.end)
+        spoken = join_words(words, "zh" if transcript.language == "zh" else "en")
+        answer_language = detect_language(spoken) if words else language
+        entry = _answer_entry(span, answer_language)
+        entry["index"] = position
+        scored.answers.append(entry)
+        if not words:
+            entry["flags"].append(flag("empty", language, ""))
+            continue
+        if answer_language != language:
+            scored.mismatch = True
+            entry["flags"].append(_mismatch_flag(language))
+            continue
+        analysis = analyse_words(words, answer_language)
+        scored.analyses[position] = analysis
+        _describe(entry, analysis, position, language)
+        scored.assessments.extend(_assess_answer(entry, analysis, model, span, embedder, language))
+    return scored
+
+
 def score_recording(
     model: ModelSpec,
     transcript: Transcript,
@@ -354,93 +470,23 @@ def score_recording(
     language: str,
 ) -> dict[str, Any]:
     """The `sections["scoring"]` of one recording (see the scoring contract)."""
-    embedder = Embedder(encoder)
-    answers: list[dict[str, Any]] = []
-    analyses: dict[int, AnswerAnalysis] = {}
-    assessments: list[Assessment] = []
-    mismatch = False
-    for position, span in enumerate(spans):
-        words = _words_in(transcript, span.start, span.end)
-        spoken = join_words(words, "zh" if transcript.language == "zh" else "en")
-        answer_language = detect_language(spoken) if words else language
-        entry = _answer_entry(span, answer_language)
-        entry["index"] = position
-        answers.append(entry)
-        if not words:
-            entry["flags"].append(flag("empty", language, ""))
-            continue
-        if answer_language != language:
-            mismatch = True
-            wanted = {"en": "English", "zh": "中文"}.get(language, language)
-            entry["flags"].append(
-                flag(
-                    "language_mismatch",
-                    language,
-                    f"请用{wanted}回答这个问题。"
-                    if language == "zh"
-                    else f"Could you please answer this question in {wanted}?",
-                )
-            )
-            continue
-        analysis = analyse_words(words, answer_language)
-        analyses[position] = analysis
-        for part in STAR_PARTS:
-            entry["star"][part] = [
-                span_of(u, position, label)
-                for u, c in zip(analysis.units, analysis.cues, strict=True)
-                for label in c.parts.get(part, [])[:1]
-            ]
-        entry["quantified_result"] = analysis.quantified_result
-        entry["ownership"] = round(analysis.ownership, 3)
-        entry["specificity"] = round(analysis.specificity, 3)
-        entry["flags"].extend(answer_flags(analysis, language))
-        entry["_units"] = sorted(
-            (s for part in STAR_PARTS for s in entry["star"][part]),
-            key=lambda s: s["start"],
-        ) or [span_of(analysis.units[0], position, "relevant")]
-        targets = (
-            [d for d in model.dimensions if d.key == span.dimension_key]
-            if span.dimension_key and model.dimension(span.dimension_key)
-            else list(model.dimensions)
-        )
-        asked = bool(span.dimension_key and model.dimension(span.dimension_key))
-        for dim in targets:
-            item = assess(analysis, dim, position, embedder, asked=asked)
-            assessments.append(item)
-            entry["assessments"].append(
-                {
-                    "dimension_key": dim.key,
-                    "score": item.score,
-                    "confidence": item.confidence,
-                    "relevance": item.relevance,
-                    "asked": asked,
-                    "evidence": list(item.evidence),
-                }
-            )
-            if asked and item.relevance < ON_TOPIC:
-                name = dim.label(language)
-                entry["flags"].append(
-                    flag(
-                        "off_topic",
-                        language,
-                        probe("off_topic", "", answer_language, dimension=name),
-                    )
-                )
-    dimensions = dimension_entries(model, assessments, answers, language)
+    scored = _score_answers(model, transcript, spans, Embedder(encoder), language)
+    answers = scored.answers
+    dimensions = dimension_entries(model, scored.assessments, answers, language)
     # A recording of one asked question (the interview room) says nothing about the others:
     # coverage is judged over the whole interview (`aggregate_interview`) instead.
     whole_interview = len(spans) > 1 or any(span.dimension_key is None for span in spans)
     if whole_interview:
         _flag_not_covered(model, dimensions, answers, language)
     strengths, to_probe, followups = summaries(dimensions, answers, language)
-    _depth_followups(answers, analyses, followups)
+    _depth_followups(answers, scored.analyses, followups)
     for entry in answers:
         entry.pop("_units", None)
     return {
         "scorer": SCORER,
         "model": {"id": model.id, "name": model.name, "version": model.version},
         "language": language,
-        "language_mismatch": mismatch,
+        "language_mismatch": scored.mismatch,
         "answers": answers,
         "dimensions": dimensions,
         "overall": overall_score(dimensions),

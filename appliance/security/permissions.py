@@ -178,6 +178,11 @@ class Principal:
     departments: tuple[str, ...]
     regions: tuple[str, ...]
 
+    @property
+    def actor(self) -> str:
+        """The audit log's actor for this person: `user:<id>`."""
+        return f"user:{self.user_id}"
+
 
 @dataclass(frozen=True)
 class Visibility:

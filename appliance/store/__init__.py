@@ -6,8 +6,9 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from appliance.store.audit import AuditRepository
+from appliance.store.audit import AuditRepository, PendingEntry
 from appliance.store.competency import CompetencyRepository
 from appliance.store.db import Connection, Database, transaction
 from appliance.store.hiring import (
@@ -114,6 +115,18 @@ class Store:
         """One write transaction on the main database (BEGIN IMMEDIATE)."""
         with transaction(self.conn) as conn:
             yield conn
+
+    @contextmanager
+    def audited(
+        self, actor: str, action: str, *, subject: str | None = None, **details: Any
+    ) -> Iterator[PendingEntry]:
+        """A transaction for one change and its audit entry: both commit, or neither does."""
+        with self.transaction():
+            entry = PendingEntry(subject, details)
+            yield entry
+            # Appended last, after the block: the entry records a change that has happened
+            # (and ids known only then); an exception skips it and rolls everything back.
+            self.audit.append(actor, action, subject=entry.subject, details=entry.details)
 
     def close(self) -> None:
         """Close this thread's connections."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.platform.clock import now_stamp
@@ -24,6 +24,14 @@ class AuditEntry:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass
+class PendingEntry:
+    """The subject and details of an audit entry still to be written (see `Store.audited`)."""
+
+    subject: str | None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def entry_hash(

@@ -51,7 +51,7 @@ def cipher(key: FieldKey) -> AESGCM:
 class SealedFieldError(ApplianceError):
     """A sealed field does not open: altered, moved to another row or column, or a wrong key."""
 
-    exit_code = 30
+    exit_code = 35
 
 
 def associated_data(table: str, column: str, row: int | str) -> bytes:

@@ -24,7 +24,6 @@ from appliance.hiring.requisitions import REQUISITION_STATUSES
 from appliance.hiring.review import (
     DECISIONS,
     RECOMMENDATIONS,
-    ReviewError,
     current_scores,
     log_candidate_read,
     log_candidate_reads,
@@ -32,7 +31,7 @@ from appliance.hiring.review import (
 from appliance.media.spool import Spool
 from appliance.media.uploads import UploadProgress, append_piece, start_upload
 from appliance.platform.config import ApplianceConfig
-from appliance.platform.errors import NotFoundError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import (
     PERMISSIONS,
     Action,
@@ -54,7 +53,7 @@ MAX_UPLOAD_ID = 64
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
-class InvalidRequestError(ReviewError):
+class InvalidRequestError(RefusedError):
     """A request body or query that does not fit the API's schema (answered with 422)."""
 
 
@@ -300,10 +299,6 @@ def upload_json(session: UploadSession, config: ApplianceConfig) -> dict[str, An
 # --- Helpers ---------------------------------------------------------------------------------
 
 
-def _actor(principal: Principal) -> str:
-    return f"user:{principal.user_id}"
-
-
 def open_spool(config: ApplianceConfig) -> Spool:
     """The appliance's encrypted spool."""
     return Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
@@ -489,7 +484,7 @@ def append_upload_piece(
         upload_id=session.id,
         offset=offset,
         data=data,
-        actor=_actor(principal),
+        actor=principal.actor,
     )
 
 

@@ -42,7 +42,7 @@ from appliance.hiring.review import (
     record_decision,
 )
 from appliance.hiring.tech_rounds import tech_round, tech_rounds
-from appliance.platform.errors import NotFoundError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires, visibility
@@ -161,7 +161,7 @@ def new() -> ResponseReturnValue:
     )
     try:
         candidate, _interview = create_candidate(app_store(), current_principal(), values)
-    except ReviewError as exc:
+    except RefusedError as exc:
         return _render_new(values, getattr(exc, "problems", [str(exc)]), 422)
     flash(_("The candidate was added with a first interview."), "success")
     return redirect(url_for("candidates.profile", candidate_id=candidate.id), 303)
@@ -253,7 +253,7 @@ def _back(candidate_id: int, message: str) -> ResponseReturnValue:
     return redirect(url_for("candidates.profile", candidate_id=candidate_id), 303)
 
 
-def _failed(candidate_id: int, form_name: str, exc: ReviewError) -> ResponseReturnValue:
+def _failed(candidate_id: int, form_name: str, exc: RefusedError) -> ResponseReturnValue:
     store, principal = app_store(), current_principal()
     if allowed(principal, Action.VIEW_CANDIDATES) is None:
         raise exc
@@ -283,7 +283,7 @@ def _decide(
             kind=kind,
             reason=request.form.get("reason", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         return _failed(candidate_id, form_name, exc)
     return None
 
@@ -331,7 +331,7 @@ def plan(candidate_id: int) -> ResponseReturnValue:
             kind=request.form.get("kind", ""),
             language=request.form.get("language", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         return _failed(candidate_id, "plan", exc)
     return _back(candidate_id, _("The interview was planned."))
 
@@ -352,7 +352,7 @@ def assign(candidate_id: int, interview_id: int) -> ResponseReturnValue:
             user_id=user_id,
             duty=request.form.get("duty", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         return _failed(candidate_id, f"assign-{interview_id}", exc)
     return _back(candidate_id, _("The assignment was saved."))
 
@@ -378,7 +378,7 @@ def evaluate(candidate_id: int, interview_id: int) -> ResponseReturnValue:
             rating=_rating(),
             summary=request.form.get("summary", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         return _failed(candidate_id, f"evaluate-{interview_id}", exc)
     return _back(candidate_id, _("Your evaluation was saved."))
 
@@ -431,7 +431,7 @@ def tech_evaluate(interview_id: int) -> ResponseReturnValue:
             rating=_rating(),
             summary=request.form.get("summary", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         values = {
             "rating": request.form.get("rating", ""),
             "summary": request.form.get("summary", ""),

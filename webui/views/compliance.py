@@ -11,7 +11,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from appliance.compliance import bias, business_days, common, consents, notices, policy
+from appliance.compliance import (
+    analysis_settings,
+    bias,
+    business_days,
+    common,
+    consents,
+    illinois,
+    notices,
+    policy,
+)
 from appliance.compliance.common import REGIONS, ComplianceError, regions_in_scope
 from appliance.platform.clock import to_stamp, utcnow
 from appliance.security.permissions import Action
@@ -310,7 +319,7 @@ def _settings_page(status: int = 200) -> ResponseReturnValue:
     return (
         render_template(
             "compliance/settings.html",
-            settings=policy.region_analysis(app_store()),
+            settings=analysis_settings.region_analysis(app_store()),
             prohibited={
                 region: policy.prohibition(policy.PolicyAction.RUN_AFFECT_ANALYSIS, region)
                 for region in REGIONS
@@ -331,7 +340,7 @@ def settings() -> ResponseReturnValue:
         return _settings_page()
     form = request.form
     try:
-        saved = policy.set_region_analysis(
+        saved = analysis_settings.set_region_analysis(
             app_store(),
             current_principal(),
             form.get("region", ""),
@@ -404,7 +413,7 @@ def bias_page() -> ResponseReturnValue:
             dimension_labels=DIMENSION_LABELS,
             values=request.values,
             default_source=bias.DEFAULT_SOURCE,
-            il_year=bias.illinois_year_containing(utcnow().date()),
+            il_year=illinois.illinois_year_containing(utcnow().date()),
         ),
         status,
     )
@@ -434,9 +443,13 @@ def bias_publish() -> ResponseReturnValue:
 def illinois_report() -> ResponseReturnValue:
     """IL-4: the annual race/ethnicity report (12 months ending 30 November, due 31 December)."""
     year_text = request.args.get("year", "")
-    year = int(year_text) if year_text.isdigit() else bias.illinois_year_containing(utcnow().date())
+    year = (
+        int(year_text)
+        if year_text.isdigit()
+        else illinois.illinois_year_containing(utcnow().date())
+    )
     try:
-        report = bias.illinois_report(app_store(), current_principal(), year=year)
+        report = illinois.illinois_report(app_store(), current_principal(), year=year)
     except ComplianceError as exc:
         flash(_problem(exc), "error")
         return redirect(url_for("compliance.bias_page")), 303

@@ -44,8 +44,8 @@ from appliance.exports.requesting import (
     list_exports,
     request_export,
 )
-from appliance.exports.rules import REGIONS, ExportError
-from appliance.security.permissions import WILDCARD, Action
+from appliance.exports.rules import REGIONS, ExportError, exportable_regions
+from appliance.security.permissions import Action
 from webui.api import support as api
 from webui.security import (
     LoginRequired,
@@ -207,13 +207,12 @@ def index() -> ResponseReturnValue:
     """The auditor's exports, their age key, and the form to ask for a bundle."""
     store, principal = app_store(), current_principal()
     pem = _device_key_pem()
-    regions = REGIONS if WILDCARD in principal.regions else tuple(principal.regions)
     return render_template(
         "exports/index.html",
         recipient=own_recipient(store, principal),
         exports=list_exports(store, principal),
         kinds=EXPORT_KINDS.values(),
-        regions=[region for region in REGIONS if region in regions],
+        regions=exportable_regions(principal),
         device_key_pem=pem,
         device_key_sha256=hashlib.sha256(pem.encode()).hexdigest() if pem else None,
     )

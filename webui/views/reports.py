@@ -20,6 +20,7 @@ from appliance.analysis.report_document import (
 )
 from appliance.hiring.report_views import report_detail
 from appliance.hiring.review import ReviewError, log_candidate_read, override_score
+from appliance.platform.errors import RefusedError
 from appliance.security.permissions import Action, Visibility, allowed, require
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility
@@ -80,7 +81,7 @@ def override(report_id: int) -> ResponseReturnValue:
             new_score=score,
             reason=form.get("reason", ""),
         )
-    except ReviewError as exc:
+    except RefusedError as exc:
         values = {key: form.get(key, "") for key in ("dimension", "score", "reason")}
         return _report_page(
             report_id,

@@ -30,14 +30,9 @@ from webui.security import (
 bp = Blueprint("uploads", __name__)
 
 
-
 def _spool() -> Spool:
     config = app_config()
     return Spool(config.paths.spool, chunk_size=config.media.spool_chunk_bytes)
-
-
-def _actor() -> str:
-    return f"user:{current_user().id}"
 
 
 def _offset_conflict(expected: int) -> ResponseReturnValue:
@@ -119,7 +114,7 @@ def simple(interview_id: int) -> ResponseReturnValue:
             source=io.BytesIO(data),
             filename=upload.filename,
             content_type=upload.mimetype or "application/octet-stream",
-            actor=_actor(),
+            actor=current_principal().actor,
         )
     except NotARecordingError:
         flash(_("The file does not look like an audio or video recording."), "error")
@@ -196,7 +191,7 @@ def piece(upload_id: str) -> ResponseReturnValue:
             upload_id=session.id,
             offset=offset,
             data=data,
-            actor=_actor(),
+            actor=current_principal().actor,
         )
     except UploadOffsetError as exc:
         return _offset_conflict(exc.expected)
