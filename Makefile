@@ -17,7 +17,7 @@ WHEELS := $(VAR)/wheels
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
-.PHONY: setup translations packs test-media run test lint bench clean-demo
+.PHONY: setup translations packs test-media run test test-quick lint bench clean-demo
 
 setup: $(SYSTEM_STAMP) $(PY_STAMP) translations packs test-media
 
@@ -69,7 +69,15 @@ run: setup $(DEMO_PASSPHRASE)
 test: setup lint
 	@$(PY) -m pytest -q --benchmark-disable -n 2 --dist loadfile
 
+# The quick lane while editing (a few minutes): tests/ without the browser, real-time and slow
+# tests (markers in pyproject.toml) and without benchmarks/. `make test` still runs everything.
+# The edit loop: no real browsers, real-time waits or whole-corpus model runs (see the markers in
+# pyproject.toml); CI and `make test` run everything.
+test-quick: setup
+	@$(PY) -m pytest -q --benchmark-disable -n 2 --dist loadfile -m "not browser and not realtime and not slow" tests
+
 lint: setup
+	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
 

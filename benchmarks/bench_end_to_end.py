@@ -35,7 +35,7 @@ import pytest
 import appliance.analysis.steps  # noqa: F401 - registers the built-in steps in STEPS
 from appliance.accounts.auth import principal_of
 from appliance.analysis.pipeline import STEPS
-from appliance.compliance import consents, policy
+from appliance.compliance import analysis_settings, consents
 from appliance.engines.runtime import forget_loaded_models
 from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
@@ -43,7 +43,7 @@ from appliance.platform.config import DEFAULT_PIPELINE
 from appliance.store import Store
 from inference.media import decode_audio_pcm
 from tests.conftest import Appliance, make_appliance, make_user
-from tests.speech_packs import DEV_PACKS, LIBRIVOX, speech_pack_dir
+from tests.support.speech_packs import DEV_PACKS, LIBRIVOX, speech_pack_dir
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RESULT_FILE = RESULTS_DIR / "end_to_end.json"
@@ -215,8 +215,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory,
     store = appliance.open_store()
     admin_id = make_user(store, "bench.admin", "hr_admin", departments=["*"], regions=["*"])
     if "visual_cues" in pipeline:
-        policy.set_region_analysis(store, principal_of(store.users.get(admin_id)), REGION,
-                                   visual_cues=True, affect=False)
+        analysis_settings.set_region_analysis(store, principal_of(store.users.get(admin_id)),
+                                              REGION, visual_cues=True, affect=False)
     forget_loaded_models()
     try:
         yield EndToEnd(appliance, store, root, _quick(request), pipeline, admin_id)

@@ -20,8 +20,8 @@ from appliance.analysis.segmentation import Candidate, split_by_questions
 from appliance.resumes.profile import extract_profile
 from appliance.resumes.text import resume_text
 from inference.interfaces import Segment, Transcript
-from tests.test_report_render import content
-from tests.test_resume import EN_LINES
+from tests.support.analysed_reports import content
+from tests.support.resumes import EN_LINES
 
 PAGES = 20
 TODAY = date(2026, 11, 1)

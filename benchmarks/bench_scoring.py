@@ -20,7 +20,14 @@ import pytest
 
 from appliance.scoring import score_recording
 from appliance.scoring.star import analyse_words
-from tests.scoring_support import PACKS, Span, encoder, load_eval, model, synthetic_transcript
+from tests.support.scoring_support import (
+    PACKS,
+    Span,
+    encoder,
+    load_eval,
+    model,
+    synthetic_transcript,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring_ratio.json"
 REPEATS = 5

@@ -36,7 +36,7 @@ from appliance.platform.config import ApplianceConfig
 from appliance.store.recordings import Recording
 from inference.media import decode_audio_pcm
 from inference.speech.whisper import WhisperBackend
-from tests.speech_packs import LIBRIVOX, encode_speech, speech_pack_dir
+from tests.support.speech_packs import LIBRIVOX, encode_speech, speech_pack_dir
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RESULT_FILE = RESULTS_DIR / "speech_overhead.json"

@@ -31,7 +31,7 @@ from inference.packs import PackRegistry, PackUseError
 from inference.vision.affect import LABELS, AffectClassifier
 from inference.vision.openvino_backend import OpenVinoVisionBackend, load_rgb
 from tests.conftest import MODEL_PACKS, Appliance, csrf_token_from, login, make_appliance, make_user
-from tests.vision_jobs import MEDIA, admin_of, consent, enable, new_job, run_job
+from tests.support.vision_jobs import MEDIA, admin_of, consent, enable, new_job, run_job
 
 PIPELINE = ["probe", "policy_gate", "visual_cues", "affect"]
 JUSTIFICATION = "Validated for this role by the works council on 2026-01-10; see minute 14."

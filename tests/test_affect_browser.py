@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,24 +11,18 @@ import pytest
 from appliance.analysis.affect_scoring import affect_may_feed_scores
 from appliance.store.affect import affect_of
 from tests.conftest import REPO, USER_PASSWORD, make_appliance, make_user
-from tests.vision_jobs import new_job
+from tests.support.browser import chromium, require_chromium
+from tests.support.serving import serving
+from tests.support.vision_jobs import new_job
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = REPO / "tests" / "artifacts"
 REASON = "Approved for this role by the works council on 2026-01-10 (minute 14)."
 
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_serve import serving  # noqa: E402 - after the skips above
+from playwright.sync_api import Page, expect  # noqa: E402 - after the skip above
 
 
 @pytest.fixture
@@ -40,13 +33,11 @@ def page(tmp_path: Path) -> Iterator[tuple[Page, str, object, int, int]]:
     job = new_job(store, "US-NYC")
     eu = new_job(store, "EU", name="Eu Candidate")
     try:
-        with serving(appliance, tmp_path) as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        with serving(appliance, tmp_path) as server, chromium() as browser:
             opened = browser.new_page()
             opened.set_default_timeout(30_000)
             yield opened, f"http://127.0.0.1:{server.port}", store, job.requisition_id, \
                 eu.requisition_id
-            browser.close()
     finally:
         store.close()
 

@@ -26,15 +26,13 @@ from appliance.audit.chain import (
     EXIT_TAMPERED,
     AuditChainError,
     checkpoint_message,
-    export_log,
     key_fingerprint,
     make_checkpoint,
     maybe_checkpoint,
     verify_chain,
-    verify_export,
-    verify_export_text,
     verify_store,
 )
+from appliance.audit.log_export import export_log, verify_export, verify_export_text
 from appliance.hiring.review import log_candidate_read
 from appliance.platform.clock import utcnow
 from appliance.security.permissions import Principal

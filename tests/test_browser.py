@@ -6,7 +6,6 @@ Screenshots of every step land in tests/artifacts/ (ignored by git).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -29,33 +28,20 @@ from tests.conftest import (
     make_user,
     write_wav,
 )
+from tests.support.browser import chromium, require_chromium
+from tests.support.serving import Serving, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "tests" / "artifacts"
 PIECE = 1 << 20
 # Chromium keeps Secure cookies from http://127.0.0.1 (a potentially trustworthy origin), so
 # the appliance runs with its default `web.cookie_secure = true` here.
 COOKIE_SECURE = True
 
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_serve import Serving, serving  # noqa: E402 - after the skips above
+from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E402 - after the skip
 
 
 @dataclass
@@ -97,12 +83,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def browser() -> Iterator[Browser]:
     """Debian's chromium, headless; never a downloaded browser."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def new_page(context: BrowserContext, problems: list[str]) -> Page:

@@ -15,18 +15,10 @@ import pytest
 from appliance.accounts.auth import issue_api_token
 from appliance.store import Store
 from tests.conftest import Appliance, make_appliance, make_user
+from tests.support.browser import chromium, require_chromium
+from tests.support.serving import serving
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _job(store: Store, region: str = "EU") -> int:
@@ -149,9 +141,7 @@ def test_api_lists_starter_models_and_rejects_bad_models(api: Any) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Appliance, Store, str]]:
-    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
-    from tests.test_serve import serving
+    require_chromium()
 
     root = tmp_path_factory.mktemp("competency-browser")
     appliance = make_appliance(root)
@@ -165,10 +155,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Appliance
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_hr_imports_a_dictionary_edits_questions_and_installs_a_starter_in_the_browser(
     served: tuple[Appliance, Store, str], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.conftest import USER_PASSWORD
 
@@ -176,60 +167,54 @@ def test_hr_imports_a_dictionary_edits_questions_and_installs_a_starter_in_the_b
     job = _job(store)
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b"id,name,weight\nteam,Team,1\nteam,Team,2\n")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/login")
+        page.fill("#username", "hr.eu")
+        page.fill("#password", USER_PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_url(f"{base}/")
+
+        page.goto(f"{base}/jobs/{job}/model/import")
+        page.set_input_files("#dictionary", str(broken))
+        page.click("form[enctype] button[type=submit]")
+        expect(page.locator("ul.problems")).to_contain_text(
+            "line 3: duplicate id 'team' (first at line 2)"
         )
-        try:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(30_000)
-            page.goto(f"{base}/login")
-            page.fill("#username", "hr.eu")
-            page.fill("#password", USER_PASSWORD)
-            page.click("form button[type=submit]")
-            page.wait_for_url(f"{base}/")
+        assert store.requisitions.get(job).competency_model_id is None
 
-            page.goto(f"{base}/jobs/{job}/model/import")
-            page.set_input_files("#dictionary", str(broken))
-            page.click("form[enctype] button[type=submit]")
-            expect(page.locator("ul.problems")).to_contain_text(
-                "line 3: duplicate id 'team' (first at line 2)"
-            )
-            assert store.requisitions.get(job).competency_model_id is None
+        page.set_input_files("#dictionary", str(EXAMPLES / "competency-dictionary.xlsx"))
+        page.fill("#role", "support agent")
+        page.fill("#role_zh", "客服专员")
+        page.click("form[enctype] button[type=submit]")
+        expect(page.locator("p.notice")).to_be_visible()
+        first_en = page.locator("#dim-0-questions-en")
+        assert "Tell me about a time as a support agent" in first_en.input_value()
+        assert "客服专员" in page.locator("#dim-0-questions-zh").input_value()
+        assert page.locator("#dim-0-anchor-9-en").input_value().startswith("Changed a process")
+        first_en.fill("Tell me about a customer whose mind you changed.")
+        page.click("form.model-editor button[type=submit]")
+        page.wait_for_url(f"{base}/jobs/{job}")
+        expect(page.locator("body")).to_contain_text("from an imported dictionary")
+        expect(page.locator("body")).to_contain_text("Changed a process from customer")
+        model_id = store.requisitions.get(job).competency_model_id
+        assert model_id is not None
+        spec = store.competency.spec(model_id)
+        assert spec.origin == "import" and spec.version == 1
+        assert spec.dimensions[0].questions_in("en") == [
+            "Tell me about a customer whose mind you changed."
+        ]
 
-            page.set_input_files("#dictionary", str(EXAMPLES / "competency-dictionary.xlsx"))
-            page.fill("#role", "support agent")
-            page.fill("#role_zh", "客服专员")
-            page.click("form[enctype] button[type=submit]")
-            expect(page.locator("p.notice")).to_be_visible()
-            first_en = page.locator("#dim-0-questions-en")
-            assert "Tell me about a time as a support agent" in first_en.input_value()
-            assert "客服专员" in page.locator("#dim-0-questions-zh").input_value()
-            assert page.locator("#dim-0-anchor-9-en").input_value().startswith("Changed a process")
-            first_en.fill("Tell me about a customer whose mind you changed.")
-            page.click("form.model-editor button[type=submit]")
-            page.wait_for_url(f"{base}/jobs/{job}")
-            expect(page.locator("body")).to_contain_text("from an imported dictionary")
-            expect(page.locator("body")).to_contain_text("Changed a process from customer")
-            model_id = store.requisitions.get(job).competency_model_id
-            assert model_id is not None
-            spec = store.competency.spec(model_id)
-            assert spec.origin == "import" and spec.version == 1
-            assert spec.dimensions[0].questions_in("en") == [
-                "Tell me about a customer whose mind you changed."
-            ]
-
-            page.goto(f"{base}/jobs/{job}/model")
-            page.select_option("#starter", "sales_representative")
-            page.click("#starter-form button[type=submit]")
-            assert page.locator("#dim-0-key").input_value() == "prospecting"
-            page.click("form.model-editor button[type=submit]")
-            page.wait_for_url(f"{base}/jobs/{job}")
-            expect(page.locator("body")).to_contain_text("from a built-in starter model")
-            newer = store.competency.spec(store.requisitions.get(job).competency_model_id or 0)
-            # The job keeps its model's name; the starter's content is its version 2.
-            assert (newer.name, newer.version, newer.origin) == (spec.name, 2, "starter")
-            assert [d.key for d in newer.dimensions][:2] == ["prospecting", "negotiation_closing"]
-            assert store.competency.spec(model_id) == spec  # version 1 is unchanged
-        finally:
-            browser.close()
+        page.goto(f"{base}/jobs/{job}/model")
+        page.select_option("#starter", "sales_representative")
+        page.click("#starter-form button[type=submit]")
+        assert page.locator("#dim-0-key").input_value() == "prospecting"
+        page.click("form.model-editor button[type=submit]")
+        page.wait_for_url(f"{base}/jobs/{job}")
+        expect(page.locator("body")).to_contain_text("from a built-in starter model")
+        newer = store.competency.spec(store.requisitions.get(job).competency_model_id or 0)
+        # The job keeps its model's name; the starter's content is its version 2.
+        assert (newer.name, newer.version, newer.origin) == (spec.name, 2, "starter")
+        assert [d.key for d in newer.dimensions][:2] == ["prospecting", "negotiation_closing"]
+        assert store.competency.spec(model_id) == spec  # version 1 is unchanged

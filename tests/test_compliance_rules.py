@@ -22,7 +22,9 @@ from appliance.accounts.auth import principal_of
 from appliance.analysis.pipeline import ReportDraft, StepContext
 from appliance.analysis.steps.policy_gate import PolicyGateStep, step_decision
 from appliance.compliance import bias, business_days, common, consents, notices, policy
+from appliance.compliance.analysis_settings import RegionPolicyError, set_region_analysis
 from appliance.compliance.common import REGIONS, ComplianceError
+from appliance.compliance.illinois import illinois_period, illinois_report, illinois_year_containing
 from appliance.compliance.policy import Fact, PolicyAction, decide_for_interview, may
 from appliance.platform.clock import now_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
@@ -125,7 +127,7 @@ def _gate(store: Store | None, interview_id: int, region: str, tmp_path: Path) -
 
 
 def _enable(store: Store, admin: Principal, region: str, *, visual: bool, affect: bool) -> None:
-    policy.set_region_analysis(store, admin, region, visual_cues=visual, affect=affect)
+    set_region_analysis(store, admin, region, visual_cues=visual, affect=affect)
 
 
 # --- the policy table ------------------------------------------------------------------------
@@ -248,8 +250,8 @@ def test_EU_1_affect_inference_is_never_enabled_nor_run_in_the_eu(
     store: Store, tmp_path: Path
 ) -> None:
     admin = _person(store, "hr.compliance")
-    with pytest.raises(policy.RegionPolicyError, match=r"AI Act .*Art\. 5\(1\)\(f\)"):
-        policy.set_region_analysis(store, admin, "EU", visual_cues=True, affect=True)
+    with pytest.raises(RegionPolicyError, match=r"AI Act .*Art\. 5\(1\)\(f\)"):
+        set_region_analysis(store, admin, "EU", visual_cues=True, affect=True)
     refused = _entries(store, "policy.refused")
     assert refused[-1].actor == f"user:{admin.user_id}"
     assert refused[-1].details["action"] == "enable:run_affect_analysis"
@@ -655,9 +657,9 @@ def test_IL_1_no_ai_evaluation_without_consent_given_before_the_interview(
 def test_IL_4_annual_race_ethnicity_report(store: Store) -> None:
     admin = _person(store, "hr.compliance")
     auditor = _person(store, "il.auditor", role="auditor", regions=["US-IL"])
-    assert bias.illinois_period(2025) == (date(2024, 12, 1), date(2025, 11, 30), date(2025, 12, 31))
-    assert bias.illinois_year_containing(date(2025, 11, 30)) == 2025
-    assert bias.illinois_year_containing(date(2025, 12, 1)) == 2026
+    assert illinois_period(2025) == (date(2024, 12, 1), date(2025, 11, 30), date(2025, 12, 31))
+    assert illinois_year_containing(date(2025, 11, 30)) == 2025
+    assert illinois_year_containing(date(2025, 12, 1)) == 2026
     with store.transaction():
         il = store.requisitions.create("Driver", "Logistics", "Chicago", "US-IL")
         ny = store.requisitions.create("Driver", "Logistics", "New York", "US-NYC")
@@ -687,8 +689,8 @@ def test_IL_4_annual_race_ethnicity_report(store: Store) -> None:
         score=5.0,
         decision="hire",
     )
-    year = bias.illinois_year_containing(utcnow().astimezone(ZoneInfo("America/Chicago")).date())
-    report = bias.illinois_report(store, auditor, year=year)
+    year = illinois_year_containing(utcnow().astimezone(ZoneInfo("America/Chicago")).date())
+    report = illinois_report(store, auditor, year=year)
     assert report.applicants == 4
     rows = {row.race_ethnicity: row for row in report.rows}
     black = rows["Black or African American"]
@@ -703,11 +705,11 @@ def test_IL_4_annual_race_ethnicity_report(store: Store) -> None:
     assert report.unknown.applicants == 1 and report.unknown.not_interviewed_in_person == 1
     assert rows["Asian"].applicants == 0  # every category is listed
     assert report.as_dict()["due"] == f"{year}-12-31"
-    assert bias.illinois_report(store, auditor, year=year - 1).applicants == 0
+    assert illinois_report(store, auditor, year=year - 1).applicants == 0
     assert _entries(store, "bias_audit.illinois_report")
     ny_auditor = _person(store, "ny.auditor", role="auditor", regions=["US-NYC"])
     with pytest.raises(PermissionDeniedError):
-        bias.illinois_report(store, ny_auditor, year=year)
+        illinois_report(store, ny_auditor, year=year)
 
 
 # --- US-MD -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from appliance.platform.config import DEFAULT_PIPELINE
 from tests.conftest import MODEL_PACKS, make_appliance
 
 
+@pytest.mark.slow
 def test_the_demo_interview_is_transcribed_and_scored_with_evidence(tmp_path: Path) -> None:
     if not (MODEL_PACKS / "whisper-base" / "manifest.json").is_file():
         pytest.skip("model packs not built (make setup)")

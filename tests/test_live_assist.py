@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from appliance.accounts.auth import principal_of
-from appliance.compliance.notices import record_delivery
 from appliance.live.assist import (
     LiveAssistError,
     LivePieceOrderError,
@@ -22,35 +20,11 @@ from appliance.live.assist import (
 )
 from appliance.live.segmenter import UtteranceCutter
 from appliance.platform.errors import MediaRejectedError, NotFoundError
-from appliance.security.permissions import PermissionDeniedError, Principal
+from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
-from appliance.store.compliance import compliance_of
 from tests.conftest import MODEL_PACKS, Appliance, make_user
-from tests.room_fixtures import RoomSetup, room_setup
-from tests.room_media import librivox_clips, wav_pcm
-
-RATE = 16000
-
-
-def speech_with_gaps(
-    clips: list[Path], gap_s: float = 1.2
-) -> tuple[bytes, list[tuple[float, float]]]:
-    """The clips one after the other, separated by quiet room noise; and where each clip lies."""
-    rng = np.random.default_rng(7)
-    parts: list[bytes] = []
-    spans: list[tuple[float, float]] = []
-    position = 0
-    for clip in clips:
-        pcm, rate = wav_pcm(clip)
-        assert rate == RATE
-        noise = (rng.normal(0, 20, int(gap_s * RATE))).astype("<i2").tobytes()
-        parts.append(noise)
-        position += len(noise) // 2
-        spans.append((position / RATE, (position + len(pcm) // 2) / RATE))
-        parts.append(pcm)
-        position += len(pcm) // 2
-    parts.append((rng.normal(0, 20, int(gap_s * RATE))).astype("<i2").tobytes())
-    return b"".join(parts), spans
+from tests.support.live_assist import RATE, live_setup, speech_with_gaps
+from tests.support.room_media import librivox_clips
 
 
 def test_the_cutter_ends_utterances_at_the_pauses_between_real_sentences() -> None:
@@ -74,26 +48,13 @@ def test_the_cutter_ends_utterances_at_the_pauses_between_real_sentences() -> No
     assert silence.feed(quiet) == [] and silence.flush() == []
 
 
-def _live_setup(store: Store, *, deliver: bool = True) -> tuple[RoomSetup, Principal]:
-    setup = room_setup(store, name="Live Candidate")
-    if deliver:
-        notice = compliance_of(store).notices.latest_published("EU", "en")
-        assert notice is not None
-        record_delivery(store, setup.hr, interview_id=setup.interview_id, notice_id=notice.id)
-    user_id = make_user(store, f"int.{setup.interview_id}", "interviewer")
-    with store.transaction():
-        store.interviews.assign(setup.interview_id, user_id, "interviewer")
-    user = store.users.get(user_id)
-    return setup, principal_of(user)
-
-
 def test_sessions_are_gated_owned_and_ordered(appliance: Appliance, store: Store) -> None:
-    refused, interviewer = _live_setup(store, deliver=False)
+    refused, interviewer = live_setup(store, deliver=False)
     with pytest.raises(LiveAssistError, match="cannot start"):  # no notice given: no AI
         start_live(
             store, appliance.config, interviewer, interview_id=refused.interview_id, language="en"
         )
-    setup, interviewer = _live_setup(store)
+    setup, interviewer = live_setup(store)
     with pytest.raises(NotFoundError):  # not assigned to this one
         start_live(
             store, appliance.config, interviewer, interview_id=refused.interview_id, language="en"
@@ -129,7 +90,7 @@ def test_sessions_are_gated_owned_and_ordered(appliance: Appliance, store: Store
 def test_the_worker_task_transcribes_and_saves_the_call(appliance: Appliance, store: Store) -> None:
     if not (MODEL_PACKS / "whisper-tiny-en" / "manifest.json").is_file():
         pytest.skip("the whisper-tiny-en model pack is not built (make setup)")
-    setup, interviewer = _live_setup(store)
+    setup, interviewer = live_setup(store)
     clips = librivox_clips()
     chosen = [p for p in clips if p.name.endswith(("0880.wav", "0930.wav"))]
     audio, _spans = speech_with_gaps(chosen)

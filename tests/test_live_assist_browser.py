@@ -4,7 +4,6 @@ which streams it to `serve`; the page shows the worker's transcript and saves th
 
 from __future__ import annotations
 
-import os
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,21 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MODEL_PACKS, REPO, make_appliance
-from tests.room_media import librivox_clips
-from tests.test_live_assist import RATE, _live_setup, speech_with_gaps
+from tests.support.browser import chromium, fake_media_flags, require_chromium
+from tests.support.live_assist import RATE, live_setup, speech_with_gaps
+from tests.support.room_media import librivox_clips
+from tests.support.serving import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.realtime]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_serve import serving  # noqa: E402 - after the skips above
+from playwright.sync_api import expect  # noqa: E402 - after the skip above
 
 
 @pytest.fixture
@@ -51,25 +46,9 @@ def test_live_page_streams_the_microphone_and_shows_the_transcript(
     store = appliance.open_store()
     problems: list[str] = []
     try:
-        setup, interviewer = _live_setup(store)
-        with serving(appliance, tmp_path) as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--use-fake-ui-for-media-stream",
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={call_audio}",
-                    "--autoplay-policy=no-user-gesture-required",
-                ],
-            )
+        setup, interviewer = live_setup(store)
+        microphone = fake_media_flags(audio=call_audio, autoplay=True)
+        with serving(appliance, tmp_path) as server, chromium(*microphone) as browser:
             page = browser.new_page()
             page.set_default_timeout(60_000)
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))

@@ -25,11 +25,11 @@ import requests
 
 from appliance.store import Store
 from tests.conftest import MODEL_PACKS, REPO, USER_PASSWORD, make_appliance
-from tests.room_media import librivox_clips
-from tests.test_live_assist import RATE, _live_setup, speech_with_gaps
-from tests.test_serve import serving
+from tests.support.live_assist import RATE, live_setup, speech_with_gaps
+from tests.support.room_media import librivox_clips
+from tests.support.serving import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 PIECE_S = 0.25
 POLL_S = 0.1
@@ -68,7 +68,7 @@ def test_streaming_a_real_call_in_real_time(tmp_path: Path) -> None:
     appliance = make_appliance(tmp_path, web={"cookie_secure": False})
     store: Store = appliance.open_store()
     try:
-        setup, interviewer = _live_setup(store)
+        setup, interviewer = live_setup(store)
         clips = librivox_clips()
         order = list(clips)
         # Ten sentences for the measurement (LIVE_ASSIST_SENTENCES=10, `make bench`); the
@@ -76,7 +76,7 @@ def test_streaming_a_real_call_in_real_time(tmp_path: Path) -> None:
         count = int(os.environ.get("LIVE_ASSIST_SENTENCES", "5"))
         stream_clips = (order + order[::-1])[:count]
         audio, spans = speech_with_gaps(stream_clips, gap_s=1.5)
-        from tests.room_media import wav_pcm
+        from tests.support.room_media import wav_pcm
 
         ends = [
             a + _speech_end(wav_pcm(c)[0]) for (a, _b), c in zip(spans, stream_clips, strict=True)

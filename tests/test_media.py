@@ -8,9 +8,8 @@ import logging
 import struct
 from collections.abc import Generator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import av
 import numpy as np
@@ -27,78 +26,10 @@ from inference.media import (
     decode_audio_pcm,
     probe,
 )
+from tests.support.media_files import H264_OR_MPEG4, SECONDS, has_encoder, mux_all, write_media
 
-SECONDS = 2.0
 MOV_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 SPEECH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_zh"
-
-
-def _has_encoder(name: str) -> bool:
-    try:
-        av.Codec(name, "w")
-    except Exception:
-        return False
-    return True
-
-
-H264_OR_MPEG4 = "libx264" if _has_encoder("libx264") else "mpeg4"
-
-
-def _mux_all(out: Any, packets: Any) -> None:
-    for packet in packets:
-        out.mux(packet)
-
-
-def write_media(
-    path: Path | BinaryIO,
-    *,
-    fmt: str | None = None,
-    vcodec: str | None = None,
-    acodec: str | None = None,
-    seconds: float = SECONDS,
-    rate: int = 48000,
-    fps: int = 25,
-    options: dict[str, str] | None = None,
-) -> None:
-    """Write a 440 Hz tone (plus a little noise) and/or a moving colour bar with PyAV."""
-    target: Any = str(path) if isinstance(path, Path) else path
-    width, height = 96, 64
-    with av.open(target, mode="w", format=fmt, options=options or {}) as out:
-        # Every stream must exist before the first packet is muxed (the header is written then).
-        vstream: Any = out.add_stream(vcodec, rate=fps) if vcodec else None
-        astream: Any = out.add_stream(acodec, rate=rate) if acodec else None
-        if vstream is not None:
-            vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        if astream is not None:
-            astream.layout = "mono"
-        if vstream is not None:
-            for i in range(round(seconds * fps)):
-                img = np.zeros((height, width, 3), np.uint8)
-                img[:, (i * 3) % width : (i * 3) % width + 16] = (255, (i * 10) % 256, 64)
-                vframe = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vframe.pts = i
-                _mux_all(out, vstream.encode(vframe))
-            _mux_all(out, vstream.encode(None))
-        if astream is not None:
-            n = round(seconds * rate)
-            t = np.arange(n) / rate
-            rng = np.random.default_rng(7)
-            wave = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.02 * rng.standard_normal(n)
-            pcm = (wave * 32767).astype(np.int16)
-            formats = astream.codec_context.codec.audio_formats
-            resampler = av.AudioResampler(
-                format=formats[0].name if formats else "s16", layout="mono", rate=rate
-            )
-            for offset in range(0, n, 1024):
-                aframe = av.AudioFrame.from_ndarray(
-                    pcm[None, offset : offset + 1024], format="s16", layout="mono"
-                )
-                aframe.sample_rate, aframe.pts, aframe.time_base = rate, offset, Fraction(1, rate)
-                for resampled in resampler.resample(aframe):
-                    _mux_all(out, astream.encode(resampled))
-            for resampled in resampler.resample(None):
-                _mux_all(out, astream.encode(resampled))
-            _mux_all(out, astream.encode(None))
 
 
 def write_raw_wav(path: Path, seconds: float, rate: int = 8000) -> None:
@@ -214,7 +145,7 @@ def test_file_object_position_is_respected(media_dir: Path) -> None:
 
 
 def test_cover_art_is_not_video(tmp_path: Path) -> None:
-    if not _has_encoder("libmp3lame"):
+    if not has_encoder("libmp3lame"):
         pytest.skip("no MP3 encoder in this PyAV build")
     jpeg_buf = io.BytesIO()
     with av.open(jpeg_buf, "w", format="image2pipe") as pipe:
@@ -238,8 +169,8 @@ def test_cover_art_is_not_video(tmp_path: Path) -> None:
         frame.sample_rate = 44100
         resampler = av.AudioResampler(format="s16p", layout="mono", rate=44100)
         for resampled in resampler.resample(frame) + resampler.resample(None):
-            _mux_all(out, audio.encode(resampled))
-        _mux_all(out, audio.encode(None))
+            mux_all(out, audio.encode(resampled))
+        mux_all(out, audio.encode(None))
     info = probe(path)
     assert info.has_audio and not info.has_video
     assert [s.codec for s in info.streams] == ["mp3"]

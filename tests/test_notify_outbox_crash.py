@@ -19,8 +19,8 @@ from appliance.notify.outbox import deliver_due, requeue_dead
 from appliance.scheduling import service
 from appliance.store import Store
 from tests.conftest import REPO, Appliance, make_appliance
-from tests.test_notify_smtp import RELAY_USER, Relay, start_relay
-from tests.test_scheduling_booking import candidate_request, make_world
+from tests.support.scheduling_world import candidate_request, make_world
+from tests.support.smtp_relay import RELAY_USER, Relay, start_relay
 
 CHILD = textwrap.dedent(
     """

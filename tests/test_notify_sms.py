@@ -17,7 +17,7 @@ from appliance.notify.outbox import deliver_due
 from appliance.scheduling import service
 from appliance.store import Store
 from tests.conftest import Appliance
-from tests.test_scheduling_booking import candidate_request, make_world
+from tests.support.scheduling_world import candidate_request, make_world
 
 TOKEN = "gateway-token-7"
 

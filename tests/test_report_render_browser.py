@@ -6,7 +6,6 @@ the contract's shape through the real store, so the browser sees what a finished
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,42 +14,25 @@ import pytest
 from appliance.store import Store
 from appliance.store.hiring import Dimension, Question
 from tests.conftest import REPO, USER_PASSWORD, Appliance, make_appliance, make_user
+from tests.support.analysed_reports import QUOTE_RESULT, ZH_NAME, analysed_report
+from tests.support.browser import chromium, require_chromium
+from tests.support.serving import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
 COLLAB_QUESTION = "Tell me about a time you worked with another team."
 ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots (ignored by git)
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_report_render import QUOTE_RESULT, ZH_NAME, analysed_report  # noqa: E402
-from tests.test_serve import serving  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402 - after the skip above
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's chromium, headless; never a downloaded browser."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _log_in(page: Page, base: str, username: str) -> None:

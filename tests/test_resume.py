@@ -27,23 +27,13 @@ from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from appliance.store.competency import DimensionSpec, Keyword, ModelSpec
 from appliance.store.hiring import Question
+from tests.support.resumes import CANARY, EN_LINES
 
 from .conftest import Appliance, make_user
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 TODAY = date(2026, 11, 1)
-CANARY = "Zyxwquartz"
 
-EN_LINES = [
-    f"{CANARY} Example - Senior Software Engineer",
-    "Senior software engineer with 8 years of experience in backend systems.",
-    "EXPERIENCE",
-    "Senior Software Engineer, Acme Technologies Inc. 2019 - Present",
-    "Led a team of five building microservices in Python and Go on Kubernetes.",
-    "Worked cross-functional with product managers on requirements and user research.",
-    "Software Engineer | Globex Corp | Mar 2015 - Jun 2019",
-    "Built data analysis pipelines in SQL; mentoring two junior engineers.",
-]
 ZH_LINES = [
     "张三 个人简历",
     "工作经历",

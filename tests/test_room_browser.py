@@ -7,7 +7,6 @@ Screenshots land in tests/artifacts/ (ignored by git).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,21 +18,17 @@ import pytest
 from appliance.platform.config import DEFAULT_PIPELINE
 from appliance.store import Store
 from tests.conftest import REPO, Appliance, make_appliance
-from tests.room_fixtures import room_setup
-from tests.room_media import face_y4m, librivox_clips
+from tests.support.browser import chromium, fake_media_flags, require_chromium
+from tests.support.room_fixtures import room_setup
+from tests.support.room_media import face_y4m, librivox_clips
+from tests.support.serving import Serving, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.realtime]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_serve import Serving, serving  # noqa: E402 - after the skips above
+from playwright.sync_api import Browser, Page, Route, expect  # noqa: E402 - after the skip above
 
 
 def _pipeline() -> list[str]:
@@ -73,27 +68,8 @@ def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Br
     """Chromium whose camera shows a real face and whose microphone plays real speech."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     video = face_y4m(tmp_path_factory.mktemp("media") / "face.y4m")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-                f"--use-file-for-fake-audio-capture={site.speech}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+    with chromium(*fake_media_flags(video=video, audio=site.speech, autoplay=True)) as launched:
         yield launched
-        launched.close()
 
 
 def _page(browser: Browser, problems: list[str], **options: Any) -> Page:

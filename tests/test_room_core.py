@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from appliance.compliance.policy import PolicyAction, decide_for_interview, set_region_analysis
+from appliance.compliance.analysis_settings import set_region_analysis
+from appliance.compliance.policy import PolicyAction, decide_for_interview
 from appliance.hiring.links import InvalidLinkError
 from appliance.platform.errors import MediaRejectedError, NotFoundError
-from appliance.room.consent import ConsentAnswers, record_room_consents
+from appliance.room.consent import ConsentAnswers
 from appliance.room.service import (
     AnalysisRefusedError,
     RoomClosedError,
     RoomError,
-    begin_questions,
     close_room,
     current_question,
     open_room,
@@ -33,10 +32,9 @@ from appliance.room.takes import (
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
 from tests.conftest import Appliance
-from tests.room_fixtures import QUESTIONS, room_setup
-from tests.room_media import answer_webm, librivox_clips
-
-PIECE = 16 << 10
+from tests.support.room_fixtures import QUESTIONS, room_setup
+from tests.support.room_media import answer_webm, librivox_clips
+from tests.support.room_takes import PIECE, give_consent, record_take, take_pieces
 
 
 @pytest.fixture(scope="module")
@@ -47,47 +45,15 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return [answer_webm(folder / f"a{i}.webm", wav).read_bytes() for i, wav in enumerate(clips)]
 
 
-def _pieces(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for seq, start in enumerate(range(0, len(data), PIECE)):
-        yield seq, data[start : start + PIECE]
-
-
-def _record(store: Store, appliance: Appliance, token: str, data: bytes, key: str) -> int:
-    opened = room_of(store, token)
-    question = current_question(store, opened.room)
-    assert question is not None
-    start_take(store, opened, question.id, key, "video/webm;codecs=vp8,opus")
-    pieces = list(_pieces(data))
-    for seq, piece in pieces:
-        add_piece(store, opened, key, seq, piece)
-    finished = finish_take(
-        store,
-        appliance.spool(),
-        appliance.config,
-        opened,
-        key,
-        pieces=len(pieces),
-        total_bytes=len(data),
-    )
-    assert finished.take.recording_id is not None
-    return finished.take.recording_id
-
-
-def _consent(store: Store, token: str, answers: ConsentAnswers) -> None:
-    opened = open_room(store, token)
-    record_room_consents(store, opened.room, answers, "en")
-    begin_questions(store, room_of(store, token))
-
-
 def test_three_answers_are_stored_encrypted_and_closing_queues_and_notifies(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
     setup = room_setup(store)
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     recordings = []
     for index, data in enumerate(answers):
         key = f"take-key-{index}-abcdefgh"
-        recording_id = _record(store, appliance, setup.token, data, key)
+        recording_id = record_take(store, appliance, setup.token, data, key)
         keep_take(store, room_of(store, setup.token), key)
         recordings.append(recording_id)
 
@@ -129,13 +95,13 @@ def test_pieces_are_acknowledged_once_and_gaps_refused(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
     setup = room_setup(store)
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     opened = room_of(store, setup.token)
     question = current_question(store, opened.room)
     assert question is not None
     key = "piece-order-key-12345"
     start_take(store, opened, question.id, key, "video/webm")
-    pieces = list(_pieces(answers[0]))
+    pieces = list(take_pieces(answers[0]))
     add_piece(store, opened, key, 0, pieces[0][1])
     again = add_piece(store, opened, key, 0, pieces[0][1])  # a retry of an acknowledged piece
     assert again.next_seq == 1 and again.received_bytes == len(pieces[0][1])
@@ -168,7 +134,7 @@ def test_pieces_are_acknowledged_once_and_gaps_refused(
 
 def test_garbage_is_refused_and_loses_nothing(appliance: Appliance, store: Store) -> None:
     setup = room_setup(store)
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     opened = room_of(store, setup.token)
     question = current_question(store, opened.room)
     assert question is not None
@@ -184,8 +150,8 @@ def test_retakes_are_limited_and_a_discarded_take_leaves_nothing(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
     setup = room_setup(store, settings={"retakes": 1})
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
-    first = _record(store, appliance, setup.token, answers[0], "retake-first-1234567")
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    first = record_take(store, appliance, setup.token, answers[0], "retake-first-1234567")
     spool_name = store.recordings.get(first).spool_name
     with pytest.raises(RoomError):  # one take at a time
         start_take(
@@ -199,7 +165,7 @@ def test_retakes_are_limited_and_a_discarded_take_leaves_nothing(
     with pytest.raises(NotFoundError):
         store.recordings.get(first)
     assert not appliance.spool().path_of(spool_name).exists()
-    _record(store, appliance, setup.token, answers[1], "retake-second-123456")
+    record_take(store, appliance, setup.token, answers[1], "retake-second-123456")
     discard_take(store, appliance.spool(), room_of(store, setup.token), "retake-second-123456")
     opened = room_of(store, setup.token)
     with pytest.raises(RoomError, match="no attempts"):
@@ -216,11 +182,11 @@ def test_illinois_candidate_who_declines_ai_gets_no_analysis(
     appliance: Appliance, store: Store, answers: list[bytes]
 ) -> None:
     setup = room_setup(store, region="US-IL")
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=False))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=False))
     recordings = []
     for index, data in enumerate(answers):
         key = f"declined-{index}-abcdefghij"
-        recordings.append(_record(store, appliance, setup.token, data, key))
+        recordings.append(record_take(store, appliance, setup.token, data, key))
         keep_take(store, room_of(store, setup.token), key)
     closing = close_room(store, appliance.config, room_of(store, setup.token))
     assert closing.jobs == [] and closing.analysis_refused
@@ -237,7 +203,7 @@ def test_illinois_consent_is_stored_with_the_text_shown_and_allows_scoring(
     appliance: Appliance, store: Store
 ) -> None:
     setup = room_setup(store, region="US-IL")
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     consents = compliance_of(store).consents.for_interview(setup.interview_id)
     assert [c.kind for c in consents] == ["ai_evaluation"]
     consent = consents[0]
@@ -257,13 +223,13 @@ def test_maryland_face_analysis_needs_the_signed_waiver(appliance: Appliance, st
         affect=False,
     )
     without = room_setup(store, region="US-MD", name="No Waiver")
-    _consent(store, without.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, without.token, ConsentAnswers(ai_evaluation=True))
     decision = decide_for_interview(store, PolicyAction.RUN_VISUAL_CUES, without.interview_id)
     assert not decision.allowed and "waiver.facial_recognition.before_interview" in (
         decision.requirements
     )
     signed = room_setup(store, region="US-MD", name="Signed Waiver")
-    _consent(
+    give_consent(
         store,
         signed.token,
         ConsentAnswers(ai_evaluation=True, waiver_signed_name="Signed Waiver", waiver_read=True),
@@ -275,7 +241,7 @@ def test_maryland_face_analysis_needs_the_signed_waiver(appliance: Appliance, st
 
 def test_china_biometric_consent_is_separate(appliance: Appliance, store: Store) -> None:
     setup = room_setup(store, region="CN")
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True, biometric=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True, biometric=True))
     kinds = {c.kind: c for c in compliance_of(store).consents.for_interview(setup.interview_id)}
     assert set(kinds) == {"ai_evaluation", "biometric"}
     assert "Separate consent to biometric processing" in kinds["biometric"].text_shown
@@ -288,8 +254,8 @@ def test_a_link_reaches_only_its_own_room(
     mine = room_setup(store, name="Mine")
     other = room_setup(store, name="Other")
     for setup in (mine, other):
-        _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
-    _record(store, appliance, other.token, answers[0], "other-candidate-key-1")
+        give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    record_take(store, appliance, other.token, answers[0], "other-candidate-key-1")
     opened = room_of(store, mine.token)
     other_question = current_question(store, room_of(store, other.token).room)
     assert other_question is not None
@@ -324,8 +290,8 @@ def test_erasing_the_candidate_removes_the_room_and_its_answers(
     from appliance.privacy.erasure import erase_candidate
 
     setup = room_setup(store)
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
-    _record(store, appliance, setup.token, answers[0], "erase-kept-take-1234")
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    record_take(store, appliance, setup.token, answers[0], "erase-kept-take-1234")
     keep_take(store, room_of(store, setup.token), "erase-kept-take-1234")
     opened = room_of(store, setup.token)
     question = current_question(store, opened.room)
@@ -351,7 +317,7 @@ def test_an_abandoned_take_is_swept(
     from appliance.room.takes import sweep_abandoned_takes
 
     setup = room_setup(store)
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     opened = room_of(store, setup.token)
     question = current_question(store, opened.room)
     assert question is not None

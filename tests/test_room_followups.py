@@ -14,9 +14,9 @@ from appliance.room.service import current_question, room_of
 from appliance.room.takes import keep_take
 from appliance.store import Store
 from tests.conftest import MODEL_PACKS, Appliance
-from tests.room_fixtures import room_setup
-from tests.room_media import answer_webm, librivox_clips, wav_pcm
-from tests.test_room_core import _consent, _record
+from tests.support.room_fixtures import room_setup
+from tests.support.room_media import answer_webm, librivox_clips, wav_pcm
+from tests.support.room_takes import give_consent, record_take
 
 
 def test_pick_probe_prefers_the_question_s_own_competency() -> None:
@@ -32,7 +32,7 @@ def test_pick_probe_prefers_the_question_s_own_competency() -> None:
 
 def _kept_answer(store: Store, appliance: Appliance, tmp_path: object, **settings: object) -> str:
     setup = room_setup(store, settings={"followups": True, **settings})
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     # Five LibriVox sentences in a row: a long, rambling answer without a result.
     clip = tmp_path / "answer.wav"  # type: ignore[operator]
     with wave.open(str(clip), "wb") as out:
@@ -42,10 +42,11 @@ def _kept_answer(store: Store, appliance: Appliance, tmp_path: object, **setting
         for path in librivox_clips():
             out.writeframes(wav_pcm(path)[0])
     data = answer_webm(tmp_path / "answer.webm", clip).read_bytes()  # type: ignore[operator]
-    _record(store, appliance, setup.token, data, "followup-take-123456")
+    record_take(store, appliance, setup.token, data, "followup-take-123456")
     return setup.token
 
 
+@pytest.mark.realtime
 def test_a_follow_up_that_comes_too_late_is_dropped(
     appliance: Appliance, store: Store, tmp_path: object
 ) -> None:
@@ -66,10 +67,10 @@ def test_no_follow_up_without_consent_to_ai(
     appliance: Appliance, store: Store, tmp_path: object
 ) -> None:
     setup = room_setup(store, settings={"followups": True})
-    _consent(store, setup.token, ConsentAnswers(ai_evaluation=False))
+    give_consent(store, setup.token, ConsentAnswers(ai_evaluation=False))
     clip = next(iter(librivox_clips()))
     data = answer_webm(tmp_path / "a.webm", clip).read_bytes()  # type: ignore[operator]
-    _record(store, appliance, setup.token, data, "no-ai-followup-12345")
+    record_take(store, appliance, setup.token, data, "no-ai-followup-12345")
     opened = room_of(store, setup.token)
     take = keep_take(store, opened, "no-ai-followup-12345")
     assert request_followup(store, appliance.config, opened, take) is None

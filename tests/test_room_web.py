@@ -13,8 +13,8 @@ from appliance.room.consent import ConsentAnswers, record_room_consents
 from appliance.security import signed_links
 from appliance.store import Store
 from tests.conftest import Appliance, csrf_token_from, login
-from tests.room_fixtures import room_setup
-from tests.room_media import answer_webm, librivox_clips
+from tests.support.room_fixtures import room_setup
+from tests.support.room_media import answer_webm, librivox_clips
 
 
 def _client(web: tuple[Any, Store]) -> Any:

@@ -4,7 +4,6 @@ cancelling, concurrent picks, the database's own guard, the next round after "ad
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,111 +11,17 @@ import pytest
 from appliance.accounts.auth import principal_of
 from appliance.hiring.review import record_decision
 from appliance.jobs.worker import Worker
-from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError
 from appliance.scheduling import service
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.next_round import JOB_KIND
-from appliance.security.permissions import PermissionDeniedError, Principal
+from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
 from appliance.store.db import IntegrityError
 from appliance.store.scheduling import SchedulingRequest
 from tests.conftest import Appliance, make_user
-
-EVERY_DAY = {str(d): [["00:00", "24:00"]] for d in range(7)}
-
-
-@dataclass
-class World:
-    """A recruiter, interviewers with hours, an interview type and a requisition."""
-
-    store: Store
-    config: ApplianceConfig
-    hr: Principal
-    interviewers: list[int]
-    type_id: int
-    requisition_id: int
-
-
-def make_world(
-    store: Store,
-    config: ApplianceConfig,
-    *,
-    interviewers: int = 1,
-    mode: str = "pool",
-    hours: dict[str, list[list[str]]] | None = None,
-    zones: list[str] | None = None,
-    role_family: str = "technical",
-    emails: bool = True,
-) -> World:
-    """People, their availability and one interview type (60 minutes, 15 minutes after)."""
-    hr_id = make_user(store, "hr.sched", "hr_admin", departments=["*"], regions=["*"])
-    hr = principal_of(store.users.get(hr_id))
-    ids = []
-    for n in range(interviewers):
-        user_id = make_user(store, f"iv.{n}", "interviewer")
-        if emails:
-            with store.transaction():
-                store.conn.execute(
-                    "UPDATE users SET email = ? WHERE id = ?",
-                    (f"interviewer{n}@example.invalid", user_id),
-                )
-        service.save_availability(
-            store,
-            hr,
-            user_id=user_id,
-            timezone=(zones or ["Europe/London"])[n % len(zones or [1])],
-            holiday_region="EU",
-            working_hours=hours or EVERY_DAY,
-            focus_blocks=[],
-            max_per_day=24,
-        )
-        ids.append(user_id)
-    kind = service.create_interview_type(
-        store,
-        hr,
-        name="Technical interview",
-        duration_minutes=60,
-        buffer_before_minutes=0,
-        buffer_after_minutes=15,
-        mode=mode,
-        attendees=1,
-        role_family=role_family,
-        members=ids,
-    )
-    with store.transaction():
-        requisition = store.requisitions.create("Platform engineer", "Engineering", "Berlin", "EU")
-    return World(store, config, hr, ids, kind.id, requisition.id)
-
-
-def candidate_request(
-    world: World,
-    name: str = "Asha Rao",
-    *,
-    timezone: str = "Asia/Kolkata",
-    email: str | None = "asha@example.invalid",
-    phone: str | None = None,
-) -> tuple[SchedulingRequest, str]:
-    """A candidate, their interview and an open scheduling request; (request, link URL)."""
-    store = world.store
-    candidate = store.candidates.create(name, email=email, phone=phone)
-    with store.transaction():
-        interview = store.interviews.create(candidate.id, world.requisition_id)
-    opened = service.open_request(
-        store,
-        world.config,
-        world.hr,
-        interview_id=interview.id,
-        type_id=world.type_id,
-        candidate_timezone=timezone,
-    )
-    return opened.request, opened.url
-
-
-def token_of(url: str) -> str:
-    return url.rsplit("/", 1)[1]
-
+from tests.support.scheduling_world import EVERY_DAY, candidate_request, make_world, token_of
 
 # --- tests -------------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ chromium through Playwright) against `python -m appliance serve`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,41 +11,24 @@ import pytest
 
 from appliance.platform.clock import from_stamp
 from tests.conftest import REPO, make_appliance
-from tests.test_scheduling_booking import candidate_request, make_world, token_of
+from tests.support.browser import chromium, require_chromium
+from tests.support.scheduling_world import candidate_request, make_world, token_of
+from tests.support.serving import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "tests" / "artifacts"
 
-if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+require_chromium(module=True)
 
-from tests.test_serve import serving  # noqa: E402 - after the skips above
+from playwright.sync_api import Browser  # noqa: E402 - after the skip above
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_candidate_picks_a_slot_in_their_own_zone(tmp_path: Path, browser: Browser) -> None:

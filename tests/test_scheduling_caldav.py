@@ -21,15 +21,12 @@ from appliance.scheduling.caldav_import import caldav_busy
 from appliance.scheduling.ics import CalendarImportError
 from appliance.store import Store
 from tests.conftest import Appliance
-from tests.test_scheduling_booking import EVERY_DAY, make_world
+from tests.support.ports import free_port
+from tests.support.scheduling_world import EVERY_DAY, make_world
+
+pytestmark = pytest.mark.slow  # a real Radicale server process per test
 
 USER, PASSWORD = "iv0", "caldav password 9"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

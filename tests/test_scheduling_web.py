@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from appliance.notify.outbox import deliver_due
 from appliance.scheduling.zones import tzdata_version
 from tests.conftest import csrf_token_from, login, make_user
-from tests.test_scheduling_booking import EVERY_DAY, candidate_request, make_world, token_of
+from tests.support.scheduling_world import EVERY_DAY, candidate_request, make_world, token_of
 
 
 def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]

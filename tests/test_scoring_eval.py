@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.scoring.cues import STAR_PARTS
-
-from .scoring_support import PACKS, agreement, load_eval
+from tests.support.scoring_support import PACKS, agreement, load_eval
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "scoring_eval.json"
 F1_TARGET = 0.8
@@ -40,6 +39,7 @@ def test_evaluation_set_is_complete_and_labelled() -> None:
         assert set(item["star"]) <= set(STAR_PARTS), item["id"]
 
 
+@pytest.mark.slow
 def test_agreement_with_human_labels_on_tuning_and_held_out_parts() -> None:
     figures = {}
     for split in ("tune", "heldout"):

@@ -17,9 +17,8 @@ import pytest
 from appliance.scoring import score_recording
 from appliance.scoring.cues import STAR_PARTS
 from inference.interfaces import Transcript
-
-from . import scoring_support as support
-from .speech_packs import DEV_PACKS, load_speech_pack, speech_pack_dir
+from tests.support import scoring_support as support
+from tests.support.speech_packs import DEV_PACKS, load_speech_pack, speech_pack_dir
 
 pytestmark = pytest.mark.slow
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"

@@ -34,11 +34,11 @@ from inference.speech.normalise import (
 )
 from inference.speech.vosk import VoskBackend
 from inference.speech.whisper import WhisperBackend
-from tests.speech_packs import LIBRIVOX, SPEECH_ZH, load_speech_pack, speech_pack_dir
+from tests.support.browser import chromium, fake_media_flags, require_chromium
+from tests.support.speech_packs import LIBRIVOX, SPEECH_ZH, load_speech_pack, speech_pack_dir
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "asr_accuracy.json"
-CHROMIUM = Path("/usr/bin/chromium")
 SAMPLE_RATE = 16000
 MAX_WER = 0.10
 MAX_CER = 0.15
@@ -125,6 +125,7 @@ def _record_result(key: str, value: dict[str, object]) -> None:
 # --- Whisper: English ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_whisper_base_english_wer(librivox_transcripts: list[tuple[str, Transcript]]) -> None:
     refs = [_english_for_wer(ref) for ref, _ in librivox_transcripts]
     hyps = [_english_for_wer(t.text) for _, t in librivox_transcripts]
@@ -225,6 +226,7 @@ def windowed_transcript(
         backend.close()
 
 
+@pytest.mark.slow
 def test_long_audio_is_transcribed_in_windows(
     windowed_transcript: Transcript, long_answer: tuple[Path, list[float]]
 ) -> None:
@@ -273,6 +275,7 @@ def mandarin_transcripts(whisper_base: WhisperBackend) -> list[tuple[str, Transc
     ]
 
 
+@pytest.mark.slow
 def test_whisper_base_mandarin_cer(mandarin_transcripts: list[tuple[str, Transcript]]) -> None:
     refs = [_cjk_chars(normalise_text(ref, "zh")) for ref, _ in mandarin_transcripts]
     raw = [_cjk_chars(t.text) for _, t in mandarin_transcripts]
@@ -298,6 +301,7 @@ def test_whisper_base_mandarin_cer(mandarin_transcripts: list[tuple[str, Transcr
     assert cer <= cer_raw
 
 
+@pytest.mark.slow
 def test_normalised_mandarin_transcript_is_simplified_and_keeps_times(
     mandarin_transcripts: list[tuple[str, Transcript]],
 ) -> None:
@@ -440,34 +444,26 @@ async function record(ms) {
 </script></body></html>"""
 
 
+@pytest.mark.browser
+@pytest.mark.realtime
 def test_chromium_webm_opus_recording_decodes_and_transcribes(
     whisper_base: WhisperBackend, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
+    require_chromium()
 
     path, ref = _librivox()[0]
     fake = tmp_path / "microphone48k.wav"
     subprocess.run(["sox", str(path), "-r", "48000", str(fake)], check=True)
     with wave.open(str(path)) as wav:
         seconds = wav.getnframes() / wav.getframerate()
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={fake}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=args)
-        try:
-            page = browser.new_page()
-            # localhost is a secure context, so getUserMedia is available; no server needed.
-            page.route("http://localhost/record", lambda route: route.fulfill(
-                status=200, content_type="text/html", body=RECORDER_PAGE))
-            page.goto("http://localhost/record")
-            mime, data = page.evaluate(f"record({int(seconds * 1000) + 400})")
-        finally:
-            browser.close()
+    # Playwright's default headless mode (new_headless=False), as this test always used.
+    with chromium(*fake_media_flags(audio=fake), new_headless=False) as browser:
+        page = browser.new_page()
+        # localhost is a secure context, so getUserMedia is available; no server needed.
+        page.route("http://localhost/record", lambda route: route.fulfill(
+            status=200, content_type="text/html", body=RECORDER_PAGE))
+        page.goto("http://localhost/record")
+        mime, data = page.evaluate(f"record({int(seconds * 1000) + 400})")
     assert mime == "audio/webm;codecs=opus"
     recording = tmp_path / "answer.webm"
     recording.write_bytes(base64.b64decode(data))
@@ -491,6 +487,7 @@ def test_chromium_webm_opus_recording_decodes_and_transcribes(
 # --- Delivery metrics ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_delivery_on_real_speech(
     windowed_transcript: Transcript, long_answer: tuple[Path, list[float]]
 ) -> None:
@@ -514,6 +511,7 @@ def test_delivery_on_real_speech(
     json.dumps(metrics)
 
 
+@pytest.mark.slow
 def test_delivery_talk_time_of_two_real_speakers(
     librivox_transcripts: list[tuple[str, Transcript]],
 ) -> None:
@@ -534,6 +532,7 @@ def test_delivery_talk_time_of_two_real_speakers(
     assert talk["turns"] == {"candidate": 1, "interviewer": 1}
 
 
+@pytest.mark.slow
 def test_delivery_on_real_mandarin_counts_characters(
     mandarin_transcripts: list[tuple[str, Transcript]],
 ) -> None:

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from inference.media import CorruptMediaError, MediaSource, decode_audio_pcm, probe
-from tests.speech_packs import LIBRIVOX, encode_speech
+from tests.support.speech_packs import LIBRIVOX, encode_speech
 
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
 SAMPLE_RATE = 16000

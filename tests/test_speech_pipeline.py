@@ -23,8 +23,8 @@ from appliance.store import Store
 from appliance.store.queue import LostClaimError
 from appliance.store.recordings import Recording
 from tests.conftest import Appliance, demo_interview, make_appliance
-from tests.speech_packs import LIBRIVOX, SPEECH_ZH, encode_speech, speech_pack_dir
-from tests.test_media import H264_OR_MPEG4, write_media
+from tests.support.media_files import H264_OR_MPEG4, write_media
+from tests.support.speech_packs import LIBRIVOX, SPEECH_ZH, encode_speech, speech_pack_dir
 
 PIPELINE = ["probe", "policy_gate", "transcribe", "delivery"]
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
@@ -77,6 +77,7 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.replace("-", " ")).split())
 
 
+@pytest.mark.slow
 def test_english_recording_gets_transcript_and_delivery(pack_folder: Path, tmp_path: Path) -> None:
     appliance = _appliance(tmp_path, pack_folder)
     store = appliance.open_store()
@@ -100,6 +101,7 @@ def test_english_recording_gets_transcript_and_delivery(pack_folder: Path, tmp_p
         store.close()
 
 
+@pytest.mark.slow
 def test_mandarin_answer_gets_english_translation_and_eu_policy_skips_delivery(
     pack_folder: Path, tmp_path: Path
 ) -> None:
@@ -160,6 +162,7 @@ def test_missing_speech_pack_fails_the_job_with_a_clear_error(tmp_path: Path) ->
         store.close()
 
 
+@pytest.mark.slow
 def test_korean_interview_goes_through_vosk(pack_folder: Path, tmp_path: Path) -> None:
     raw, answer = tmp_path / "raw.wav", tmp_path / "korean.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "-w", str(raw),

@@ -25,7 +25,7 @@ from appliance.store.recordings import Recording
 from inference.interfaces import Frame, FrameCues, VisionBackend
 from inference.packs import PackRegistry
 from tests.conftest import Appliance, make_appliance, write_wav
-from tests.vision_jobs import (
+from tests.support.vision_jobs import (
     MEDIA,
     SPOKEN_TEXT,
     admin_of,
@@ -63,6 +63,7 @@ def vstore(vision_appliance: Appliance) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.mark.slow
 def test_browser_like_webm_gets_its_cues_per_answer(
     tmp_path: Path, model_packs: PackRegistry
 ) -> None:
@@ -172,6 +173,7 @@ def test_audio_only_recording_is_skipped_for_want_of_video(
     assert content["notes"]["visual_cues"] == "skipped: the recording has no video"
 
 
+@pytest.mark.slow
 def test_a_vision_failure_keeps_the_transcript(
     tmp_path: Path, model_packs: PackRegistry
 ) -> None:

@@ -14,7 +14,7 @@ from appliance.media.recordings import ingest_recording
 
 from .conftest import REPO, Appliance, demo_interview, write_wav
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 
 def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.accounts.auth import principal_of
-from appliance.compliance import consents, policy
+from appliance.compliance import analysis_settings, consents
 from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
 from appliance.security.permissions import Principal
@@ -29,8 +29,10 @@ class Job:
 def admin_of(store: Store, username: str = "hr.vision") -> Principal:
     """An HR admin over every region and department."""
     existing = store.users.by_username(username)
-    user_id = existing.id if existing is not None else make_user(
-        store, username, "hr_admin", departments=["*"], regions=["*"]
+    user_id = (
+        existing.id
+        if existing is not None
+        else make_user(store, username, "hr_admin", departments=["*"], regions=["*"])
     )
     return principal_of(store.users.get(user_id))
 
@@ -47,15 +49,21 @@ def new_job(store: Store, region: str, name: str = "Vision Candidate") -> Job:
 
 def enable(store: Store, admin: Principal, region: str, *, visual: bool, affect: bool) -> None:
     """Turn a region's optional analyses on or off."""
-    policy.set_region_analysis(store, admin, region, visual_cues=visual, affect=affect)
+    analysis_settings.set_region_analysis(store, admin, region, visual_cues=visual, affect=affect)
 
 
-def consent(store: Store, admin: Principal, job: Job, kind: str = "visual_cues",
-            **extra: Any) -> None:
+def consent(
+    store: Store, admin: Principal, job: Job, kind: str = "visual_cues", **extra: Any
+) -> None:
     """Record a consent (or waiver) the candidate gave before the interview."""
     consents.record_consent(
-        store, admin, interview_id=job.interview_id, kind=kind,
-        text_shown="I agree that my video is analysed for visual cues.", language="en", **extra,
+        store,
+        admin,
+        interview_id=job.interview_id,
+        kind=kind,
+        text_shown="I agree that my video is analysed for visual cues.",
+        language="en",
+        **extra,
     )
 
 
@@ -63,8 +71,13 @@ def run_job(appliance: Appliance, store: Store, job: Job, media: Path) -> dict[s
     """Ingest `media` for the job, run the worker once and return the report's content."""
     with open(media, "rb") as source:
         queued = ingest_recording(
-            store, appliance.spool(), appliance.config, interview_id=job.interview_id,
-            source=source, filename=media.name, actor="test",
+            store,
+            appliance.spool(),
+            appliance.config,
+            interview_id=job.interview_id,
+            source=source,
+            filename=media.name,
+            actor="test",
         )
     outcome = Worker(appliance.config, store).run_once()
     assert outcome is not None and outcome.state == "succeeded", outcome
@@ -91,8 +104,11 @@ def talking_face_webm(path: Path, *, fps: int = 10) -> Path:
     with av.open(str(SPOKEN_CLIP)) as wav:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         pcm = np.concatenate(
-            [f.to_ndarray().reshape(-1) for frame in wav.decode(audio=0)
-             for f in resampler.resample(frame)]
+            [
+                f.to_ndarray().reshape(-1)
+                for frame in wav.decode(audio=0)
+                for f in resampler.resample(frame)
+            ]
         )
     seconds = len(pcm) / 48000
     with av.open(str(path), "w", format="webm") as out:

@@ -23,8 +23,8 @@ from appliance.scoring.text import zh_tokens
 from appliance.store.competency import ModelSpec
 from inference.interfaces import Segment, TextEncoder, Transcript, Word
 
-EVAL_DIR = Path(__file__).resolve().parent / "data" / "star_eval"
-PACKS = Path(__file__).resolve().parents[1] / "var" / "model-packs"
+EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "star_eval"
+PACKS = Path(__file__).resolve().parents[2] / "var" / "model-packs"
 WORD_S = 0.32
 GAP_S = 0.06
 SENTENCE_PAUSE_S = 0.45

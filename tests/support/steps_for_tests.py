@@ -40,5 +40,6 @@ class AlwaysFailsStep(AnalysisStep):
     name = "always_fails"
 
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
-        raise StepFailure("model_missing", "the speech model pack is not installed",
-                          retryable=False)
+        raise StepFailure(
+            "model_missing", "the speech model pack is not installed", retryable=False
+        )

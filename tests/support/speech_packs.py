@@ -14,7 +14,7 @@ from typing import Any
 
 from inference.packs import MANIFEST, PackRegistry, VerifiedPack, write_manifest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEV_PACKS = REPO / "var" / "model-packs"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SPEECH_ZH = REPO.parent / "shared" / "data" / "speech_zh"
@@ -52,8 +52,16 @@ def speech_pack_dir(into: Path) -> Path | None:
             continue
         _link_tree(DEV_PACKS / name, target)
         engine, languages, licence, source = SPEECH_PACKS[name]
-        write_manifest(target, name=name, version="dev", licence=licence, source=source,
-                       use="speech", engine=engine, languages=languages)
+        write_manifest(
+            target,
+            name=name,
+            version="dev",
+            licence=licence,
+            source=source,
+            use="speech",
+            engine=engine,
+            languages=languages,
+        )
     return into
 
 
@@ -62,8 +70,9 @@ def load_speech_pack(folder: Path, name: str) -> VerifiedPack:
     return PackRegistry([folder]).load(name, allowed_uses={"speech"})
 
 
-def encode_speech(source: Path, target: Path, *, codec: str, rate: int = 48000,
-                  fmt: str | None = None) -> Path:
+def encode_speech(
+    source: Path, target: Path, *, codec: str, rate: int = 48000, fmt: str | None = None
+) -> Path:
     """Re-encode a speech WAV into another container/codec with PyAV (as a phone would)."""
     import av
 

@@ -1,0 +1,203 @@
+"""A finished analysis as the report tests see it: a report in the contract's shape (transcript,
+delivery, visual cues, STAR scoring with a Chinese-named dimension) stored through the real
+store for an interview with one recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from appliance.accounts.auth import principal_of
+from appliance.compliance.analysis_settings import set_region_analysis
+from appliance.compliance.consents import record_consent
+from appliance.media.recordings import ingest_recording
+from appliance.store import Store
+from inference.interfaces import Segment, Transcript, Word
+from tests.conftest import Appliance, make_user, write_wav
+
+ANSWER = (
+    "Last year our checkout failed twice a week. I rewrote the retry logic myself "
+    "and failures fell by 80 percent in two months."
+)
+QUOTE_RESULT = "failures fell by 80 percent in two months"
+QUOTE_ACTION = "I rewrote the retry logic myself"
+ZH_NAME = "跨团队协作"
+
+
+def _transcript() -> dict[str, Any]:
+    words = [Word(w, 1.0 + i * 0.4, 1.3 + i * 0.4) for i, w in enumerate(ANSWER.split())]
+    return Transcript(
+        "en",
+        [Segment(ANSWER, 1.0, words[-1].end, tuple(words))],
+        "whisper",
+        "whisper-base@1",
+        duration_s=12.0,
+    ).to_dict()
+
+
+def _span(quote: str, start: float, end: float, cue: str) -> dict[str, Any]:
+    return {"quote": quote, "start": start, "end": end, "answer": 0, "cue": cue}
+
+
+def scoring_section() -> dict[str, Any]:
+    """A `sections.scoring` exactly in the contract's shape."""
+    result = _span(QUOTE_RESULT, 7.4, 10.2, "result_quantified")
+    action = _span(QUOTE_ACTION, 4.2, 6.2, "first_person_action")
+    return {
+        "scorer": "star-v1",
+        "model": {"id": 1, "name": "Software engineer", "version": 2},
+        "language": "en",
+        "language_mismatch": False,
+        "answers": [
+            {
+                "index": 0,
+                "question_id": None,
+                "question_text": "Tell me about a hard bug.",
+                "dimension_key": "problem_solving",
+                "start": 0.0,
+                "end": 12.0,
+                "language": "en",
+                "star": {
+                    "situation": [_span("our checkout failed twice a week", 1.8, 3.6, "situation")],
+                    "task": [],
+                    "action": [action],
+                    "result": [result],
+                },
+                "quantified_result": True,
+                "ownership": 0.9,
+                "specificity": 0.7,
+                "flags": [
+                    {
+                        "code": "no_task",
+                        "message": "The task is not stated",
+                        "probe": "What exactly were you asked to fix?",
+                    }
+                ],
+            }
+        ],
+        "dimensions": [
+            {
+                "key": "problem_solving",
+                "name": "Problem solving",
+                "weight": 0.6,
+                "score": 8,
+                "confidence": 0.72,
+                "anchor": {
+                    "level": 9,
+                    "text": "Finds the root cause and proves the fix with numbers.",
+                },
+                "evidence": [action, result],
+                "rationale": "Own action with a measured result.",
+            },
+            {
+                "key": "collaboration",
+                "name": ZH_NAME,
+                "weight": 0.4,
+                "score": None,
+                "confidence": 0.0,
+                "anchor": {"level": 3, "text": "未提及团队合作。"},
+                "evidence": [],
+                "rationale": "Not covered by the answers.",
+            },
+        ],
+        "overall": 8.0,
+        "strengths": [{"text": "States a quantified result", "evidence": [result]}],
+        "to_probe": [{"text": "Collaboration was not covered", "evidence": []}],
+        "followups": [
+            {
+                "dimension": "collaboration",
+                "question": "Who else worked on the retry logic?",
+                "based_on": action,
+            }
+        ],
+    }
+
+
+def content() -> dict[str, Any]:
+    """A whole report's content in the contract's shape."""
+    return {
+        "media": {"duration_s": 12.0},
+        "sections": {
+            "transcript": _transcript(),
+            "delivery": {
+                "speaking_rate_per_min": 131.5,
+                "pause_ratio": 0.18,
+                "fillers": {"um": 2},
+                "long_pauses": [{"start": 3.0, "end": 5.5, "duration_s": 2.5}],
+            },
+            "visual_cues": {
+                "status": "done",
+                "backend": "openvino",
+                "frame_rate": 2.0,
+                "overall": {"face_present_ratio": 0.97, "gaze_at_camera_ratio": 0.71},
+                "answers": {"0": {"face_present_ratio": 0.97}},
+            },
+            "policy": {"region": "EU"},
+            "scoring": scoring_section(),
+        },
+        "steps_run": ["probe", "transcribe", "score"],
+        "steps_skipped": [],
+        "notes": {},
+    }
+
+
+def analysed_report(
+    appliance: Appliance,
+    store: Store,
+    tmp_path: Path,
+    *,
+    name: str = "Report Candidate",
+    kind: str = "upload",
+    competency_model_id: int | None = None,
+    cues_consent: bool = True,
+) -> tuple[int, int, int]:
+    """An interview with one recording analysed into a contract-shaped report (ids).
+
+    With `cues_consent`, EU visual cues are switched on and the candidate consented to them,
+    as they must be for the report to show the observations.
+    """
+    with store.transaction():
+        requisition = store.requisitions.create(
+            "Engineer", "Engineering", "Berlin", "EU", competency_model_id=competency_model_id
+        )
+    candidate = store.candidates.create(name, email="report@example.invalid")
+    interview = store.interviews.create(candidate.id, requisition.id, kind=kind)
+    if cues_consent:
+        admin = principal_of(
+            store.users.get(
+                make_user(store, f"cues.admin{interview.id}", "hr_admin", regions=["*"])
+            )
+        )
+        set_region_analysis(store, admin, "EU", visual_cues=True, affect=False)
+        record_consent(
+            store,
+            admin,
+            interview_id=interview.id,
+            kind="visual_cues",
+            text_shown="I agree to visual cues.",
+            language="en",
+        )
+    wav = write_wav(tmp_path / f"{interview.id}.wav", 2.0)
+    with wav.open("rb") as source:
+        done = ingest_recording(
+            store,
+            appliance.spool(),
+            appliance.config,
+            interview_id=interview.id,
+            source=source,
+            filename="answer.wav",
+            content_type="audio/wav",
+            actor="test",
+        )
+    claim = store.jobs.claim("report-test-worker")
+    assert claim is not None and claim.job.id == done.job.id
+    store.jobs.succeed(claim, {})
+    with store.transaction():
+        report = store.reports.create(
+            interview.id,
+            done.job.id,
+            content(),
+            recording_id=done.recording.id,
+            model_version="Software engineer v2",
+        )
+    return interview.id, report.id, done.recording.id
