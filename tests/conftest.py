@@ -175,8 +175,11 @@ def make_user(
     """An account with a real argon2id password; returns its id."""
     with store.transaction():
         user = store.users.create(
-            username, username.replace(".", " ").title(), role,
-            password_hash=_password_hash(password), departments=departments or [],
+            username,
+            username.replace(".", " ").title(),
+            role,
+            password_hash=_password_hash(password),
+            departments=departments or [],
             regions=regions or [],
         )
     return user.id

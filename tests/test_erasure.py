@@ -106,9 +106,7 @@ def make_case(
         model = store.competency_models.save(
             f"Model {canary[-4:]}",
             [
-                Dimension(
-                    "ownership", "Ownership", 2.0, questions=(Question("en", "An outage?"),)
-                ),
+                Dimension("ownership", "Ownership", 2.0, questions=(Question("en", "An outage?"),)),
                 Dimension("teamwork", "Teamwork", 1.0, questions=(Question("en", "A conflict?"),)),
             ],
         )
@@ -160,32 +158,59 @@ def make_case(
             model_version=model.label,
         )
     override_score(
-        store, hr, report_id=report.id, dimension="teamwork", new_score=6,
+        store,
+        hr,
+        report_id=report.id,
+        dimension="teamwork",
+        new_score=6,
         reason=f"{canary} led the retro",
     )
     interviewer = _principal(store, f"iv{secrets.token_hex(3)}", "interviewer")
     with store.transaction():
         store.interviews.assign(interview.id, interviewer.user_id, "interviewer")
     add_evaluation(
-        store, interviewer, interview_id=interview.id, kind="interview", rating=7,
+        store,
+        interviewer,
+        interview_id=interview.id,
+        kind="interview",
+        rating=7,
         summary=f"{canary} was calm",
     )
     record_decision(
-        store, hr, candidate_id=candidate.id, requisition_id=job.id, kind="advance",
+        store,
+        hr,
+        candidate_id=candidate.id,
+        requisition_id=job.id,
+        kind="advance",
         reason=f"{canary} fits the team",
     )
     # A resume (with its drafted questions) and corrected answer boundaries: sealed rows too.
     upload_resume(
-        store, hr, candidate_id=candidate.id, filename=f"{canary}.txt",
+        store,
+        hr,
+        candidate_id=candidate.id,
+        filename=f"{canary}.txt",
         data=f"{canary} Doe\nTeam lead at {canary} GmbH 2019 - 2024\nLed a team of four.".encode(),
     )
     save_correction(
-        store, hr, ingested.recording.id,
+        store,
+        hr,
+        ingested.recording.id,
         [{"start": 0.0, "end": 0.4, "question_text": f"{canary} question"}],
     )
     return Case(
-        store, hr, candidate.id, candidate.pseudonym, interview.id, job.id,
-        ingested.recording.id, report.id, canary, marker, media, ingested.recording.spool_name,
+        store,
+        hr,
+        candidate.id,
+        candidate.pseudonym,
+        interview.id,
+        job.id,
+        ingested.recording.id,
+        report.id,
+        canary,
+        marker,
+        media,
+        ingested.recording.spool_name,
     )
 
 
@@ -255,14 +280,27 @@ def test_candidate_text_is_sealed_in_the_database_and_reads_back(
     appliance: Appliance, store: Store, tmp_path: Path
 ) -> None:
     case = make_case(appliance, store, tmp_path)
-    open_request(store, case.hr, candidate_id=case.candidate_id, kind="access",
-                 note=f"{case.canary} called")
+    open_request(
+        store, case.hr, candidate_id=case.candidate_id, kind="access", note=f"{case.canary} called"
+    )
     with store.transaction():
-        store.uploads.create("up-1", case.interview_id, None, f"{case.canary}.webm",
-                             "video/webm", 10, "x" * 32 + ".spool", b"k" * 60)
+        store.uploads.create(
+            "up-1",
+            case.interview_id,
+            None,
+            f"{case.canary}.webm",
+            "video/webm",
+            10,
+            "x" * 32 + ".spool",
+            b"k" * 60,
+        )
     for column in SEALED_COLUMNS:
-        values = [row[0] for row in store.conn.execute(
-            f"SELECT {column.column} FROM {column.table} WHERE {column.column} IS NOT NULL")]
+        values = [
+            row[0]
+            for row in store.conn.execute(
+                f"SELECT {column.column} FROM {column.table} WHERE {column.column} IS NOT NULL"
+            )
+        ]
         assert values, f"{column.table}.{column.column} has no row to check"
         for value in values:
             sealed = json.loads(value) if column.json else value
@@ -283,8 +321,14 @@ def test_a_sealed_value_moved_to_another_row_does_not_open(
     appliance: Appliance, store: Store, tmp_path: Path
 ) -> None:
     case = make_case(appliance, store, tmp_path)
-    record_decision(store, case.hr, candidate_id=case.candidate_id,
-                    requisition_id=case.requisition_id, kind="reject", reason="second thoughts")
+    record_decision(
+        store,
+        case.hr,
+        candidate_id=case.candidate_id,
+        requisition_id=case.requisition_id,
+        kind="reject",
+        reason="second thoughts",
+    )
     first, second = (row[0] for row in store.conn.execute("SELECT id FROM decisions ORDER BY id"))
     store.conn.execute(
         "UPDATE decisions SET reason = (SELECT reason FROM decisions WHERE id = ?) WHERE id = ?",
@@ -301,12 +345,15 @@ def test_encrypt_existing_seals_rows_stored_in_clear_and_is_idempotent(
     # Rows as a version-5 appliance wrote them: clear text (and one candidate with no key).
     store.conn.execute(
         "UPDATE candidates SET full_name = 'Legacy Person', email = 'legacy@example.invalid'"
-        " WHERE id = ?", (case.candidate_id,))
+        " WHERE id = ?",
+        (case.candidate_id,),
+    )
     store.conn.execute("UPDATE decisions SET reason = 'legacy reason'")
     store.conn.execute("UPDATE reports SET content = ?", (json.dumps({"scores": {}, "t": "x"}),))
     store.conn.execute(
         "INSERT INTO candidates (pseudonym, full_name, residence_region, language, created_at,"
-        " updated_at) VALUES ('cand-nokey', 'Keyless Person', 'EU', 'en', 'x', 'x')")
+        " updated_at) VALUES ('cand-nokey', 'Keyless Person', 'EU', 'en', 'x', 'x')"
+    )
     counts = seal_existing_rows(store)
     assert counts["candidates.full_name"] == 2 and counts["keys_created"] == 1
     assert counts["decisions.reason"] == 1 and counts["reports.content"] == 1
@@ -314,7 +361,8 @@ def test_encrypt_existing_seals_rows_stored_in_clear_and_is_idempotent(
     assert store.decisions.for_candidate(case.candidate_id)[0].reason == "legacy reason"
     assert store.reports.get(case.report_id).content == {"scores": {}, "t": "x"}
     assert "Legacy" not in " ".join(
-        str(tuple(row)) for row in store.conn.execute("SELECT * FROM candidates"))
+        str(tuple(row)) for row in store.conn.execute("SELECT * FROM candidates")
+    )
     assert [e.action for e in store.audit.entries(action="data.sealed")] == ["data.sealed"]
     again = seal_existing_rows(store)
     assert sum(again.values()) == 0
@@ -329,9 +377,7 @@ def test_search_opens_sealed_names_with_substring_semantics(store: Store) -> Non
         candidate = store.candidates.create(name, email=f"{name.split()[0].lower()}@corp.example")
         store.interviews.create(candidate.id, job.id)
         ids.append(candidate.id)
-    everything = require(
-        Principal(1, "admin", "hr_admin", ("*",), ("*",)), Action.VIEW_CANDIDATES
-    )
+    everything = require(Principal(1, "admin", "hr_admin", ("*",), ("*",)), Action.VIEW_CANDIDATES)
     visible = store.candidates.visible
     assert [c.full_name for c in visible(everything, text="anna")] == ["JOHANNA Doe", "Anna Smith"]
     assert [c.full_name for c in store.candidates.search("ANNA")] == ["Anna Smith", "JOHANNA Doe"]
@@ -341,9 +387,10 @@ def test_search_opens_sealed_names_with_substring_semantics(store: Store) -> Non
     assert [c.id for c in visible(everything, text="carl@corp")] == [ids[3]]
     # limit and offset count matches, newest first, as before.
     assert [c.full_name for c in visible(everything, text="n", limit=2)] == [
-        "Carl Jones", "JOHANNA Doe"]
-    assert [c.full_name for c in visible(everything, text="n", limit=2, offset=2)] == [
-        "Anna Smith"]
+        "Carl Jones",
+        "JOHANNA Doe",
+    ]
+    assert [c.full_name for c in visible(everything, text="n", limit=2, offset=2)] == ["Anna Smith"]
     assert store.candidates.count_visible(everything) == 4
     assert store.candidates.search("", limit=2) == store.candidates.search()[:2]
 
@@ -356,8 +403,9 @@ def test_legal_hold_blocks_erasure_and_retention(
 ) -> None:
     case = make_case(appliance, store, tmp_path)
     spool = appliance.spool()
-    hold = place_hold(store, case.hr, candidate_id=case.candidate_id,
-                      reason="Litigation 2026-17, court order")
+    hold = place_hold(
+        store, case.hr, candidate_id=case.candidate_id, reason="Litigation 2026-17, court order"
+    )
     with pytest.raises(LegalHoldError, match="Litigation 2026-17"):
         erase_candidate(store, spool, case.hr, case.candidate_id, "asked to be forgotten")
     summary = run_retention(store, spool, utcnow() + 400 * DAY)
@@ -394,8 +442,14 @@ def test_list_pages_show_erased_candidates_as_tombstones(
     make_user(store, "lister", "hr_admin", regions=["*"], departments=["*"])
     client = with_privacy(app).test_client()
     assert login(client, "lister").status_code == 302
-    for url in ("/candidates", f"/candidates/{case.candidate_id}", "/", "/privacy",
-                f"/privacy/candidates/{case.candidate_id}", f"/reports/{case.report_id}"):
+    for url in (
+        "/candidates",
+        f"/candidates/{case.candidate_id}",
+        "/",
+        "/privacy",
+        f"/privacy/candidates/{case.candidate_id}",
+        f"/reports/{case.report_id}",
+    ):
         page = client.get(url)
         body = page.get_data(as_text=True)
         assert page.status_code == 200, url
@@ -434,7 +488,8 @@ def test_EU_4_explanation_export_lists_competencies_weights_quotes_decision_and_
     assert competencies["teamwork"]["current_score"] == 6.0
     assert competencies["teamwork"]["overridden"] is True
     assert competencies["ownership"]["evidence"] == [
-        {"quote": f"{case.canary} took the pager", "start_s": 12.5, "end_s": 15.0}]
+        {"quote": f"{case.canary} took the pager", "start_s": 12.5, "end_s": 15.0}
+    ]
     [override] = report["overrides"]
     assert override["from"] == 5.0 and override["to"] == 6.0
     assert override["reason"] == f"{case.canary} led the retro"
@@ -462,9 +517,14 @@ def test_EU_4_export_escapes_html_in_the_summary(
     appliance: Appliance, store: Store, tmp_path: Path
 ) -> None:
     case = make_case(appliance, store, tmp_path)
-    record_decision(store, case.hr, candidate_id=case.candidate_id,
-                    requisition_id=case.requisition_id, kind="hire",
-                    reason="<script>alert(1)</script>")
+    record_decision(
+        store,
+        case.hr,
+        candidate_id=case.candidate_id,
+        requisition_id=case.requisition_id,
+        kind="hire",
+        reason="<script>alert(1)</script>",
+    )
     made = subject_export(store, appliance.spool(), case.hr, case.candidate_id)
     summary = zipfile.ZipFile(io.BytesIO(b"".join(made.chunks))).read("summary.html").decode()
     assert "<script>" not in summary and "&lt;script&gt;alert(1)&lt;/script&gt;" in summary
@@ -510,7 +570,9 @@ def test_EU_5_decision_logs_younger_than_183_days_stay_and_outlive_the_erasure(
     record = logs.purges(limit=1)[0]
     assert record["override"] == 1 and record["purged_by"] == case.hr.user_id
     assert store.audit.entries(action="decision_log.purged")[-1].details == {
-        "entries": 1, "override": True}
+        "entries": 1,
+        "override": True,
+    }
     assert store.audit.first_broken_link() is None
 
 
@@ -524,10 +586,12 @@ def test_IL_3_deadline_overdue_and_crypto_shredding_reaches_a_backup(
     case = make_case(appliance, store, tmp_path, region="US-IL", residence="US-IL")
     spool = appliance.spool()
     received = utcnow() - 31 * DAY
-    request = open_request(store, case.hr, candidate_id=case.candidate_id, kind="erasure",
-                           received_at=received)
+    request = open_request(
+        store, case.hr, candidate_id=case.candidate_id, kind="erasure", received_at=received
+    )
     assert request.due_at == to_stamp(
-        datetime.combine((received + 30 * DAY).date(), datetime.max.time(), UTC))
+        datetime.combine((received + 30 * DAY).date(), datetime.max.time(), UTC)
+    )
     [row] = list_requests(store, case.hr)
     assert row.overdue
     make_user(store, "desk", "hr_admin", regions=["*"], departments=["*"])
@@ -539,18 +603,26 @@ def test_IL_3_deadline_overdue_and_crypto_shredding_reaches_a_backup(
 
     # A backup taken before the erasure, and a copy of the recording's spool file: the DB key
     # opens the backup, and before the erasure the candidate's key still opens what is in it.
-    taken = backup(store.database, store.conn, appliance.keyset.db,
-                   appliance.config.paths.backups, "pre-erasure")
+    taken = backup(
+        store.database,
+        store.conn,
+        appliance.keyset.db,
+        appliance.config.paths.backups,
+        "pre-erasure",
+    )
     sealed_name = sealed_name_in(taken, appliance.keyset.db, case.pseudonym)
     key = store.vault.key_for(case.pseudonym)
-    assert open_sealed(key, sealed_name, table="candidates", column="full_name",
-                       row=case.pseudonym) == f"{case.canary} Doe"
+    assert (
+        open_sealed(key, sealed_name, table="candidates", column="full_name", row=case.pseudonym)
+        == f"{case.canary} Doe"
+    )
     copy = tmp_path / "copied.spool"
     shutil.copy(spool.path_of(case.spool_name), copy)
     del key
 
-    erase_candidate(store, spool, case.hr, case.candidate_id, "IL-3 deletion request",
-                    request_id=request.id)
+    erase_candidate(
+        store, spool, case.hr, case.candidate_id, "IL-3 deletion request", request_id=request.id
+    )
     assert list_requests(store, case.hr)[0].request.status == "done"
     assert not spool.path_of(case.spool_name).exists()
 
@@ -562,13 +634,17 @@ def test_IL_3_deadline_overdue_and_crypto_shredding_reaches_a_backup(
     with pytest.raises(NotFoundError):
         store.vault.key_for(case.pseudonym)
     old = Database.open(taken, appliance.keyset.db).connect()
-    wrapped = bytes(old.execute("SELECT wrapped_data_key FROM recordings WHERE id = ?",
-                                (case.recording_id,)).fetchone()[0])
+    wrapped = bytes(
+        old.execute(
+            "SELECT wrapped_data_key FROM recordings WHERE id = ?", (case.recording_id,)
+        ).fetchone()[0]
+    )
     old.close()
     for other in all_vault_keys(store):  # no key left opens the name or the recording copy
         with pytest.raises(SealedFieldError):
-            open_sealed(other, sealed_name, table="candidates", column="full_name",
-                        row=case.pseudonym)
+            open_sealed(
+                other, sealed_name, table="candidates", column="full_name", row=case.pseudonym
+            )
         with pytest.raises(SpoolIntegrityError):
             unwrap_data_key(other, wrapped, case.spool_name)
     live_text, live_blobs = dump(appliance.config.paths.database, appliance.keyset.db)
@@ -589,14 +665,20 @@ def test_CN_2_explanation_and_objection_requests_are_due_the_same_day(
     case = make_case(appliance, store, tmp_path, region="CN", residence="CN")
     received = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     for kind in ("explanation", "objection"):
-        request = open_request(store, case.hr, candidate_id=case.candidate_id, kind=kind,
-                               received_at=received)
+        request = open_request(
+            store, case.hr, candidate_id=case.candidate_id, kind=kind, received_at=received
+        )
         assert request.due_at.startswith("2026-03-02T23:59:59")
     with pytest.raises(PrivacyError):
         open_request(store, case.hr, candidate_id=case.candidate_id, kind="gossip")
     with pytest.raises(PrivacyError, match="future"):
-        open_request(store, case.hr, candidate_id=case.candidate_id, kind="access",
-                     received_at=utcnow() + 2 * DAY)
+        open_request(
+            store,
+            case.hr,
+            candidate_id=case.candidate_id,
+            kind="access",
+            received_at=utcnow() + 2 * DAY,
+        )
     closed = close_request(store, case.hr, list_requests(store, case.hr)[0].request.id)
     assert closed.status == "done" and closed.closed_by == case.hr.user_id
 
@@ -665,9 +747,15 @@ def test_ALL_2_retention_erases_each_category_when_it_expires_and_logs_it(
     assert store.candidates.get(case.candidate_id).erased
     logged = [e for e in store.audit.entries() if e.actor == "retention"]
     assert [e.details.get("category") for e in logged if e.action == "retention.erased"] == [
-        "recordings", "transcripts", "scores"]
+        "recordings",
+        "transcripts",
+        "scores",
+    ]
     assert {e.action for e in logged} == {
-        "retention.erased", "decision_log.purged", "candidate.erased"}
+        "retention.erased",
+        "decision_log.purged",
+        "candidate.erased",
+    }
     assert all(e.subject == case.pseudonym for e in logged)
     assert store.audit.first_broken_link() is None
 
@@ -707,8 +795,13 @@ def test_retention_chore_reports_overdue_requests_by_id_only(
     appliance: Appliance, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     case = make_case(appliance, store, tmp_path, region="US-IL")
-    late = open_request(store, case.hr, candidate_id=case.candidate_id, kind="erasure",
-                        received_at=utcnow() - 40 * DAY)
+    late = open_request(
+        store,
+        case.hr,
+        candidate_id=case.candidate_id,
+        kind="erasure",
+        received_at=utcnow() - 40 * DAY,
+    )
     summary = retention_job.retention_chore(store, appliance.config, appliance.spool())
     assert summary.nothing_done
     assert f"overdue: {late.id}" in caplog.text and case.canary not in caplog.text
@@ -719,7 +812,8 @@ def test_request_deadlines_follow_the_strictest_region() -> None:
     jan31 = datetime(2026, 1, 31, 18, 0, tzinfo=UTC)
     assert request_due(jan31, ["EU"]).date().isoformat() == "2026-02-28"  # one calendar month
     assert request_due(datetime(2028, 1, 31, tzinfo=UTC), ["EU"]).date().isoformat() == (
-        "2028-02-29")
+        "2028-02-29"
+    )
     assert request_due(jan31, ["US-IL"]).date().isoformat() == "2026-03-02"  # 30 days
     assert request_due(jan31, ["default"]).date().isoformat() == "2026-03-02"
     assert request_due(jan31, ["CN"]).date().isoformat() == "2026-01-31"  # without delay
@@ -760,9 +854,16 @@ def test_privacy_pages_record_requests_hold_export_and_erase(
     found = client.get(f"/privacy?q={case.canary.lower()}").get_data(as_text=True)
     assert f"/privacy/candidates/{case.candidate_id}" in found
 
-    made = client.post("/privacy/requests", data={
-        "csrf_token": token, "candidate_id": str(case.candidate_id), "kind": "erasure",
-        "received": "2026-01-31", "note": "by letter"})
+    made = client.post(
+        "/privacy/requests",
+        data={
+            "csrf_token": token,
+            "candidate_id": str(case.candidate_id),
+            "kind": "erasure",
+            "received": "2026-01-31",
+            "note": "by letter",
+        },
+    )
     assert made.status_code == 303
     assert client.post("/privacy/requests", data={"csrf_token": token}).status_code == 422
 
@@ -773,25 +874,45 @@ def test_privacy_pages_record_requests_hold_export_and_erase(
     archive = zipfile.ZipFile(io.BytesIO(export.get_data()))
     assert json.loads(archive.read("data.json"))["data_requests"][0]["kind"] == "erasure"
 
-    assert client.post("/privacy/holds", data={
-        "csrf_token": token, "candidate_id": str(case.candidate_id),
-        "reason": "Audit by the labour inspectorate"}).status_code == 303
-    refused = client.post(f"/privacy/candidates/{case.candidate_id}/erase", data={
-        "csrf_token": token, "confirm": case.pseudonym, "reason": "asked"})
+    assert (
+        client.post(
+            "/privacy/holds",
+            data={
+                "csrf_token": token,
+                "candidate_id": str(case.candidate_id),
+                "reason": "Audit by the labour inspectorate",
+            },
+        ).status_code
+        == 303
+    )
+    refused = client.post(
+        f"/privacy/candidates/{case.candidate_id}/erase",
+        data={"csrf_token": token, "confirm": case.pseudonym, "reason": "asked"},
+    )
     assert refused.status_code == 422
     assert "labour inspectorate" in refused.get_data(as_text=True)
     hold_id = store.conn.execute("SELECT id FROM legal_holds").fetchone()[0]
-    assert client.post(f"/privacy/holds/{hold_id}/release",
-                       data={"csrf_token": token}).status_code == 303
+    assert (
+        client.post(f"/privacy/holds/{hold_id}/release", data={"csrf_token": token}).status_code
+        == 303
+    )
 
-    unconfirmed = client.post(f"/privacy/candidates/{case.candidate_id}/erase", data={
-        "csrf_token": token, "confirm": "yes", "reason": "asked"})
+    unconfirmed = client.post(
+        f"/privacy/candidates/{case.candidate_id}/erase",
+        data={"csrf_token": token, "confirm": "yes", "reason": "asked"},
+    )
     assert unconfirmed.status_code == 422
     assert not store.candidates.get(case.candidate_id).erased
     request_id = store.conn.execute("SELECT id FROM data_requests").fetchone()[0]
-    done = client.post(f"/privacy/candidates/{case.candidate_id}/erase", data={
-        "csrf_token": token, "confirm": case.pseudonym, "reason": "asked by letter",
-        "request_id": str(request_id)})
+    done = client.post(
+        f"/privacy/candidates/{case.candidate_id}/erase",
+        data={
+            "csrf_token": token,
+            "confirm": case.pseudonym,
+            "reason": "asked by letter",
+            "request_id": str(request_id),
+        },
+    )
     assert done.status_code == 303
     assert store.candidates.get(case.candidate_id).erased
     page = client.get(f"/privacy/candidates/{case.candidate_id}").get_data(as_text=True)

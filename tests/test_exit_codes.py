@@ -47,4 +47,3 @@ def test_every_exit_code_means_one_error() -> None:
 def test_readme_lists_every_exit_code() -> None:
     in_code = {code: names[0] for code, names in _errors_with_own_codes().items()}
     assert _readme_table() == in_code
-

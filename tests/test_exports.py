@@ -127,15 +127,21 @@ def _candidate(
         report = store.reports.create(
             interview.id,
             job.id,
-            {"scores": {
-                "ownership": {"score": score, "confidence": 0.8, "evidence": []},
-                "craft": {"score": 5, "confidence": 0.6, "evidence": []},
-            }},
+            {
+                "scores": {
+                    "ownership": {"score": score, "confidence": 0.8, "evidence": []},
+                    "craft": {"score": 5, "confidence": 0.6, "evidence": []},
+                }
+            },
             model_version="test-model-1",
         )
     record_decision(
-        store, admin, candidate_id=candidate.id, requisition_id=requisition_id,
-        kind="advance", reason=reason,
+        store,
+        admin,
+        candidate_id=candidate.id,
+        requisition_id=requisition_id,
+        kind="advance",
+        reason=reason,
     )
     return candidate.pseudonym, report.id
 
@@ -158,8 +164,12 @@ def world(store: Store) -> World:
     resident, report_id = _candidate(store, admin, eu.id, 6.0, canary, residence="CN")
     reports[resident] = report_id
     override_score(
-        store, admin, report_id=reports[found["EU"][0]], dimension="ownership",
-        new_score=8, reason=canary,
+        store,
+        admin,
+        report_id=reports[found["EU"][0]],
+        dimension="ownership",
+        new_score=8,
+        reason=canary,
     )
     _finish_queued_jobs(store)
     return World(admin, found["EU"], found["US-IL"], found["CN"], resident, reports, canary)
@@ -235,8 +245,14 @@ def jsonl_rows(files: dict[str, bytes], table: str) -> list[dict[str, Any]]:
 
 
 def export_and_decrypt(
-    appliance: Appliance, store: Store, principal: Principal, identity: Identity,
-    kind: str, region: str, target: Path, **options: Any,
+    appliance: Appliance,
+    store: Store,
+    principal: Principal,
+    identity: Identity,
+    kind: str,
+    region: str,
+    target: Path,
+    **options: Any,
 ) -> tuple[ExportRequest, Path]:
     export = request_export(store, principal, kind, region, TODAY, TODAY, config=appliance.config)
     run_export_job(appliance, store, export, **options)
@@ -261,7 +277,11 @@ def member_offset(tar_path: Path, name: str) -> int:
 
 @needs_age
 def test_bundle_decrypts_with_age_and_verifies_and_any_flipped_byte_fails(
-    appliance: Appliance, store: Store, world: World, auditor: Principal, identity: Identity,
+    appliance: Appliance,
+    store: Store,
+    world: World,
+    auditor: Principal,
+    identity: Identity,
     tmp_path: Path,
 ) -> None:
     register_recipient(store, auditor, identity.public, "DE")
@@ -344,13 +364,23 @@ def test_bundle_decrypts_with_age_and_verifies_and_any_flipped_byte_fails(
 
 @needs_age
 def test_audit_log_bundle_carries_a_verifiable_piece_of_the_chain(
-    appliance: Appliance, store: Store, world: World, auditor: Principal, identity: Identity,
+    appliance: Appliance,
+    store: Store,
+    world: World,
+    auditor: Principal,
+    identity: Identity,
     tmp_path: Path,
 ) -> None:
     register_recipient(store, auditor, identity.public, "DE")
     checkpoint = make_checkpoint(store)  # the device's signed statement of the log so far
     _export, tar_path = export_and_decrypt(
-        appliance, store, auditor, identity, "audit_log", "EU", tmp_path / "audit.tar",
+        appliance,
+        store,
+        auditor,
+        identity,
+        "audit_log",
+        "EU",
+        tmp_path / "audit.tar",
         part_bytes=1024,  # several parts: the chain must link across them
     )
     pem = appliance.config.paths.device_public_key
@@ -478,8 +508,14 @@ def _recording(appliance: Appliance, store: Store, pseudonym: str, tmp_path: Pat
     interview = store.interviews.for_candidate(candidate_id)[0]
     wav = write_wav(tmp_path / f"{pseudonym}.wav", 0.5).read_bytes()
     ingest_recording(
-        store, appliance.spool(), appliance.config, interview_id=interview.id,
-        source=io.BytesIO(wav), filename="answer.wav", content_type="audio/wav", actor="test",
+        store,
+        appliance.spool(),
+        appliance.config,
+        interview_id=interview.id,
+        source=io.BytesIO(wav),
+        filename="answer.wav",
+        content_type="audio/wav",
+        actor="test",
     )
     _finish_queued_jobs(store)
     return wav
@@ -628,13 +664,20 @@ def test_an_auditor_reaches_no_candidate_page_or_api(
     client = app.test_client()
     candidate_id = store.conn.execute("SELECT min(id) FROM candidates").fetchone()[0]
     report_id = world.reports[world.eu[0]]
-    for path in ("/api/v1/candidates", f"/api/v1/candidates/{candidate_id}",
-                 f"/api/v1/reports/{report_id}"):
+    for path in (
+        "/api/v1/candidates",
+        f"/api/v1/candidates/{candidate_id}",
+        f"/api/v1/reports/{report_id}",
+    ):
         assert client.get(path, headers=headers).status_code in (403, 404), path
     browser = app.test_client()
     assert login(browser, "auditor.one").status_code == 302
-    for path in ("/candidates", f"/candidates/{candidate_id}", f"/reports/{report_id}",
-                 "/api/v1/candidates"):
+    for path in (
+        "/candidates",
+        f"/candidates/{candidate_id}",
+        f"/reports/{report_id}",
+        "/api/v1/candidates",
+    ):
         assert browser.get(path).status_code in (403, 404), path
     assert browser.get("/exports").status_code == 200
 
@@ -654,11 +697,20 @@ def test_the_export_api_and_pages(
     login(browser, "auditor.one")
     page = browser.get("/exports").get_data(as_text=True)
     token = csrf_token_from(page)
-    assert browser.post("/exports/recipient", data={"age_recipient": identity.public,
-                                                    "location_country": "DE"}).status_code == 400
-    done = browser.post("/exports/recipient", data={
-        "age_recipient": identity.public, "location_country": "de", "csrf_token": token,
-    })
+    assert (
+        browser.post(
+            "/exports/recipient", data={"age_recipient": identity.public, "location_country": "DE"}
+        ).status_code
+        == 400
+    )
+    done = browser.post(
+        "/exports/recipient",
+        data={
+            "age_recipient": identity.public,
+            "location_country": "de",
+            "csrf_token": token,
+        },
+    )
     assert done.status_code == 303
     assert identity.public in browser.get("/exports").get_data(as_text=True)
 
@@ -704,8 +756,10 @@ def test_the_export_api_and_pages(
     page = admin.get("/exports/recipients")
     assert page.status_code == 200 and "auditor.one" in page.get_data(as_text=True)
     token = csrf_token_from(page.get_data(as_text=True))
-    admin.post(f"/exports/recipients/{auditor.user_id}/videos",
-               data={"allowed": "1", "reason": "Evaluator", "csrf_token": token})
+    admin.post(
+        f"/exports/recipients/{auditor.user_id}/videos",
+        data={"allowed": "1", "reason": "Evaluator", "csrf_token": token},
+    )
     recipient = ExportRepository.of(store).recipient(auditor.user_id)
     assert recipient is not None and recipient.videos_allowed
 
@@ -756,9 +810,19 @@ def test_no_plaintext_of_a_bundle_is_left_on_disk(
         tempfile.gettempdir(),
     ]
     found = subprocess.run(
-        [sys.executable, "-c", _SCAN, os.pathsep.join(roots), str(started), pseudonym,
-         world.reason_canary],
-        capture_output=True, text=True, check=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            _SCAN,
+            os.pathsep.join(roots),
+            str(started),
+            pseudonym,
+            world.reason_canary,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout.split()
     assert found == []
     assert {p.name for p in exports_dir(appliance.config).iterdir()} == {
@@ -821,7 +885,11 @@ def test_the_verifier_stands_alone(
     shutil.copy(appliance.config.paths.device_public_key, elsewhere / "device.pub.pem")
     done = subprocess.run(
         [sys.executable, "-I", "verify.py", "bundle.tar", "--public-key", "device.pub.pem"],
-        cwd=elsewhere, capture_output=True, text=True, check=False, timeout=60,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK:" in done.stdout and "audit chain:" in done.stdout

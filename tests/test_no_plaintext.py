@@ -74,6 +74,7 @@ class Flow:
 
 # --- Reading files the way an attacker would ---------------------------------------------------
 
+
 def regular_files(root: Path) -> dict[str, int]:
     """Every regular file under `root` (no symlinks followed) with its mtime in nanoseconds."""
     found: dict[str, int] = {}
@@ -114,15 +115,20 @@ def scan(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str, str]]:
 
 def scan_in_child(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str, str]]:
     """`scan` in a forked process, so its file handles never touch this process's locks."""
-    with ProcessPoolExecutor(max_workers=1,
-                             mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
         return pool.submit(scan, paths, needles).result(timeout=120)
 
 
 # --- The flow ----------------------------------------------------------------------------------
 
-def run_flow(appliance: Appliance, work_dir: Path, monkeypatch: pytest.MonkeyPatch, *,
-             candidate_only: bool = False) -> Flow:
+
+def run_flow(
+    appliance: Appliance,
+    work_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    candidate_only: bool = False,
+) -> Flow:
     """Candidate, model, requisition, interview, recording, worker run, audit: all with a canary.
 
     `candidate_only`: the canary is only in the candidate's own data (not in the competency
@@ -133,27 +139,44 @@ def run_flow(appliance: Appliance, work_dir: Path, monkeypatch: pytest.MonkeyPat
     tempdir_before = regular_files(Path(tempfile.gettempdir()))
     store = appliance.open_store()
     try:
-        return _exercise(appliance, store, canary, tempdir_before, work_dir, monkeypatch,
-                         candidate_only)
+        return _exercise(
+            appliance, store, canary, tempdir_before, work_dir, monkeypatch, candidate_only
+        )
     except BaseException:
         store.close()
         raise
 
 
-def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before: dict[str, int],
-              work_dir: Path, monkeypatch: pytest.MonkeyPatch, candidate_only: bool) -> Flow:
+def _exercise(
+    appliance: Appliance,
+    store: Store,
+    canary: Canary,
+    tempdir_before: dict[str, int],
+    work_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    candidate_only: bool,
+) -> Flow:
     planted = "someone" if candidate_only else canary.text
     with store.transaction():
-        model = store.competency_models.save("Backend engineering", [
-            Dimension("ownership", "Ownership", 1.0, questions=(
-                Question("en", f"Tell us how {planted} handled an outage."),
-            )),
-        ])
-        requisition = store.requisitions.create("Engineer", "Engineering", "Berlin", "EU",
-                                                competency_model_id=model.id)
-    candidate = store.candidates.create(f"{canary.text} Mustermann",
-                                        email=f"{canary.text}@example.invalid",
-                                        phone=f"+49 30 {canary.text}")
+        model = store.competency_models.save(
+            "Backend engineering",
+            [
+                Dimension(
+                    "ownership",
+                    "Ownership",
+                    1.0,
+                    questions=(Question("en", f"Tell us how {planted} handled an outage."),),
+                ),
+            ],
+        )
+        requisition = store.requisitions.create(
+            "Engineer", "Engineering", "Berlin", "EU", competency_model_id=model.id
+        )
+    candidate = store.candidates.create(
+        f"{canary.text} Mustermann",
+        email=f"{canary.text}@example.invalid",
+        phone=f"+49 30 {canary.text}",
+    )
     interview = store.interviews.create(candidate.id, requisition.id)
 
     # The upload exists in clear only in memory: its source file is gone before anything runs.
@@ -163,10 +186,16 @@ def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before
     media = source.read_bytes()
     source.unlink()
     assert canary.marker in media
-    ingested = ingest_recording(store, appliance.spool(), appliance.config,
-                                interview_id=interview.id, source=io.BytesIO(media),
-                                filename=f"{canary.text}.wav", content_type="audio/wav",
-                                actor="user:1")
+    ingested = ingest_recording(
+        store,
+        appliance.spool(),
+        appliance.config,
+        interview_id=interview.id,
+        source=io.BytesIO(media),
+        filename=f"{canary.text}.wav",
+        content_type="audio/wav",
+        actor="user:1",
+    )
 
     scratch_folders: list[Path] = []
 
@@ -179,8 +208,12 @@ def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before
     outcome = Worker(appliance.config, store).run_once()
     assert outcome is not None and outcome.state == "succeeded", outcome
     with store.transaction():
-        store.audit.append("user:1", "candidate.viewed", subject=candidate.pseudonym,
-                           details={"note": f"profile of {planted} opened"})
+        store.audit.append(
+            "user:1",
+            "candidate.viewed",
+            subject=candidate.pseudonym,
+            details={"note": f"profile of {planted} opened"},
+        )
 
     # The canary really is in the store (so finding none on disk means it is encrypted there).
     assert store.candidates.get(candidate.id).full_name.startswith(canary.text)
@@ -189,8 +222,15 @@ def _exercise(appliance: Appliance, store: Store, canary: Canary, tempdir_before
     assert len(reports) == 1
     assert reports[0].content["media"]["duration_s"] == pytest.approx(RECORDING_SECONDS, abs=0.1)
     assert store.interviews.get(interview.id).status == "analysed"
-    return Flow(canary, store, store.vault.key_for(candidate.pseudonym), candidate.pseudonym,
-                ingested.job.id, scratch_folders, tempdir_before)
+    return Flow(
+        canary,
+        store,
+        store.vault.key_for(candidate.pseudonym),
+        candidate.pseudonym,
+        ingested.job.id,
+        scratch_folders,
+        tempdir_before,
+    )
 
 
 @pytest.fixture
@@ -202,8 +242,11 @@ def flow(appliance: Appliance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def needles_of(flow: Flow, appliance: Appliance) -> dict[str, bytes]:
     """Everything that must never be found in a file."""
-    keys = {"db key": appliance.keyset.db, "vault key": appliance.keyset.vault,
-            "candidate key": flow.candidate_key}
+    keys = {
+        "db key": appliance.keyset.db,
+        "vault key": appliance.keyset.vault,
+        "candidate key": flow.candidate_key,
+    }
     found = {
         "canary utf-8": flow.canary.text.encode("utf-8"),
         "canary utf-16-le": flow.canary.text.encode("utf-16-le"),
@@ -248,6 +291,7 @@ def assert_encrypted_headers(appliance: Appliance) -> None:
 
 
 # --- Tests -------------------------------------------------------------------------------------
+
 
 def test_scanner_finds_planted_canaries(tmp_path: Path) -> None:
     """The scanner is not blind: it finds needles anywhere, across blocks, in the child."""
@@ -296,27 +340,38 @@ def test_no_plaintext_on_disk(appliance: Appliance, flow: Flow) -> None:
     assert scan_in_child(closed_files, needles) == []
 
 
-def test_no_canary_in_logs(appliance: Appliance, tmp_path: Path,
-                           monkeypatch: pytest.MonkeyPatch,
-                           caplog: pytest.LogCaptureFixture) -> None:
+def test_no_canary_in_logs(
+    appliance: Appliance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     ran = run_flow(appliance, tmp_path, monkeypatch)
     try:
-        forbidden = [ran.canary.text, appliance.keyset.db.hex(), appliance.keyset.vault.hex(),
-                     ran.candidate_key.hex()]
+        forbidden = [
+            ran.canary.text,
+            appliance.keyset.db.hex(),
+            appliance.keyset.vault.hex(),
+            ran.candidate_key.hex(),
+        ]
         records = list(caplog.records)
         # The flow did log (so an empty capture cannot pass for a clean one).
         assert any(record.name == "appliance.media.recordings" for record in records)
-        assert any(record.name == "appliance.jobs.worker" and "succeeded" in record.getMessage()
-                   for record in records)
+        assert any(
+            record.name == "appliance.jobs.worker" and "succeeded" in record.getMessage()
+            for record in records
+        )
         leaks: list[str] = []
         for record in records:
-            texts = [record.getMessage(), str(record.msg), repr(record.args),
-                     record.exc_text or ""]
+            texts = [record.getMessage(), str(record.msg), repr(record.args), record.exc_text or ""]
             if record.exc_info:
                 texts.append(logging.Formatter().formatException(record.exc_info))
-            leaks.extend(f"{record.name}:{record.lineno}" for secret in forbidden
-                         if any(secret in text for text in texts))
+            leaks.extend(
+                f"{record.name}:{record.lineno}"
+                for secret in forbidden
+                if any(secret in text for text in texts)
+            )
         assert leaks == [], f"personal data or keys logged at {leaks}"
         assert ran.canary.text not in caplog.text
     finally:
@@ -329,8 +384,9 @@ def _dump_database(path: Path, key: bytes) -> tuple[str, list[bytes]]:
     try:
         texts: list[str] = []
         blobs: list[bytes] = []
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master "
-                                                 "WHERE type = 'table'")]
+        tables = [
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
         for table in tables:
             for row in conn.execute(f'SELECT * FROM "{table}"'):
                 for value in tuple(row):
@@ -343,8 +399,9 @@ def _dump_database(path: Path, key: bytes) -> tuple[str, list[bytes]]:
         conn.close()
 
 
-def test_no_readable_trace_after_erasure(appliance: Appliance, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_readable_trace_after_erasure(
+    appliance: Appliance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After erasing a candidate, nothing of theirs is readable: not in the files (database,
     WAL, spool, backups, temp), not in a backup taken before the erasure even when opened with
     the database key (their key is gone), not in the live database; their export was streamed
@@ -352,16 +409,22 @@ def test_no_readable_trace_after_erasure(appliance: Appliance, tmp_path: Path,
     ran = run_flow(appliance, tmp_path, monkeypatch, candidate_only=True)
     store, paths = ran.store, appliance.config.paths
     try:
-        hr = principal_of(store.users.get(
-            make_user(store, "eraser", "hr_admin", regions=["*"], departments=["*"])))
-        candidate_id = int(store.conn.execute(
-            "SELECT id FROM candidates WHERE pseudonym = ?", (ran.candidate_pseudonym,)
-        ).fetchone()[0])
+        hr = principal_of(
+            store.users.get(
+                make_user(store, "eraser", "hr_admin", regions=["*"], departments=["*"])
+            )
+        )
+        candidate_id = int(
+            store.conn.execute(
+                "SELECT id FROM candidates WHERE pseudonym = ?", (ran.candidate_pseudonym,)
+            ).fetchone()[0]
+        )
         spool = appliance.spool()
         archive = b"".join(subject_export(store, spool, hr, candidate_id).chunks)
         assert ran.canary.marker in archive  # the decrypted recording, in memory only
-        taken = backup(store.database, store.conn, appliance.keyset.db, paths.backups,
-                       "pre-erasure")
+        taken = backup(
+            store.database, store.conn, appliance.keyset.db, paths.backups, "pre-erasure"
+        )
         # Before the erasure the backup holds the candidate, sealed under their key.
         before, _ = _dump_database(taken, appliance.keyset.db)
         assert ran.candidate_pseudonym in before and ran.canary.text not in before

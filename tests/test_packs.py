@@ -254,7 +254,6 @@ def test_packs_signed_by_the_device_key_are_trusted_when_signatures_are_required
     assert f"signed by {keys[0][:16]}" in accepted.stdout
 
 
-
 def test_a_vendor_model_folder_is_wrapped_signed_and_imported(
     tmp_path: Path,
 ) -> None:
@@ -279,9 +278,23 @@ def test_a_vendor_model_folder_is_wrapped_signed_and_imported(
     (vendor / "am" / "final.mdl").write_bytes(b"\x01" * 4096)
     (vendor / "README").write_text("vendor model\n")
     wrapped = app.cli(
-        "packs", "wrap", str(vendor), "--name", "vosk-en-small", "--use", "speech",
-        "--engine", "vosk", "--language", "en", "--licence", "Apache-2.0",
-        "--source", "customer's model repository", "--sign-key", str(key_file),
+        "packs",
+        "wrap",
+        str(vendor),
+        "--name",
+        "vosk-en-small",
+        "--use",
+        "speech",
+        "--engine",
+        "vosk",
+        "--language",
+        "en",
+        "--licence",
+        "Apache-2.0",
+        "--source",
+        "customer's model repository",
+        "--sign-key",
+        str(key_file),
     )
     # `wrap` needs no store; the --config the helper appends is ignored by it.
     assert wrapped.returncode == 0, wrapped.stderr

@@ -82,16 +82,22 @@ def job_model(store: Store) -> int:
     """A product/engineering model with bilingual keywords; returns its id."""
     dims = (
         DimensionSpec(
-            "requirement_analysis", "Requirement analysis", 0.4,
+            "requirement_analysis",
+            "Requirement analysis",
+            0.4,
             questions=(Question("en", "Describe how you analysed requirements."),),
             keywords=(Keyword("en", "user research"), Keyword("zh", "需求分析")),
         ),
         DimensionSpec(
-            "collaboration", "Cross-team collaboration", 0.35,
+            "collaboration",
+            "Cross-team collaboration",
+            0.35,
             keywords=(Keyword("en", "cross-functional"), Keyword("zh", "跨部门")),
         ),
         DimensionSpec(
-            "negotiation", "Negotiation with suppliers", 0.25,
+            "negotiation",
+            "Negotiation with suppliers",
+            0.25,
             keywords=(Keyword("en", "supplier contract"), Keyword("zh", "供应商谈判")),
         ),
     )
@@ -102,8 +108,9 @@ def job_model(store: Store) -> int:
 def setup_candidate(store: Store, *, language: str = "en", region: str = "EU") -> tuple[int, int]:
     model_id = job_model(store)
     with store.transaction():
-        requisition = store.requisitions.create("Product manager", "Product", "Berlin", region,
-                                                competency_model_id=model_id)
+        requisition = store.requisitions.create(
+            "Product manager", "Product", "Berlin", region, competency_model_id=model_id
+        )
     candidate = store.candidates.create(f"{CANARY} Example", email="cv@example.invalid")
     store.interviews.create(candidate.id, requisition.id, language=language)
     return candidate.id, requisition.id
@@ -119,12 +126,14 @@ def test_english_pdf_is_read_matched_sealed_and_questions_drafted(
     candidate_id, requisition_id = setup_candidate(store)
     person = hr(store)
     data = en_pdf()
-    resume = upload_resume(store, person, candidate_id=candidate_id, filename="cv.pdf",
-                           data=data, today=TODAY)
+    resume = upload_resume(
+        store, person, candidate_id=candidate_id, filename="cv.pdf", data=data, today=TODAY
+    )
     profile = resume.extracted
     assert resume.content_type == "application/pdf" and profile["language"] == "en"
     assert {"Python", "Go", "SQL", "Team leadership", "Mentoring"} <= {
-        s["name"] for s in profile["skills"]}
+        s["name"] for s in profile["skills"]
+    }
     assert profile["employers"] == ["Acme Technologies Inc.", "Globex Corp"]
     assert "Senior Software Engineer" in profile["roles"]
     assert profile["years"] == pytest.approx(11.6, abs=0.2)  # Mar 2015 until Nov 2026
@@ -132,12 +141,14 @@ def test_english_pdf_is_read_matched_sealed_and_questions_drafted(
     summary = overview.jobs[0].summary
     assert summary is not None
     covered = {d["key"]: d["covered"] for d in summary["dimensions"]}
-    assert covered == {"requirement_analysis": True, "collaboration": True,
-                       "negotiation": False}
+    assert covered == {"requirement_analysis": True, "collaboration": True, "negotiation": False}
     assert summary["gaps"] == ["negotiation"] and summary["coverage"] == 0.75
     questions = overview.jobs[0].questions
-    assert [q.dimension_key for q in questions] == ["requirement_analysis", "collaboration",
-                                                    "negotiation"]
+    assert [q.dimension_key for q in questions] == [
+        "requirement_analysis",
+        "collaboration",
+        "negotiation",
+    ]
     # The line quoted names no employer: the most recent one is named.
     assert questions[0].text.startswith(
         'Your resume mentions user research at Acme Technologies Inc.: "Worked cross-functional'
@@ -147,8 +158,12 @@ def test_english_pdf_is_read_matched_sealed_and_questions_drafted(
     assert all(q.source == "resume" and q.requisition_id == requisition_id for q in questions)
     # The file comes back byte for byte; nothing of it is in clear in the database.
     assert resume_file(store, person, resume.id)[1] == data
-    for table, column in (("resumes", "file"), ("resumes", "extracted"),
-                          ("resumes", "display_name"), ("personal_questions", "text")):
+    for table, column in (
+        ("resumes", "file"),
+        ("resumes", "extracted"),
+        ("resumes", "display_name"),
+        ("personal_questions", "text"),
+    ):
         for (value,) in store.conn.execute(f"SELECT {column} FROM {table}"):
             assert CANARY not in value and "user research" not in value
     uploaded = store.audit.entries(action="resume.uploaded")
@@ -160,8 +175,9 @@ def test_chinese_docx_and_pdf_give_chinese_questions(store: Store) -> None:
     candidate_id, _req = setup_candidate(store, language="zh")
     person = hr(store)
     for name, data in (("简历.docx", a_docx(ZH_LINES)), ("简历.pdf", zh_pdf())):
-        resume = upload_resume(store, person, candidate_id=candidate_id, filename=name,
-                               data=data, today=TODAY)
+        resume = upload_resume(
+            store, person, candidate_id=candidate_id, filename=name, data=data, today=TODAY
+        )
         profile = resume.extracted
         assert profile["language"] == "zh", name
         assert profile["employers"] == ["上海云帆集团", "北京星海科技有限公司"], name
@@ -178,24 +194,39 @@ def test_chinese_docx_and_pdf_give_chinese_questions(store: Store) -> None:
 def test_plain_text_in_gb18030_is_read(store: Store) -> None:
     candidate_id, _req = setup_candidate(store)
     text = "\n".join(ZH_LINES).encode("gb18030")
-    resume = upload_resume(store, hr(store), candidate_id=candidate_id, filename="cv.txt",
-                           data=text, today=TODAY)
+    resume = upload_resume(
+        store, hr(store), candidate_id=candidate_id, filename="cv.txt", data=text, today=TODAY
+    )
     assert resume.content_type == "text/plain" and resume.extracted["language"] == "zh"
 
 
 def test_hr_edits_survive_a_new_upload(store: Store) -> None:
     candidate_id, requisition_id = setup_candidate(store)
     person = hr(store)
-    upload_resume(store, person, candidate_id=candidate_id, filename="a.pdf", data=en_pdf(),
-                  today=TODAY)
+    upload_resume(
+        store, person, candidate_id=candidate_id, filename="a.pdf", data=en_pdf(), today=TODAY
+    )
     first = resume_overview(store, person, candidate_id).jobs[0].questions
-    edited = edit_personal_question(store, person, first[0].id, text="What did users say?",
-                                    dimension_key="requirement_analysis")
-    own = add_personal_question(store, person, candidate_id=candidate_id,
-                                requisition_id=requisition_id, text="Why this job?",
-                                dimension_key="", language="en")
-    upload_resume(store, person, candidate_id=candidate_id, filename="b.docx",
-                  data=a_docx(EN_LINES), today=TODAY)
+    edited = edit_personal_question(
+        store, person, first[0].id, text="What did users say?", dimension_key="requirement_analysis"
+    )
+    own = add_personal_question(
+        store,
+        person,
+        candidate_id=candidate_id,
+        requisition_id=requisition_id,
+        text="Why this job?",
+        dimension_key="",
+        language="en",
+    )
+    upload_resume(
+        store,
+        person,
+        candidate_id=candidate_id,
+        filename="b.docx",
+        data=a_docx(EN_LINES),
+        today=TODAY,
+    )
     after = resume_overview(store, person, candidate_id).jobs[0].questions
     texts = [q.text for q in after]
     assert edited.text in texts and own.text in texts
@@ -247,8 +278,17 @@ def _blank_pdf() -> bytes:
         (_encrypted_pdf(), "password-protected"),
         (_blank_pdf(), "no text found"),
     ],
-    ids=["empty", "junk-pdf", "truncated-pdf", "broken-docx", "bad-zip", "png", "huge",
-         "encrypted", "no-text"],
+    ids=[
+        "empty",
+        "junk-pdf",
+        "truncated-pdf",
+        "broken-docx",
+        "bad-zip",
+        "png",
+        "huge",
+        "encrypted",
+        "no-text",
+    ],
 )
 def test_bad_files_are_refused_and_nothing_is_stored(
     store: Store, data: bytes, message: str
@@ -272,19 +312,26 @@ def test_a_zip_bomb_docx_stops_before_parsing() -> None:
 
 def test_a_hostile_file_name_is_shown_harmlessly(store: Store) -> None:
     candidate_id, _req = setup_candidate(store)
-    resume = upload_resume(store, hr(store), candidate_id=candidate_id,
-                           filename="../../etc/\x00passwd<script>.pdf", data=en_pdf())
+    resume = upload_resume(
+        store,
+        hr(store),
+        candidate_id=candidate_id,
+        filename="../../etc/\x00passwd<script>.pdf",
+        data=en_pdf(),
+    )
     assert resume.display_name == "passwd<script>.pdf"
 
 
 def test_roles_without_the_permission_or_scope_are_refused(store: Store) -> None:
     candidate_id, _req = setup_candidate(store)
-    lead = principal_of(store.users.get(make_user(store, "cv.lead", "business_lead",
-                                                  departments=["Product"], regions=["EU"])))
+    lead = principal_of(
+        store.users.get(
+            make_user(store, "cv.lead", "business_lead", departments=["Product"], regions=["EU"])
+        )
+    )
     with pytest.raises(PermissionDeniedError):
         upload_resume(store, lead, candidate_id=candidate_id, filename="a.pdf", data=en_pdf())
-    far_hr = principal_of(store.users.get(make_user(store, "cv.far", "hr_admin",
-                                                    regions=["CN"])))
+    far_hr = principal_of(store.users.get(make_user(store, "cv.far", "hr_admin", regions=["CN"])))
     from appliance.platform.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
@@ -315,17 +362,21 @@ def test_web_upload_shows_the_match_and_refuses_bad_files(web) -> None:  # type:
     page = client.get(f"/candidates/{candidate_id}/resume")
     assert page.status_code == 200 and 'id="no-resume"' in page.get_data(as_text=True)
     token = csrf_token_from(page.get_data(as_text=True))
-    bad = client.post(f"/candidates/{candidate_id}/resume",
-                      data={"csrf_token": token,
-                            "resume": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(range(256))),
-                                       "photo.pdf")},
-                      content_type="multipart/form-data")
+    bad = client.post(
+        f"/candidates/{candidate_id}/resume",
+        data={
+            "csrf_token": token,
+            "resume": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(range(256))), "photo.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 422
     assert "not a PDF, a Word document (DOCX) or plain text" in bad.get_data(as_text=True)
-    good = client.post(f"/candidates/{candidate_id}/resume",
-                       data={"csrf_token": token, "resume": (io.BytesIO(a_docx(EN_LINES)),
-                                                             "cv.docx")},
-                       content_type="multipart/form-data")
+    good = client.post(
+        f"/candidates/{candidate_id}/resume",
+        data={"csrf_token": token, "resume": (io.BytesIO(a_docx(EN_LINES)), "cv.docx")},
+        content_type="multipart/form-data",
+    )
     assert good.status_code == 303
     html = client.get(f"/candidates/{candidate_id}/resume").get_data(as_text=True)
     assert "Globex Corp" in html and "75 %" in html and "Your resume mentions" in html
@@ -333,4 +384,5 @@ def test_web_upload_shows_the_match_and_refuses_bad_files(web) -> None:  # type:
     download = client.get(f"/resumes/{resume_id}/file")
     assert download.status_code == 200 and download.data == a_docx(EN_LINES)
     assert download.headers["Content-Disposition"] == (
-        f'attachment; filename="resume-{resume_id}.docx"')
+        f'attachment; filename="resume-{resume_id}.docx"'
+    )

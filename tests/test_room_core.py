@@ -339,12 +339,19 @@ def test_personalised_questions_from_the_resume_join_the_plan_sealed(
     secret = "Your resume mentions the Kestrel billing migration: what was your own part?"
     with store.transaction():
         store.personal_questions.add(
-            setup.candidate_id, setup.requisition_id, text=secret, language="en",
-            source="resume", dimension_key="ownership",
+            setup.candidate_id,
+            setup.requisition_id,
+            text=secret,
+            language="en",
+            source="resume",
+            dimension_key="ownership",
         )
         store.personal_questions.add(
-            setup.candidate_id, setup.requisition_id, text="简历中提到的项目是什么?",
-            language="zh", source="resume",
+            setup.candidate_id,
+            setup.requisition_id,
+            text="简历中提到的项目是什么?",
+            language="zh",
+            source="resume",
         )
     opened = open_room(store, setup.token)
     questions = store.room.questions(opened.room.id)

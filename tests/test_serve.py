@@ -25,9 +25,14 @@ def _stop_and_check(server: Serving, sig: signal.Signals) -> None:
     """Send `sig` to serve alone; it must stop all its children and exit 0 within 30 s."""
     children = psutil.Process(server.popen.pid).children()
     everything = server.descendants()  # gunicorn's own workers too
-    kinds = sorted("gunicorn" if "gunicorn" in " ".join(child.cmdline()) else
-                   "worker" if "worker" in child.cmdline() else child.name()
-                   for child in children)
+    kinds = sorted(
+        "gunicorn"
+        if "gunicorn" in " ".join(child.cmdline())
+        else "worker"
+        if "worker" in child.cmdline()
+        else child.name()
+        for child in children
+    )
     # gunicorn, the batch worker and the interactive worker (live assist, follow-ups, chores).
     assert kinds == ["gunicorn", "worker", "worker"], [child.cmdline() for child in children]
     lanes = sorted(

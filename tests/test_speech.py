@@ -95,8 +95,10 @@ def _pcm(path: Path) -> bytes:
 def librivox_transcripts(whisper_base: WhisperBackend) -> list[tuple[str, Transcript]]:
     """Whisper base on each LibriVox clip, language detected: (reference, transcript)."""
     return [
-        (ref, whisper_base.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE,
-                                      language=None))
+        (
+            ref,
+            whisper_base.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE, language=None),
+        )
         for path, ref in _librivox()
     ]
 
@@ -130,15 +132,19 @@ def test_whisper_base_english_wer(librivox_transcripts: list[tuple[str, Transcri
     refs = [_english_for_wer(ref) for ref, _ in librivox_transcripts]
     hyps = [_english_for_wer(t.text) for _, t in librivox_transcripts]
     wer = float(jiwer.wer(refs, hyps))
-    _record_result("english_librivox", {
-        "model": librivox_transcripts[0][1].model + " (int8, faster-whisper 1.2.1)",
-        "clips": len(refs),
-        "reference_words": sum(len(r.split()) for r in refs),
-        "wer": round(wer, 4),
-        "per_clip_wer": [round(float(jiwer.wer(r, h)), 4) for r, h in zip(refs, hyps,
-                                                                          strict=True)],
-        "normalisation": "lower case, Mr.->mister, hyphens split, punctuation removed",
-    })
+    _record_result(
+        "english_librivox",
+        {
+            "model": librivox_transcripts[0][1].model + " (int8, faster-whisper 1.2.1)",
+            "clips": len(refs),
+            "reference_words": sum(len(r.split()) for r in refs),
+            "wer": round(wer, 4),
+            "per_clip_wer": [
+                round(float(jiwer.wer(r, h)), 4) for r, h in zip(refs, hyps, strict=True)
+            ],
+            "normalisation": "lower case, Mr.->mister, hyphens split, punctuation removed",
+        },
+    )
     assert wer <= MAX_WER, list(zip(refs, hyps, strict=True))
     for _, transcript in librivox_transcripts:
         assert transcript.language == "en" and (transcript.language_probability or 0) > 0.9
@@ -156,14 +162,12 @@ def test_whisper_english_only_model_refuses_translation(pack_folder: Path) -> No
     try:
         assert tiny.multilingual is False
         path, ref = _librivox()[1]
-        transcript = tiny.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE,
-                                     language=None)
+        transcript = tiny.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE, language=None)
         assert transcript.language == "en"
         # tiny.en is much weaker than base ("ill-disposed" comes out as "old-sposed").
         assert jiwer.wer(_english_for_wer(ref), _english_for_wer(transcript.text)) <= 0.3
         with pytest.raises(InferenceError, match="English-only"):
-            tiny.transcribe([_pcm(path)], sample_rate=SAMPLE_RATE, language="en",
-                            task="translate")
+            tiny.transcribe([_pcm(path)], sample_rate=SAMPLE_RATE, language="en", task="translate")
         with pytest.raises(InferenceError, match="English-only"):
             tiny.transcribe([_pcm(path)], sample_rate=SAMPLE_RATE, language="zh")
     finally:
@@ -213,15 +217,15 @@ def long_answer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[fl
 
 
 @pytest.fixture(scope="session")
-def windowed_transcript(
-    pack_folder: Path, long_answer: tuple[Path, list[float]]
-) -> Transcript:
+def windowed_transcript(pack_folder: Path, long_answer: tuple[Path, list[float]]) -> Transcript:
     """The long answer through Whisper with 30-second windows (so it is cut twice)."""
-    backend = WhisperBackend(load_speech_pack(pack_folder, "whisper-base"), cpu_threads=2,
-                             window_s=30, cut_search_s=10)
+    backend = WhisperBackend(
+        load_speech_pack(pack_folder, "whisper-base"), cpu_threads=2, window_s=30, cut_search_s=10
+    )
     try:
-        return backend.transcribe(decode_audio_pcm(long_answer[0]), sample_rate=SAMPLE_RATE,
-                                  language="en")
+        return backend.transcribe(
+            decode_audio_pcm(long_answer[0]), sample_rate=SAMPLE_RATE, language="en"
+        )
     finally:
         backend.close()
 
@@ -241,8 +245,9 @@ def test_long_audio_is_transcribed_in_windows(
     assert [w.start for w in words] == sorted(w.start for w in words)
     # Times are shifted by each window's offset: the last clip's first word starts near
     # where the last clip starts in the file, not near zero.
-    last_first = next(w for w in words if _english_for_wer(w.text) == "he" and
-                      w.start > starts[4] - 1.0)
+    last_first = next(
+        w for w in words if _english_for_wer(w.text) == "he" and w.start > starts[4] - 1.0
+    )
     assert last_first.start == pytest.approx(starts[4], abs=0.6)
     assert words[-1].end <= total + 0.05
 
@@ -269,8 +274,10 @@ def _mandarin() -> list[tuple[Path, str]]:
 def mandarin_transcripts(whisper_base: WhisperBackend) -> list[tuple[str, Transcript]]:
     """(reference, raw Whisper transcript) of each Mandarin clip, language detected."""
     return [
-        (ref, whisper_base.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE,
-                                      language=None))
+        (
+            ref,
+            whisper_base.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE, language=None),
+        )
         for path, ref in _mandarin()
     ]
 
@@ -285,17 +292,21 @@ def test_whisper_base_mandarin_cer(mandarin_transcripts: list[tuple[str, Transcr
     ]
     cer = float(jiwer.cer(refs, normalised))
     cer_raw = float(jiwer.cer(refs, raw))
-    _record_result("mandarin_speech_zh", {
-        "model": mandarin_transcripts[0][1].model + " (int8, faster-whisper 1.2.1)",
-        "clips": len(refs),
-        "reference_characters": sum(len(r) for r in refs),
-        "cer": round(cer, 4),
-        "cer_without_normalisation": round(cer_raw, 4),
-        "per_clip_cer": [round(float(jiwer.cer(r, h)), 4) for r, h in zip(refs, normalised,
-                                                                          strict=True)],
-        "normalisation": "traditional->simplified (zhconv), Chinese numerals->digits (cn2an, "
-                         "guarded), spaces and punctuation removed",
-    })
+    _record_result(
+        "mandarin_speech_zh",
+        {
+            "model": mandarin_transcripts[0][1].model + " (int8, faster-whisper 1.2.1)",
+            "clips": len(refs),
+            "reference_characters": sum(len(r) for r in refs),
+            "cer": round(cer, 4),
+            "cer_without_normalisation": round(cer_raw, 4),
+            "per_clip_cer": [
+                round(float(jiwer.cer(r, h)), 4) for r, h in zip(refs, normalised, strict=True)
+            ],
+            "normalisation": "traditional->simplified (zhconv), Chinese numerals->digits (cn2an, "
+            "guarded), spaces and punctuation removed",
+        },
+    )
     assert all(t.language == "zh" for _, t in mandarin_transcripts)
     assert cer <= MAX_CER, list(zip(refs, normalised, strict=True))
     assert cer <= cer_raw
@@ -314,8 +325,9 @@ def test_normalised_mandarin_transcript_is_simplified_and_keeps_times(
 
 def test_mandarin_translated_to_english(whisper_base: WhisperBackend) -> None:
     path, _ = next(p for p in _mandarin() if p[0].suffix == ".wav")
-    translation = whisper_base.transcribe(decode_audio_pcm(path), sample_rate=SAMPLE_RATE,
-                                          language="zh", task="translate")
+    translation = whisper_base.transcribe(
+        decode_audio_pcm(path), sample_rate=SAMPLE_RATE, language="zh", task="translate"
+    )
     assert translation.task == "translate" and translation.language == "en"
     text = translation.text
     assert re.search(r"[A-Za-z]{3,}", text), text
@@ -335,10 +347,17 @@ def test_number_and_script_normalisation() -> None:
 
 
 def test_punctuation_is_restored_from_pauses_only_where_missing() -> None:
-    words = (Word("we", 0.0, 0.2), Word("shipped", 0.25, 0.6), Word("it", 0.65, 0.8),
-             Word("then", 1.8, 2.0), Word("i", 2.4, 2.5), Word("left", 2.55, 2.9))
-    bare = Transcript("en", [Segment("we shipped it then i left", 0.0, 2.9, words)], "vosk",
-                      "test", 3.0)
+    words = (
+        Word("we", 0.0, 0.2),
+        Word("shipped", 0.25, 0.6),
+        Word("it", 0.65, 0.8),
+        Word("then", 1.8, 2.0),
+        Word("i", 2.4, 2.5),
+        Word("left", 2.55, 2.9),
+    )
+    bare = Transcript(
+        "en", [Segment("we shipped it then i left", 0.0, 2.9, words)], "vosk", "test", 3.0
+    )
     assert normalise_transcript(bare).text == "We shipped it. Then, I left."
     punctuated = replace(bare, segments=[replace(bare.segments[0], text="We shipped it!")])
     assert normalise_transcript(punctuated).text == "We shipped it!"
@@ -460,8 +479,10 @@ def test_chromium_webm_opus_recording_decodes_and_transcribes(
     with chromium(*fake_media_flags(audio=fake), new_headless=False) as browser:
         page = browser.new_page()
         # localhost is a secure context, so getUserMedia is available; no server needed.
-        page.route("http://localhost/record", lambda route: route.fulfill(
-            status=200, content_type="text/html", body=RECORDER_PAGE))
+        page.route(
+            "http://localhost/record",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=RECORDER_PAGE),
+        )
         page.goto("http://localhost/record")
         mime, data = page.evaluate(f"record({int(seconds * 1000) + 400})")
     assert mime == "audio/webm;codecs=opus"
@@ -477,8 +498,12 @@ def test_chromium_webm_opus_recording_decodes_and_transcribes(
     # The fake microphone loops its file, so the recording may begin mid-sentence: compare the
     # longest run of reference words heard in order.
     heard = max(
-        (n for n in range(1, len(ref_words) + 1) for i in range(len(ref_words) - n + 1)
-         if " ".join(ref_words[i:i + n]) in " ".join(hyp)),
+        (
+            n
+            for n in range(1, len(ref_words) + 1)
+            for i in range(len(ref_words) - n + 1)
+            if " ".join(ref_words[i : i + n]) in " ".join(hyp)
+        ),
         default=0,
     )
     assert heard >= 0.6 * len(ref_words), (ref, transcript.text)
@@ -493,8 +518,9 @@ def test_delivery_on_real_speech(
 ) -> None:
     metrics = transcript_delivery(windowed_transcript)
     assert metrics["unit"] == "words"
-    assert metrics["units"] == pytest.approx(sum(len(_english_for_wer(r).split())
-                                                 for _, r in _librivox()), abs=4)
+    assert metrics["units"] == pytest.approx(
+        sum(len(_english_for_wer(r).split()) for _, r in _librivox()), abs=4
+    )
     # Read-aloud audiobook English: a normal pace.
     assert 100 <= metrics["speaking_rate_per_min"] <= 220
     assert metrics["articulation_rate_per_min"] > metrics["speaking_rate_per_min"]
@@ -527,7 +553,8 @@ def test_delivery_talk_time_of_two_real_speakers(
     spoken_first = sum(w.end - w.start for w in first.words())
     spoken_second = sum(w.end - w.start for w in second.words())
     assert talk["share"]["interviewer"] == pytest.approx(
-        spoken_first / (spoken_first + spoken_second), abs=1e-3)
+        spoken_first / (spoken_first + spoken_second), abs=1e-3
+    )
     assert sum(talk["share"].values()) == pytest.approx(1.0, abs=1e-3)
     assert talk["turns"] == {"candidate": 1, "interviewer": 1}
 
@@ -555,13 +582,18 @@ def _timed(text: str, *, gap_after: dict[int, float] | None = None) -> list[Word
 
 
 def test_delivery_fillers_and_hesitations() -> None:
-    words = _timed("um I I think we uh we did we did ship the prod- product you know",
-                   gap_after={4: 0.5, 9: 2.5})
+    words = _timed(
+        "um I I think we uh we did we did ship the prod- product you know",
+        gap_after={4: 0.5, 9: 2.5},
+    )
     metrics = delivery_metrics(words, "en")
     assert metrics["fillers"] == {"uh": 1, "um": 1, "you know": 1}
     kinds = [(h["kind"], h["text"]) for h in metrics["hesitations"]]
-    assert kinds == [("repetition", "I I"), ("repetition", "we did we did"),
-                     ("false_start", "prod- product")]
+    assert kinds == [
+        ("repetition", "I I"),
+        ("repetition", "we did we did"),
+        ("false_start", "prod- product"),
+    ]
     assert metrics["pause_count"] == 2 and metrics["long_pause_count"] == 1
     assert metrics["long_pauses"][0]["duration_s"] == pytest.approx(2.55)
     zh = delivery_metrics(_timed("嗯 我 我 觉得 呃 这个 项目 就是说 看看 很好"), "zh")

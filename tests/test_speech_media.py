@@ -81,9 +81,12 @@ class _VirtualWav(io.RawIOBase):
         self._samples = int(seconds * rate)
         data = 2 * self._samples
         self._header = (
-            b"RIFF" + struct.pack("<I", 36 + data) + b"WAVEfmt "
+            b"RIFF"
+            + struct.pack("<I", 36 + data)
+            + b"WAVEfmt "
             + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
-            + b"data" + struct.pack("<I", data)
+            + b"data"
+            + struct.pack("<I", data)
         )
         period = np.arange(rate, dtype=np.float64)  # one second, repeated
         self._second = (6000 * np.sin(2 * np.pi * 220 * period / rate)).astype("<i2").tobytes()

@@ -28,8 +28,10 @@ from tests.support.speech_packs import LIBRIVOX, SPEECH_ZH, encode_speech, speec
 
 PIPELINE = ["probe", "policy_gate", "transcribe", "delivery"]
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
-REFERENCE = ("and mister john dashwood had then leisure to consider how much there might be "
-             "prudently in his power to do for them")
+REFERENCE = (
+    "and mister john dashwood had then leisure to consider how much there might be "
+    "prudently in his power to do for them"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,8 @@ def _fresh_models() -> Iterator[None]:
 
 def _appliance(root: Path, packs: Path, **inference: object) -> Appliance:
     return make_appliance(
-        root, worker={"pipeline": PIPELINE},
+        root,
+        worker={"pipeline": PIPELINE},
         inference={"pack_dirs": [str(packs)], "cpu_threads": 2, **inference},
     )
 
@@ -62,8 +65,15 @@ def _interview(store: Store, region: str, language: str) -> int:
 
 def _analyse(appliance: Appliance, store: Store, interview_id: int, media: Path) -> dict[str, Any]:
     with open(media, "rb") as handle:
-        ingest_recording(store, appliance.spool(), appliance.config, interview_id=interview_id,
-                         source=handle, filename=media.name, actor="test")
+        ingest_recording(
+            store,
+            appliance.spool(),
+            appliance.config,
+            interview_id=interview_id,
+            source=handle,
+            filename=media.name,
+            actor="test",
+        )
     outcome = Worker(appliance.config, store).run_once()
     assert outcome is not None
     assert outcome.state == "succeeded", (outcome.error_code, store.jobs.get(outcome.job_id).error)
@@ -151,9 +161,15 @@ def test_missing_speech_pack_fails_the_job_with_a_clear_error(tmp_path: Path) ->
     try:
         interview_id = demo_interview(store, region="US-MD")
         with open(CLIP, "rb") as handle:
-            ingest_recording(store, appliance.spool(), appliance.config,
-                             interview_id=interview_id, source=handle, filename="a.wav",
-                             actor="test")
+            ingest_recording(
+                store,
+                appliance.spool(),
+                appliance.config,
+                interview_id=interview_id,
+                source=handle,
+                filename="a.wav",
+                actor="test",
+            )
         outcome = Worker(appliance.config, store).run_once()
         assert outcome is not None and outcome.state == "failed"
         assert outcome.error_code == "speech_model_unavailable"
@@ -165,8 +181,19 @@ def test_missing_speech_pack_fails_the_job_with_a_clear_error(tmp_path: Path) ->
 @pytest.mark.slow
 def test_korean_interview_goes_through_vosk(pack_folder: Path, tmp_path: Path) -> None:
     raw, answer = tmp_path / "raw.wav", tmp_path / "korean.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "-w", str(raw),
-                    "저는 회사에서 일했습니다. 네 감사합니다"], check=True)
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            "ko",
+            "-s",
+            "120",
+            "-w",
+            str(raw),
+            "저는 회사에서 일했습니다. 네 감사합니다",
+        ],
+        check=True,
+    )
     subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(answer)], check=True)
     appliance = _appliance(tmp_path, pack_folder)
     store = appliance.open_store()
@@ -194,28 +221,36 @@ def _silent_answer(path: Path, seconds: float) -> Path:
     return path
 
 
-def _context(tmp_path: Path, packs: Path, media: Path,
-             progress: Callable[[float, str], None]) -> StepContext:
+def _context(
+    tmp_path: Path, packs: Path, media: Path, progress: Callable[[float, str], None]
+) -> StepContext:
     config = ApplianceConfig(
         data_dir=tmp_path / "data",
         inference={"pack_dirs": [packs], "speech": {"*": "whisper:whisper-tiny-en"}},
         worker={"pipeline": ["probe", "transcribe", "delivery"]},
     )
-    recording = Recording(1, 1, 1, "x", media.name, "audio/wav", media.stat().st_size, "", b"",
-                          None, "")
-    return StepContext(1, recording, "US-MD", "en", config,
-                       lambda: open(media, "rb", buffering=0),
-                       tmp_path, progress)
+    recording = Recording(
+        1, 1, 1, "x", media.name, "audio/wav", media.stat().st_size, "", b"", None, ""
+    )
+    return StepContext(
+        1,
+        recording,
+        "US-MD",
+        "en",
+        config,
+        lambda: open(media, "rb", buffering=0),
+        tmp_path,
+        progress,
+    )
 
 
-def test_transcribe_reports_progress_and_stops_when_told(
-    pack_folder: Path, tmp_path: Path
-) -> None:
+def test_transcribe_reports_progress_and_stops_when_told(pack_folder: Path, tmp_path: Path) -> None:
     media = _silent_answer(tmp_path / "long-silence.wav", 95.0)
     seen: list[tuple[float, str]] = []
     ctx = _context(tmp_path, pack_folder, media, lambda f, step: seen.append((f, step)))
-    draft = TranscribeStep().run(ctx, ReportDraft(media_info={"duration_s": 95.0,
-                                                              "has_audio": True}))
+    draft = TranscribeStep().run(
+        ctx, ReportDraft(media_info={"duration_s": 95.0, "has_audio": True})
+    )
     assert draft.sections["transcript"]["segments"] == []
     assert draft.notes["transcribe"] == "no speech was recognised in the recording"
     # Every 30 s of audio, inside the step's third of the job (it is step 2 of 3).
@@ -232,6 +267,8 @@ def test_transcribe_reports_progress_and_stops_when_told(
             raise LostClaimError("job 1 was taken back from this worker")
 
     with pytest.raises(LostClaimError):
-        TranscribeStep().run(_context(tmp_path, pack_folder, media, stop),
-                             ReportDraft(media_info={"duration_s": 95.0, "has_audio": True}))
+        TranscribeStep().run(
+            _context(tmp_path, pack_folder, media, stop),
+            ReportDraft(media_info={"duration_s": 95.0, "has_audio": True}),
+        )
     assert len(reports) == 2  # it stopped at once, without decoding the rest

@@ -212,8 +212,19 @@ def test_bad_frames_are_refused(openvino_backend: OpenVinoVisionBackend) -> None
 
 
 def test_cues_carry_no_emotion_labels() -> None:
-    words = {"emotion", "happy", "sad", "anger", "angry", "fear", "surprise", "disgust",
-             "affect", "neutral", "contempt"}
+    words = {
+        "emotion",
+        "happy",
+        "sad",
+        "anger",
+        "angry",
+        "fear",
+        "surprise",
+        "disgust",
+        "affect",
+        "neutral",
+        "contempt",
+    }
     names = {f.name for f in dataclasses.fields(FaceCues)} | {
         f.name for f in dataclasses.fields(FrameCues)
     }

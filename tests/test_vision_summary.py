@@ -15,8 +15,13 @@ def _frame(t: float, *faces: FaceCues) -> FrameCues:
     return FrameCues(t=t, width=640, height=360, faces=faces)
 
 
-def _face(box: tuple[float, float, float, float] = BIG, *, looking: bool = True,
-          smile: float = 0.0, closure: float = 0.0) -> FaceCues:
+def _face(
+    box: tuple[float, float, float, float] = BIG,
+    *,
+    looking: bool = True,
+    smile: float = 0.0,
+    closure: float = 0.0,
+) -> FaceCues:
     return FaceCues(box=box, score=0.9, gaze_at_camera=looking, smile=smile, eye_closure=closure)
 
 

@@ -115,13 +115,15 @@ def test_no_face_clip_and_the_cut_clip_in_a_job(vision_appliance: Appliance, vst
     empty = new_job(vstore, "default", name="No Face")
     consent(vstore, admin, empty)
     overall = run_job(vision_appliance, vstore, empty, MEDIA / "no_face.mp4")["sections"][
-        "visual_cues"]["overall"]
+        "visual_cues"
+    ]["overall"]
     assert overall["face_visible_share"] == 0.0 and overall["looking_at_camera_share"] == 0.0
     assert overall["longest_look_away_s"] == pytest.approx(4.0, abs=0.1)
     cut = new_job(vstore, "default", name="Cut Clip")
     consent(vstore, admin, cut)
     overall = run_job(vision_appliance, vstore, cut, MEDIA / "face_noface.mov")["sections"][
-        "visual_cues"]["overall"]
+        "visual_cues"
+    ]["overall"]
     assert overall["face_visible_share"] == pytest.approx(5 / 13, abs=0.01)  # 0..2.0 s of 6.4 s
 
 
@@ -138,8 +140,9 @@ def test_eu_without_consent_is_skipped_with_the_reason(
     # With the explicit consent it runs, and the section says it must never feed a score.
     consenting = new_job(vstore, "EU", name="Consenting Candidate")
     consent(vstore, admin, consenting)
-    section = run_job(vision_appliance, vstore, consenting, MEDIA / "single_face.mp4")[
-        "sections"]["visual_cues"]
+    section = run_job(vision_appliance, vstore, consenting, MEDIA / "single_face.mp4")["sections"][
+        "visual_cues"
+    ]
     assert section["status"] == "done" and section["obligations"] == ["never_for_score"]
 
 
@@ -153,8 +156,15 @@ def test_maryland_needs_the_signed_waiver(vision_appliance: Appliance, vstore: S
     assert "facial-recognition waiver" in content["notes"]["visual_cues"]
     # A waiver signed before the interview (a recording starts it) lets the analysis run.
     signed = new_job(vstore, "US-MD", name="Signed Candidate")
-    consent(vstore, admin, signed, kind="facial_recognition_waiver",
-            signed_name="Signed Candidate", interview_date="2026-01-05", read_confirmed=True)
+    consent(
+        vstore,
+        admin,
+        signed,
+        kind="facial_recognition_waiver",
+        signed_name="Signed Candidate",
+        interview_date="2026-01-05",
+        read_confirmed=True,
+    )
     content = run_job(vision_appliance, vstore, signed, MEDIA / "single_face.mp4")
     assert content["sections"]["visual_cues"]["status"] == "done"
     assert content["sections"]["visual_cues"]["overall"]["face_visible_share"] == 1.0
@@ -169,14 +179,14 @@ def test_audio_only_recording_is_skipped_for_want_of_video(
     consent(vstore, admin, job)
     content = run_job(vision_appliance, vstore, job, write_wav(tmp_path / "voice.wav", 2.0))
     assert content["sections"]["visual_cues"] == {
-        "status": "skipped", "reason": "the recording has no video"}
+        "status": "skipped",
+        "reason": "the recording has no video",
+    }
     assert content["notes"]["visual_cues"] == "skipped: the recording has no video"
 
 
 @pytest.mark.slow
-def test_a_vision_failure_keeps_the_transcript(
-    tmp_path: Path, model_packs: PackRegistry
-) -> None:
+def test_a_vision_failure_keeps_the_transcript(tmp_path: Path, model_packs: PackRegistry) -> None:
     forget_loaded_models()
     appliance = make_appliance(
         tmp_path,
@@ -218,7 +228,8 @@ def test_opencv_fallback_chosen_by_config(tmp_path: Path, model_packs: PackRegis
         job = new_job(store, "default")
         consent(store, admin, job)
         section = run_job(appliance, store, job, MEDIA / "face_noface.mov")["sections"][
-            "visual_cues"]
+            "visual_cues"
+        ]
     finally:
         store.close()
         forget_loaded_models()
@@ -232,12 +243,28 @@ def _direct_context(
     tmp_path: Path, media: Path, progress: list[tuple[float, str]], config: Any
 ) -> StepContext:
     """A step context outside the worker: the media straight from a file, no store."""
-    recording = Recording(1, 1, 1, "spool", media.name, "video/mp4", media.stat().st_size,
-                          "0" * 64, b"", None, now_stamp())
+    recording = Recording(
+        1,
+        1,
+        1,
+        "spool",
+        media.name,
+        "video/mp4",
+        media.stat().st_size,
+        "0" * 64,
+        b"",
+        None,
+        now_stamp(),
+    )
     return StepContext(
-        7, recording, "default", "en", config,
+        7,
+        recording,
+        "default",
+        "en",
+        config,
         lambda: open(media, "rb"),  # type: ignore[arg-type, return-value]
-        tmp_path, lambda fraction, step: progress.append((fraction, step)),
+        tmp_path,
+        lambda fraction, step: progress.append((fraction, step)),
     )
 
 
@@ -252,7 +279,8 @@ def test_step_reports_progress_within_its_share_of_the_job(
 ) -> None:
     forget_loaded_models()
     appliance = make_appliance(
-        tmp_path, worker={"pipeline": ["probe", "policy_gate", "visual_cues", "affect"]})
+        tmp_path, worker={"pipeline": ["probe", "policy_gate", "visual_cues", "affect"]}
+    )
     progress: list[tuple[float, str]] = []
     media = MEDIA / "noface_face.mov"
     ctx = _direct_context(tmp_path, media, progress, appliance.config)

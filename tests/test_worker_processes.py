@@ -86,11 +86,13 @@ def write_mp4(path: Path, seconds: float = 3.0) -> Path:
         n = round(seconds * rate)
         pcm = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate) * 32767).astype(np.int16)
         formats = astream.codec_context.codec.audio_formats
-        resampler = av.AudioResampler(format=formats[0].name if formats else "fltp",
-                                      layout="mono", rate=rate)
+        resampler = av.AudioResampler(
+            format=formats[0].name if formats else "fltp", layout="mono", rate=rate
+        )
         for offset in range(0, n, 1024):
-            aframe = av.AudioFrame.from_ndarray(pcm[None, offset : offset + 1024], format="s16",
-                                                layout="mono")
+            aframe = av.AudioFrame.from_ndarray(
+                pcm[None, offset : offset + 1024], format="s16", layout="mono"
+            )
             aframe.sample_rate, aframe.pts, aframe.time_base = rate, offset, Fraction(1, rate)
             for resampled in resampler.resample(aframe):
                 for packet in astream.encode(resampled):
@@ -103,16 +105,31 @@ def write_mp4(path: Path, seconds: float = 3.0) -> Path:
     return path
 
 
-def ingest(appliance: Appliance, store: Store, interview_id: int, source: IO[bytes] | Path,
-           filename: str) -> Ingested:
+def ingest(
+    appliance: Appliance, store: Store, interview_id: int, source: IO[bytes] | Path, filename: str
+) -> Ingested:
     """Ingest a file or a byte stream the way the CLI does."""
     spool = appliance.spool()
     if isinstance(source, Path):
         with open(source, "rb") as handle:
-            return ingest_recording(store, spool, appliance.config, interview_id=interview_id,
-                                    source=handle, filename=filename, actor="test")
-    return ingest_recording(store, spool, appliance.config, interview_id=interview_id,
-                            source=source, filename=filename, actor="test")
+            return ingest_recording(
+                store,
+                spool,
+                appliance.config,
+                interview_id=interview_id,
+                source=handle,
+                filename=filename,
+                actor="test",
+            )
+    return ingest_recording(
+        store,
+        spool,
+        appliance.config,
+        interview_id=interview_id,
+        source=source,
+        filename=filename,
+        actor="test",
+    )
 
 
 def spool_entries(appliance: Appliance) -> set[str]:
@@ -150,9 +167,19 @@ class WorkerProcess:
         self.log = log
         self._out = open(log, "wb")  # noqa: SIM115 - closed in close()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "worker", "--config", str(appliance.config_path),
-             *args],
-            env=appliance.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=self._out,
+            [
+                sys.executable,
+                "-m",
+                "appliance",
+                "worker",
+                "--config",
+                str(appliance.config_path),
+                *args,
+            ],
+            env=appliance.env(),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
             stderr=subprocess.STDOUT,
         )
 
@@ -206,8 +233,14 @@ def _scratch_entries(appliance: Appliance, job_id: int) -> set[Path]:
     return set(root.glob(f"job{job_id}-*")) if root.is_dir() else set()
 
 
-def _kill_and_recover(tmp_path: Path, appliance: Appliance, store: Store,
-                      workers: list[WorkerProcess], interview_id: int, job_id: int) -> None:
+def _kill_and_recover(
+    tmp_path: Path,
+    appliance: Appliance,
+    store: Store,
+    workers: list[WorkerProcess],
+    interview_id: int,
+    job_id: int,
+) -> None:
     scratch_before = _scratch_entries(appliance, job_id)
     first = WorkerProcess(appliance, tmp_path / "worker1.log")
     workers.append(first)
@@ -348,9 +381,11 @@ def _check_bad_media(tmp_path: Path, appliance: Appliance, store: Store) -> None
     with open(sparse, "wb") as handle:
         handle.write(b"RIFF\xff\xff\xff\x7fWAVE")  # starts like a recording: refused by size
         handle.truncate(2 * 1024**3)
-    for path, expected in [(empty, r"empty \(0 bytes\)"),
-                           (shapeless, "does not start like an audio or video recording"),
-                           (sparse, rf"larger than the configured limit of {1024**3} bytes")]:
+    for path, expected in [
+        (empty, r"empty \(0 bytes\)"),
+        (shapeless, "does not start like an audio or video recording"),
+        (sparse, rf"larger than the configured limit of {1024**3} bytes"),
+    ]:
         with pytest.raises(MediaRejectedError, match=expected):
             ingest(appliance, store, interview_id, path, path.name)
         assert spool_entries(appliance) == stored
@@ -368,8 +403,10 @@ def _check_bad_media(tmp_path: Path, appliance: Appliance, store: Store) -> None
     jobs = {name: store.jobs.get(done.job.id) for name, done in ids.items()}
     for name in ("good1", "good2", "hostile"):
         assert (jobs[name].state, jobs[name].attempts) == ("succeeded", 1), jobs[name]
-    durations = {name: (store.recordings.get(ids[name].recording.id).media_info or {})
-                 .get("duration_s") for name in ("good1", "good2", "hostile")}
+    durations = {
+        name: (store.recordings.get(ids[name].recording.id).media_info or {}).get("duration_s")
+        for name in ("good1", "good2", "hostile")
+    }
     assert durations == pytest.approx({"good1": 1.0, "good2": 1.5, "hostile": 0.5}, abs=0.01)
 
     noisy = jobs["noise"]
@@ -383,8 +420,9 @@ def _check_bad_media(tmp_path: Path, appliance: Appliance, store: Store) -> None
     for failed in (noisy, cut):
         assert [run["outcome"] for run in store.jobs.runs(failed.id)] == ["failed"]
         assert failed.error is not None and failed.error.isprintable()
-    assert sorted(report_job_ids(store)) == sorted(jobs[n].id for n in ("good1", "good2",
-                                                                         "hostile"))
+    assert sorted(report_job_ids(store)) == sorted(
+        jobs[n].id for n in ("good1", "good2", "hostile")
+    )
 
     shown = store.recordings.get(ids["hostile"].recording.id).display_name
     assert shown == "evil[31m.wav"
@@ -421,7 +459,8 @@ def _one_job(tmp_path: Path, **overrides: object) -> OneJob:
 
 def test_unexpected_error_is_retried_and_then_succeeds(tmp_path: Path) -> None:
     one = _one_job(
-        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"]})
+        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"]}
+    )
     appliance, store, worker, job_id = one.appliance, one.store, one.worker, one.job_id
     try:
         first = worker.run_once()
@@ -452,8 +491,11 @@ def test_unexpected_error_is_retried_and_then_succeeds(tmp_path: Path) -> None:
 def test_unexpected_error_gives_up_after_max_attempts(tmp_path: Path) -> None:
     one = _one_job(
         tmp_path,
-        worker={"max_attempts": 2,
-                "pipeline": ["probe", "tests.support.steps_for_tests:BrokenStep"]})
+        worker={
+            "max_attempts": 2,
+            "pipeline": ["probe", "tests.support.steps_for_tests:BrokenStep"],
+        },
+    )
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         first = worker.run_once()
@@ -476,8 +518,13 @@ def test_unexpected_error_gives_up_after_max_attempts(tmp_path: Path) -> None:
 
 def test_retry_is_delayed_by_the_configured_backoff(tmp_path: Path) -> None:
     one = _one_job(
-        tmp_path, worker={"backoff_base_s": 30.0, "backoff_max_s": 60.0,
-                          "pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"]})
+        tmp_path,
+        worker={
+            "backoff_base_s": 30.0,
+            "backoff_max_s": 60.0,
+            "pipeline": ["probe", "tests.support.steps_for_tests:FlakyStep"],
+        },
+    )
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         before = time.time()
@@ -494,7 +541,8 @@ def test_retry_is_delayed_by_the_configured_backoff(tmp_path: Path) -> None:
 
 def test_permanent_step_failure_is_not_retried(tmp_path: Path) -> None:
     one = _one_job(
-        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:AlwaysFailsStep"]})
+        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:AlwaysFailsStep"]}
+    )
     store, worker, job_id = one.store, one.worker, one.job_id
     try:
         outcome = worker.run_once()

@@ -254,9 +254,7 @@ def _raw(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def _check_signature(
-    manifest_bytes: bytes, signature: bytes, key: Ed25519PublicKey
-) -> list[str]:
+def _check_signature(manifest_bytes: bytes, signature: bytes, key: Ed25519PublicKey) -> list[str]:
     try:
         raw = base64.b64decode(signature.strip(), validate=True)
     except (binascii.Error, ValueError):

@@ -305,9 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--exit-when-idle", action="store_true")
     worker.add_argument("--only-kinds", help="comma-separated job kinds this worker takes")
     worker.add_argument("--except-kinds", help="comma-separated job kinds this worker leaves")
-    worker.add_argument(
-        "--no-chores", action="store_true", help="do not run the idle-time chores"
-    )
+    worker.add_argument("--no-chores", action="store_true", help="do not run the idle-time chores")
     add("serve", cmd_serve)
     ingest = add("ingest", cmd_ingest)
     ingest.add_argument("--interview", type=int, required=True)

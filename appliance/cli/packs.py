@@ -62,7 +62,10 @@ def cmd_packs_build(args: argparse.Namespace) -> int:
     key = _signing_key(args.sign_key)
     try:
         built = build_default_packs(
-            Path(args.into), Path(args.wheels), only=tuple(args.only or ()), signing_key=key,
+            Path(args.into),
+            Path(args.wheels),
+            only=tuple(args.only or ()),
+            signing_key=key,
             force=args.force,
         )
     except PackError as exc:

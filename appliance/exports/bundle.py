@@ -322,8 +322,14 @@ class BundleWriter:
         """A file streamed in chunks (media); its size must be known first."""
         digest = self._tar.add(path, size, chunks)
         self.files.append(
-            {"path": path, "bytes": size, "sha256": digest, "table": table, "format": fmt,
-             "rows": rows}
+            {
+                "path": path,
+                "bytes": size,
+                "sha256": digest,
+                "table": table,
+                "format": fmt,
+                "rows": rows,
+            }
         )
         return digest
 
@@ -331,8 +337,6 @@ class BundleWriter:
         """Write every table's last part."""
         for table in self.tables.values():
             table.close()
-
-
 
 
 class EncryptedFile:

@@ -252,18 +252,19 @@ class InferenceConfig(_Section):
 class SchedulingConfig(_Section):
     """Interview scheduling and the notification channels (SMTP relay, SMS gateway)."""
 
-    horizon_days: int = Field(
-        14, ge=1, le=90, description="How many days ahead slots are offered."
-    )
+    horizon_days: int = Field(14, ge=1, le=90, description="How many days ahead slots are offered.")
     slot_step_minutes: Literal[5, 10, 15, 20, 30, 60] = Field(
-        15, description="Grid of slot start times, in minutes (in UTC; every zone offset in "
-        "use is a multiple of 15 minutes)."
+        15,
+        description="Grid of slot start times, in minutes (in UTC; every zone offset in "
+        "use is a multiple of 15 minutes).",
     )
     min_notice_hours: float = Field(
         24.0, ge=0, le=720, description="The earliest slot offered is this far from now."
     )
     reschedule_cutoff_hours: float = Field(
-        12.0, ge=0, le=720,
+        12.0,
+        ge=0,
+        le=720,
         description="A candidate may reschedule or cancel until this long before the interview.",
     )
     link_valid_hours: int = Field(
@@ -295,8 +296,9 @@ class SchedulingConfig(_Section):
         True, description="Upgrade the SMTP connection with STARTTLS (refuse if not offered)."
     )
     smtp_ca_file: Path | None = Field(
-        None, description="CA certificate(s) the relay's TLS certificate is checked against "
-        "(default: the system's)."
+        None,
+        description="CA certificate(s) the relay's TLS certificate is checked against "
+        "(default: the system's).",
     )
     smtp_username: str = Field("", description="SMTP AUTH user (empty: no authentication).")
     smtp_password_file: Path | None = Field(
@@ -328,11 +330,10 @@ class SchedulingConfig(_Section):
     outbox_backoff_base_s: float = Field(
         30.0, ge=0, description="First retry delay; it doubles with each attempt."
     )
-    outbox_backoff_max_s: float = Field(
-        3600.0, ge=0, description="Upper bound of the retry delay."
-    )
+    outbox_backoff_max_s: float = Field(3600.0, ge=0, description="Upper bound of the retry delay.")
     outbox_stale_after_s: float = Field(
-        300.0, gt=0,
+        300.0,
+        gt=0,
         description="A message left 'sending' by a sender not seen for this long is recovered.",
     )
 

@@ -25,6 +25,7 @@ def merge_intervals(intervals: Iterable[tuple[Point, Point]]) -> list[tuple[Poin
             merged.append((low, high))
     return merged
 
+
 Window = tuple[time, time]
 DayWindow = tuple[int, time, time]  # (weekday with Monday 0, from, to) on a local calendar
 WEEKDAYS = range(7)

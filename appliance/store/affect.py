@@ -72,8 +72,7 @@ class AffectObservationRepository(SealedRepository):
             cursor = self.conn.execute(
                 f"INSERT INTO {TABLE} (candidate_id, recording_id, report_id, job_id, model,"
                 " frames, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (owner["id"], recording_id, report_id, job_id, model, frames, PENDING,
-                 now_stamp()),
+                (owner["id"], recording_id, report_id, job_id, model, frames, PENDING, now_stamp()),
             )
             row_id = int(cursor.lastrowid or 0)
             self._seal_row(TABLE, row_id, key, {"content": content}, json_columns={"content"})

@@ -371,14 +371,10 @@ class ExportRepository(SealedRepository):
 
     def cn_counts(self, year: int) -> CnExportCount:
         """The CN-3 figures of one year (zeros when nothing left China)."""
-        row = self.conn.execute(
-            "SELECT * FROM cn_export_counts WHERE year = ?", (year,)
-        ).fetchone()
+        row = self.conn.execute("SELECT * FROM cn_export_counts WHERE year = ?", (year,)).fetchone()
         if row is None:
             return CnExportCount(year, 0, 0, 0)
-        return CnExportCount(
-            year, row["individuals"], row["sensitive_individuals"], row["exports"]
-        )
+        return CnExportCount(year, row["individuals"], row["sensitive_individuals"], row["exports"])
 
     # --- Rows of the kinds (read inside the builder's read transaction) ---------------------
 
@@ -506,9 +502,7 @@ class ExportRepository(SealedRepository):
             ).fetchone()
             if exists is None:
                 continue
-            row = self.conn.execute(
-                f"SELECT * FROM {table} ORDER BY rowid DESC LIMIT 1"
-            ).fetchone()
+            row = self.conn.execute(f"SELECT * FROM {table} ORDER BY rowid DESC LIMIT 1").fetchone()
             return None if row is None else {key: row[key] for key in row.keys()}  # noqa: SIM118
         return None
 

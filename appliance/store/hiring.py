@@ -273,7 +273,6 @@ class RequisitionRepository(Repository):
         )
         return self.get(requisition_id)
 
-
     def set_competency_model(self, requisition_id: int, model_id: int) -> None:
         """Point a requisition at a (new version of its) competency model."""
         self.conn.execute(

@@ -150,4 +150,3 @@ def normalise_transcript(transcript: Transcript) -> Transcript:
             for seg in segments
         ]
     return replace(transcript, segments=list(segments))
-

@@ -38,9 +38,11 @@ class AffectClassifier:
         except RuntimeError as exc:
             raise InferenceError(f"cannot load the expression classifier: {exc}") from exc
         self.request = self.compiled.create_infer_request()
-        self.model_name = f"{pack.manifest.name}@{pack.manifest.version}" if hasattr(
-            pack, "manifest"
-        ) else MODEL_FILE
+        self.model_name = (
+            f"{pack.manifest.name}@{pack.manifest.version}"
+            if hasattr(pack, "manifest")
+            else MODEL_FILE
+        )
 
     def face_input(
         self, frame: Frame, box: tuple[float, float, float, float]

@@ -61,8 +61,12 @@ class Roi:
 
 
 def roi_between(
-    start: tuple[float, float], end: tuple[float, float], centre: tuple[float, float],
-    size: float, *, flip: bool = False,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    centre: tuple[float, float],
+    size: float,
+    *,
+    flip: bool = False,
 ) -> Roi:
     """A square of side `size` around `centre`, turned so its x axis runs from start to end."""
     angle = math.atan2(end[1] - start[1], end[0] - start[0])

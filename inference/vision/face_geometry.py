@@ -63,11 +63,13 @@ def head_pose(mesh: FloatArray) -> HeadPose:
     ey = _unit(down - np.dot(down, ex) * ex)
     # ex x ey points into the scene for a face looking at the camera; forward is its opposite.
     # (Written out: np.cross costs more than the rest of the function on 3-vectors.)
-    forward = -np.array([
-        ex[1] * ey[2] - ex[2] * ey[1],
-        ex[2] * ey[0] - ex[0] * ey[2],
-        ex[0] * ey[1] - ex[1] * ey[0],
-    ])
+    forward = -np.array(
+        [
+            ex[1] * ey[2] - ex[2] * ey[1],
+            ex[2] * ey[0] - ex[0] * ey[2],
+            ex[0] * ey[1] - ex[1] * ey[0],
+        ]
+    )
     yaw = math.degrees(math.atan2(forward[0], -forward[2]))
     pitch = math.degrees(math.atan2(-forward[1], math.hypot(forward[0], forward[2])))
     roll = math.degrees(math.atan2(ex[1], ex[0]))
@@ -100,9 +102,7 @@ def eye_rotation(
     return yaw, pitch
 
 
-def gaze_at_camera(
-    pose: HeadPose, eyes: list[tuple[float, float]]
-) -> tuple[bool, float, float]:
+def gaze_at_camera(pose: HeadPose, eyes: list[tuple[float, float]]) -> tuple[bool, float, float]:
     """Whether head and eyes together point at the camera; also the combined yaw and pitch."""
     if eyes:
         eye_yaw = sum(e[0] for e in eyes) / len(eyes)

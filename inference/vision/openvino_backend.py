@@ -119,9 +119,7 @@ def cut_by_tile(found: Candidates) -> npt.NDArray[np.bool_]:
     )
 
 
-def frame_detections(
-    frame: Frame, regions: list[Roi], outputs: list[Outputs]
-) -> list[Detection]:
+def frame_detections(frame: Frame, regions: list[Roi], outputs: list[Outputs]) -> list[Detection]:
     """One detection per face of a frame, from the detector's outputs for each region."""
     whole_size = max(frame.shape[:2])
     parts = []
@@ -163,8 +161,13 @@ def eye_rois(mesh: FloatArray) -> list[Roi]:
         span = float(np.linalg.norm(right - left))
         centre = ((left[0] + right[0]) / 2.0, (left[1] + right[1]) / 2.0)
         rois.append(
-            roi_between(tuple(left), tuple(right), (float(centre[0]), float(centre[1])),
-                        span * EYE_ROI_SCALE, flip=flip)
+            roi_between(
+                tuple(left),
+                tuple(right),
+                (float(centre[0]), float(centre[1])),
+                span * EYE_ROI_SCALE,
+                flip=flip,
+            )
         )
     return rois
 
@@ -318,8 +321,12 @@ class OpenVinoVisionBackend(VisionBackend):
             h, w = chunk[face.frame][1].shape[:2]
             cues[face.frame].append(_face_cues(face, w, h))
         return [
-            FrameCues(t=float(t), width=int(frame.shape[1]), height=int(frame.shape[0]),
-                      faces=tuple(found))
+            FrameCues(
+                t=float(t),
+                width=int(frame.shape[1]),
+                height=int(frame.shape[0]),
+                faces=tuple(found),
+            )
             for (t, frame), found in zip(chunk, cues, strict=True)
         ]
 

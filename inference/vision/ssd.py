@@ -75,8 +75,14 @@ class Candidates:
     def detections(self) -> list[Detection]:
         """One `Detection` per row."""
         return [
-            Detection(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(score),
-                      tuple((float(x), float(y)) for x, y in points))
+            Detection(
+                float(b[0]),
+                float(b[1]),
+                float(b[2]),
+                float(b[3]),
+                float(score),
+                tuple((float(x), float(y)) for x, y in points),
+            )
             for b, score, points in zip(self.boxes, self.scores, self.keypoints, strict=True)
         ]
 

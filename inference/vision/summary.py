@@ -72,10 +72,7 @@ def summarise(
     """
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
-    chosen = [
-        f for f in frames
-        if (start is None or f.t >= start) and (end is None or f.t < end)
-    ]
+    chosen = [f for f in frames if (start is None or f.t >= start) and (end is None or f.t < end)]
     lo = start if start is not None else (chosen[0].t if chosen else 0.0)
     hi = end if end is not None else (chosen[-1].t + interval_s if chosen else lo)
     faces = [main_face(f) for f in chosen]
@@ -103,9 +100,11 @@ def summarise(
         looking_at_camera_share=looking_share,
         longest_look_away_s=longest,
         smile_share=_share(sum(s >= SMILE_THRESHOLD for s in smiles), len(smiles))
-        if smiles else None,
+        if smiles
+        else None,
         eyes_closed_share=_share(sum(c >= CLOSED_THRESHOLD for c in closures), len(closures))
-        if closures else None,
+        if closures
+        else None,
         multiple_people_events=people_events(chosen, interval_s),
     )
 

@@ -224,8 +224,12 @@ def device_key() -> ResponseReturnValue:
     """The device's public key, to pin when verifying bundles (`--public-key`)."""
     pem = _device_key_pem()
     if pem is None:
-        return render_template("errors/error.html", status=404, code="not_found",
-                               message=_("The device has no public key yet.")), 404
+        return render_template(
+            "errors/error.html",
+            status=404,
+            code="not_found",
+            message=_("The device has no public key yet."),
+        ), 404
     return Response(
         pem,
         mimetype="application/x-pem-file",

@@ -88,8 +88,12 @@ class AffectStep(AnalysisStep):
             logger.warning("affect analysis failed: %s", type(exc).__name__)
             return note(draft, "failed", f"affect analysis failed ({type(exc).__name__})")
         draft.apart[NAME] = output
-        return note(draft, "done", "stored apart from the report; it feeds no score unless an "
-                    "admin enabled that for the requisition with a recorded justification")
+        return note(
+            draft,
+            "done",
+            "stored apart from the report; it feeds no score unless an "
+            "admin enabled that for the requisition with a recorded justification",
+        )
 
     def _classify(
         self, ctx: StepContext, classifier: Any, cues: list[FrameCues], interval: float

@@ -39,4 +39,3 @@ class DeliveryStep(AnalysisStep):
         ctx.report_progress(step_span(ctx, self.name)[0], self.name)
         draft.sections["delivery"] = transcript_delivery(transcript)
         return draft
-

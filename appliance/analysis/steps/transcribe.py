@@ -59,7 +59,11 @@ def step_span(ctx: StepContext, name: str) -> tuple[float, float]:
 
 
 def _with_progress(
-    chunks: Iterable[bytes], ctx: StepContext, name: str, start: float, width: float,
+    chunks: Iterable[bytes],
+    ctx: StepContext,
+    name: str,
+    start: float,
+    width: float,
     duration_s: float | None,
 ) -> Iterator[bytes]:
     """Pass PCM through, reporting progress by the seconds of audio decoded so far."""
@@ -99,13 +103,15 @@ class TranscribeStep(AnalysisStep):
                 pcm, ctx, self.name, start + width * part[0], width * part[1], duration
             )
             try:
-                return backend.transcribe(fed, sample_rate=SAMPLE_RATE, language=language,
-                                          task=task)
+                return backend.transcribe(
+                    fed, sample_rate=SAMPLE_RATE, language=language, task=task
+                )
             except MediaError as exc:
                 raise StepFailure(f"media_{exc.code}", str(exc), retryable=False) from None
             except InferenceError as exc:
-                raise StepFailure("speech_failed", f"speech recognition failed: {exc}",
-                                  retryable=False) from None
+                raise StepFailure(
+                    "speech_failed", f"speech recognition failed: {exc}", retryable=False
+                ) from None
 
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
         """Transcribe the recording; translate it when HR reads another language."""
@@ -119,14 +125,22 @@ class TranscribeStep(AnalysisStep):
             raise StepFailure("speech_model_unavailable", str(exc), retryable=False) from None
         detects = bool(getattr(backend, "detects_language", False))
         transcript = self._run_backend(
-            ctx, draft, backend, language=None if detects else interview_language,
-            task="transcribe", part=(0.0, 0.5),
+            ctx,
+            draft,
+            backend,
+            language=None if detects else interview_language,
+            task="transcribe",
+            part=(0.0, 0.5),
         )
         unsure = (transcript.language_probability or 0.0) < MIN_LANGUAGE_PROBABILITY
         if detects and unsure and base_language(transcript.language) != interview_language:
             logger.info("language guess unsure; transcribing in the interview's language")
             transcript = self._run_backend(
-                ctx, draft, backend, language=interview_language, task="transcribe",
+                ctx,
+                draft,
+                backend,
+                language=interview_language,
+                task="transcribe",
                 part=(0.0, 0.5),
             )
         transcript = normalise_transcript(transcript)

@@ -51,8 +51,11 @@ def policy_answer(
     """(allowed, reason, obligations when allowed or missing facts when refused)."""
     decided = ((draft.sections.get("policy") or {}).get("analyses") or {}).get(action.value)
     if isinstance(decided, dict) and "allowed" in decided:
-        return (bool(decided["allowed"]), str(decided.get("reason", "")),
-                [str(r) for r in decided.get("requirements") or []])
+        return (
+            bool(decided["allowed"]),
+            str(decided.get("reason", "")),
+            [str(r) for r in decided.get("requirements") or []],
+        )
     decision = step_decision(ctx, action)
     return decision.allowed, decision.reason, list(decision.requirements)
 
@@ -152,22 +155,25 @@ class VisualCuesStep(AnalysisStep):
         duration = (draft.media_info or {}).get("duration_s")
         try:
             backend = vision_backend(ctx.config)
-            cues = analyse_video(ctx, backend, sampling, duration_s=duration,
-                                 progress_name=self.name)
+            cues = analyse_video(
+                ctx, backend, sampling, duration_s=duration, progress_name=self.name
+            )
         except LostClaimError:
             raise
         except NoMediaStreamsError:
             return skip(draft, self.name, "the recording has no video")
         except MediaError as exc:
             logger.warning("visual cues: video unreadable (%s)", exc.code)
-            return skip(draft, self.name, f"the video could not be decoded ({exc.code})",
-                        status="failed")
+            return skip(
+                draft, self.name, f"the video could not be decoded ({exc.code})", status="failed"
+            )
         except Exception as exc:
             # The transcript and every other section are already in the draft; this analysis
             # is optional, so it is noted and the job goes on.
             logger.warning("visual cues failed: %s", type(exc).__name__)
-            return skip(draft, self.name, f"visual analysis failed ({type(exc).__name__})",
-                        status="failed")
+            return skip(
+                draft, self.name, f"visual analysis failed ({type(exc).__name__})", status="failed"
+            )
         interval = 1.0 / sampling.fps
         gaze = getattr(backend, "reports_gaze", None)
         overall = summarise(cues, interval, reports_gaze=gaze)
