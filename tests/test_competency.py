@@ -19,8 +19,7 @@ from appliance.competency import (
 )
 from appliance.competency.dictionary import MAX_BYTES
 from appliance.store import Store
-from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec
-from appliance.store.hiring import Question
+from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec, Question
 from tests.conftest import Appliance
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -70,8 +69,8 @@ def test_spec_with_anchors_and_keywords_round_trips_and_every_save_is_a_version(
     again = store.competency.spec(first.id)
     assert again == first  # a saved version never changes
     assert [v.version for v in store.competency.versions("Engineer")] == [2, 1]
-    # The base repository still reads the same rows.
-    assert store.competency_models.get(first.id).dimensions[0].questions == dim.questions
+    # The questions read back as they were saved.
+    assert store.competency.spec(first.id).dimensions[0].questions == dim.questions
 
 
 def test_starter_models_are_complete_in_both_languages() -> None:

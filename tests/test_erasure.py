@@ -48,6 +48,7 @@ from appliance.privacy.subject_export import subject_export
 from appliance.resumes.service import upload_resume
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from appliance.store.db import Database
 from appliance.store.decision_log import DecisionLogRepository
 from appliance.store.fieldcrypt import (
@@ -56,7 +57,6 @@ from appliance.store.fieldcrypt import (
     is_sealed,
     open_sealed,
 )
-from appliance.store.hiring import Dimension, Question
 from appliance.store.migrate import backup
 from appliance.store.sealed import SEALED_COLUMNS, seal_existing_rows
 
@@ -103,12 +103,18 @@ def make_case(
     marker = b"MEDIAMARK" + secrets.token_bytes(23)
     hr = hr or _principal(store, f"hr{secrets.token_hex(3)}")
     with store.transaction():
-        model = store.competency_models.save(
-            f"Model {canary[-4:]}",
-            [
-                Dimension("ownership", "Ownership", 2.0, questions=(Question("en", "An outage?"),)),
-                Dimension("teamwork", "Teamwork", 1.0, questions=(Question("en", "A conflict?"),)),
-            ],
+        model = store.competency.save(
+            ModelSpec(
+                f"Model {canary[-4:]}",
+                (
+                    DimensionSpec(
+                        "ownership", "Ownership", 2.0, questions=(Question("en", "An outage?"),)
+                    ),
+                    DimensionSpec(
+                        "teamwork", "Teamwork", 1.0, questions=(Question("en", "A conflict?"),)
+                    ),
+                ),
+            )
         )
         job = store.requisitions.create(
             "Engineer", "Engineering", "Somewhere", region, competency_model_id=model.id

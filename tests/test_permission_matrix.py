@@ -34,7 +34,7 @@ from appliance.media.recordings import ingest_recording
 from appliance.media.uploads import start_upload
 from appliance.security.permissions import PERMISSIONS, Action, allowed
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from webui.security import is_public, view_action
 
 from .conftest import USER_PASSWORD, Appliance, csrf_token_from, login, make_user, write_wav
@@ -134,9 +134,15 @@ def _csrf_failure(response: Any) -> bool:
 def _build_fixture(appliance: Appliance, store: Store, tmp_path: Path) -> Fixture:
     """Requisition, candidate, interview, recording, job, report and model, each with id 1."""
     with store.transaction():
-        model = store.competency_models.save(
-            "Matrix model",
-            [Dimension("ownership", "Ownership", 1.0, "", (Question("en", "Tell me."),))],
+        model = store.competency.save(
+            ModelSpec(
+                "Matrix model",
+                (
+                    DimensionSpec(
+                        "ownership", "Ownership", 1.0, questions=(Question("en", "Tell me."),)
+                    ),
+                ),
+            )
         )
         requisition = store.requisitions.create(
             "Engineer", "Engineering", "Berlin", "EU", competency_model_id=model.id

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from tests.conftest import REPO, USER_PASSWORD, Appliance, make_appliance, make_user
 from tests.support.analysed_reports import QUOTE_RESULT, ZH_NAME, analysed_report
 from tests.support.browser import chromium, require_chromium
@@ -49,16 +49,18 @@ def test_report_page_and_boundary_correction_in_chromium(tmp_path: Path, browser
     problems: list[str] = []
     try:
         with store.transaction():
-            model = store.competency_models.save(
-                "Browser model",
-                [
-                    Dimension(
-                        "collaboration",
-                        "Collaboration",
-                        1.0,
-                        questions=(Question("en", COLLAB_QUESTION),),
-                    )
-                ],
+            model = store.competency.save(
+                ModelSpec(
+                    "Browser model",
+                    (
+                        DimensionSpec(
+                            "collaboration",
+                            "Collaboration",
+                            1.0,
+                            questions=(Question("en", COLLAB_QUESTION),),
+                        ),
+                    ),
+                )
             )
         interview_id, report_id, recording_id = analysed_report(
             appliance, store, tmp_path, kind="live", competency_model_id=model.id

@@ -25,8 +25,7 @@ from appliance.resumes.service import (
 from appliance.resumes.text import MAX_RESUME_BYTES, ResumeError, resume_text
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
-from appliance.store.competency import DimensionSpec, Keyword, ModelSpec
-from appliance.store.hiring import Question
+from appliance.store.competency import DimensionSpec, Keyword, ModelSpec, Question
 from tests.support.resumes import CANARY, EN_LINES
 
 from .conftest import Appliance, make_user

@@ -22,7 +22,7 @@ from appliance.analysis.segmentation import (
 )
 from appliance.media.recordings import ingest_recording
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from inference.interfaces import Segment, Transcript
 
 from .conftest import Appliance, make_user, write_wav
@@ -45,23 +45,24 @@ def _job(
 ) -> tuple[int, int, dict[str, int]]:
     """A live interview for a job whose model plans QUESTIONS; returns ids and question ids."""
     dims = [
-        Dimension(
+        DimensionSpec(
             key,
             key.title(),
             1.0,
             "",
-            (Question("en", QUESTIONS[key]),)
+            questions=(Question("en", QUESTIONS[key]),)
             + ((Question("zh", QUESTIONS_ZH[key]),) if key in QUESTIONS_ZH else ()),
         )
         for key in QUESTIONS
     ]
     with store.transaction():
-        model = store.competency_models.save("Product manager", dims)
+        model = store.competency.save(ModelSpec("Product manager", tuple(dims)))
         requisition = store.requisitions.create(
             "PM", "Product", "Berlin", "EU", competency_model_id=model.id
         )
     candidate = store.candidates.create("Segment Candidate", email="seg@example.invalid")
     interview = store.interviews.create(candidate.id, requisition.id, kind=kind, language=language)
+    assert model.id is not None
     ids = {
         q.dimension_key + ":" + q.language: q.id
         for q in store.interview_plan.planned_questions(model.id)

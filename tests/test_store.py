@@ -6,8 +6,8 @@ import pytest
 
 from appliance.platform.errors import NotFoundError
 from appliance.store import Store
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from appliance.store.db import DatabaseError, IntegrityError
-from appliance.store.hiring import Dimension, Question
 
 from .conftest import demo_interview
 
@@ -26,26 +26,27 @@ def test_users_roles_and_lookup(store: Store) -> None:
 
 
 def test_competency_models_are_versioned(store: Store) -> None:
-    dims = [
-        Dimension(
+    dims = (
+        DimensionSpec(
             "analysis",
             "Requirement analysis",
             0.5,
             questions=(Question("en", "Tell me about a time..."), Question("zh", "请讲一个...")),
         ),
-        Dimension("collab", "Collaboration", 0.5),
-    ]
+        DimensionSpec("collab", "Collaboration", 0.5),
+    )
     with store.transaction():
-        first = store.competency_models.save("Product manager", dims)
-        second = store.competency_models.save("Product manager", dims[:1])
+        first = store.competency.save(ModelSpec("Product manager", dims))
+        second = store.competency.save(ModelSpec("Product manager", dims[:1]))
     assert (first.version, second.version) == (1, 2)
     assert first.label == "Product manager v1"
-    assert store.competency_models.get(first.id).dimensions == tuple(dims)
-    assert store.competency_models.latest("Product manager") == second
+    assert first.id is not None
+    assert store.competency.spec(first.id).dimensions == dims
+    assert store.competency.latest("Product manager") == second
     with pytest.raises(ValueError):
-        store.competency_models.save("Empty", [])
+        store.competency.save(ModelSpec("Empty", ()))
     with pytest.raises(IntegrityError):  # weights must be positive
-        store.competency_models.save("Bad", [Dimension("x", "X", 0.0)])
+        store.competency.save(ModelSpec("Bad", (DimensionSpec("x", "X", 0.0),)))
 
 
 def test_requisitions_regions_and_interviews(store: Store) -> None:

@@ -15,7 +15,7 @@ from flask import Flask
 from appliance.hiring.review import current_scores
 from appliance.security.permissions import PERMISSIONS, Action
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from webui.security import view_action
 
 from .conftest import USER_PASSWORD, csrf_token_from, login
@@ -125,18 +125,23 @@ def world(web: tuple[Flask, Store]) -> World:
             store, "rec.sales", "recruiter", departments=["Sales"], regions=["EU"]
         ),
     }
-    dims = [
-        Dimension(
+    dims = (
+        DimensionSpec(
             "problem_solving",
             "Problem solving",
             0.6,
             "Breaks problems down.",
-            (Question("en", "Tell me about a hard problem."), Question("zh", "请讲一个难题。")),
+            questions=(
+                Question("en", "Tell me about a hard problem."),
+                Question("zh", "请讲一个难题。"),
+            ),
         ),
-        Dimension("ownership", "Ownership", 0.4, "", (Question("en", "A mistake you made?"),)),
-    ]
+        DimensionSpec(
+            "ownership", "Ownership", 0.4, "", questions=(Question("en", "A mistake you made?"),)
+        ),
+    )
     with store.transaction():
-        model = store.competency_models.save("Engineer model", dims)
+        model = store.competency.save(ModelSpec("Engineer model", dims))
         job_a = store.requisitions.create(
             "Backend engineer", "Engineering", "Berlin", "EU", competency_model_id=model.id
         )
@@ -144,6 +149,7 @@ def world(web: tuple[Flask, Store]) -> World:
         job_us = store.requisitions.create(
             "SRE", "Engineering", "Chicago", "US-IL", competency_model_id=model.id
         )
+    assert model.id is not None
     cand_a = store.candidates.create("Ada Alpha", email="ada@example.invalid")
     cand_b = store.candidates.create("Bea Beta", email="bea@example.invalid")
     cand_us = store.candidates.create("Cy Gamma", email="cy@example.invalid")
@@ -567,7 +573,7 @@ def test_model_editor_saves_version_2_and_the_job_points_to_it(world: World) -> 
     job = world.store.requisitions.get(world.job_a)
     assert job.competency_model_id != world.model_v1
     assert job.competency_model_id is not None
-    model = world.store.competency_models.get(job.competency_model_id)
+    model = world.store.competency.spec(job.competency_model_id)
     assert (model.name, model.version) == ("Engineer model", 2)
     assert [(d.key, d.weight) for d in model.dimensions] == [
         ("problem_solving", 0.75),
@@ -575,7 +581,7 @@ def test_model_editor_saves_version_2_and_the_job_points_to_it(world: World) -> 
     ]
     assert [q.language for q in model.dimensions[1].questions] == ["zh"]
     # Version 1 is unchanged and still used by the other job.
-    assert world.store.competency_models.get(world.model_v1).version == 1
+    assert world.store.competency.spec(world.model_v1).version == 1
     assert world.store.requisitions.get(world.job_us).competency_model_id == world.model_v1
     assert "version 2" in page(hr, f"/jobs/{world.job_a}")
     assert audit_actions(world.store, "competency_model.saved")
@@ -606,7 +612,7 @@ def test_model_editor_validates(world: World, rows: list[dict[str, str]], messag
     assert reply.status_code == 422
     assert message in html.unescape(reply.get_data(as_text=True))
     assert world.store.requisitions.get(world.job_a).competency_model_id == world.model_v1
-    assert world.store.competency_models.latest("Engineer model").version == 1  # type: ignore[union-attr]
+    assert world.store.competency.latest("Engineer model").version == 1  # type: ignore[union-attr]
 
 
 def test_model_editor_and_job_forms_respect_scope(world: World) -> None:

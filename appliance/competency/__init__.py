@@ -12,8 +12,7 @@ from appliance.competency.dictionary import (
     parse_dictionary,
 )
 from appliance.competency.questions import QuestionSource, generate_questions
-from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec
-from appliance.store.hiring import Question
+from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec, Question
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"
 

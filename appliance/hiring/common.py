@@ -9,7 +9,8 @@ from appliance.platform.config import RegionEnum
 from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import WILDCARD, Scope, Visibility
 from appliance.store import Store
-from appliance.store.hiring import CompetencyModel, Requisition
+from appliance.store.competency import ModelSpec
+from appliance.store.hiring import Requisition
 
 REGIONS = tuple(region.value for region in RegionEnum)
 INTERVIEW_STATUSES = ("planned", "recorded", "analysing", "analysed", "failed", "cancelled")
@@ -68,11 +69,11 @@ def clean_text(
     return cleaned
 
 
-def competency_model_of(store: Store, requisition: Requisition) -> CompetencyModel | None:
+def competency_model_of(store: Store, requisition: Requisition) -> ModelSpec | None:
     """The competency-model version a requisition uses, if it has one."""
     if requisition.competency_model_id is None:
         return None
-    return store.competency_models.get(requisition.competency_model_id)
+    return store.competency.spec(requisition.competency_model_id)
 
 
 class NameLookup:

@@ -17,8 +17,7 @@ from appliance.hiring.common import (
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.competency import ORIGINS as MODEL_ORIGINS
-from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec
-from appliance.store.hiring import Question
+from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec, Question
 
 QUESTION_LANGUAGES = ("en", "zh")
 ANCHOR_LEVELS = (3, 6, 9)

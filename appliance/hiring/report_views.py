@@ -11,7 +11,8 @@ from appliance.hiring.common import NameLookup, competency_model_of
 from appliance.hiring.review import current_scores
 from appliance.security.permissions import Visibility
 from appliance.store import Store
-from appliance.store.hiring import CompetencyModel, Interview, Requisition
+from appliance.store.competency import ModelSpec
+from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
 from appliance.store.reports import Report
@@ -57,7 +58,7 @@ class ReportDetail:
     interview: Interview
     candidate: Candidate
     requisition: Requisition
-    model: CompetencyModel | None
+    model: ModelSpec | None
     recording: Recording | None
     media: dict[str, Any] | None
     steps_run: list[str]
@@ -93,7 +94,7 @@ def _strings(value: Any) -> list[str]:
 
 def _score_rows(
     report: Report,
-    model: CompetencyModel | None,
+    model: ModelSpec | None,
     raw: Any,
     current: dict[str, float],
     overridden: set[str],

@@ -14,7 +14,8 @@ from appliance.hiring.common import (
 )
 from appliance.security.permissions import Action, Principal, Scope, Visibility, require
 from appliance.store import Store
-from appliance.store.hiring import CompetencyModel, Requisition
+from appliance.store.competency import ModelSpec
+from appliance.store.hiring import Requisition
 
 REQUISITION_STATUSES = ("draft", "open", "closed")
 
@@ -107,14 +108,14 @@ def update_requisition(
     return updated
 
 
-def models_in_use(store: Store, visibility: Visibility) -> list[CompetencyModel]:
+def models_in_use(store: Store, visibility: Visibility) -> list[ModelSpec]:
     """The competency-model versions used by the requisitions a visibility reaches."""
     ids = {
         req.competency_model_id
         for req in visible_requisitions(store, visibility)
         if req.competency_model_id is not None
     }
-    return [store.competency_models.get(model_id) for model_id in sorted(ids)]
+    return [store.competency.spec(model_id) for model_id in sorted(ids)]
 
 
 __all__ = [

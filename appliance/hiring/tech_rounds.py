@@ -8,7 +8,8 @@ from appliance.hiring.common import competency_model_of
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
-from appliance.store.hiring import CompetencyModel, Interview, Requisition
+from appliance.store.competency import ModelSpec
+from appliance.store.hiring import Interview, Requisition
 from appliance.store.review import Evaluation
 
 
@@ -20,7 +21,7 @@ class TechRound:
     candidate_name: str
     candidate_pseudonym: str
     requisition: Requisition
-    model: CompetencyModel | None
+    model: ModelSpec | None
     evaluations: list[Evaluation]
 
 

@@ -11,11 +11,7 @@ from typing import Any
 from appliance.store.audit import AuditRepository, PendingEntry
 from appliance.store.competency import CompetencyRepository
 from appliance.store.db import Connection, Database, transaction
-from appliance.store.hiring import (
-    CompetencyModelRepository,
-    InterviewRepository,
-    RequisitionRepository,
-)
+from appliance.store.hiring import InterviewRepository, RequisitionRepository
 from appliance.store.links import LinkRepository
 from appliance.store.live import LiveRepository
 from appliance.store.migrate import require_current
@@ -63,7 +59,6 @@ class Store:
         self.users = UserRepository(self)
         self.candidates = CandidateRepository(self)
         self.requisitions = RequisitionRepository(self)
-        self.competency_models = CompetencyModelRepository(self)
         self.competency = CompetencyRepository(self)
         self.interviews = InterviewRepository(self)
         self.recordings = RecordingRepository(self)

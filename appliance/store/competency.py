@@ -1,8 +1,8 @@
 """Full competency-model specs: dimensions with level anchors, keyword dictionaries (EN/ZH),
 questions, and the version each spec was saved as.
 
-`competency_models` (the base rows, shared with `CompetencyModelRepository`) keeps one row
-per version; this repository adds what scoring needs and reads it back as one `ModelSpec`.
+`competency_models` keeps one row per version; this repository writes it with what scoring
+needs and reads it back as one `ModelSpec`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository
-from appliance.store.hiring import Question
 
 LANGUAGES = ("en", "zh")
 LEVELS = (3, 6, 9)
 ORIGINS = ("editor", "starter", "import", "api")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A behavioural question asked for one dimension."""
+
+    language: str
+    text: str
 
 
 @dataclass(frozen=True)

@@ -1,49 +1,14 @@
-"""Job requisitions, their versioned competency models, and interviews."""
+"""Job requisitions and interviews; the competency models they use are in `competency`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
 from appliance.store.base import Repository
 from appliance.store.db import Row
-
-
-@dataclass(frozen=True)
-class Question:
-    """A behavioural question asked for one dimension."""
-
-    language: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One competency of a model, with its weight and questions."""
-
-    key: str
-    name: str
-    weight: float
-    description: str = ""
-    questions: tuple[Question, ...] = ()
-
-
-@dataclass(frozen=True)
-class CompetencyModel:
-    """A named, versioned set of weighted dimensions; a saved version never changes."""
-
-    id: int
-    name: str
-    version: int
-    description: str
-    dimensions: tuple[Dimension, ...] = field(default_factory=tuple)
-
-    @property
-    def label(self) -> str:
-        """`name v<version>`, as a report names the model it was scored with."""
-        return f"{self.name} v{self.version}"
 
 
 @dataclass(frozen=True)
@@ -96,85 +61,6 @@ def _interview(row: Row) -> Interview:
         row["status"],
         row["scheduled_at"],
     )
-
-
-class CompetencyModelRepository(Repository):
-    """Competency models; editing one saves a new version."""
-
-    def save(
-        self,
-        name: str,
-        dimensions: list[Dimension],
-        *,
-        description: str = "",
-        created_by: int | None = None,
-    ) -> CompetencyModel:
-        """Store `dimensions` as the next version of the model called `name`."""
-        if not dimensions:
-            raise ValueError("a competency model needs at least one dimension")
-        row = self.conn.execute(
-            "SELECT coalesce(max(version), 0) FROM competency_models WHERE name = ?", (name,)
-        ).fetchone()
-        version = int(row[0]) + 1
-        cursor = self.conn.execute(
-            "INSERT INTO competency_models (name, version, description, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, version, description, created_by, now_stamp()),
-        )
-        model_id = int(cursor.lastrowid)
-        for position, dimension in enumerate(dimensions):
-            dim_cursor = self.conn.execute(
-                "INSERT INTO competency_dimensions (model_id, key, name, description, weight,"
-                " position) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    model_id,
-                    dimension.key,
-                    dimension.name,
-                    dimension.description,
-                    dimension.weight,
-                    position,
-                ),
-            )
-            for q_position, question in enumerate(dimension.questions):
-                self.conn.execute(
-                    "INSERT INTO competency_questions (dimension_id, language, text, position)"
-                    " VALUES (?, ?, ?, ?)",
-                    (int(dim_cursor.lastrowid), question.language, question.text, q_position),
-                )
-        return self.get(model_id)
-
-    def get(self, model_id: int) -> CompetencyModel:
-        """One model version with its dimensions and questions."""
-        row = self.conn.execute(
-            "SELECT * FROM competency_models WHERE id = ?", (model_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no competency model {model_id}")
-        dimensions = []
-        for dim in self.conn.execute(
-            "SELECT * FROM competency_dimensions WHERE model_id = ? ORDER BY position", (model_id,)
-        ).fetchall():
-            questions = tuple(
-                Question(q["language"], q["text"])
-                for q in self.conn.execute(
-                    "SELECT * FROM competency_questions WHERE dimension_id = ? ORDER BY position",
-                    (dim["id"],),
-                )
-            )
-            dimensions.append(
-                Dimension(dim["key"], dim["name"], dim["weight"], dim["description"], questions)
-            )
-        return CompetencyModel(
-            row["id"], row["name"], row["version"], row["description"], tuple(dimensions)
-        )
-
-    def latest(self, name: str) -> CompetencyModel | None:
-        """The newest version of a model, if any."""
-        row = self.conn.execute(
-            "SELECT id FROM competency_models WHERE name = ? ORDER BY version DESC LIMIT 1",
-            (name,),
-        ).fetchone()
-        return self.get(row["id"]) if row else None
 
 
 class RequisitionRepository(Repository):

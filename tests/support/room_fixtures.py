@@ -10,7 +10,7 @@ from appliance.hiring.links import issue_link
 from appliance.room.plan import save_room_settings
 from appliance.security.permissions import Principal
 from appliance.store import Store
-from appliance.store.hiring import Dimension, Question
+from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from tests.conftest import make_user
 
 QUESTIONS = {
@@ -56,12 +56,12 @@ def room_setup(
     user = store.users.by_username(username)
     assert user is not None
     hr = principal_of(user)
-    dimensions = [
-        Dimension(key, key.title(), 1.0, questions=(Question("en", text),))
+    dimensions = tuple(
+        DimensionSpec(key, key.title(), 1.0, questions=(Question("en", text),))
         for key, text in QUESTIONS.items()
-    ]
+    )
     with store.transaction():
-        model = store.competency_models.save(f"Room model {region} {name}", dimensions)
+        model = store.competency.save(ModelSpec(f"Room model {region} {name}", dimensions))
         requisition = store.requisitions.create(
             "Engineer", "Engineering", "Site", region, competency_model_id=model.id
         )

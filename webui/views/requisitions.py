@@ -40,7 +40,7 @@ def index() -> ResponseReturnValue:
     store = app_store()
     jobs = store.requisitions.visible(visibility())
     models = {
-        job.competency_model_id: store.competency_models.get(job.competency_model_id)
+        job.competency_model_id: store.competency.spec(job.competency_model_id)
         for job in jobs
         if job.competency_model_id is not None
     }
