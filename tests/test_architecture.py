@@ -74,6 +74,24 @@ def test_web_layer_leaves_permission_scopes_to_the_core() -> None:
     assert offenders == []
 
 
+def test_json_errors_have_one_shape_from_one_helper() -> None:
+    """Every JSON error of the web layer is built by webui/api/errors.json_error."""
+    offenders = []
+    for path in _sources("webui"):
+        if path == REPO / "webui" / "api" / "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # The envelope {"error": {...}}; a resource's own "error" field is something else.
+            if (
+                isinstance(node, ast.Dict)
+                and len(node.keys) == 1
+                and isinstance(node.keys[0], ast.Constant)
+                and node.keys[0].value == "error"
+            ):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
+
+
 # --- the core's import graph ---------------------------------------------------------------------
 
 

@@ -8,6 +8,9 @@ import re
 from collections.abc import Iterator
 
 import appliance
+import firmware
+import provisioning
+import webui
 from appliance.platform.errors import ApplianceError
 
 from .conftest import REPO
@@ -20,9 +23,12 @@ def _subclasses(cls: type[ApplianceError]) -> Iterator[type[ApplianceError]]:
 
 
 def _errors_with_own_codes() -> dict[int, list[str]]:
-    for module in pkgutil.walk_packages(appliance.__path__, "appliance."):
-        if not module.name.endswith("__main__"):
-            importlib.import_module(module.name)
+    # Every package that may define an error: the set must not depend on what ran before.
+    for package in (appliance, webui, provisioning, firmware):
+        prefix = f"{package.__name__}."
+        for module in pkgutil.walk_packages(package.__path__, prefix):
+            if not module.name.endswith(("__main__", ".wsgi", ".gunicorn.conf")):
+                importlib.import_module(module.name)
     codes: dict[int, list[str]] = {}
     for cls in (ApplianceError, *_subclasses(ApplianceError)):
         if "exit_code" in vars(cls):

@@ -12,7 +12,7 @@ import pytest
 
 from appliance.media.recordings import ingest_recording
 
-from .conftest import REPO, Appliance, demo_interview, write_wav
+from .conftest import REPO, demo_interview, make_appliance, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
@@ -26,10 +26,15 @@ def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def
     return False
 
 
-def test_sigterm_releases_the_running_job(appliance: Appliance, tmp_path: Path) -> None:
+def test_sigterm_releases_the_running_job(tmp_path: Path) -> None:
+    # A step that works until stopped: the job is surely mid-way when SIGTERM comes, however
+    # loaded the machine (probing a long file alone was sometimes done first).
+    appliance = make_appliance(
+        tmp_path, worker={"pipeline": ["probe", "tests.support.steps_for_tests:SlowStep"]}
+    )
     store = appliance.open_store()
     interview_id = demo_interview(store)
-    long_wav = write_wav(tmp_path / "long.wav", 1800, rate=8000)
+    long_wav = write_wav(tmp_path / "long.wav", 60, rate=8000)
     with open(long_wav, "rb") as source:
         job_id = ingest_recording(
             store,
@@ -56,7 +61,7 @@ def test_sigterm_releases_the_running_job(appliance: Appliance, tmp_path: Path) 
             worker.kill()
             worker.wait()
     job = store.jobs.get(job_id)
-    assert (job.state, job.attempts) == ("queued", 0)
+    assert (job.state, job.attempts) == ("queued", 0), (job.error_code, job.error)
     assert [run["outcome"] for run in store.jobs.runs(job_id)] == ["abandoned"]
     assert "stopped" in store.jobs.runs(job_id)[0]["error"]
     store.close()

@@ -30,7 +30,7 @@ logging.getLogger("fpdf").setLevel(logging.ERROR)
 class ReportFontMissingError(ApplianceError):
     """No font able to print Chinese is installed, so no PDF can be made."""
 
-    exit_code = 43
+    exit_code = 45
 
 
 def cjk_font(paths: Iterable[Path] | None = None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from appliance.analysis.pipeline import AnalysisStep, ReportDraft, StepContext, StepFailure
@@ -43,3 +44,17 @@ class AlwaysFailsStep(AnalysisStep):
         raise StepFailure(
             "model_missing", "the speech model pack is not installed", retryable=False
         )
+
+
+class SlowStep(AnalysisStep):
+    """Works (reporting progress) for up to two minutes: a job that is surely still running
+    when a test stops its worker."""
+
+    name = "slow"
+
+    def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline:
+            ctx.report_progress(0.5, self.name)
+            time.sleep(0.05)
+        return draft

@@ -27,6 +27,7 @@ from appliance.hiring.review import add_evaluation, current_scores, override_sco
 from appliance.media.uploads import UploadOffsetError
 from appliance.security.permissions import Action
 from webui.api import support as api
+from webui.api.errors import json_error
 from webui.security import (
     LoginRequired,
     app_config,
@@ -287,8 +288,7 @@ def put_upload_piece(upload_id: str) -> ResponseReturnValue:
             data=request.get_data(cache=False),
         )
     except UploadOffsetError as exc:
-        error = {"code": "offset_mismatch", "message": str(exc), "expected": exc.expected}
-        return jsonify({"error": error}), 409
+        return json_error(409, "offset_mismatch", str(exc), expected=exc.expected)
     payload = api.upload_json(progress.session, config)
     if progress.ingested is None:
         return jsonify(payload)

@@ -28,6 +28,7 @@ from appliance.hiring.common import InvalidInputError
 from appliance.hiring.competency_models import dimension_rows
 from appliance.security.permissions import Action
 from appliance.store.hiring import Requisition
+from webui.api.errors import json_error
 from webui.security import app_store, current_principal, requires, visibility
 from webui.views.api import bp as api_bp
 from webui.views.requisitions import render_model_editor
@@ -177,17 +178,8 @@ def api_dictionary() -> ResponseReturnValue:
             role_zh=str(body.get("role_zh") or ""),
         )
     except DictionaryError as exc:
-        response = jsonify(
-            {
-                "error": {
-                    "code": "invalid_dictionary",
-                    "message": str(exc),
-                    "problems": [{"where": p.where, "message": p.message} for p in exc.problems],
-                }
-            }
-        )
-        response.status_code = 422
-        return response
+        problems = [{"where": p.where, "message": p.message} for p in exc.problems]
+        return json_error(422, "invalid_dictionary", str(exc), problems=problems)
     return jsonify({"model": spec_json(draft)})
 
 

@@ -47,6 +47,7 @@ from appliance.exports.requesting import (
 from appliance.exports.rules import REGIONS, ExportError, exportable_regions
 from appliance.security.permissions import Action
 from webui.api import support as api
+from webui.api.errors import json_error
 from webui.security import (
     LoginRequired,
     app_config,
@@ -81,8 +82,7 @@ def _guard() -> None:
 def _refused(error: ExportError) -> ResponseReturnValue:
     """A refused export: 422 with the rule that refused it (pages flash it instead)."""
     if wants_json():
-        body = {"code": "export_refused", "message": str(error), "rule": error.rule}
-        return jsonify({"error": body}), 422
+        return json_error(422, "export_refused", str(error), rule=error.rule)
     flash(str(error), "error")
     return redirect(url_for("exports.index"), code=303)
 
