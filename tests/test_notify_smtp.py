@@ -188,3 +188,22 @@ def test_refused_recipient_and_bad_password_are_dead_letters_a_person_can_resend
     second = next(m for m in store.outbox.all() if m.id != message.id)
     assert (second.state, second.dead_reason) == ("dead", "rejected")
     assert second.last_error == "the relay answered 535 at AUTH"
+
+
+def test_a_message_that_cannot_be_composed_is_dead_lettered_with_its_reason(
+    appliance: Appliance, store: Store, relay: Relay
+) -> None:
+    # A line break in a name that reached the store another way (an old row, a direct write)
+    # would split the To header: the composer refuses it. The outbox must not leave it
+    # "sending" to fail again after every restart, and must say why to a person.
+    use_relay(appliance.config, relay)
+    world = make_world(store, appliance.config, emails=False)
+    candidate_request(world, "Asha\r\nBcc: someone@evil.example", email="asha@example.invalid")
+    deliver_due(store, appliance.config.scheduling)
+    [message] = store.outbox.all()
+    assert (message.state, message.dead_reason, message.attempts) == ("dead", "rejected", 1)
+    assert (message.last_error or "").startswith("the message cannot be composed")
+    assert "evil" not in (message.last_error or "")  # the fault, never the text
+    assert relay.inbox.messages == []
+    assert deliver_due(store, appliance.config.scheduling).sent == 0
+    assert store.outbox.get(message.id).state == "dead"

@@ -14,6 +14,7 @@ from appliance.accounts.auth import FIRST_LOCK_S, LOCK_AFTER_FAILURES
 from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
 from appliance.store import Store
 from tests.conftest import USER_PASSWORD, Appliance, csrf_token_from, login, make_user
+from webui.redirects import safe_local_path
 
 Web = tuple[Flask, Store]
 NEW_PASSWORD = "another long password 2"
@@ -319,6 +320,13 @@ def _login_with_next(client: FlaskClient, target: str) -> Any:
     )
 
 
+@pytest.mark.parametrize(
+    "target", ["/account", "/candidates?job=3&status=planned", "/reports/5#scores", "/a%20b"]
+)
+def test_local_paths_are_kept_as_they_are(target: str) -> None:
+    assert safe_local_path(target) == target
+
+
 def test_login_follows_a_local_next(web: Web) -> None:
     app, store = web
     make_user(store, "rita.recruiter", "recruiter")
@@ -328,7 +336,23 @@ def test_login_follows_a_local_next(web: Web) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example", "https://evil.example/", "/\\evil.example", "//evil.example/x"]
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "//evil.example/x",
+        "/\t/evil.example/",  # browsers drop the tab: //evil.example/
+        "/\n/evil.example/",  # would split the header
+        "/\r\n/evil.example/",
+        "/ /evil.example/",
+        "/%2F/evil.example/",  # //evil.example once decoded
+        "/%5Cevil.example",  # a backslash once decoded
+        "/%09/evil.example/",  # a tab once decoded
+        "///evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
 )
 def test_login_refuses_an_open_redirect(web: Web, target: str) -> None:
     app, store = web

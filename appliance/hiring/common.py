@@ -3,6 +3,7 @@ states and duties, region and department reach, form-text cleaning and per-reque
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from appliance.platform.config import RegionEnum
@@ -59,13 +60,24 @@ def clean_text(
     *,
     required: bool = True,
     limit: int = MAX_TEXT,
+    multiline: bool = False,
 ) -> str:
-    """A form field stripped; a missing or over-long value adds a problem naming `label`."""
+    """A form field stripped; a missing, over-long or control-character value adds a problem
+    naming `label` (line breaks and tabs only where `multiline`)."""
     cleaned = (value or "").strip()
+    allowed = "\n\r\t" if multiline else ""
     if required and not cleaned:
         problems.append(f"{label} is required")
     elif len(cleaned) > limit:
         problems.append(f"{label} is longer than {limit} characters")
+    elif any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in cleaned):
+        # A name or title ends up in e-mail headers, calendar lines and file names, where a
+        # line break would split the header (and the message could never be composed).
+        problems.append(
+            f"{label} may not contain control characters"
+            if multiline
+            else f"{label} must be one line without control characters"
+        )
     return cleaned
 
 

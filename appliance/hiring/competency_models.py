@@ -158,6 +158,7 @@ def _anchors(row: DimensionInput, where: str, problems: list[str]) -> tuple[Anch
                 problems,
                 required=False,
                 limit=MAX_DESCRIPTION,
+                multiline=True,
             )
             if text:
                 found.append(Anchor(level, language, text))
@@ -177,6 +178,7 @@ def _dimension(
         problems,
         required=False,
         limit=MAX_DESCRIPTION,
+        multiline=True,
     )
     weight = _weight(row, where, problems)
     questions = _questions(row, where, problems)
@@ -251,7 +253,12 @@ def save_competency_model(
         else clean_text(name or requisition.title, "the model name", problems)
     )
     model_description = clean_text(
-        description, "the model description", problems, required=False, limit=MAX_DESCRIPTION
+        description,
+        "the model description",
+        problems,
+        required=False,
+        limit=MAX_DESCRIPTION,
+        multiline=True,
     )
     if origin not in MODEL_ORIGINS:
         problems.append("unknown model origin")

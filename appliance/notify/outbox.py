@@ -25,6 +25,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import psutil
@@ -260,13 +261,12 @@ def deliver_one(store: Store, settings: SchedulingConfig, outbox_id: int) -> str
     return "sent"
 
 
-def _send(settings: SchedulingConfig, message: OutboxMessage, handover: Any) -> None:
+def _composed(settings: SchedulingConfig, message: OutboxMessage, to: str) -> EmailMessage:
+    """The MIME message, or PermanentSendError: a message that cannot be composed now never
+    can, so it is dead-lettered with the reason instead of failing at every restart."""
     payload = message.payload
-    if message.channel == "email":
-        to = str(payload.get("to") or "")
-        if not to:
-            raise PermanentSendError("the recipient has no e-mail address")
-        mail = compose(
+    try:
+        return compose(
             settings,
             message_id=message.message_id,
             to=to,
@@ -276,6 +276,20 @@ def _send(settings: SchedulingConfig, message: OutboxMessage, handover: Any) -> 
             ics=payload.get("ics"),
             method=payload.get("method"),
         )
+    except (KeyError, TypeError, ValueError) as exc:
+        # The reason names the fault (e.g. a line break in a header), never the text itself.
+        raise PermanentSendError(
+            f"the message cannot be composed ({type(exc).__name__}: {exc})"[:300]
+        ) from exc
+
+
+def _send(settings: SchedulingConfig, message: OutboxMessage, handover: Any) -> None:
+    payload = message.payload
+    if message.channel == "email":
+        to = str(payload.get("to") or "")
+        if not to:
+            raise PermanentSendError("the recipient has no e-mail address")
+        mail = _composed(settings, message, to)
         send_email(settings, mail, recipient=to, before_handover=handover)
     elif message.channel == "sms":
         send_sms(

@@ -17,6 +17,7 @@ from appliance.accounts.auth import (
     principal_of,
 )
 from appliance.security.permissions import Action, allowed
+from webui.redirects import safe_local_path
 from webui.security import (
     app_store,
     begin_session,
@@ -41,9 +42,7 @@ def _landing() -> str:
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an open redirect would help phishing.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return _landing()
+    return safe_local_path(target) or _landing()
 
 
 @bp.route("/login", methods=["GET", "POST"])
