@@ -230,6 +230,34 @@ def test_admin_cannot_deactivate_or_demote_themselves(
     assert client.get("/admin/users").status_code == 200
 
 
+def test_nobody_widens_their_own_scope_or_gives_more_than_they_have(web: Web) -> None:
+    app, store = web
+    eu_admin = make_user(store, "eva.admin", "hr_admin", regions=["EU"], departments=["Sales"])
+    client = app.test_client()
+    assert login(client, "eva.admin").status_code == 302
+    own = f"/admin/users/{eu_admin}"
+    for changes in ({"regions": "*"}, {"regions": "EU, CN"}, {"departments": "*"}):
+        reply = _post(client, own, _details(eu_admin, store, **changes))
+        assert reply.status_code == 422, changes
+        assert _errors(reply)[0].startswith("You can only give departments and regions")
+    me = store.users.get(eu_admin)
+    assert (me.regions, me.departments) == (["EU"], ["Sales"])
+    # Nor to someone else: a new account or an edit can only give what she has herself.
+    reply = _post(client, "/admin/users/new", {**NEW_USER, "regions": "CN", "departments": "Sales"})
+    assert reply.status_code == 422 and store.users.by_username("ivan.interviewer") is None
+    created = _post(client, "/admin/users/new", {**NEW_USER, "regions": "EU", "departments": ""})
+    assert created.status_code == 302
+    ivan = store.users.by_username("ivan.interviewer")
+    assert ivan is not None
+    reply = _post(client, f"/admin/users/{ivan.id}", _details(ivan.id, store, regions="EU, US-IL"))
+    assert reply.status_code == 422
+    assert store.users.get(ivan.id).regions == ["EU"]
+    assert not store.audit.entries(action="user.updated")
+    # Narrowing needs no right: taking a region away is fine.
+    assert _post(client, own, _details(eu_admin, store, departments="")).status_code == 302
+    assert store.users.get(eu_admin).departments == []
+
+
 def test_admin_sets_a_new_password(web: Web, admin: tuple[FlaskClient, int]) -> None:
     app, store = web
     client, admin_id = admin

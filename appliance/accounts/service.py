@@ -111,6 +111,24 @@ def _password_hash(password: str) -> str:
         raise AccountError("weak_password", str(exc)) from None
 
 
+def _grantable(principal: Principal, *, departments: list[str], regions: list[str]) -> None:
+    """AccountError unless the acting person holds every department and region they give:
+    nobody widens their own scope, nor gives another more than they have themselves."""
+    for kind, given, held in (
+        ("departments", departments, principal.departments),
+        ("regions", regions, principal.regions),
+    ):
+        if WILDCARD in held:
+            continue
+        beyond = [item for item in given if item not in held]  # "*" included
+        if beyond:
+            raise AccountError(
+                "scope_beyond_yours",
+                f"{kind} beyond your own scope: {', '.join(beyond)}",
+                items=", ".join(beyond),
+            )
+
+
 def create_account(
     store: Store,
     principal: Principal,
@@ -131,6 +149,7 @@ def create_account(
             "invalid_username", "a user name is 2-64 letters, digits, dots, dashes or underscores"
         )
     name, address, role = _display_name(display_name), _email(email), _role(role)
+    _grantable(principal, departments=departments, regions=regions)
     if password or role != SERVICE_ROLE:
         password_hash: str | None = _password_hash(password)
     else:
@@ -174,6 +193,12 @@ def update_account(
             raise AccountError("cannot_deactivate_self", "you cannot deactivate your own account")
         if role != user.role:
             raise AccountError("cannot_demote_self", "you cannot change your own role")
+    # What is taken away needs no right; what is added must be the acting person's own.
+    _grantable(
+        principal,
+        departments=[item for item in departments if item not in user.departments],
+        regions=[item for item in regions if item not in user.regions],
+    )
     changes = {
         "display_name": name != user.display_name,
         "email": address != user.email,

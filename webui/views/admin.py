@@ -56,6 +56,9 @@ PROBLEMS = {
     ),
     "cannot_deactivate_self": lazy_gettext("You cannot deactivate your own account."),
     "cannot_demote_self": lazy_gettext("You cannot change your own role."),
+    "scope_beyond_yours": lazy_gettext(
+        "You can only give departments and regions that you have yourself: %(items)s."
+    ),
     "not_a_service_account": lazy_gettext("API tokens can only be issued to service accounts."),
     "inactive_account": lazy_gettext("The account is deactivated."),
     "invalid_token_name": lazy_gettext("Give the token a name of at most %(limit)s characters."),
