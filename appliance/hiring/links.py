@@ -39,7 +39,7 @@ class IssuedLink:
 
 def room_signer(store: Store) -> LinkSigner:
     """The signer of room links, with its secret from the store."""
-    return LinkSigner(ROOM_LINKS, store.links.secret(ROOM_LINKS.secret_name))
+    return LinkSigner(ROOM_LINKS, store.links.secret)
 
 
 def issue_link(

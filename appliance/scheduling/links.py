@@ -30,12 +30,12 @@ class Signers:
 
     def __init__(self, store: Store) -> None:
         self.scheduling = scheduling_signer(store)
-        self.room = LinkSigner(ROOM_LINKS, store.links.secret(ROOM_LINKS.secret_name))
+        self.room = LinkSigner(ROOM_LINKS, store.links.secret)
 
 
 def scheduling_signer(store: Store) -> LinkSigner:
     """The signer of self-scheduling links, with its secret from the store."""
-    return LinkSigner(SCHEDULING_LINKS, store.links.secret(SCHEDULING_LINKS.secret_name))
+    return LinkSigner(SCHEDULING_LINKS, store.links.secret)
 
 
 def issue_scheduling_link(

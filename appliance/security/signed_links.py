@@ -9,6 +9,7 @@ the caller then checks the recorded link (nonce, expiry, revocation) with `link_
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -42,9 +43,10 @@ class LinkClaim:
 class LinkSigner:
     """Signs and reads the tokens of one kind with its secret."""
 
-    def __init__(self, kind: LinkKind, secret: bytes | str) -> None:
+    def __init__(self, kind: LinkKind, secret_of: Callable[[str], bytes | str]) -> None:
+        # `secret_of` looks a secret up by name (the store's; kept out of this layer).
         self.kind = kind
-        self._serializer = URLSafeSerializer(secret, salt=kind.salt)
+        self._serializer = URLSafeSerializer(secret_of(kind.secret_name), salt=kind.salt)
 
     def sign(self, subject_id: int, nonce: str, expires_at: str) -> str:
         """The token for a link recorded with `nonce` that expires at `expires_at`."""
