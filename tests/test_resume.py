@@ -371,9 +371,11 @@ def test_web_upload_shows_the_match_and_refuses_bad_files(web) -> None:  # type:
     )
     assert bad.status_code == 422
     assert "not a PDF, a Word document (DOCX) or plain text" in bad.get_data(as_text=True)
+    # Built once: a DOCX carries its zip entries' save time, so two builds a second apart differ.
+    uploaded = a_docx(EN_LINES)
     good = client.post(
         f"/candidates/{candidate_id}/resume",
-        data={"csrf_token": token, "resume": (io.BytesIO(a_docx(EN_LINES)), "cv.docx")},
+        data={"csrf_token": token, "resume": (io.BytesIO(uploaded), "cv.docx")},
         content_type="multipart/form-data",
     )
     assert good.status_code == 303
@@ -381,7 +383,7 @@ def test_web_upload_shows_the_match_and_refuses_bad_files(web) -> None:  # type:
     assert "Globex Corp" in html and "75 %" in html and "Your resume mentions" in html
     resume_id = store.resumes.latest(candidate_id).id
     download = client.get(f"/resumes/{resume_id}/file")
-    assert download.status_code == 200 and download.data == a_docx(EN_LINES)
+    assert download.status_code == 200 and download.data == uploaded
     assert download.headers["Content-Disposition"] == (
         f'attachment; filename="resume-{resume_id}.docx"'
     )
