@@ -16,6 +16,7 @@ from appliance.accounts.auth import principal_of
 from appliance.analysis.report_document import explanation, interview_document, report_document
 from appliance.hiring.review import record_decision
 from appliance.media.recordings import ingest_recording
+from appliance.scoring import SCORER
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
 from inference.interfaces import Transcript
@@ -394,7 +395,7 @@ def test_two_scored_recordings_make_one_interview_report(
             assert 0 <= span["start"] < span["end"] <= transcript.duration_s
             assert span["quote"] in transcript.text
     assert doc["overall"] is not None and doc["overall"] == doc["overall_ai"]
-    assert len(doc["answers"]) == 2 and doc["models"]["scorer"] == "star-v1"
+    assert len(doc["answers"]) == 2 and doc["models"]["scorer"] == SCORER
     assert [r["id"] for r in doc["reports"]] == report_ids
     unasked = [d for d in doc["dimensions"] if d["score"] is None]
     assert unasked and all(d["evidence"] == [] for d in unasked)

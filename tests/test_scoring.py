@@ -89,14 +89,20 @@ def test_off_topic_answer_scores_low_and_is_flagged() -> None:
     assert _dim(on_topic, "technical_problem_solving")["score"] > dim["score"] + 4
 
 
-def test_answer_in_another_language_is_flagged_not_scored() -> None:
+def test_answer_in_another_language_is_flagged_and_scored_with_lower_confidence() -> None:
     section = _score(LADDER_ZH[-1], "zh", "technical_problem_solving", job="en")
-    assert section["language_mismatch"] is True
+    native = _score(LADDER_ZH[-1], "zh", "technical_problem_solving", job="zh")
+    assert section["language_mismatch"] is True and native["language_mismatch"] is False
     answer = section["answers"][0]
     assert answer["language"] == "zh"
-    assert [f["code"] for f in answer["flags"]] == ["language_mismatch"]
-    assert all(d["score"] is None and not d["evidence"] for d in section["dimensions"])
-    assert section["overall"] is None
+    assert "language_mismatch" in [f["code"] for f in answer["flags"]]
+    dim = _dim(section, "technical_problem_solving")
+    at_home = _dim(native, "technical_problem_solving")
+    # Same cues, same score; the confidence says the answer was not in the job's language.
+    assert dim["score"] == at_home["score"] >= 7
+    assert dim["confidence"] < at_home["confidence"]
+    assert "was given in Chinese, not English" in dim["rationale"]
+    assert all(e["quote"] in LADDER_ZH[-1] for e in dim["evidence"])
 
 
 def test_evidence_is_exact_transcript_words_inside_the_recording() -> None:

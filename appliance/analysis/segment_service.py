@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.analysis.segmentation import (
-    AnswerSpan,
     SegmentationError,
     automatic_spans,
     span_rows,
     spans_from_rows,
 )
 from appliance.hiring.review import log_candidate_read
+from appliance.scoring.spans import AnswerSpan
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.hiring import Interview

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from appliance.platform.errors import RefusedError
+from appliance.scoring.spans import AnswerSpan
 from inference.interfaces import Segment, Transcript
 
 if TYPE_CHECKING:
@@ -49,18 +50,6 @@ class SegmentationError(RefusedError):
     """Corrected answer boundaries that cannot be used (overlapping, outside the recording)."""
 
     exit_code = 42
-
-
-@dataclass(frozen=True)
-class AnswerSpan:
-    """One answer in a recording: where it lies and which question it answers."""
-
-    index: int
-    question_id: int | None
-    question_text: str
-    dimension_key: str | None
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)

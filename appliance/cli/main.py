@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.packs import register as register_packs
 
     register_packs(sub)  # packs build|import|list|verify
+    from appliance.cli.scoring import register as register_scoring
+
+    register_scoring(sub)  # scoring evaluate
     add_import_arguments(add("import", cmd_import))
     return parser
 

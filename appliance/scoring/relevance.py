@@ -21,8 +21,17 @@ from inference.interfaces import TextEncoder
 SIM_BOUNDS = {"en": (0.81, 0.86), "zh": (0.85, 0.90)}
 # What one distinct dictionary phrase adds to relevance.
 KEYWORD_WEIGHT = 0.25
-# Below this relevance an answer counts as off the asked competency.
+# Below this relevance an answer counts as off the asked competency (used when the model has
+# no other competency to compare with).
 ON_TOPIC = 0.5
+# With other competencies in the model, an answer is off the asked one when another is closer
+# by more than this much (cosine of the whole answer to each competency's profile centroid;
+# chosen on the dev split of tests/data/scoring_eval, where absolute similarity could not
+# tell a good story about another skill from an on-topic one).
+OFF_TOPIC_MARGIN = -0.019
+# Below these similarities to the competency's centroid an answer is about none of it (every
+# on-topic answer of the dev split scored above them; a story about baking bread does not).
+TOPIC_FLOOR = {"en": 0.85, "zh": 0.885}
 # Rounding keeps scores identical across BLAS thread counts.
 DECIMALS = 4
 
@@ -36,11 +45,18 @@ class Relevance:
     keyword_hits: tuple[tuple[int, str], ...]  # (unit index, phrase)
     best_unit: int | None
     anchor_level: float | None
+    # How much closer the asked competency is than the nearest other one (None: no other).
+    margin: float | None = None
+    # Similarity of the whole answer to the competency's centroid, and the floor for its language.
+    topic_similarity: float = 1.0
+    floor: float = 0.0
 
     @property
     def on_topic(self) -> bool:
         """Whether the answer addresses the dimension at all."""
-        return self.value >= ON_TOPIC
+        if self.margin is None:
+            return self.value >= ON_TOPIC
+        return self.margin >= OFF_TOPIC_MARGIN and self.topic_similarity >= self.floor
 
 
 def keyword_hits(
@@ -122,13 +138,45 @@ def _scale(similarity: float, language: str) -> float:
     return min(1.0, max(0.0, (similarity - floor) / (ceil - floor)))
 
 
+def _centroid(dim: DimensionSpec, language: str, embedder: Embedder) -> npt.NDArray[np.float32]:
+    """The unit-length mean of a dimension's profile embeddings."""
+    vectors = embedder.vectors(
+        profile_texts(dim, language) or [dim.label(language)], model_texts=True
+    )
+    mean = np.asarray(vectors.mean(axis=0), dtype=np.float32)
+    unit: npt.NDArray[np.float32] = mean / np.float32(max(float(np.linalg.norm(mean)), 1e-9))
+    return unit
+
+
+def topic_fit(
+    whole: npt.NDArray[np.float32],
+    dim: DimensionSpec,
+    siblings: Sequence[DimensionSpec],
+    language: str,
+    embedder: Embedder,
+) -> tuple[float, float | None]:
+    """Similarity of the answer to `dim`'s centroid, and that minus its similarity to the
+    closest sibling's (None without siblings)."""
+    own = round(float(_centroid(dim, language, embedder) @ whole), DECIMALS)
+    if not siblings:
+        return own, None
+    other = max(float(_centroid(s, language, embedder) @ whole) for s in siblings)
+    return own, round(own - other, DECIMALS)
+
+
 def relevance(
-    units: Sequence[Unit], dim: DimensionSpec, language: str, embedder: Embedder
+    units: Sequence[Unit],
+    dim: DimensionSpec,
+    language: str,
+    embedder: Embedder,
+    siblings: Sequence[DimensionSpec] = (),
 ) -> Relevance:
-    """Relevance of the answer's units to `dim`: the best unit's similarity, raised by hits."""
+    """Relevance of the answer's units to `dim`: the best unit's similarity, raised by hits,
+    and (given the model's other competencies) how it compares with the closest of them."""
     if not units:
         return Relevance(0.0, 0.0, (), None, None)
-    hits = keyword_hits(units, dim.keywords_in(language) or dim.keywords_in("en"), language)
+    phrases = dim.keywords_in(language) or dim.keywords_in("en")
+    hits = keyword_hits(units, phrases, language)
     profile = profile_texts(dim, language)
     unit_vecs = embedder.vectors([u.text for u in units])
     best_unit: int | None = None
@@ -143,11 +191,10 @@ def relevance(
     value = min(1.0, _scale(similarity, language) + KEYWORD_WEIGHT * distinct)
     anchors = [(level, dim.anchor(level, language)) for level in LEVELS]
     anchor_level: float | None = None
+    whole = " ".join(u.text for u in units) if language != "zh" else "".join(u.text for u in units)
+    answer_vec = embedder.vectors([whole])[0]
+    topic_similarity, margin = topic_fit(answer_vec, dim, siblings, language, embedder)
     if all(text for _, text in anchors):
-        whole = (
-            " ".join(u.text for u in units) if language != "zh" else "".join(u.text for u in units)
-        )
-        answer_vec = embedder.vectors([whole])[0]
         anchor_sims = np.round(
             embedder.vectors([t for _, t in anchors], model_texts=True) @ answer_vec, DECIMALS
         )
@@ -155,4 +202,13 @@ def relevance(
         anchor_level = round(
             float(np.dot(weights, [level for level, _ in anchors]) / weights.sum()), 2
         )
-    return Relevance(round(value, 4), round(similarity, 4), tuple(hits), best_unit, anchor_level)
+    return Relevance(
+        round(value, 4),
+        round(similarity, 4),
+        tuple(hits),
+        best_unit,
+        anchor_level,
+        margin,
+        topic_similarity,
+        TOPIC_FLOOR.get(language, TOPIC_FLOOR["en"]),
+    )

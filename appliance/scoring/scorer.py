@@ -11,19 +11,28 @@ model version always give the same section (no randomness, embeddings rounded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from appliance.scoring.cues import STAR_PARTS
 from appliance.scoring.followups import answer_flags, flag, probe, topic_phrase
+from appliance.scoring.grading import grade
 from appliance.scoring.relevance import ON_TOPIC, Embedder, Relevance, relevance
 from appliance.scoring.star import AnswerAnalysis, analyse_words
 from appliance.scoring.text import Unit, detect_language, join_words
 from appliance.store.competency import DimensionSpec, ModelSpec
 from inference.interfaces import TextEncoder, Transcript, Word
 
-SCORER = "star-v1"
+SCORER = "star-v2"
+# The highest score an answer about another competency can get.
+OFF_TOPIC_CAP = 2.0
 MAX_EVIDENCE = 8
+# Confidence kept for an answer given in another language than the job's.
+FOREIGN_CONFIDENCE = 0.6
+LANGUAGE_NAMES = {
+    "en": {"en": "English", "zh": "Chinese"},
+    "zh": {"en": "英语", "zh": "中文"},
+}
 # Cues in the order they are worth showing as evidence.
 CUE_ORDER = (
     "result_quantified",
@@ -83,6 +92,7 @@ class Assessment:
     relevance: float
     evidence: tuple[dict[str, Any], ...]
     asked: bool
+    on_topic: bool = True
 
 
 def span_of(unit: Unit, answer: int, cue: str) -> dict[str, Any]:
@@ -121,27 +131,11 @@ def _evidence(
     return [span_of(by_unit[index], answer, cue) for index, cue in chosen]
 
 
-def quality(analysis: AnswerAnalysis) -> float:
-    """0..1 from STAR completeness, quantified result, ownership and specificity."""
-    parts = analysis.parts
-    action = 1.0 if analysis.own_actions else (0.6 if parts["action"] else 0.0)
-    value = (
-        0.10 * parts["situation"]
-        + 0.08 * parts["task"]
-        + 0.20 * action
-        + 0.20 * parts["result"]
-        + 0.12 * analysis.quantified_result
-        + 0.12 * analysis.ownership
-        + 0.18 * analysis.specificity
-    )
-    return min(1.0, max(0.0, value))
-
-
 def score_value(analysis: AnswerAnalysis, rel: Relevance) -> int:
-    """The 1..10 score: answer quality, capped low when it is off the competency."""
-    raw = 1.0 + 9.0 * quality(analysis)
+    """The 1..10 score: the graded STAR findings, capped low when off the competency."""
+    raw = grade(analysis)
     if not rel.on_topic:
-        raw = min(raw, 1.0 + 4.0 * rel.value)
+        raw = min(raw, OFF_TOPIC_CAP)
     return int(min(10, max(1, int(raw + 0.5))))
 
 
@@ -163,13 +157,14 @@ def assess(
     embedder: Embedder,
     *,
     asked: bool,
+    siblings: Sequence[DimensionSpec] = (),
 ) -> Assessment:
-    """Judge one answer against one dimension."""
-    rel = relevance(analysis.units, dim, analysis.language, embedder)
+    """Judge one answer against one dimension (and, given them, its sibling dimensions)."""
+    rel = relevance(analysis.units, dim, analysis.language, embedder, siblings)
     evidence = _evidence(analysis, rel, answer, rel.on_topic)
     score = score_value(analysis, rel)
     conf = confidence_value(analysis, rel, score, len(evidence))
-    return Assessment(answer, dim.key, score, conf, rel.value, tuple(evidence), asked)
+    return Assessment(answer, dim.key, score, conf, rel.value, tuple(evidence), asked, rel.on_topic)
 
 
 def anchor_for(dim: DimensionSpec, score: int, language: str) -> dict[str, Any]:
@@ -192,6 +187,16 @@ def _rationale(
     notes: list[str] = []
     for item in dim_assessments:
         entry = answers[item.answer]
+        if entry["language"] != language:
+            names = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
+            given = names.get(entry["language"], entry["language"])
+            wanted = names.get(language, language)
+            notes.append(
+                f"回答{item.answer + 1}是用{given}而不是{wanted}作答的：按原语言评分，置信度降低。"
+                if language == "zh"
+                else f"Answer {item.answer + 1} was given in {given}, not {wanted}: scored in "
+                "the language it was given in, with lower confidence."
+            )
         present = [part for part in STAR_PARTS if entry["star"][part]]
         if language == "zh":
             names = {"situation": "情境", "task": "任务", "action": "行动", "result": "结果"}
@@ -223,7 +228,7 @@ def dimension_entries(
     entries = []
     for dim in model.dimensions:
         mine = [a for a in assessments if a.dimension == dim.key]
-        used = [a for a in mine if a.asked] or [a for a in mine if a.relevance >= ON_TOPIC]
+        used = [a for a in mine if a.asked] or [a for a in mine if a.on_topic]
         used = [a for a in used if a.evidence]
         if not used:
             entries.append(
@@ -340,6 +345,7 @@ def _answer_entry(span: SpanLike, language: str) -> dict[str, Any]:
         "star": {part: [] for part in STAR_PARTS},
         "quantified_result": False,
         "ownership": 0.5,
+        "ownership_class": "none",
         "specificity": 0.5,
         "flags": [],
         "assessments": [],
@@ -380,6 +386,7 @@ def _describe(
         ]
     entry["quantified_result"] = analysis.quantified_result
     entry["ownership"] = round(analysis.ownership, 3)
+    entry["ownership_class"] = analysis.ownership_class
     entry["specificity"] = round(analysis.specificity, 3)
     entry["flags"].extend(answer_flags(analysis, language))
     entry["_units"] = sorted(
@@ -407,7 +414,10 @@ def _assess_answer(
     )
     assessments: list[Assessment] = []
     for dim in targets:
-        item = assess(analysis, dim, position, embedder, asked=asked)
+        siblings = [d for d in model.dimensions if d.key != dim.key]
+        item = assess(analysis, dim, position, embedder, asked=asked, siblings=siblings)
+        if analysis.language != language:
+            item = replace(item, confidence=round(item.confidence * FOREIGN_CONFIDENCE, 2))
         assessments.append(item)
         entry["assessments"].append(
             {
@@ -419,7 +429,7 @@ def _assess_answer(
                 "evidence": list(item.evidence),
             }
         )
-        if asked and item.relevance < ON_TOPIC:
+        if asked and not item.on_topic:
             name = dim.label(language)
             entry["flags"].append(
                 flag(
@@ -452,9 +462,10 @@ def _score_answers(
             entry["flags"].append(flag("empty", language, ""))
             continue
         if answer_language != language:
+            # Scored in the language it was given in (the cues and the encoder read both), with
+            # lower confidence; the flag asks for an answer in the job's language.
             scored.mismatch = True
             entry["flags"].append(_mismatch_flag(language))
-            continue
         analysis = analyse_words(words, answer_language)
         scored.analyses[position] = analysis
         _describe(entry, analysis, position, language)

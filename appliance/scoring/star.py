@@ -32,7 +32,9 @@ class AnswerAnalysis:
     @property
     def quantified_result(self) -> bool:
         """Whether a result is stated with a number (or doubled, halved, ...)."""
-        return any(c.quantified and c.has("result") for c in self.cues)
+        return any(
+            c.has("result") and c.parts["result"] == ["result_quantified"] for c in self.cues
+        )
 
     @property
     def own_actions(self) -> int:
@@ -43,6 +45,39 @@ class AnswerAnalysis:
     def team_actions(self) -> int:
         """Actions reported with we / 我们 as the actor."""
         return sum(c.team_actions for c in self.cues)
+
+    @property
+    def ownership_class(self) -> str:
+        """Who acted: "i", "we", "mixed", or "none" when nobody did anything specific."""
+        own, team = self.own_actions, self.team_actions
+        if own and team:
+            return "i" if own >= 3 * team else ("we" if team >= 3 * own else "mixed")
+        return "i" if own else ("we" if team else "none")
+
+    @property
+    def hypothetical(self) -> int:
+        """What the candidate would do, rather than did."""
+        return sum(c.hypothetical for c in self.cues)
+
+    @property
+    def habitual(self) -> int:
+        """What the candidate usually does, rather than did once."""
+        return sum(c.habitual for c in self.cues)
+
+    @property
+    def reflection(self) -> bool:
+        """Whether the answer says what was learned or is done differently since."""
+        return any(c.reflection for c in self.cues)
+
+    @property
+    def lasting(self) -> bool:
+        """Whether the answer names an effect that outlived it (a process others now use)."""
+        return any(c.lasting for c in self.cues)
+
+    @property
+    def failure(self) -> bool:
+        """Whether the answer reports that the actions failed."""
+        return any(c.failure for c in self.cues)
 
     @property
     def ownership(self) -> float:

@@ -1,12 +1,8 @@
 """Helpers for the scoring tests: the labelled evaluation set, synthetic word timings, the
 real sentence encoder from its model pack, and the agreement figures (F1, Spearman)."""
 
-# Chinese punctuation is matched on purpose.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,28 +15,13 @@ from scipy.stats import spearmanr
 from appliance.competency import starter_spec
 from appliance.scoring import score_recording
 from appliance.scoring.cues import STAR_PARTS
-from appliance.scoring.text import zh_tokens
+from appliance.scoring.spans import AnswerSpan as Span
+from appliance.scoring.synthetic import transcript_from_text
 from appliance.store.competency import ModelSpec
-from inference.interfaces import Segment, TextEncoder, Transcript, Word
+from inference.interfaces import TextEncoder, Transcript
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "star_eval"
 PACKS = Path(__file__).resolve().parents[2] / "var" / "model-packs"
-WORD_S = 0.32
-GAP_S = 0.06
-SENTENCE_PAUSE_S = 0.45
-_PUNCT = re.compile(r"^[，。！？；：、,.!?;:“”\"'（）()]+$")
-
-
-@dataclass(frozen=True)
-class Span:
-    """An answer span as `appliance.analysis.segmentation.AnswerSpan` describes it."""
-
-    index: int
-    question_id: int | None
-    question_text: str
-    dimension_key: str | None
-    start: float
-    end: float
 
 
 def load_eval(split: str | None = None) -> list[dict[str, Any]]:
@@ -53,35 +34,12 @@ def load_eval(split: str | None = None) -> list[dict[str, Any]]:
     return [i for i in items if split is None or i["split"] == split]
 
 
-def tokens(text: str, language: str) -> list[str]:
-    """Words as a recogniser would emit them: punctuation stays on the word before it."""
-    raw = zh_tokens(text) if language == "zh" else text.split()
-    out: list[str] = []
-    for token in raw:
-        if out and _PUNCT.match(token):
-            out[-1] += token
-        else:
-            out.append(token)
-    return out
-
-
 def synthetic_transcript(
     text: str, language: str, *, offset: float = 0.0, tail: float = 0.5
 ) -> Transcript:
-    """A transcript of `text` with evenly paced word times (a longer pause after sentences)."""
-    words: list[Word] = []
-    t = offset
-    for token in tokens(text, language):
-        length = WORD_S * (max(1, len(token)) / 2 if language == "zh" else 1.0)
-        words.append(Word(token, round(t, 3), round(t + length, 3), 0.9))
-        t += length + GAP_S
-        if token[-1] in ".!?。！？":
-            t += SENTENCE_PAUSE_S
-    joiner = "" if language == "zh" else " "
-    segment = Segment(
-        joiner.join(w.text for w in words), words[0].start, words[-1].end, tuple(words)
-    )
-    return Transcript(language, [segment], "synthetic", "eval", round(t + tail, 3))
+    """A transcript of `text` with evenly paced word times (the core's `transcript_from_text`,
+    which `scoring evaluate` uses too: one copy of the pacing)."""
+    return transcript_from_text(text, language, offset=offset, tail=tail)
 
 
 @cache

@@ -1,0 +1,96 @@
+"""The 1..10 grade of an on-topic answer: a linear function of its STAR findings.
+
+The weights were fitted (ridge regression, `fit_weights`) on the development split of the
+labelled evaluation set, `tests/data/scoring_eval/items_dev.jsonl`, and never on its test split;
+`tests/test_scoring_grading.py` refits them and checks they are the ones below. They are part
+of the scorer's version: changing them changes `SCORER`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from appliance.scoring.star import AnswerAnalysis
+
+FEATURES = (
+    "bias",
+    "situation",
+    "task",
+    "action_own",
+    "action",
+    "result",
+    "result_quantified",
+    "ownership_we",
+    "habitual",
+    "reflection",
+    "lasting",
+    "failure",
+    "specificity",
+    "log_length",
+)
+# Ridge penalty of the fit (not applied to the bias); chosen by leave-one-out on the dev split.
+RIDGE = 1.0
+WEIGHTS: dict[str, float] = {
+    "bias": -1.98,
+    "situation": 0.29,
+    "task": 0.19,
+    "action_own": 0.98,
+    "action": 0.18,
+    "result": 0.37,
+    "result_quantified": 1.07,
+    "ownership_we": -0.8,
+    "habitual": -0.23,
+    "reflection": -0.03,
+    "lasting": 0.96,
+    "failure": 0.5,
+    "specificity": 2.56,
+    "log_length": 1.09,
+}
+
+
+def answer_length(analysis: AnswerAnalysis) -> float:
+    """Words spoken (a Chinese answer's characters count as half a word each)."""
+    text = analysis.text
+    return len(text) / 2.0 if analysis.language == "zh" else float(len(text.split()))
+
+
+def features(analysis: AnswerAnalysis) -> list[float]:
+    """The answer's values of `FEATURES`, in order."""
+    parts = analysis.parts
+    return [
+        1.0,
+        float(parts["situation"]),
+        float(parts["task"]),
+        float(analysis.own_actions > 0),
+        float(parts["action"]),
+        float(parts["result"]),
+        float(analysis.quantified_result),
+        float(analysis.ownership_class == "we"),
+        float(analysis.habitual > 0),
+        float(analysis.reflection),
+        float(analysis.lasting),
+        float(analysis.failure),
+        analysis.specificity,
+        math.log1p(answer_length(analysis)),
+    ]
+
+
+def grade(analysis: AnswerAnalysis) -> float:
+    """The unrounded grade, clipped to 1..10."""
+    value = sum(WEIGHTS[name] * x for name, x in zip(FEATURES, features(analysis), strict=True))
+    return min(10.0, max(1.0, value))
+
+
+def fit_weights(
+    rows: Sequence[Sequence[float]], scores: Sequence[float], ridge: float = RIDGE
+) -> dict[str, float]:
+    """Ridge regression of labelled scores on feature rows (the bias is not penalised)."""
+    x = np.asarray(rows, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    penalty = ridge * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0
+    solved = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+    return {name: round(float(v), 2) for name, v in zip(FEATURES, solved, strict=True)}
