@@ -153,6 +153,10 @@ EN_RESULT = _rx(
     rf"\bfrom (about |around |like |roughly )?{EN_NUMBER}\S* (\S+ )?(down |up )?to "
     rf"(about |around |like |roughly |under |below |over )?{EN_NUMBER}",
     r"\b(stopped|disappeared|went away|went to zero|dried up|never came back|cleared)\b",
+    r"\b(went|came|got) (down|up) (a lot|loads|massively|a bit|a fair bit|significantly|"
+    r"noticeably|sharply|quite a bit)\b",
+    r"\b(things|it|that|everything) (was|were|got|became) (noticeably |much |a lot |way )?"
+    r"(better|calmer|easier|smoother|faster|quieter)\b",
     rf"\b(went|came|got|dropped|fell|rose|grew|climbed|shot) (up |down |back )?(from |to )?"
     rf"(about |around |roughly |like |under |over |below )?{EN_NUMBER}",
     r"\b(now|these days) (it|that|this|we|they|the [a-z]+) ?('s|is|are|takes|take|runs?|gets?|"
@@ -225,10 +229,12 @@ EN_REFLECTION = _rx(
     r"\b(since then|from then on|ever since|these days|now) i (always|never|make sure|"
     r"check|ask|start|do|try|write|build|plan)\b",
     r"\bchanged (how|the way) i\b",
+    r"\bi (never|always|now) [a-z' ]{2,40}(anymore|any more|now|these days|since)\b",
 )
 # A lasting effect carried by others: something that outlived the story.
 EN_LASTING = _rx(
-    r"\b(is|are|was|were|it's) (still )?(used|running|in use|in place|standard|the standard)\b",
+    r"\b(is|are|was|were|it's) (still |now |now still )?(used|running|in use|in place|standard|"
+    r"the standard|taught)\b",
     r"\b(became|becomes|is now|is still) (in |the |a |our |part of )*(standard|default|template|"
     r"policy|process|practice|playbook|checklist|onboarding|training|[a-z']+ (plan|policy|"
     r"handbook|manual|procedure|guidance))\b",
@@ -377,10 +383,29 @@ def _names(text: str) -> int:
     return found
 
 
+# Hesitations and stutters of speech, dropped before the cues are matched (not from evidence
+# quotes, which stay the exact words): "went from, um, about six" reads "went from about six".
+_EN_ASIDES = re.compile(r",\s*(?:you know|like|i mean),", re.IGNORECASE)
+_EN_FILLERS = re.compile(
+    r"(?:,\s*)?\b(?:um+|uh+|erm+|er|hmm+|ah)\b,?|\b(i|we|it|the|a|so|and),? (?=\1\b)",
+    re.IGNORECASE,
+)
+_ZH_FILLERS = re.compile(r"[嗯呃啊]+[，,、]?|(?<=[，,])\s*那个[，,]")
+
+
+def spoken_clean(text: str, language: str) -> str:
+    """The text without fillers and stutters, for matching cues."""
+    if language == "zh":
+        return _ZH_FILLERS.sub("", text).strip()
+    text = _EN_FILLERS.sub(" ", _EN_ASIDES.sub(",", text))
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
 def unit_cues(text: str, language: str) -> UnitCues:
     """Every cue in one unit's text; deterministic and free of state."""
     cues = UnitCues()
     zh = language == "zh"
+    text = spoken_clean(text, language)
     cues.hypothetical = _count(ZH_HYPOTHETICAL if zh else EN_HYPOTHETICAL, text)
     cues.habitual = _count(ZH_HABIT if zh else EN_HABIT, text)
     cues.reflection = (ZH_REFLECTION if zh else EN_REFLECTION).search(text) is not None

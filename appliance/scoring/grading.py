@@ -34,20 +34,20 @@ FEATURES = (
 # Ridge penalty of the fit (not applied to the bias); chosen by leave-one-out on the dev split.
 RIDGE = 1.0
 WEIGHTS: dict[str, float] = {
-    "bias": -1.98,
-    "situation": 0.29,
-    "task": 0.19,
-    "action_own": 0.98,
-    "action": 0.18,
-    "result": 0.37,
-    "result_quantified": 1.07,
-    "ownership_we": -0.8,
-    "habitual": -0.23,
-    "reflection": -0.03,
-    "lasting": 0.96,
-    "failure": 0.5,
-    "specificity": 2.56,
-    "log_length": 1.09,
+    "bias": -0.97,
+    "situation": 0.27,
+    "task": 0.07,
+    "action_own": 1.01,
+    "action": 0.15,
+    "result": 0.58,
+    "result_quantified": 1.14,
+    "ownership_we": -0.86,
+    "habitual": -0.21,
+    "reflection": 0.13,
+    "lasting": 0.83,
+    "failure": 0.66,
+    "specificity": 2.54,
+    "log_length": 0.84,
 }
 
 
