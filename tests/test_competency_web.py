@@ -5,6 +5,7 @@ the real encrypted store."""
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,3 +219,51 @@ def test_hr_imports_a_dictionary_edits_questions_and_installs_a_starter_in_the_b
         assert (newer.name, newer.version, newer.origin) == (spec.name, 2, "starter")
         assert [d.key for d in newer.dimensions][:2] == ["prospecting", "negotiation_closing"]
         assert store.competency.spec(model_id) == spec  # version 1 is unchanged
+
+
+GAPPY = (
+    "id,name,name_zh,weight,description,keywords_en,anchor_3_en,anchor_6_en,anchor_9_en\n"
+    "service,Service,服务,2,Helps customers,customer;complaint,Vague.,Some.,Measured.\n"
+    "calm,Calm under pressure,抗压,1,Stays calm when it gets busy,,,,\n"
+    "care,Care,关怀,1,Looks after people,patient;family,,,\n"
+).encode()
+
+
+def test_import_says_what_a_competency_without_anchors_or_keywords_loses(api: Any) -> None:
+    from tests.conftest import csrf_token_from, login
+
+    client, store, hr, _lead = api
+    reply = client.post(
+        "/api/v1/competency-dictionaries",
+        headers=hr,
+        json={"filename": "d.csv", "content_base64": _b64(GAPPY)},
+    )
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["scoring_gaps"] == [
+        {"competency": "calm", "missing": ["anchors", "keywords"]},
+        {"competency": "care", "missing": ["anchors"]},
+    ]
+    job = _job(store)
+    viewer = make_user(store, "hr.gaps", "hr_admin", departments=["*"], regions=["EU"])
+    browser = client.application.test_client()
+    assert login(browser, "hr.gaps").status_code == 302
+    for language, expected in (
+        ("en", "Calm under pressure has no level anchors and no keywords"),
+        ("zh_CN", "“抗压”没有等级锚点，也没有关键词"),  # noqa: RUF001
+    ):
+        with store.transaction():
+            store.users.set_preferences(viewer, language=language, timezone="UTC")
+        page = browser.get(f"/jobs/{job}/model/import")
+        token = csrf_token_from(page.get_data(as_text=True))
+        shown = browser.post(
+            f"/jobs/{job}/model/import",
+            data={"csrf_token": token, "dictionary": (io.BytesIO(GAPPY), "d.csv")},
+            content_type="multipart/form-data",
+        )
+        html = shown.get_data(as_text=True)
+        assert shown.status_code == 200 and 'id="scoring-gaps"' in html
+        block = html.split('id="scoring-gaps"', 1)[1].split("</div>", 1)[0]
+        assert expected in block, language
+        assert block.count("<li>") == 2 and "Service" not in block and "服务" not in block
+    # Nothing is stored until the draft is saved.
+    assert store.requisitions.get(job).competency_model_id is None

@@ -13,10 +13,12 @@ import binascii
 
 from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from appliance.competency import DictionaryError, starter_spec
 from appliance.competency.dictionary import FORMATS, MAX_BYTES
+from appliance.competency.gaps import ScoringGap, scoring_gaps
 from appliance.competency.service import (
     dictionary_draft,
     save_from_json,
@@ -121,10 +123,36 @@ def import_dictionary(requisition_id: int) -> ResponseReturnValue:
         [],
         200,
         origin="import",
+        draft_warnings=[_gap_message(gap) for gap in scoring_gaps(draft)],
         draft_note=_(
             "The dictionary is valid. Questions were generated for competencies without "
             "any: edit them before saving. Nothing is stored until you save."
         ),
+    )
+
+
+def _gap_message(gap: ScoringGap) -> str:
+    """What a competency without anchors or keywords loses, in the viewer's language."""
+    chinese = str(get_locale() or "en").startswith("zh")
+    name = gap.name_zh if chinese and gap.name_zh else gap.name
+    if gap.no_anchors and gap.no_keywords:
+        return _(
+            "%(name)s has no level anchors and no keywords: whether an answer speaks to it "
+            "rests on its name and description alone, no keyword is quoted as evidence, and "
+            "the report shows no level description beside its score.",
+            name=name,
+        )
+    if gap.no_anchors:
+        return _(
+            "%(name)s has no level anchors: the report shows no level description beside its "
+            "score, and whether an answer speaks to it rests on its name, description and "
+            "keywords.",
+            name=name,
+        )
+    return _(
+        "%(name)s has no keywords: no keyword is quoted as evidence for it, and whether an "
+        "answer speaks to it rests on its name, description and anchors.",
+        name=name,
     )
 
 
@@ -180,7 +208,8 @@ def api_dictionary() -> ResponseReturnValue:
     except DictionaryError as exc:
         problems = [{"where": p.where, "message": p.message} for p in exc.problems]
         return json_error(422, "invalid_dictionary", str(exc), problems=problems)
-    return jsonify({"model": spec_json(draft)})
+    gaps = [{"competency": gap.key, "missing": gap.missing} for gap in scoring_gaps(draft)]
+    return jsonify({"model": spec_json(draft), "scoring_gaps": gaps})
 
 
 @api_bp.get("/requisitions/<int:requisition_id>/competency-model")

@@ -225,6 +225,7 @@ def render_model_editor(
     extra: int = EXTRA_ROWS,
     origin: str = "editor",
     draft_note: str = "",
+    draft_warnings: list[str] | None = None,
 ) -> ResponseReturnValue:
     """The model editor page (also showing a starter model or an imported dictionary as a
     draft that HR edits before saving)."""
@@ -242,6 +243,7 @@ def render_model_editor(
             extra=extra,
             origin=origin if origin in ("editor", "starter", "import") else "editor",
             draft_note=draft_note,
+            draft_warnings=draft_warnings or [],
             starters=starter_choices(),
         ),
         status,
