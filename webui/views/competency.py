@@ -136,24 +136,26 @@ def _gap_message(gap: ScoringGap) -> str:
     chinese = str(get_locale() or "en").startswith("zh")
     name = gap.name_zh if chinese and gap.name_zh else gap.name
     if gap.no_anchors and gap.no_keywords:
-        return _(
+        message = _(
             "%(name)s has no level anchors and no keywords: whether an answer speaks to it "
             "rests on its name and description alone, no keyword is quoted as evidence, and "
             "the report shows no level description beside its score.",
             name=name,
         )
-    if gap.no_anchors:
-        return _(
+    elif gap.no_anchors:
+        message = _(
             "%(name)s has no level anchors: the report shows no level description beside its "
             "score, and whether an answer speaks to it rests on its name, description and "
             "keywords.",
             name=name,
         )
-    return _(
-        "%(name)s has no keywords: no keyword is quoted as evidence for it, and whether an "
-        "answer speaks to it rests on its name, description and anchors.",
-        name=name,
-    )
+    else:
+        message = _(
+            "%(name)s has no keywords: no keyword is quoted as evidence for it, and whether an "
+            "answer speaks to it rests on its name, description and anchors.",
+            name=name,
+        )
+    return str(message)
 
 
 # --- API -----------------------------------------------------------------------------------------
