@@ -82,6 +82,12 @@ def _analyse(appliance: Appliance, store: Store, region: str, media: Path) -> di
     assert outcome.state == "succeeded", (outcome.error_code, store.jobs.get(outcome.job_id).error)
     [report] = store.reports.for_interview(interview.id)
     content: dict[str, Any] = report.content
+    scoring = content["sections"].get("scoring") or {}
+    if any(d["score"] is not None for d in scoring.get("dimensions", [])):
+        # The report names the model it was scored with (its page and PDF show it).
+        assert report.model_version == f"{scoring['model']['name']} v{scoring['model']['version']}"
+    else:
+        assert report.model_version is None
     return content
 
 

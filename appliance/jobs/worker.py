@@ -486,7 +486,11 @@ class Worker:
             if media_info is not None:
                 self.store.recordings.set_media_info(recording_id, media_info)
             report = self.store.reports.create(
-                interview_id, claim.job.id, content, recording_id=recording_id
+                interview_id,
+                claim.job.id,
+                content,
+                recording_id=recording_id,
+                model_version=scored_with(content),
             )
             if apart and apart.get("affect"):
                 # Affect output is stored apart from the report, never in its content.
@@ -496,6 +500,17 @@ class Worker:
             entry.details["report"] = report.id
         logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
         return Outcome(claim.job.id, "succeeded")
+
+
+def scored_with(content: dict[str, Any]) -> str | None:
+    """`name vN` of the competency model a report's answers were scored with; None when
+    nothing was scored (the page then says why instead of naming a model)."""
+    scoring = (content.get("sections") or {}).get("scoring") or {}
+    model = scoring.get("model") or {}
+    scored = any(d.get("score") is not None for d in scoring.get("dimensions") or [])
+    if not scored or not model.get("name"):
+        return None
+    return f"{model['name']} v{model.get('version', 0)}"
 
 
 def scratch_dirs(config: ApplianceConfig) -> list[Path]:
