@@ -136,8 +136,10 @@ class SpeechBackend(ABC):
         sample_rate: int,
         language: str | None,
         task: str = "transcribe",
+        prior: str | None = None,
     ) -> Transcript:
-        """Transcribe 16-bit mono PCM chunks; `language=None` asks the engine to detect it."""
+        """Transcribe 16-bit mono PCM chunks; `language=None` asks the engine to detect it,
+        keeping the expected `prior` language unless it is confident of another."""
 
     def stream(
         self, *, sample_rate: int, language: str, grammar: Sequence[str] | None = None

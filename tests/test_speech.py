@@ -604,3 +604,40 @@ def test_delivery_fillers_and_hesitations() -> None:
     assert empty["units"] == 0 and empty["speaking_rate_per_min"] is None
     with pytest.raises(ValueError):
         delivery_metrics(words, "en", min_pause_s=3, long_pause_s=2)
+
+
+def test_the_interview_language_is_kept_unless_detection_is_sure(
+    whisper_base: WhisperBackend,
+) -> None:
+    from types import SimpleNamespace
+
+    def info(language: str, sure: float) -> SimpleNamespace:
+        rest = "en" if language != "en" else "zh"
+        return SimpleNamespace(
+            language=language,
+            language_probability=sure,
+            all_language_probs=[(language, sure), (rest, round(1 - sure, 2))],
+        )
+
+    assert whisper_base.language_override == 0.8
+    assert whisper_base._chosen(info("zh", 0.6), "en") == ("en", 0.4)
+    assert whisper_base._chosen(info("zh", 0.95), "en") == ("zh", 0.95)
+    assert whisper_base._chosen(info("en", 0.7), "en") == ("en", 0.7)
+    assert whisper_base._chosen(info("zh", 0.6), None) == ("zh", 0.6)
+
+
+@pytest.mark.slow
+def test_a_prior_that_may_never_be_overridden_skips_detection(pack_folder: Path) -> None:
+    backend = WhisperBackend(
+        load_speech_pack(pack_folder, "whisper-base"), cpu_threads=2, language_override=2.0
+    )
+    try:
+        clip = SPEECH_ZH / "fireredasr_BAC009S0764W0121.wav"
+        if not clip.is_file():
+            pytest.skip("../shared/data/speech_zh is not present")
+        heard = backend.transcribe(
+            decode_audio_pcm(clip), sample_rate=SAMPLE_RATE, language=None, prior="zh"
+        )
+        assert heard.language == "zh" and heard.language_probability is None
+    finally:
+        backend.close()

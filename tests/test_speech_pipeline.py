@@ -272,3 +272,73 @@ def test_transcribe_reports_progress_and_stops_when_told(pack_folder: Path, tmp_
             ReportDraft(media_info={"duration_s": 95.0, "has_audio": True}),
         )
     assert len(reports) == 2  # it stopped at once, without decoding the rest
+
+
+def _joined_librivox(path: Path, gap_s: float = 1.8) -> list[str]:
+    """The five LibriVox clips joined with silences (a long answer with pauses, written as
+    16 kHz mono WAV); returns their reference sentences."""
+    refs: list[str] = []
+    frames: list[bytes] = []
+    for line in (LIBRIVOX / "transcription").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"<s>\s*(.*?)\s*</s>\s*\((.+)\)", line.strip())
+        if not found:
+            continue
+        refs.append(found.group(1))
+        with wave.open(str(LIBRIVOX / f"{found.group(2)}.wav")) as clip:
+            assert clip.getframerate() == 16000 and clip.getnchannels() == 1
+            frames.append(clip.readframes(clip.getnframes()))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((b"\x00\x00" * int(gap_s * 16000)).join(frames))
+    return refs
+
+
+def _kept(reference: str, heard: list[str]) -> float:
+    """Share of a reference sentence's words found, in order, in what was heard."""
+    import difflib
+
+    words = reference.split()
+    blocks = difflib.SequenceMatcher(a=words, b=heard, autojunk=False).get_matching_blocks()
+    return sum(block.size for block in blocks) / len(words)
+
+
+@pytest.mark.slow
+def test_a_long_answer_with_pauses_loses_no_sentence(pack_folder: Path, tmp_path: Path) -> None:
+    appliance = _appliance(tmp_path, pack_folder)
+    store = appliance.open_store()
+    try:
+        refs = _joined_librivox(tmp_path / "long.wav")
+        content = _analyse(appliance, store, _interview(store, "US-MD", "en"), tmp_path / "long.wav")
+        transcript = content["sections"]["transcript"]
+        heard = _words(transcript["text"]).split()
+        # Every sentence is there (greedy decoding used to drop one of these).
+        kept = [_kept(ref, heard) for ref in refs]
+        assert min(kept) >= 0.8, list(zip(refs, kept, strict=True))
+        assert jiwer.wer(" ".join(refs), " ".join(heard)) <= 0.05
+        assert transcript["language"] == "en" and transcript["language_mismatch"] is False
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_the_interview_language_is_the_prior_and_a_sure_other_language_is_flagged(
+    pack_folder: Path, tmp_path: Path
+) -> None:
+    clip = SPEECH_ZH / "fireredasr_BAC009S0764W0121.wav"
+    if not clip.is_file():
+        pytest.skip("../shared/data/speech_zh is not present")
+    appliance = _appliance(tmp_path, pack_folder)
+    store = appliance.open_store()
+    try:
+        # A Mandarin answer in an English interview: detection is sure, so it is transcribed
+        # as Mandarin and the mismatch is said, whether or not anything is scored later.
+        content = _analyse(appliance, store, _interview(store, "US-MD", "en"), clip)
+        transcript = content["sections"]["transcript"]
+        assert transcript["language"] == "zh" and "甚至出现交易" in transcript["text"]
+        assert transcript["interview_language"] == "en"
+        assert transcript["language_mismatch"] is True
+        assert transcript["language_probability"] >= 0.8
+    finally:
+        store.close()

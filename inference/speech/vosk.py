@@ -177,8 +177,11 @@ class VoskBackend(SpeechBackend):
         sample_rate: int,
         language: str | None,
         task: str = "transcribe",
+        prior: str | None = None,
     ) -> Transcript:
-        """Recognise a whole recording by streaming it through one recognizer."""
+        """Recognise a whole recording by streaming it through one recognizer (a vosk model
+        knows one language: `prior` stands in for a missing `language`)."""
+        language = language or prior
         if task != "transcribe":
             raise InferenceError("vosk only transcribes; it cannot translate")
         stream = self.stream(sample_rate=sample_rate, language=self._check_language(language))

@@ -34,6 +34,7 @@ _KNOWN_OPTIONS = frozenset(
         "min_silence_ms",
         "word_timestamps",
         "cut_search_s",
+        "language_override",
     }
 )
 # The cut between two windows is placed at the quietest 200 ms in the last stretch of a window.
@@ -112,6 +113,8 @@ class WhisperBackend(SpeechBackend):
         # Translation is rarer and greedy decoding there often leaves source-language words.
         self.translate_beam_size = int(options.get("translate_beam_size", 5))
         self.vad_filter = bool(options.get("vad_filter", True))
+        # How sure detection must be to override the interview's language (docs/speech-decoding.md).
+        self.language_override = float(options.get("language_override", 0.8))
         self.min_silence_ms = int(options.get("min_silence_ms", 500))
         self.word_timestamps = bool(options.get("word_timestamps", True))
         try:
@@ -140,8 +143,13 @@ class WhisperBackend(SpeechBackend):
         sample_rate: int,
         language: str | None,
         task: str = "transcribe",
+        prior: str | None = None,
     ) -> Transcript:
-        """Transcribe (or translate to English) 16 kHz mono s16le PCM, window by window."""
+        """Transcribe (or translate to English) 16 kHz mono s16le PCM, window by window.
+
+        With `language=None` the language is detected on the first window; given a `prior`
+        (the interview's language), detection only overrides it when at least
+        `language_override` sure. The later windows are decoded in the language chosen."""
         if sample_rate != self.sample_rate:
             raise InferenceError(f"whisper needs {self.sample_rate} Hz PCM, got {sample_rate} Hz")
         if task not in _TASKS:
@@ -152,6 +160,10 @@ class WhisperBackend(SpeechBackend):
             if language not in (None, "en"):
                 raise InferenceError(f"{self.model_name} is English-only, not {language!r}")
             language = "en"
+        if language is None and prior is not None and self.language_override > 1.0:
+            # Configured never to override the interview's language: skip detection (it costs
+            # about a fifth more CPU, docs/speech-decoding.md).
+            language = prior
         segments: list[Segment] = []
         detected_probability: float | None = None
         total_samples = 0
@@ -159,23 +171,17 @@ class WhisperBackend(SpeechBackend):
             total_samples += len(samples)
             audio = samples.astype(np.float32) / 32768.0
             try:
-                found, info = self._model.transcribe(
-                    audio,
-                    language=language,
-                    task=task,
-                    beam_size=self.translate_beam_size if task == "translate" else self.beam_size,
-                    word_timestamps=self.word_timestamps,
-                    vad_filter=self.vad_filter,
-                    vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
-                )
+                found, info = self._decode(audio, language, task)
+                if language is None:
+                    # Detect once, on the first window: one recording is answered in one
+                    # language. Decoding is lazy, so switching to the prior here costs nothing.
+                    language, detected_probability = self._chosen(info, prior)
+                    if language != info.language:
+                        found, info = self._decode(audio, language, task)
                 # The segments are produced lazily: errors surface while reading them.
                 segments.extend(self._convert(found, offset))
             except ValueError as exc:  # e.g. a language code Whisper does not know
                 raise InferenceError(f"whisper refused the input: {exc}") from None
-            if language is None:
-                # Detect once, on the first window: one recording is answered in one language.
-                language = info.language
-                detected_probability = float(info.language_probability)
         duration = total_samples / sample_rate
         logger.debug("whisper %s: %.1f s of audio, %d segments", task, duration, len(segments))
         return Transcript(
@@ -188,6 +194,27 @@ class WhisperBackend(SpeechBackend):
             language_probability=detected_probability,
             task=task,
         )
+
+    def _decode(self, audio: npt.NDArray[np.float32], language: str | None, task: str) -> Any:
+        """faster-whisper on one window: (lazy segments, info)."""
+        return self._model.transcribe(
+            audio,
+            language=language,
+            task=task,
+            beam_size=self.translate_beam_size if task == "translate" else self.beam_size,
+            word_timestamps=self.word_timestamps,
+            vad_filter=self.vad_filter,
+            vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
+        )
+
+    def _chosen(self, info: Any, prior: str | None) -> tuple[str, float]:
+        """The detected language, or the `prior` unless detection was at least
+        `language_override` sure of another; with the chosen language's probability."""
+        detected, sure = str(info.language), float(info.language_probability)
+        if prior is None or detected == prior or sure >= self.language_override:
+            return detected, sure
+        ranked = {str(code): float(p) for code, p in (info.all_language_probs or ())}
+        return prior, ranked.get(prior, 0.0)
 
     @staticmethod
     def _convert(found: Iterable[Any], offset: float) -> Iterator[Segment]:

@@ -2,9 +2,9 @@
 
 The audio is decoded from the decrypting reader straight into the speech backend, window by
 window; no PCM is ever written to disk.  The backend comes from `inference.speech` in the
-config (per language, through `appliance.engines.runtime`).  A backend that detects
-the spoken
-language (Whisper) is asked to; when it is unsure, the interview's language is used instead.
+config (per language, through `appliance.engines.runtime`).  The interview's language is the
+prior: a backend that detects the spoken language (Whisper) keeps it unless it is confident of
+another, and the transcript then says the two differ.
 When the answer's language differs from the reviewer's (English) and the backend can
 translate, an English translation is added for HR.
 """
@@ -32,8 +32,6 @@ from inference.speech.normalise import normalise_transcript
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-# Below this confidence in its language guess, the engine is rerun in the interview's language.
-MIN_LANGUAGE_PROBABILITY = 0.5
 # Progress is reported (and a stop request noticed) after every this many seconds of audio.
 PROGRESS_EVERY_S = 30.0
 
@@ -93,6 +91,7 @@ class TranscribeStep(AnalysisStep):
         language: str | None,
         task: str,
         part: tuple[float, float],
+        prior: str | None = None,
     ) -> Transcript:
         """Decode the recording and pass it through the backend once."""
         start, width = step_span(ctx, self.name)
@@ -104,7 +103,7 @@ class TranscribeStep(AnalysisStep):
             )
             try:
                 return backend.transcribe(
-                    fed, sample_rate=SAMPLE_RATE, language=language, task=task
+                    fed, sample_rate=SAMPLE_RATE, language=language, task=task, prior=prior
                 )
             except MediaError as exc:
                 raise StepFailure(f"media_{exc.code}", str(exc), retryable=False) from None
@@ -131,20 +130,15 @@ class TranscribeStep(AnalysisStep):
             language=None if detects else interview_language,
             task="transcribe",
             part=(0.0, 0.5),
+            prior=interview_language if interview_language != "und" else None,
         )
-        unsure = (transcript.language_probability or 0.0) < MIN_LANGUAGE_PROBABILITY
-        if detects and unsure and base_language(transcript.language) != interview_language:
-            logger.info("language guess unsure; transcribing in the interview's language")
-            transcript = self._run_backend(
-                ctx,
-                draft,
-                backend,
-                language=interview_language,
-                task="transcribe",
-                part=(0.0, 0.5),
-            )
         transcript = normalise_transcript(transcript)
         draft.sections["transcript"] = transcript.to_dict()
+        # Said whether or not the answers are scored later (the report shows it either way).
+        draft.sections["transcript"]["interview_language"] = interview_language
+        draft.sections["transcript"]["language_mismatch"] = (
+            interview_language != "und" and base_language(transcript.language) != interview_language
+        )
         draft.artifacts["transcript"] = transcript
         if not transcript.segments:
             draft.notes["transcribe"] = "no speech was recognised in the recording"
