@@ -310,7 +310,9 @@ def test_a_long_answer_with_pauses_loses_no_sentence(pack_folder: Path, tmp_path
     store = appliance.open_store()
     try:
         refs = _joined_librivox(tmp_path / "long.wav")
-        content = _analyse(appliance, store, _interview(store, "US-MD", "en"), tmp_path / "long.wav")
+        content = _analyse(
+            appliance, store, _interview(store, "US-MD", "en"), tmp_path / "long.wav"
+        )
         transcript = content["sections"]["transcript"]
         heard = _words(transcript["text"]).split()
         # Every sentence is there (greedy decoding used to drop one of these).
