@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.packs import register as register_packs
 
     register_packs(sub)  # packs build|import|list|verify
+    from appliance.cli.media_check import register as register_media_check
+
+    register_media_check(sub)  # transcribe FILE, look FILE
     from appliance.cli.scoring import register as register_scoring
 
     register_scoring(sub)  # scoring evaluate
