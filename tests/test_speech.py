@@ -641,3 +641,24 @@ def test_a_prior_that_may_never_be_overridden_skips_detection(pack_folder: Path)
         assert heard.language == "zh" and heard.language_probability is None
     finally:
         backend.close()
+
+
+def test_digits_spoken_one_by_one_stay_one_digit_string() -> None:
+    from inference.speech.normalise import join_digit_runs
+
+    def said(*texts: str) -> tuple[Word, ...]:
+        return tuple(Word(t, i * 0.4, i * 0.4 + 0.3, 0.9 - i * 0.1) for i, t in enumerate(texts))
+
+    joined = join_digit_runs(said(" the", " code", " 1,", " 0,", " 0,", " 1."))
+    assert [w.text for w in joined] == [" the", " code", " 1001."]
+    assert (joined[2].start, joined[2].end) == (0.8, 2.3)
+    assert joined[2].confidence == pytest.approx(0.4)
+    # Two numbers in a row are a list, not a code; a full stop ends a code.
+    assert [w.text for w in join_digit_runs(said(" 2,", " 3", " times"))] == [" 2,", " 3", " times"]
+    ended = join_digit_runs(said(" 4,", " 4,", " 2.", " 5,", " 5,", " 5"))
+    assert [w.text for w in ended] == [" 442.", " 555"]
+    segment = Segment(
+        " My extension is 3, 3, 0, 1.", 0.0, 2.4, said(" My", " 3,", " 3,", " 0,", " 1.")
+    )
+    transcript = Transcript("en", [segment], "whisper", "base", 2.4)
+    assert normalise_transcript(transcript).segments[0].text == "My 3301."

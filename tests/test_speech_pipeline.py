@@ -112,7 +112,7 @@ def test_english_recording_gets_transcript_and_delivery(pack_folder: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_mandarin_answer_gets_english_translation_and_eu_policy_skips_delivery(
+def test_mandarin_answer_gets_no_wrong_translation_and_eu_policy_skips_delivery(
     pack_folder: Path, tmp_path: Path
 ) -> None:
     clip = SPEECH_ZH / "fireredasr_BAC009S0764W0121.wav"
@@ -130,10 +130,10 @@ def test_mandarin_answer_gets_english_translation_and_eu_policy_skips_delivery(
         transcript = content["sections"]["transcript"]
         assert transcript["language"] == "zh"
         assert "甚至出现交易" in transcript["text"]  # simplified characters
-        translation = content["sections"]["translation"]
-        assert translation["task"] == "translate" and translation["language"] == "en"
-        assert translation["source_language"] == "zh"
-        assert re.search(r"[A-Za-z]{3,}", translation["text"])
+        # Whisper base's English for this sentence has nothing to do with it ("It even has the
+        # same temperature..."): shown to nobody, and the report says why.
+        assert "translation" not in content["sections"]
+        assert content["notes"]["translation"].startswith("no reliable translation on this box")
     finally:
         store.close()
 

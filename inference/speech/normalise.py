@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import replace
 
-from inference.interfaces import Transcript, Word
+from inference.interfaces import Segment, Transcript, Word
 
 # Languages written without spaces between words.
 _UNSPACED = frozenset({"zh", "ja"})
@@ -131,9 +131,64 @@ def punctuate_words(
     return re.sub(r" ([.,])", r"\1", text).strip()
 
 
+# A digit the recogniser wrote alone ("1," "0," "0," "1."): part of a code or phone number
+# spoken digit by digit.
+_LONE_DIGIT = re.compile(r"^\s*(\d)([,.;:!?]?)$")
+# Fewer lone digits in a row than this are left alone ("2, 3 times").
+MIN_DIGIT_RUN = 3
+
+
+def join_digit_runs(words: tuple[Word, ...]) -> tuple[Word, ...]:
+    """Runs of lone digits become one word, a digit string ("1001"), spanning their times."""
+    out: list[Word] = []
+    run: list[tuple[Word, str, str]] = []
+
+    def flush() -> None:
+        if len(run) >= MIN_DIGIT_RUN:
+            first, last = run[0][0], run[-1][0]
+            lead = first.text[: len(first.text) - len(first.text.lstrip())]
+            digits = "".join(digit for _, digit, _ in run)
+            out.append(
+                replace(
+                    first,
+                    text=f"{lead}{digits}{run[-1][2]}",
+                    end=last.end,
+                    confidence=min(
+                        (w.confidence for w, _, _ in run if w.confidence is not None),
+                        default=None,
+                    ),
+                )
+            )
+        else:
+            out.extend(w for w, _, _ in run)
+        run.clear()
+
+    for word in words:
+        found = _LONE_DIGIT.match(word.text)
+        if found:
+            run.append((word, found.group(1), found.group(2)))
+            if found.group(2) in {".", "!", "?"}:
+                flush()  # a sentence ends the code
+            continue
+        flush()
+        out.append(word)
+    flush()
+    return tuple(out)
+
+
+def _joined_digits(segment: Segment) -> Segment:
+    words = join_digit_runs(segment.words)
+    if len(words) == len(segment.words):
+        return segment
+    spaced = all(w.text.startswith(" ") for w in words[1:])
+    text = "".join(w.text for w in words) if spaced else " ".join(w.text.strip() for w in words)
+    return replace(segment, words=words, text=text.strip())
+
+
 def normalise_transcript(transcript: Transcript) -> Transcript:
-    """The transcript in simplified characters (Mandarin), punctuated where the engine was not."""
-    segments = transcript.segments
+    """The transcript in simplified characters (Mandarin), punctuated where the engine was not;
+    digits spoken one by one kept as one digit string."""
+    segments = [_joined_digits(seg) for seg in transcript.segments]
     if is_mandarin(transcript.language):
         segments = [
             replace(

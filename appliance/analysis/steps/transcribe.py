@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 # Progress is reported (and a stop request noticed) after every this many seconds of audio.
 PROGRESS_EVERY_S = 30.0
+# A machine translation is kept only when its meaning agrees with the transcript's this well
+# (cosine of their multilingual sentence embeddings; docs/speech-decoding.md has the figures
+# that set it): a wrong translation is worse than none.
+TRANSLATION_FLOOR = 0.85
 
 
 def base_language(language: str | None) -> str:
@@ -46,6 +50,21 @@ def speech_backend(config: ApplianceConfig, language: str) -> SpeechBackend:
     from appliance.engines.runtime import speech_backend_for
 
     return speech_backend_for(config, language)
+
+
+def translation_agreement(config: ApplianceConfig, source: str, translated: str) -> float | None:
+    """How well a translation's meaning agrees with its source text (cosine of multilingual
+    sentence embeddings), or None when no sentence encoder is installed."""
+    from appliance.engines.runtime import text_encoder
+
+    if not source.strip() or not translated.strip():
+        return 0.0
+    try:
+        encoder = text_encoder(config)
+    except (PackError, InferenceError, LookupError, ConfigError):
+        return None
+    first, second = encoder.encode([source, translated], kind="query")
+    return round(float(first @ second), 4)
 
 
 def step_span(ctx: StepContext, name: str) -> tuple[float, float]:
@@ -167,7 +186,16 @@ class TranscribeStep(AnalysisStep):
             # The transcript is what matters; a missing translation is noted, not fatal.
             draft.notes["translation"] = f"no English translation: {exc.message}"
             return
+        agreement = translation_agreement(ctx.config, transcript.text, translation.text)
+        if agreement is not None and agreement < TRANSLATION_FLOOR:
+            draft.notes["translation"] = (
+                "no reliable translation on this box: the machine translation did not agree "
+                f"with what was said (agreement {agreement:.2f}, at least {TRANSLATION_FLOOR} "
+                "needed)"
+            )
+            return
         translated: dict[str, Any] = translation.to_dict()
         translated["source_language"] = spoken
+        translated["agreement"] = agreement
         draft.sections["translation"] = translated
         draft.artifacts["translation"] = translation
