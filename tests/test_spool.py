@@ -110,3 +110,31 @@ def test_sweep_removes_only_old_orphans(spool: Spool) -> None:
 )
 def test_safe_display_name(given: str, shown: str) -> None:
     assert safe_display_name(given) == shown
+
+
+def test_reading_back_and_forth_decrypts_each_chunk_once_within_the_cache(tmp_path: Path) -> None:
+    from appliance.media.spool import CACHED_CHUNKS
+
+    spool = Spool(tmp_path / "spool", chunk_size=4096)
+    key = os.urandom(32)
+    data = os.urandom(4096 * 20)
+    stored = spool.write_stream(io.BytesIO(data), key, max_bytes=1 << 20)
+    with spool.open(stored.name, stored.wrapped_data_key, key) as reader:
+        calls: list[int] = []
+        aead = reader._aead
+
+        class Counted:
+            def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+                calls.append(1)
+                return aead.decrypt(nonce, sealed, aad)
+
+        reader._aead = Counted()  # type: ignore[assignment]
+        # Audio near the start, video near the end, read in turns (as a demuxer does).
+        for turn in range(10):
+            for where in (100 + turn * 50, 4096 * 15 + turn * 50):
+                reader.seek(where)
+                assert reader.read(40) == data[where : where + 40]
+        assert len(calls) == 2
+        reader.seek(0)
+        assert reader.read() == data
+        assert len(reader._cached) == CACHED_CHUNKS

@@ -97,3 +97,27 @@ def test_lanes_keep_interactive_jobs_away_from_the_batch_worker(
         "--only-kinds",
         "live_assist,room_followup",
     ]
+
+
+def test_the_batch_worker_yields_the_cpu_to_the_web_processes(appliance: Appliance) -> None:
+    """Under `serve` the batch worker runs niced (and at low I/O priority); the interactive
+    lane, which a candidate waits on, does not."""
+    import subprocess
+    import sys
+
+    from appliance.cli.serve import worker_argv
+
+    batch = worker_argv(appliance.config, appliance.config_path, "batch")
+    assert batch[batch.index("--nice") + 1] == str(appliance.config.worker.batch_niceness) == "10"
+    assert "--nice" not in worker_argv(appliance.config, appliance.config_path, "interactive")
+    probe = (
+        "import os, psutil\n"
+        "from appliance.jobs.worker import lower_priority\n"
+        "lower_priority(10)\n"
+        "print(os.nice(0), psutil.Process().ionice().value)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    niceness, ionice_level = done.stdout.split()
+    assert int(niceness) >= 10 and int(ionice_level) == 7

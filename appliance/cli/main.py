@@ -164,11 +164,13 @@ def cmd_rekey(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the analysis worker until stopped."""
-    from appliance.jobs.worker import Worker, WorkerStopping
+    from appliance.jobs.worker import Worker, WorkerStopping, lower_priority
     from appliance.platform.locks import shared_lock
     from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
+    if args.nice:
+        lower_priority(args.nice)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
     with shared_lock(config.paths.lock):
         store = open_store(config, keyset)
@@ -306,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--only-kinds", help="comma-separated job kinds this worker takes")
     worker.add_argument("--except-kinds", help="comma-separated job kinds this worker leaves")
     worker.add_argument("--no-chores", action="store_true", help="do not run the idle-time chores")
+    worker.add_argument(
+        "--nice", type=int, default=0, help="run at this CPU niceness, with low I/O priority"
+    )
     add("serve", cmd_serve)
     ingest = add("ingest", cmd_ingest)
     ingest.add_argument("--interview", type=int, required=True)

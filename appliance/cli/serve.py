@@ -61,6 +61,8 @@ def gunicorn_argv(config: ApplianceConfig) -> list[str]:
 def worker_argv(config: ApplianceConfig, config_path: Path, lane: str) -> list[str]:
     """The command line of a worker process in its lane (`batch` or `interactive`)."""
     argv = [sys.executable, "-m", "appliance", "worker", "--config", str(config_path)]
+    if lane == "batch" and config.worker.batch_niceness:
+        argv += ["--nice", str(config.worker.batch_niceness)]
     if not config.worker.interactive_lane:
         return argv
     kinds = ",".join(config.worker.interactive_kinds)

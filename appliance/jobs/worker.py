@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -500,6 +501,16 @@ class Worker:
             entry.details["report"] = report.id
         logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
         return Outcome(claim.job.id, "succeeded")
+
+
+def lower_priority(niceness: int) -> None:
+    """Yield the CPU (and the disk) to the web processes: raise this process's niceness to
+    `niceness` and put its I/O in the lowest best-effort class."""
+    current = os.nice(0)
+    if niceness > current:
+        os.nice(niceness - current)
+    with contextlib.suppress(AttributeError, OSError, psutil.Error):
+        psutil.Process().ionice(psutil.IOPRIO_CLASS_BE, 7)
 
 
 def scored_with(content: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ import secrets
 import struct
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,8 +126,14 @@ class _ChunkWriter:
             self._emit(data[start : start + self._chunk_size], final=False)
 
 
+# Decrypted chunks a reader keeps (in memory only): an MP4 whose audio and video lie apart is
+# read alternately from both places, and with one cached chunk every switch decrypted again.
+CACHED_CHUNKS = 8
+
+
 class SpoolReader(io.RawIOBase):
-    """A seekable, read-only view of a spool file's plaintext, decrypted chunk by chunk."""
+    """A seekable, read-only view of a spool file's plaintext, decrypted chunk by chunk (the
+    last `CACHED_CHUNKS` decrypted chunks are kept in memory)."""
 
     def __init__(self, path: Path, data_key: bytes) -> None:
         super().__init__()
@@ -153,7 +160,7 @@ class SpoolReader(io.RawIOBase):
         self._chunks: int = full + (1 if rest else 0)
         self._size: int = full * self._chunk_size + (rest - TAG_BYTES if rest else 0)
         self._pos: int = 0
-        self._cached: tuple[int, bytes] | None = None
+        self._cached: OrderedDict[int, bytes] = OrderedDict()
 
     @property
     def size(self) -> int:
@@ -161,8 +168,10 @@ class SpoolReader(io.RawIOBase):
         return self._size
 
     def _chunk(self, index: int) -> bytes:
-        if self._cached is not None and self._cached[0] == index:
-            return self._cached[1]
+        found = self._cached.get(index)
+        if found is not None:
+            self._cached.move_to_end(index)
+            return found
         sealed = self._chunk_size + TAG_BYTES
         self._file.seek(HEADER.size + index * sealed)
         data = self._file.read(sealed)
@@ -174,7 +183,9 @@ class SpoolReader(io.RawIOBase):
                 f"spool file {self._name} failed authentication at chunk {index} "
                 "(altered, truncated, or the wrong key)"
             ) from None
-        self._cached = (index, plain)
+        self._cached[index] = plain
+        if len(self._cached) > CACHED_CHUNKS:
+            self._cached.popitem(last=False)
         return plain
 
     def readable(self) -> bool:
@@ -205,7 +216,7 @@ class SpoolReader(io.RawIOBase):
         return count
 
     def close(self) -> None:
-        self._cached = None
+        self._cached.clear()
         if not self._file.closed:
             self._file.close()
         super().close()

@@ -106,6 +106,14 @@ class WorkerConfig(_Section):
         "analysis never holds them up. That process also runs the idle-time chores "
         "(outbox, retention, checkpoints).",
     )
+    batch_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the batch worker under `serve` (its I/O goes to the "
+        "lowest best-effort class too): the web processes and the interactive lane stay at "
+        "normal priority, so pages stay quick while an analysis runs.",
+    )
     interactive_lane: bool = Field(
         True,
         description="Run the second (interactive) worker process under `serve`; when off, "
