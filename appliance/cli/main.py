@@ -268,6 +268,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if not problems else 6
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Rewrite both databases without free space and switch them to incremental vacuum."""
+    from appliance.platform.locks import exclusive_lock
+    from appliance.store.maintenance import compact, database_figures
+    from appliance.store.runtime import obtain_keyset, open_store
+
+    config = load(args)
+    keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
+    # Alone with the store: VACUUM holds the write lock for its whole run.
+    with exclusive_lock(config.paths.lock):
+        store = open_store(config, keyset)
+        try:
+            for name, conn, path in (
+                ("database", store.conn, config.paths.database),
+                ("vault", store.vault_conn, config.paths.vault),
+            ):
+                before = database_figures(conn, path)["file_bytes"]
+                compact(conn)
+                after = database_figures(conn, path)["file_bytes"]
+                print(f"{name}: {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB")
+        finally:
+            store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m appliance`."""
     parser = argparse.ArgumentParser(prog="python -m appliance", description=__doc__)
@@ -318,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = add("status", cmd_status)
     status.add_argument("--limit", type=int, default=20)
     add("check", cmd_check)
+    add("compact", cmd_compact)
 
     from appliance.cli.audit import register as register_audit
     from appliance.cli.imports import add_import_arguments, cmd_import

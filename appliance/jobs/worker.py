@@ -46,6 +46,7 @@ from appliance.scheduling.next_round import JOB_KIND as NEXT_ROUND_KIND
 from appliance.scheduling.next_round import open_next_round
 from appliance.scheduling.service import caldav_chore
 from appliance.store import Store
+from appliance.store.maintenance import tidy
 from appliance.store.queue import Claim, LostClaimError
 
 logger = logging.getLogger(__name__)
@@ -534,7 +535,12 @@ def _audit_checkpoint(store: Store, config: ApplianceConfig, spool: Spool) -> ob
     return maybe_checkpoint(store, every_entries=500, every_seconds=900)
 
 
+def _tidy_databases(store: Store, config: ApplianceConfig, spool: Spool) -> object:
+    return {"main": tidy(store.conn), "vault": tidy(store.vault_conn)}
+
+
 PERIODIC["audit_checkpoint"] = (60.0, _audit_checkpoint)
+PERIODIC["store_tidy"] = (600.0, _tidy_databases)
 PERIODIC["retention"] = (RETENTION_INTERVAL_S, retention_chore)
 PERIODIC["notify_outbox"] = (10.0, outbox_chore)
 PERIODIC["caldav_sync"] = (3600.0, caldav_chore)

@@ -133,7 +133,11 @@ class Database:
                 # Locks and wipes SQLite's memory. Process-wide: once on, every later
                 # connection pays for it too (it dominates the cost of write-heavy batches).
                 conn.execute("PRAGMA cipher_memory_security = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if not tables:
+                # A new database gives freed pages back bit by bit (store.maintenance); the
+                # mode can only be chosen before the first table (later: `appliance compact`).
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             version = conn.execute("PRAGMA cipher_version").fetchone()
             if not version or not str(version[0]).startswith("4."):
                 raise DatabaseDamagedError("SQLCipher 4 is required; this build reports otherwise")

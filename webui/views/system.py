@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 import appliance
 from appliance.jobs.status import queue_status
 from appliance.security.permissions import Action
+from appliance.store.maintenance import database_figures, folder_bytes
 from firmware.health import check_health
 from webui.security import app_config, app_store, public, requires
 
@@ -24,6 +25,11 @@ def operational_status() -> dict[str, Any]:
         "site": config.site.name,
         "version": appliance.__version__,
         **queue_status(store),
+        "storage": {
+            "database": database_figures(store.conn, config.paths.database),
+            "vault": database_figures(store.vault_conn, config.paths.vault),
+            "spool_bytes": folder_bytes(config.paths.spool),
+        },
         "health": {
             "problems": health.problems,
             "disk_free_gib": round(health.disk_free_bytes / 2**30, 1),
