@@ -13,6 +13,7 @@ import io
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -253,3 +254,39 @@ def test_opencv_fallback_boxes_smiles_and_unknowns(opencv_backend: OpenCvVisionB
     assert happy.yaw is None and happy.gaze_at_camera is None and happy.eye_closure is None
     summary = summarise(_cues(opencv_backend, "single_face.mp4"), STEP)
     assert summary.looking_at_camera_share is None and summary.longest_look_away_s is None
+
+
+def test_tiles_run_only_where_the_whole_frame_shows_no_face_and_every_tenth_frame(
+    openvino_backend: OpenVinoVisionBackend,
+) -> None:
+    """Six of the seven detector passes of a frame are tiles; in a video with a face in view
+    they run on one frame in ten, plus every frame without a face, with the same face counts."""
+    frames = list(sample_frames(MEDIA / "single_face.mp4", FrameSampling(fps=10.0)))
+    assert len(frames) >= 20
+    blank = np.zeros_like(frames[0][1])
+    clip = [*frames[:15], (frames[15][0], blank), *frames[16:]]
+    stage = openvino_backend.detector
+    fed: list[int] = []
+    infer_many = stage.infer_many
+
+    def counted(tensors: Any) -> Any:
+        batch = list(tensors)
+        fed.append(len(batch))
+        return infer_many(batch)
+
+    stage.infer_many = counted  # type: ignore[method-assign]
+    try:
+        cues = openvino_backend.analyse_many(clip)
+    finally:
+        del stage.infer_many
+    tiled_frames = len(range(0, len(clip), openvino_backend.tile_every)) + 1  # + the blank one
+    assert sum(fed) == len(clip) + 6 * tiled_frames
+    assert [c.face_count for c in cues] == [0 if i == 15 else 1 for i in range(len(clip))]
+    # A still (one frame) is always tiled.
+    fed.clear()
+    stage.infer_many = counted  # type: ignore[method-assign]
+    try:
+        openvino_backend.analyse_many(clip[:1])
+    finally:
+        del stage.infer_many
+    assert sum(fed) == 7

@@ -117,7 +117,9 @@ def vision_backend(config: ApplianceConfig) -> VisionBackend:
     if found is not None:
         return found
     pack = load_pack(config, inf.vision_pack, allowed_uses={"face"})
-    backend = vision_backend_class(inf.vision)(pack, device=inf.vision_device)
+    backend = vision_backend_class(inf.vision)(
+        pack, device=inf.vision_device, cpu_threads=inf.cpu_threads
+    )
     with _lock:
         return _vision.setdefault(key, backend)
 
