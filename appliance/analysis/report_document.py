@@ -2,8 +2,10 @@
 show, and the narrower explanation a candidate receives.
 
 Built from the `scoring` sections of the interview's reports (the scoring helper's contract),
-with every human override applied and named, the human decisions, delivery metrics, visual
-observations where policy allowed them, and the versions of the models that produced it all.
+with every human override applied and named, each answer with its own words (the transcript,
+and its machine translation, cut at the answer's boundaries; the segmentation's answers where
+nothing was scored), the human decisions, delivery metrics, visual observations where policy
+allowed them, and the versions of the models that produced it all.
 Reading one is a read of candidate data: the caller logs it (see `log_document_read`).
 """
 
@@ -13,15 +15,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.analysis.answer_transcripts import answer_words, player_kind
+from appliance.analysis.segmentation import answer_spans
 from appliance.compliance.policy import PolicyAction, decide_for_interview
 from appliance.hiring.review import log_candidate_read
 from appliance.platform.clock import now_stamp
+from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.reports import Report
 from appliance.store.review import ScoreOverride
+from inference.interfaces import Transcript
 
 FORMAT = "interview-appliance/report-1"
 EXPLANATION_FORMAT = "interview-appliance/explanation-1"
@@ -184,27 +190,60 @@ def _dimensions(
     return rows
 
 
-def _answers(store: Store, reports: list[Report], names: _Names) -> list[dict[str, Any]]:
+def _spans_of(store: Store, report: Report) -> list[dict[str, Any]]:
+    """A report's answers: the scorer's, else (not scored) the segmentation of its transcript."""
+    sections = _sections(report)
+    scored = [
+        a for a in _list(_dict(sections.get("scoring")).get("answers")) if isinstance(a, dict)
+    ]
+    if scored or report.recording_id is None:
+        return scored
+    stored = sections.get("transcript")
+    if not isinstance(stored, dict):
+        return []
+    try:
+        transcript = Transcript.from_dict(stored)
+        spans = answer_spans(store, report.recording_id, transcript)
+    except (KeyError, TypeError, ValueError, NotFoundError):  # an older shape, or gone
+        return []
+    return [
+        {
+            "index": span.index,
+            "question_text": span.question_text,
+            "dimension_key": span.dimension_key,
+            "start": span.start,
+            "end": span.end,
+        }
+        for span in spans
+    ]
+
+
+def _answers(
+    store: Store, reports: list[Report], names: _Names, players: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Every answer with its question, flags, boundaries, words and the player of its recording."""
     found = []
     for report in reports:
-        scoring = _dict(_sections(report).get("scoring"))
+        sections = _sections(report)
         correction = (
             store.segment_corrections.latest(report.recording_id)
             if report.recording_id is not None
             else None
         )
-        for answer in _list(scoring.get("answers")):
-            if not isinstance(answer, dict):
-                continue
+        for answer in _spans_of(store, report):
+            start, end = _number(answer.get("start")), _number(answer.get("end"))
             found.append(
                 {
                     "report_id": report.id,
                     "recording_id": report.recording_id,
+                    "player": players.get(report.recording_id)
+                    if report.recording_id is not None
+                    else None,
                     "index": answer.get("index"),
                     "question_text": str(answer.get("question_text") or ""),
                     "dimension_key": answer.get("dimension_key"),
-                    "start": _number(answer.get("start")),
-                    "end": _number(answer.get("end")),
+                    "start": start,
+                    "end": end,
                     "flags": [
                         {
                             "code": str(f.get("code", "")),
@@ -220,8 +259,23 @@ def _answers(store: Store, reports: list[Report], names: _Names) -> list[dict[st
                     }
                     if correction is not None and correction.spans
                     else None,
+                    **answer_words(sections, start, end, answer.get("language")),
                 }
             )
+    return found
+
+
+def _players(store: Store, reports: list[Report]) -> dict[int, str]:
+    """Recording id -> `audio` or `video`: the element that plays each recording."""
+    found: dict[int, str] = {}
+    for report in reports:
+        if report.recording_id is None or report.recording_id in found:
+            continue
+        try:
+            recording = store.recordings.get(report.recording_id)
+        except NotFoundError:
+            continue
+        found[report.recording_id] = player_kind(recording, _dict(report.content).get("media"))
     return found
 
 
@@ -333,7 +387,11 @@ def _notes(reports: list[Report]) -> dict[str, str]:
 
 
 def _heading(
-    interview: Interview, reports: list[Report], candidate: Candidate, requisition: Requisition
+    interview: Interview,
+    reports: list[Report],
+    candidate: Candidate,
+    requisition: Requisition,
+    players: dict[int, str],
 ) -> dict[str, Any]:
     """The document's format, time and what it is about: reports, candidate, job, interview."""
     return {
@@ -343,6 +401,7 @@ def _heading(
             {
                 "id": r.id,
                 "recording_id": r.recording_id,
+                "player": players.get(r.recording_id) if r.recording_id is not None else None,
                 "status": r.status,
                 "created_at": r.created_at,
             }
@@ -422,10 +481,11 @@ def _document(store: Store, interview: Interview, reports: list[Report]) -> dict
     overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
     dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names)
     notes = _notes(reports)
+    players = _players(store, reports)
     document = {
-        **_heading(interview, reports, candidate, requisition),
+        **_heading(interview, reports, candidate, requisition, players),
         **_scores(scoring, dimensions),
-        "answers": _answers(store, reports, names),
+        "answers": _answers(store, reports, names, players),
         "delivery": _delivery(reports),
         "visual_cues": observed if cues_allowed else [],
         "visual_cues_withheld": bool(observed) and not cues_allowed,

@@ -42,7 +42,7 @@ def _span(quote: str, start: float, end: float, cue: str) -> dict[str, Any]:
 def scoring_section() -> dict[str, Any]:
     """A `sections.scoring` exactly in the contract's shape."""
     result = _span(QUOTE_RESULT, 7.4, 10.2, "result_quantified")
-    action = _span(QUOTE_ACTION, 4.2, 6.2, "first_person_action")
+    action = _span(QUOTE_ACTION, 4.2, 6.2, "action_own")
     return {
         "scorer": "star-v1",
         "model": {"id": 1, "name": "Software engineer", "version": 2},
@@ -150,11 +150,15 @@ def analysed_report(
     kind: str = "upload",
     competency_model_id: int | None = None,
     cues_consent: bool = True,
+    media: Path | None = None,
+    content_type: str = "audio/wav",
+    report_content: dict[str, Any] | None = None,
 ) -> tuple[int, int, int]:
     """An interview with one recording analysed into a contract-shaped report (ids).
 
     With `cues_consent`, EU visual cues are switched on and the candidate consented to them,
-    as they must be for the report to show the observations.
+    as they must be for the report to show the observations. The recording is a 2 s tone
+    unless `media` names a real file (of `content_type`); `report_content` replaces `content()`.
     """
     with store.transaction():
         requisition = store.requisitions.create(
@@ -177,16 +181,16 @@ def analysed_report(
             text_shown="I agree to visual cues.",
             language="en",
         )
-    wav = write_wav(tmp_path / f"{interview.id}.wav", 2.0)
-    with wav.open("rb") as source:
+    recording = media or write_wav(tmp_path / f"{interview.id}.wav", 2.0)
+    with recording.open("rb") as source:
         done = ingest_recording(
             store,
             appliance.spool(),
             appliance.config,
             interview_id=interview.id,
             source=source,
-            filename="answer.wav",
-            content_type="audio/wav",
+            filename=f"answer{recording.suffix}",
+            content_type=content_type,
             actor="test",
         )
     claim = store.jobs.claim("report-test-worker")
@@ -196,7 +200,7 @@ def analysed_report(
         report = store.reports.create(
             interview.id,
             done.job.id,
-            content(),
+            report_content if report_content is not None else content(),
             recording_id=done.recording.id,
             model_version="Software engineer v2",
         )

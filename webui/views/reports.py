@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from appliance.analysis.report_document import (
@@ -28,6 +29,13 @@ from webui.security import app_store, current_principal, requires, visibility
 bp = Blueprint("reports", __name__)
 
 
+def _viewer_language() -> str:
+    """The language the viewer reads the page in (`en`, `zh`): a transcript in another one is
+    shown beside its machine translation."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
 def _report_page(
     report_id: int,
     vis: Visibility,
@@ -45,6 +53,7 @@ def _report_page(
             detail=detail,
             doc=report_document(store, principal, report_id),
             may_override=allowed(principal, Action.OVERRIDE_SCORE) is not None,
+            viewer_language=_viewer_language(),
             problems=problems or [],
             values=values or {},
         ),
@@ -148,6 +157,7 @@ def interview_report(interview_id: int) -> ResponseReturnValue:
         "reports/interview.html",
         doc=document,
         may_explain=allowed(principal, Action.EXPORT_EXPLANATION) is not None,
+        viewer_language=_viewer_language(),
     )
 
 
