@@ -905,11 +905,29 @@ def test_ALL_1_four_fifths_check_reproduces_the_eeoc_example() -> None:
     assert small.flagged and small.impact_ratio == Fraction(1, 2)
     assert small.fisher_p is not None and small.fisher_p > 0.05 and small.small_sample
 
-    # Fisher's exact test (two-sided) from math.comb, checked against published values.
+    # Fisher's exact test (two-sided, in log space), checked against published values.
     assert bias.fisher_exact(3, 1, 1, 3) == pytest.approx(0.4857142857, rel=1e-9)
     assert bias.fisher_exact(8, 2, 1, 5) == pytest.approx(0.03496503, rel=1e-6)
     assert bias.fisher_exact(0, 0, 0, 0) == 1.0
     assert bias.fisher_exact(6, 4, 3, 7) == pytest.approx(0.3698, abs=1e-4)  # R: 0.3698
+
+
+def test_fisher_agrees_with_scipy_and_stays_usable_on_audits_of_thousands() -> None:
+    import random
+
+    from scipy.stats import fisher_exact as reference
+
+    draw = random.Random(20261207)
+    for _ in range(500):
+        a, b, c, d = (draw.randint(0, 80) for _ in range(4))
+        expected = float(reference([[a, b], [c, d]]).pvalue)
+        assert bias.fisher_exact(a, b, c, d) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # Groups of ten thousand (exact integers took minutes here): same answer as scipy.
+    big = (4100, 5900, 3300, 6700)
+    expected = float(reference([[big[0], big[1]], [big[2], big[3]]]).pvalue)
+    assert bias.fisher_exact(*big) == pytest.approx(expected, rel=1e-6)
+    table = bias.four_fifths({"A": (4100, 10_000), "B": (3300, 10_000), "C": (3000, 10_000)})
+    assert table.group("C").flagged and not table.group("C").small_sample
 
 
 # --- the pages -------------------------------------------------------------------------------
