@@ -69,3 +69,19 @@ def test_unknown_gaze_stays_unknown_and_empty_input() -> None:
     assert empty.frames == 0 and empty.face_visible_share == 0.0
     with pytest.raises(ValueError):
         summarise([], 0.0)
+
+
+def test_summaries_stay_inside_the_media() -> None:
+    from inference.interfaces import FaceCues, FrameCues
+    from inference.vision.summary import summarise
+
+    face = FaceCues((0.1, 0.1, 0.2, 0.2), 0.9, gaze_at_camera=True)
+    two = (face, FaceCues((0.6, 0.1, 0.2, 0.2), 0.9))
+    frames = [
+        FrameCues(t, 640, 480, two if t >= 2.0 else (face,)) for t in (0.0, 0.5, 1.0, 1.5, 2.0)
+    ]
+    # 2.4 s of video sampled at 2 fps: the last frame (2.0 s) stands for 0.4 s, not 0.5 s.
+    inside = summarise(frames, 0.5, duration_s=2.4)
+    assert inside.end == 2.4
+    assert [(e.start, e.end) for e in inside.multiple_people_events] == [(2.0, 2.4)]
+    assert summarise(frames, 0.5).end == 2.5  # without the duration, as before

@@ -113,7 +113,7 @@ def look_at_file(config: ApplianceConfig, path: Path) -> dict[str, Any]:
             }
             for frame in frames
         ],
-        "summary": summarise(frames, interval, reports_gaze=gaze).to_dict(),
+        "summary": summarise(frames, interval, reports_gaze=gaze, duration_s=duration).to_dict(),
     }
 
 

@@ -64,17 +64,22 @@ def summarise(
     start: float | None = None,
     end: float | None = None,
     reports_gaze: bool | None = None,
+    duration_s: float | None = None,
 ) -> CueSummary:
     """Summarise the frames whose time lies in [start, end) (all frames by default).
 
     `reports_gaze` says whether the backend can tell gaze at all; None guesses it from the
-    frames (a backend that can, shown no face, then yields no looking share).
+    frames (a backend that can, shown no face, then yields no looking share). Given the
+    media's `duration_s`, no span reaches past its end (the last frame stands for less than a
+    whole interval there).
     """
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
     chosen = [f for f in frames if (start is None or f.t >= start) and (end is None or f.t < end)]
     lo = start if start is not None else (chosen[0].t if chosen else 0.0)
     hi = end if end is not None else (chosen[-1].t + interval_s if chosen else lo)
+    if duration_s is not None:
+        hi = min(hi, max(lo, duration_s))
     faces = [main_face(f) for f in chosen]
     visible = [f for f in faces if f is not None]
 
@@ -105,7 +110,7 @@ def summarise(
         eyes_closed_share=_share(sum(c >= CLOSED_THRESHOLD for c in closures), len(closures))
         if closures
         else None,
-        multiple_people_events=people_events(chosen, interval_s),
+        multiple_people_events=people_events(chosen, interval_s, duration_s=duration_s),
     )
 
 
@@ -123,8 +128,11 @@ def _longest_false_run(frames: Sequence[FrameCues], flags: list[bool], interval_
     return round(longest, 3)
 
 
-def people_events(frames: Sequence[FrameCues], interval_s: float) -> list[PeopleEvent]:
-    """Runs of consecutive frames with two or more faces, as time spans."""
+def people_events(
+    frames: Sequence[FrameCues], interval_s: float, *, duration_s: float | None = None
+) -> list[PeopleEvent]:
+    """Runs of consecutive frames with two or more faces, as time spans (within the media)."""
+    limit = float("inf") if duration_s is None else duration_s
     events: list[PeopleEvent] = []
     run: list[FrameCues] = []
     for cue in [*frames, None]:
@@ -135,7 +143,7 @@ def people_events(frames: Sequence[FrameCues], interval_s: float) -> list[People
             events.append(
                 PeopleEvent(
                     start=round(run[0].t, 3),
-                    end=round(run[-1].t + interval_s, 3),
+                    end=round(min(run[-1].t + interval_s, max(run[-1].t, limit)), 3),
                     max_faces=max(c.face_count for c in run),
                 )
             )
@@ -149,9 +157,17 @@ def summarise_answers(
     windows: Sequence[tuple[str, float, float]],
     *,
     reports_gaze: bool | None = None,
+    duration_s: float | None = None,
 ) -> dict[str, CueSummary]:
     """One summary per answer window `(label, start, end)`."""
     return {
-        label: summarise(frames, interval_s, start=lo, end=hi, reports_gaze=reports_gaze)
+        label: summarise(
+            frames,
+            interval_s,
+            start=lo,
+            end=hi,
+            reports_gaze=reports_gaze,
+            duration_s=duration_s,
+        )
         for label, lo, hi in windows
     }

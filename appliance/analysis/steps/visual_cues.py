@@ -176,9 +176,11 @@ class VisualCuesStep(AnalysisStep):
             )
         interval = 1.0 / sampling.fps
         gaze = getattr(backend, "reports_gaze", None)
-        overall = summarise(cues, interval, reports_gaze=gaze)
+        overall = summarise(cues, interval, reports_gaze=gaze, duration_s=duration)
         windows = answer_windows(ctx, draft)
-        per_answer = summarise_answers(cues, interval, windows, reports_gaze=gaze)
+        per_answer = summarise_answers(
+            cues, interval, windows, reports_gaze=gaze, duration_s=duration
+        )
         draft.sections[self.name] = {
             "status": "done",
             "backend": backend.type_key,
