@@ -121,3 +121,30 @@ def test_the_batch_worker_yields_the_cpu_to_the_web_processes(appliance: Applian
     )
     niceness, ionice_level = done.stdout.split()
     assert int(niceness) >= 10 and int(ionice_level) == 7
+
+
+def test_a_running_analysis_estimates_its_time_left_from_its_own_pace(store: Store) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from appliance.analysis.views import seconds_left
+    from appliance.platform.clock import from_stamp
+    from appliance.store.job_views import JobView
+
+    store.jobs.enqueue("analyse", max_open=10, max_attempts=1)
+    claim = store.jobs.claim("worker-a", kinds=["analyse"])
+    assert claim is not None
+    store.jobs.heartbeat(claim, progress=0.25, step="transcribe")
+    job = store.jobs.get(claim.job.id)
+    view = JobView(job, 1, 1, 1, 1, 1, "Engineer", "Engineering", "EU", None)
+    started = from_stamp(store.jobs.runs(job.id)[-1]["started_at"])
+    # A quarter done after 60 s: three quarters more at that pace.
+    assert seconds_left(store, view, started + timedelta(seconds=60)) == 180
+    assert (
+        seconds_left(store, dataclasses.replace(view, job=dataclasses.replace(job, progress=0.01)))
+        is None
+    )
+    assert (
+        seconds_left(store, dataclasses.replace(view, job=dataclasses.replace(job, state="queued")))
+        is None
+    )

@@ -6,8 +6,10 @@ The web UI and the API ask here instead of the raw queue, so a job of another de
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from appliance.platform.clock import from_stamp, utcnow
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
 from appliance.store import Store
@@ -24,6 +26,7 @@ __all__ = [
     "job_summary",
     "list_jobs",
     "own_upload",
+    "seconds_left",
 ]
 
 
@@ -51,6 +54,25 @@ def finished_since(
 ) -> list[JobView]:
     """Visible jobs that finished (succeeded or failed) after a store timestamp."""
     return _jobs(store).finished_since(visibility, since, limit=limit)
+
+
+# Below this much progress an estimate of the time left would be a guess, not a measurement.
+MIN_PROGRESS_FOR_ESTIMATE = 0.05
+
+
+def seconds_left(store: Store, view: JobView, now: datetime | None = None) -> int | None:
+    """The time a running job still needs, from its own pace so far (elapsed time of this
+    attempt over its progress); None while it is queued, finished or has barely started."""
+    job = view.job
+    if job.state != "running" or not MIN_PROGRESS_FOR_ESTIMATE <= job.progress < 1.0:
+        return None
+    runs = store.jobs.runs(job.id)
+    if not runs or runs[-1]["ended_at"]:
+        return None
+    elapsed = ((now or utcnow()) - from_stamp(runs[-1]["started_at"])).total_seconds()
+    if elapsed <= 0:
+        return None
+    return max(1, round(elapsed * (1.0 - job.progress) / job.progress))
 
 
 def job_summary(view: JobView) -> dict[str, Any]:

@@ -16,6 +16,11 @@
     bar.textContent = `${job.progress} %`;
     document.getElementById("job-progress-text").textContent = `${job.progress} %`;
     document.getElementById("job-attempts").textContent = `${job.attempts}/${job.max_attempts}`;
+    const left = document.getElementById("job-time-left");
+    if (left) {
+      left.textContent = job.time_left || "";
+      left.hidden = !job.time_left;
+    }
     const error = document.getElementById("job-error");
     error.hidden = !job.error_code;
     document.getElementById("job-error-code").textContent = job.error_code || "";

@@ -17,6 +17,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import HTTPException
 
 from appliance.analysis.control import StopError, stop_analysis
@@ -26,6 +27,7 @@ from appliance.analysis.views import (
     get_job,
     job_summary,
     list_jobs,
+    seconds_left,
 )
 from appliance.platform.clock import from_stamp, now_stamp
 from appliance.security.permissions import Action
@@ -55,11 +57,30 @@ def report_url(view: JobView) -> str | None:
 
 def job_json(view: JobView) -> dict[str, Any]:
     """A job as the progress endpoint returns it."""
+    left = seconds_left(app_store(), view)
     return {
         **job_summary(view),
+        "seconds_left": left,
+        "time_left": _time_left_text(left),
         "detail_url": url_for("analysis.detail", job_id=view.job.id),
         "report_url": report_url(view),
     }
+
+
+def _time_left_text(seconds: int | None) -> str:
+    """ "About 3 minutes left" in the viewer's language; empty when there is no estimate."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return str(_("Less than a minute left (estimated from the progress so far)"))
+    minutes = round(seconds / 60)
+    return str(
+        ngettext(
+            "About %(num)d minute left (estimated from the progress so far)",
+            "About %(num)d minutes left (estimated from the progress so far)",
+            minutes,
+        )
+    )
 
 
 def _last_visit() -> str | None:
