@@ -25,6 +25,8 @@ from appliance.analysis.affect_scoring import persist_affect
 from appliance.analysis.pipeline import StepContext, StepFailure, run_pipeline
 from appliance.analysis.steps import build_pipeline
 from appliance.audit.chain import maybe_checkpoint
+from appliance.backup.schedule import CHORE_INTERVAL_S, backup_chore, backup_task
+from appliance.backup.schedule import JOB_KIND as BACKUP_KIND
 from appliance.exports.build import build_export, fail_export
 from appliance.exports.bundle_files import sweep_partial_bundles
 from appliance.exports.requesting import JOB_KIND as EXPORT_KIND
@@ -548,3 +550,6 @@ TASKS[NEXT_ROUND_KIND] = open_next_round
 TASKS[LIVE_KIND] = live_assist_task
 TASKS[FOLLOWUP_KIND] = followup_task
 PERIODIC["room_abandoned_takes"] = (3600.0, sweep_abandoned_takes)
+# Scheduled backups (`backup.folder`): queued here, written by the batch lane.
+PERIODIC["backup"] = (CHORE_INTERVAL_S, backup_chore)
+TASKS[BACKUP_KIND] = backup_task

@@ -51,7 +51,8 @@ class DataPaths:
 
     @property
     def vault(self) -> Path:
-        """The key vault: per-candidate data keys, never in database backups, so erasure shreds."""
+        """The key vault: per-candidate data keys, kept out of pre-migration backups (erasure
+        shreds); full backups hold it and their restore re-applies later erasures."""
         return self.db_dir / "vault.db"
 
     @property

@@ -2,7 +2,10 @@
 
 Erasing a candidate crypto-shreds their vault key: every field sealed with it (name, contact,
 report content, reasons, file names) and every recording wrapped under it becomes unreadable
-wherever a copy lies, backups included (IL-3). The live database also loses the derived data
+wherever a copy lies, pre-migration backups included (IL-3). A full backup (`backup create`)
+holds the vault, so it still opens them: the erasure ledger beside the backups lists every
+erasure and `backup restore` re-applies it (`erase_on_restore`); such backups leave with their
+rotation (docs/operations.md). The live database also loses the derived data
 (recordings, uploads, evaluations, consents, demographics, room links) and keeps, without any
 text, a tombstone, the interviews, the human decisions and overrides (who decided what, when),
 the AI decision log (EU-5) and a pseudonymous audit entry. A legal hold refuses all of it.
@@ -262,6 +265,24 @@ def erase_for_retention(store: Store, spool: Spool, candidate_id: int, reason: s
     )
 
 
+def erase_on_restore(
+    store: Store, spool: Spool, candidate_id: int, reason: str, *, request_id: int | None
+) -> Erasure:
+    """Re-apply, on a restored backup, an erasure the appliance made after the backup was taken
+    (the backup still holds the candidate's key); a hold in the backup refuses it as ever."""
+    candidate = store.candidates.get(candidate_id)
+    return _erase(
+        store,
+        spool,
+        candidate.id,
+        candidate.pseudonym,
+        actor="backup-restore",
+        erased_by=None,
+        reason=reason,
+        request_id=request_id,
+    )
+
+
 def _erase(
     store: Store,
     spool: Spool,
@@ -393,6 +414,7 @@ __all__ = [
     "close_request",
     "erase_candidate",
     "erase_for_retention",
+    "erase_on_restore",
     "finish_erasure",
     "list_holds",
     "list_requests",

