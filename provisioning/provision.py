@@ -85,6 +85,9 @@ def provision(
                 password_hash=PasswordHasher().hash(admin_password),
                 regions=["*"],
                 departments=["*"],
+                # Whoever reads this password off the console or the environment knows it:
+                # the administrator replaces it at the first sign-in, before anything else.
+                must_change_password=True,
             )
             store.audit.append(
                 "provisioning",

@@ -126,6 +126,10 @@ def test_wildcard_scope_means_all(web: Web, admin: tuple[FlaskClient, int]) -> N
         ({"regions": "EU, Atlantis"}, "Unknown region(s): Atlantis."),
         ({"password": "short", "confirm_password": "short"}, "does not meet the policy"),
         ({"password": "", "confirm_password": ""}, "does not meet the policy"),
+        (
+            {"password": "password1234", "confirm_password": "password1234"},
+            "That is a commonly used password",
+        ),
         ({"confirm_password": "something else entirely"}, "The two new passwords differ."),
     ],
 )

@@ -7,13 +7,14 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from appliance.accounts.auth import AuthenticationError, PasswordPolicyError
+from appliance.accounts.auth import AuthenticationError
+from appliance.accounts.passwords import PasswordPolicyError
 from appliance.accounts.service import AccountError
 from appliance.platform.clock import from_stamp
 from appliance.platform.config import ApplianceConfig
@@ -24,11 +25,19 @@ from appliance.platform.errors import (
     QueueFullError,
     RefusedError,
 )
+from appliance.platform.jsonlimits import JsonLimitError
 from appliance.security.permissions import Action, PermissionDeniedError, allowed
 from appliance.store import Store
 from webui import views
 from webui.api.errors import json_error
-from webui.security import is_public, optional_user, view_action, wants_json
+from webui.api.json_body import LimitedJSONProvider
+from webui.security import (
+    PasswordChangeRequired,
+    is_public,
+    optional_user,
+    view_action,
+    wants_json,
+)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -159,11 +168,13 @@ def _add_template_globals(app: Flask, config: ApplianceConfig) -> None:
             return allowed(principal_of(user), action) is not None
 
         # Each main page appears in the menu only for roles whose permission opens it.
+        # No menu until an initial password is replaced: every page but that one is closed.
         links = [
             (endpoint, label)
             for endpoint, label in NAVIGATION
             if endpoint in app.view_functions
             and user is not None
+            and not user.must_change_password
             and (action := view_action(app.view_functions[endpoint])) is not None
             and can(action)
         ]
@@ -196,10 +207,22 @@ def _csrf_error(error: CSRFError) -> ResponseReturnValue:
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     code = (error.name or "error").lower().replace(" ", "_")
     if error.code == 401 and not wants_json():
-        from flask import redirect, url_for
-
         return redirect(url_for("account.login", next=request.full_path))
     return _error_response(error.code or 500, code, error.description or code)
+
+
+def _password_change_required(error: PasswordChangeRequired) -> ResponseReturnValue:
+    if wants_json():
+        return json_error(403, "password_change_required", "set a new password first")
+    return redirect(url_for("account.new_password"))
+
+
+def _json_limit_error(error: JsonLimitError) -> ResponseReturnValue:
+    # A JSON body gets a JSON answer whatever the client accepts (the room's and live assist's
+    # scripts post JSON to paths outside /api/).
+    if wants_json() or request.is_json:
+        return json_error(422, "json_limit", str(error))
+    return _error_response(422, "json_limit", str(error))
 
 
 def _appliance_error(error: ApplianceError) -> ResponseReturnValue:
@@ -215,6 +238,8 @@ def _add_error_handlers(app: Flask) -> None:
     """Errors as the error page (or JSON for API clients), with core errors mapped to statuses."""
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(PasswordChangeRequired, _password_change_required)
+    app.register_error_handler(JsonLimitError, _json_limit_error)
     app.register_error_handler(ApplianceError, _appliance_error)
 
 
@@ -228,6 +253,7 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
     if config is None or store is None:
         raise ValueError("create_app needs a config and an opened store")
     app = Flask(__name__)
+    app.json = LimitedJSONProvider(app)
     _configure(app, config)
     app.extensions["appliance.config"] = config
     app.extensions["appliance.store"] = store

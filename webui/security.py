@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request, session
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from appliance.accounts.auth import AuthenticationError, authenticate_token, principal_of
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
@@ -35,13 +35,29 @@ class LoginRequired(Unauthorized):
     description = "please log in"
 
 
-def requires(action: Action) -> Callable[[F], F]:
-    """View decorator: the logged-in principal must hold `action`; `g.visibility` is its scope."""
+class PasswordChangeRequired(Forbidden):
+    """A session whose account must first replace its initial password (API tokens are not)."""
+
+    description = "set a new password first"
+
+
+def requires(action: Action, *, before_new_password: bool = False) -> Callable[[F], F]:
+    """View decorator: the logged-in principal must hold `action`; `g.visibility` is its scope.
+
+    Until an account has replaced the initial password it was given, its sessions reach only
+    the views marked `before_new_password` (the new-password page and logging out).
+    """
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
+            if (
+                not before_new_password
+                and current_user().must_change_password
+                and not g.get("via_token")
+            ):
+                raise PasswordChangeRequired()
             g.visibility = require(principal, action)
             return view(*args, **kwargs)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from appliance.accounts.passwords import PasswordPolicyError, check_password_policy
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.errors import ApplianceError
 from appliance.security.permissions import Principal
@@ -19,15 +19,18 @@ from appliance.store.people import User
 
 logger = logging.getLogger(__name__)
 
-MIN_PASSWORD_CHARS = 12
 LOCK_AFTER_FAILURES = 5
 FIRST_LOCK_S = 60.0
 MAX_LOCK_S = 3600.0
 TOKEN_PREFIX = "iat_"  # noqa: S105 - a public prefix that marks appliance tokens
+# The one answer to every refused sign-in: unknown name, wrong password, locked account,
+# deactivated account or an address over its limit all read alike, so none can be probed.
+SIGN_IN_REFUSED = "the user name or password is not right, or signing in is paused for a while"
 
 # argon2id with the library's current defaults (memory-hard, RFC 9106 low-memory profile).
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so a probe cannot time the difference.
+# Verified against whenever no real hash is (unknown, locked, throttled), so every refused
+# sign-in costs one hash and a probe cannot time the difference.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
@@ -37,14 +40,22 @@ class AuthenticationError(ApplianceError):
     exit_code = 16
 
 
-class AccountLockedError(AuthenticationError):
-    """Too many failed logins: the account is locked for a while."""
+@dataclass(frozen=True)
+class SignInLimits:
+    """How many sign-in attempts one client address may make per window, whatever the account."""
+
+    per_address: int = 30
+    window_s: float = 900.0
 
 
-class PasswordPolicyError(ApplianceError):
-    """A new password does not meet the policy."""
+@dataclass(frozen=True)
+class _Attempt:
+    """What the counting transaction decided before any hash: whose hash to check, or why none."""
 
-    exit_code = 17
+    user: User | None
+    refusal: str | None  # None: check the password; else the audit's reason
+    failures: int = 0
+    locked: bool = False
 
 
 def principal_of(user: User) -> Principal:
@@ -60,49 +71,91 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def check_password_policy(password: str) -> None:
-    """At least 12 characters, not all of one kind."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise PasswordPolicyError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
-    if len(set(password)) < 5:
-        raise PasswordPolicyError("a password needs more variety than that")
-
-
 def _lock_seconds(failures: int) -> float:
     # Doubling back-off once the threshold is reached: 1 min, 2 min, 4 min … up to 1 hour.
     over = failures - LOCK_AFTER_FAILURES
     return float(min(MAX_LOCK_S, FIRST_LOCK_S * (2 ** max(0, over))))
 
 
-def authenticate(store: Store, username: str, password: str) -> User:
-    """The account for a name and password, or AuthenticationError (logged in the audit log)."""
-    user = store.users.by_username(username.strip())
-    if user is None or user.password_hash is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _HASHER.verify(_DUMMY_HASH, password)
-        with store.transaction():
-            store.audit.append("anonymous", "login.failed", details={"known": user is not None})
-        raise AuthenticationError("the user name or password is not right")
-    if user.locked_until and from_stamp(user.locked_until) > utcnow():
-        with store.transaction():
-            store.audit.append(f"user:{user.id}", "login.locked")
-        raise AccountLockedError(
-            f"too many failed logins: the account is locked until {user.locked_until[:19]} UTC"
-        )
-    try:
-        _HASHER.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        failures = user.failed_logins + 1
-        locked = None
-        if failures >= LOCK_AFTER_FAILURES:
-            locked = now_stamp(_lock_seconds(failures))
-        with store.audited(
-            f"user:{user.id}", "login.failed", failures=failures, locked=locked is not None
+def _claim_attempt(
+    store: Store, username: str, address: str | None, limits: SignInLimits
+) -> _Attempt:
+    """Decide and count one attempt in one write transaction, before the slow hash.
+
+    The attempt is counted as failed up front (a success gives it back), and the lock is set
+    by the attempt that reaches the threshold: parallel guesses serialise on BEGIN IMMEDIATE
+    here, so no more than LOCK_AFTER_FAILURES passwords are ever checked per lock.
+    """
+    with store.transaction():
+        if address is not None and not store.login_throttle.claim(
+            address, limit=limits.per_address, window_s=limits.window_s
         ):
-            store.users.record_failed_login(user.id, locked)
-        raise AuthenticationError("the user name or password is not right") from None
+            return _Attempt(None, "address_limited")
+        user = store.users.by_username(username)
+        if user is None or user.password_hash is None or not user.active:
+            return _Attempt(user, "unknown" if user is None else "inactive")
+        if user.locked_until and from_stamp(user.locked_until) > utcnow():
+            return _Attempt(user, "locked")
+        failures = user.failed_logins + 1
+        locked = failures >= LOCK_AFTER_FAILURES
+        store.users.record_failed_login(
+            user.id, now_stamp(_lock_seconds(failures)) if locked else None
+        )
+        return _Attempt(user, None, failures, locked)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_HASHER.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _record_refusal(store: Store, attempt: _Attempt) -> None:
+    """The audit entry of a refused sign-in (the log may say why; the answer never does)."""
+    user = attempt.user
+    with store.transaction():
+        if attempt.refusal == "locked" and user is not None:
+            store.audit.append(f"user:{user.id}", "login.locked")
+        elif attempt.refusal == "address_limited":
+            store.audit.append("anonymous", "login.throttled")
+        elif attempt.refusal is not None:
+            store.audit.append("anonymous", "login.failed", details={"known": user is not None})
+        elif user is not None:
+            store.audit.append(
+                f"user:{user.id}",
+                "login.failed",
+                details={"failures": attempt.failures, "locked": attempt.locked},
+            )
+
+
+def authenticate(
+    store: Store,
+    username: str,
+    password: str,
+    *,
+    address: str | None = None,
+    limits: SignInLimits = SignInLimits(),
+) -> User:
+    """The account for a name and password, or AuthenticationError (logged in the audit log).
+
+    `address` is the client's network address: attempts from it are limited by `limits`.
+    Every refusal, whatever its reason, gives the same error after one password hash.
+    """
+    attempt = _claim_attempt(store, username.strip(), address, limits)
+    user = attempt.user
+    if attempt.refusal is None and user is not None and user.password_hash is not None:
+        accepted = _verify(user.password_hash, password)
+    else:
+        _verify(_DUMMY_HASH, password)
+        accepted = False
+    if not accepted or user is None or user.password_hash is None:
+        _record_refusal(store, attempt)
+        raise AuthenticationError(SIGN_IN_REFUSED)
     with store.audited(f"user:{user.id}", "login.succeeded"):
         store.users.record_login(user.id)
+        if address is not None:
+            store.login_throttle.give_back(address)
         if _HASHER.check_needs_rehash(user.password_hash):
             store.users.set_password(user.id, _HASHER.hash(password))
     return store.users.get(user.id)
@@ -116,7 +169,7 @@ def change_password(store: Store, user_id: int, current: str, new: str) -> User:
     except (VerificationError, InvalidHashError):
         raise AuthenticationError("the current password is not right") from None
     if new == current:
-        raise PasswordPolicyError("the new password must differ from the current one")
+        raise PasswordPolicyError("unchanged", "the new password must differ from the current one")
     new_hash = hash_password(new)
     with store.audited(f"user:{user_id}", "password.changed"):
         store.users.set_password(user_id, new_hash)

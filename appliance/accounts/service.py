@@ -12,11 +12,11 @@ from typing import Any
 
 from appliance.accounts.auth import (
     IssuedToken,
-    PasswordPolicyError,
     hash_password,
     issue_api_token,
     set_password_by_admin,
 )
+from appliance.accounts.passwords import PasswordPolicyError
 from appliance.platform.config import RegionEnum
 from appliance.platform.errors import ApplianceError, NotFoundError
 from appliance.security.permissions import WILDCARD, Action, Principal, require
@@ -104,11 +104,17 @@ def _role(role: str) -> str:
     return role
 
 
+def _policy_problem(error: PasswordPolicyError) -> AccountError:
+    # A common password has its own message: "too weak" alone would not say what to change.
+    code = "common_password" if error.code == "common" else "weak_password"
+    return AccountError(code, str(error))
+
+
 def _password_hash(password: str) -> str:
     try:
         return hash_password(password)
     except PasswordPolicyError as exc:
-        raise AccountError("weak_password", str(exc)) from None
+        raise _policy_problem(exc) from None
 
 
 def _grantable(principal: Principal, *, departments: list[str], regions: list[str]) -> None:
@@ -236,7 +242,7 @@ def set_account_password(store: Store, principal: Principal, user_id: int, passw
     try:
         set_password_by_admin(store, principal.user_id, user_id, password)
     except PasswordPolicyError as exc:
-        raise AccountError("weak_password", str(exc)) from None
+        raise _policy_problem(exc) from None
 
 
 def issue_token(

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from appliance.platform import jsonlimits
+from appliance.platform.jsonlimits import MAX_DEPTH
 from appliance.store.competency import LANGUAGES, LEVELS
 
 SCHEMA = "competency-dictionary/1"
@@ -440,20 +442,52 @@ def _flatten(node: yaml.Node, problems: _Collector) -> tuple[dict[str, Any], dic
     return record, lines
 
 
+def _where(mark: Any) -> str:
+    # A PyYAML mark (the pure-Python or the C parser's), or None.
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def _shape_problem(text: str) -> Problem | None:
+    """Where the text nests collections deeper than MAX_DEPTH or uses an alias, if it does.
+
+    Walks PyYAML's events (its parser keeps an explicit stack) before `compose`, which recurses
+    once per level and would end a hundred thousand `[` in RecursionError. Aliases (`*name`)
+    are refused: a dictionary has no use for them, and a few lines of them stand for any depth
+    (each anchor one level more) or for billions of values once loaded.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return Problem(_where(event.start_mark), "aliases (*name) are not allowed")
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Problem(
+                    _where(event.start_mark), f"nested more than {MAX_DEPTH} levels deep"
+                )
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
+    return None
+
+
 def _parse_tree(text: str, fmt: str) -> tuple[dict[str, Any], list[Competency]]:
     problems = _Collector()
     if fmt == "json":
         try:
-            json.loads(text)
+            jsonlimits.loads(text, max_bytes=MAX_BYTES, what="the file")
+        except jsonlimits.JsonLimitError as exc:
+            raise DictionaryError([Problem("", str(exc))]) from None
         except json.JSONDecodeError as exc:
             raise DictionaryError(
                 [Problem(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")]
             ) from None
     try:
+        misshapen = _shape_problem(text)
+        if misshapen is not None:
+            raise DictionaryError([misshapen])
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = _where(exc.problem_mark or exc.context_mark)
         raise DictionaryError([Problem(where, f"invalid {fmt.upper()}: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise DictionaryError([Problem("", f"invalid {fmt.upper()}: {exc}")]) from None

@@ -22,6 +22,7 @@ from appliance.imports.schema import (
     SCHEMA_ID,
     ImportDocument,
 )
+from appliance.platform import jsonlimits
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -110,7 +111,14 @@ def _parse_json(data: bytes) -> ParsedSource:
         return ParsedSource(None, problems, locate)
     repeated: list[str] = []
     try:
-        raw = json.loads(text, object_pairs_hook=_noting_repeated_keys(repeated))
+        raw = jsonlimits.loads(
+            text,
+            max_bytes=MAX_SOURCE_BYTES,
+            what="the file",
+            object_pairs_hook=_noting_repeated_keys(repeated),
+        )
+    except jsonlimits.JsonLimitError as exc:
+        return ParsedSource(None, [locate.problem((), str(exc))], locate)
     except json.JSONDecodeError as exc:
         problem = ImportProblem(f"{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
         return ParsedSource(None, [problem], locate)

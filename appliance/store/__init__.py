@@ -33,6 +33,7 @@ from appliance.store.room import (
 )
 from appliance.store.scheduling import SchedulingRepository
 from appliance.store.segments import InterviewPlanRepository, SegmentCorrectionRepository
+from appliance.store.throttle import LoginThrottleRepository
 from appliance.store.tokens import ApiTokenRepository
 from appliance.store.uploads import UploadRepository
 from appliance.store.vault import VaultRepository
@@ -71,6 +72,7 @@ class Store:
         self.overrides = ScoreOverrideRepository(self)
         self.evaluations = EvaluationRepository(self)
         self.api_tokens = ApiTokenRepository(self)
+        self.login_throttle = LoginThrottleRepository(self)
         self.uploads = UploadRepository(self)
         self.links = LinkRepository(self)
         self.scheduling = SchedulingRepository(self)

@@ -44,6 +44,7 @@ class User:
     language: str = "en"
     timezone: str = "UTC"
     session_epoch: int = 0
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def _user(row: Row) -> User:
         row["language"],
         row["timezone"],
         row["session_epoch"],
+        bool(row["must_change_password"]),
     )
 
 
@@ -136,14 +138,16 @@ class UserRepository(Repository):
         email: str | None = None,
         departments: list[str] | None = None,
         regions: list[str] | None = None,
+        must_change_password: bool = False,
     ) -> User:
-        """Add an account."""
+        """Add an account (`must_change_password`: its first password is to be replaced)."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         now = now_stamp()
         cursor = self.conn.execute(
             "INSERT INTO users (username, display_name, email, role, password_hash, departments,"
-            " regions, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " regions, must_change_password, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 username,
                 display_name,
@@ -152,6 +156,7 @@ class UserRepository(Repository):
                 password_hash,
                 dumps(departments or []),
                 dumps(regions or []),
+                int(must_change_password),
                 now,
                 now,
             ),
@@ -179,7 +184,7 @@ class UserRepository(Repository):
         return int(self.conn.execute("SELECT count(*) FROM users").fetchone()[0])
 
     def record_failed_login(self, user_id: int, locked_until: str | None) -> None:
-        """Count a failed login and, past the threshold, lock until a time."""
+        """Count a login attempt as failed and, past the threshold, lock until a time."""
         self.conn.execute(
             "UPDATE users SET failed_logins = failed_logins + 1, locked_until = ? WHERE id = ?",
             (locked_until, user_id),
@@ -192,11 +197,12 @@ class UserRepository(Repository):
         )
 
     def set_password(self, user_id: int, password_hash: str) -> None:
-        """Store a new password hash and end every existing session."""
+        """Store a new password hash (no longer one to replace); ends every existing session."""
         now = now_stamp()
         self.conn.execute(
             "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0,"
-            " locked_until = NULL, session_epoch = session_epoch + 1, updated_at = ? WHERE id = ?",
+            " locked_until = NULL, must_change_password = 0, session_epoch = session_epoch + 1,"
+            " updated_at = ? WHERE id = ?",
             (password_hash, now, now, user_id),
         )
 

@@ -7,18 +7,21 @@ from zoneinfo import available_timezones
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from appliance.accounts.auth import (
-    AccountLockedError,
     AuthenticationError,
-    PasswordPolicyError,
+    SignInLimits,
     authenticate,
     change_password,
     principal_of,
 )
+from appliance.accounts.passwords import MIN_PASSWORD_CHARS, PasswordPolicyError
 from appliance.security.permissions import Action, allowed
+from appliance.store.people import User
 from webui.redirects import safe_local_path
 from webui.security import (
+    app_config,
     app_store,
     begin_session,
     current_user,
@@ -31,10 +34,23 @@ from webui.security import (
 bp = Blueprint("account", __name__)
 
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
+# PasswordPolicyError codes → translated messages (the core speaks English to logs and the CLI).
+PASSWORD_PROBLEMS = {
+    "too_short": lazy_gettext("A password needs at least %(limit)s characters."),
+    "too_uniform": lazy_gettext(
+        "A password needs more variety than that: not just a few repeated characters."
+    ),
+    "common": lazy_gettext(
+        "That is a commonly used password, one of the first a guesser tries: choose another."
+    ),
+    "unchanged": lazy_gettext("The new password must differ from the current one."),
+}
 
 
 def _landing() -> str:
     user = optional_user()
+    if user is not None and user.must_change_password:
+        return url_for("account.new_password")
     if user is not None and allowed(principal_of(user), Action.VIEW_DASHBOARD) is None:
         return url_for("account.account")  # auditors have no dashboard
     return url_for("dashboard.index")
@@ -55,26 +71,79 @@ def login() -> ResponseReturnValue:
         return render_template("account/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "")
     password = request.form.get("password", "")
+    web = app_config().web
+    limits = SignInLimits(web.login_attempts_per_address, web.login_address_window_minutes * 60.0)
     try:
-        user = authenticate(app_store(), username, password)
-    except AccountLockedError as exc:
-        flash(str(exc), "error")
-        return render_template("account/login.html", next=request.form.get("next", "")), 429
+        # remote_addr is the peer gunicorn sees (a proxy in front of it counts as one client).
+        user = authenticate(
+            app_store(), username, password, address=request.remote_addr or "-", limits=limits
+        )
     except AuthenticationError:
-        flash(_("The user name or password is not right."), "error")
+        # One answer for every refusal (unknown name, wrong password, locked, throttled), so
+        # neither the status nor the text tells an account that exists from one that does not.
+        flash(
+            _(
+                "The user name or password is not right, or signing in is paused for a while "
+                "after repeated failures."
+            ),
+            "error",
+        )
         return render_template("account/login.html", next=request.form.get("next", "")), 401
     begin_session(user)
     g.user = user
+    if user.must_change_password:
+        return redirect(url_for("account.new_password"))
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
-@requires(Action.CHANGE_OWN_ACCOUNT)
+@requires(Action.CHANGE_OWN_ACCOUNT, before_new_password=True)
 def logout() -> ResponseReturnValue:
     """End the session."""
     end_session()
     flash(_("You are logged out."), "success")
     return redirect(url_for("account.login"))
+
+
+def _password_problem(error: PasswordPolicyError) -> str:
+    message = PASSWORD_PROBLEMS.get(error.code)
+    return str(message) % {"limit": MIN_PASSWORD_CHARS} if message is not None else str(error)
+
+
+def _change_own_password(user: User) -> bool:
+    """Change the password from the posted form; flashes what went wrong (False) or right."""
+    form = request.form
+    if form.get("new_password") != form.get("confirm_password"):
+        flash(_("The two new passwords differ."), "error")
+        return False
+    try:
+        updated = change_password(
+            app_store(), user.id, form.get("current_password", ""), form.get("new_password", "")
+        )
+    except AuthenticationError:
+        flash(_("The current password is not right."), "error")
+        return False
+    except PasswordPolicyError as exc:
+        flash(_password_problem(exc), "error")
+        return False
+    # This session continues (same login time); all others end.
+    begin_session(updated, keep_start=True)
+    g.user = updated
+    flash(_("Your password was changed."), "success")
+    return True
+
+
+@bp.route("/account/new-password", methods=["GET", "POST"])
+@requires(Action.CHANGE_OWN_ACCOUNT, before_new_password=True)
+def new_password() -> ResponseReturnValue:
+    """The first password must be replaced: the only page open until it is."""
+    user = current_user()
+    if not user.must_change_password:
+        return redirect(url_for("account.account"))
+    if request.method == "POST" and _change_own_password(user):
+        return redirect(_landing())
+    status = 422 if request.method == "POST" else 200
+    return render_template("account/new_password.html", user=user), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -86,22 +155,7 @@ def account() -> ResponseReturnValue:
     if request.method == "POST":
         form = request.form
         if form.get("form") == "password":
-            if form.get("new_password") != form.get("confirm_password"):
-                flash(_("The two new passwords differ."), "error")
-            else:
-                try:
-                    updated = change_password(
-                        store,
-                        user.id,
-                        form.get("current_password", ""),
-                        form.get("new_password", ""),
-                    )
-                except (AuthenticationError, PasswordPolicyError) as exc:
-                    flash(str(exc), "error")
-                else:
-                    # This session continues (same login time); all others end.
-                    begin_session(updated, keep_start=True)
-                    flash(_("Your password was changed."), "success")
+            _change_own_password(user)
         elif form.get("form") == "preferences":
             language = form.get("language", "en")
             timezone = form.get("timezone", "UTC")

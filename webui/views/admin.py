@@ -54,6 +54,9 @@ PROBLEMS = {
         "The password does not meet the policy: at least 12 characters, and not just a few "
         "repeated characters."
     ),
+    "common_password": lazy_gettext(
+        "That is a commonly used password, one of the first a guesser tries: choose another."
+    ),
     "cannot_deactivate_self": lazy_gettext("You cannot deactivate your own account."),
     "cannot_demote_self": lazy_gettext("You cannot change your own role."),
     "scope_beyond_yours": lazy_gettext(

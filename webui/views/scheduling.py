@@ -12,8 +12,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from appliance.notify.outbox import requeue_dead
+from appliance.platform import jsonlimits
 from appliance.platform.clock import from_stamp, to_stamp, utcnow
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
+from appliance.platform.jsonlimits import MAX_DEPTH
 from appliance.scheduling import service
 from appliance.scheduling.ics import CalendarImportError
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
@@ -47,9 +49,13 @@ def _json_field(name: str, default: Any) -> Any:
     if not text:
         return default
     try:
-        return json.loads(text)
+        return jsonlimits.loads(text)
     except ValueError:
         raise service.SchedulingError(_("%(field)s is not valid JSON.", field=name)) from None
+    except jsonlimits.JsonLimitError:
+        raise service.SchedulingError(
+            _("%(field)s is nested more than %(depth)s levels deep.", field=name, depth=MAX_DEPTH)
+        ) from None
 
 
 def _int_field(name: str, default: int | None = None) -> int:
