@@ -144,9 +144,13 @@ def test_policy_table_has_one_rule_per_region_and_action_each_with_a_source() ->
     assert set(policy.PROFILES) == set(REGIONS)
     assert set(policy.FACT_TEXT) == set(Fact)
     assert policy.POLICY_VERSION
-    # The matrix's prohibition: the only "never" is affect inference in the EU.
+    # The matrix's prohibition (affect inference in the EU), and self-identification where no
+    # bias reporting gives it a purpose (Maryland: data minimisation).
     nevers = [(r.region, r.action) for r in policy.RULES if r.effect is policy.Effect.NEVER]
-    assert nevers == [("EU", PolicyAction.RUN_AFFECT_ANALYSIS)]
+    assert nevers == [
+        ("EU", PolicyAction.RUN_AFFECT_ANALYSIS),
+        ("US-MD", PolicyAction.COLLECT_SELF_ID),
+    ]
 
 
 def test_policy_stricter_rule_wins_eu_residence_and_us_il_job(store: Store) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from appliance.platform.config import DEFAULT_PIPELINE
 from appliance.store import Store
+from appliance.store.compliance import compliance_of
 from tests.conftest import REPO, Appliance, make_appliance
 from tests.support.browser import chromium, fake_media_flags, require_chromium
 from tests.support.room_fixtures import room_setup
@@ -91,6 +92,7 @@ def _consent_and_begin(page: Page, site: Site, token: str, *, accept: bool = Tru
     expect(page.locator("#who-h")).to_be_visible()
     page.locator(f"input[name=ai][value={'accept' if accept else 'decline'}]").check()
     page.locator("#consent-continue").click()
+    page.locator("#self-id-skip").click()  # the optional questions about the candidate (EU)
     expect(page.locator("#device-ok")).to_be_enabled()
     expect(page.locator("#camera-state")).not_to_have_class("problem")
     page.wait_for_function(
@@ -241,4 +243,33 @@ def test_the_room_fits_a_phone_and_refuses_bad_links_with_a_clear_page(
     page.screenshot(path=str(ARTIFACTS / "room-consent-phone.png"), full_page=True)
     page.goto(f"{site.base}/room/{setup.token[:-3]}xyz")
     expect(page.locator("#refused")).to_contain_text("not valid or has expired")
+    assert problems == []
+
+
+def test_the_optional_self_identification_is_keyboard_operable_on_a_phone(
+    site: Site, browser: Browser
+) -> None:
+    problems: list[str] = []
+    setup = room_setup(site.store, name="Self Id Candidate")
+    page = _page(browser, problems, viewport={"width": 360, "height": 740})
+    page.goto(f"{site.base}/room/{setup.token}")
+    page.locator("input[name=ai][value=decline]").check()
+    page.locator("#consent-continue").click()
+    expect(page.locator("#self-id-h")).to_be_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 360
+    page.screenshot(path=str(ARTIFACTS / "room-self-id-phone.png"), full_page=True)
+    # Keyboard only: focus a choice, move with the arrows, tick the EU opt-in with Space.
+    page.locator("input[name=sex][value=Male]").focus()
+    page.keyboard.press("ArrowDown")  # to Female
+    expect(page.locator("input[name=sex][value=Female]")).to_be_checked()
+    page.locator("input[name=race_ethnicity][value=Asian]").focus()
+    page.keyboard.press("Space")
+    page.locator("input[name=consent]").focus()
+    page.keyboard.press("Space")
+    page.locator("#self-id-save").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#device-check")).to_be_visible()
+    expect(page.locator(".flash-success")).to_contain_text("only counted in bias audits")
+    declared = compliance_of(site.store).demographics.get(setup.candidate_id)
+    assert declared == ("Female", "Asian")
     assert problems == []

@@ -82,7 +82,11 @@ def test_declining_ai_still_leads_to_the_interview_and_the_api_refuses_analysis(
     answer = client.post(
         f"/room/{setup.token}/consent", data={"ai": "decline", "csrf_token": csrf_token_from(page)}
     )
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/interview")
+    # Illinois asks the optional self-identification next; it leads on to the interview.
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith("/self-identification")
+    optional = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert f'href="/room/{setup.token}/interview"' in optional
     interview_page = client.get(f"/room/{setup.token}/interview").get_data(as_text=True)
     csrf = csrf_token_from(interview_page)
     headers = {"X-CSRFToken": csrf}

@@ -5,7 +5,8 @@ Rates and ratios are exact fractions, so a ratio of exactly 0.80 is never flagge
 floating-point rounding (in floats, 0.08 / 0.10 is 0.7999999999999999). Fisher's exact test is
 computed from the hypergeometric distribution with `math.comb` (no scipy on the appliance).
 Selection outcomes come from people's decisions (advance or hire = selected); scores from the
-reports' scores with human overrides applied (`appliance.hiring.review.current_scores`).
+reports' scores with human overrides applied (`appliance.hiring.review.current_scores`); the
+categories from what candidates declared, in the room or on paper (`appliance.compliance.self_id`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from appliance.compliance.common import ComplianceError, require_region
 from appliance.hiring.review import current_scores
 from appliance.platform.clock import utcnow
-from appliance.security.permissions import Action, Principal, require
+from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.bias_audits import AssessedPerson, PublishedAudit
 from appliance.store.compliance import compliance_of
@@ -481,23 +482,3 @@ def published_audits(store: Store, principal: Principal, region: str) -> list[Pu
     """A region's published audits, newest first."""
     require_region(principal, Action.VIEW_BIAS_AUDIT, region)
     return compliance_of(store).bias_audits.for_region(region)
-
-
-def set_demographics(
-    store: Store,
-    principal: Principal,
-    *,
-    candidate_id: int,
-    sex: str | None,
-    race_ethnicity: str | None,
-) -> None:
-    """Record a candidate's self-declared categories (None: not declared, i.e. unknown)."""
-    candidate = store.candidates.get_visible(
-        candidate_id, require(principal, Action.EDIT_CANDIDATES)
-    )
-    if sex is not None and sex not in SEX_CATEGORIES:
-        raise BiasAuditError(f"unknown sex category {sex!r}")
-    if race_ethnicity is not None and race_ethnicity not in RACE_CATEGORIES:
-        raise BiasAuditError(f"unknown race/ethnicity category {race_ethnicity!r}")
-    with store.audited(principal.actor, "candidate.demographics_set", subject=candidate.pseudonym):
-        compliance_of(store).demographics.put(candidate.id, sex, race_ethnicity)

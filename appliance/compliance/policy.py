@@ -36,7 +36,7 @@ from appliance.store.compliance import compliance_of
 
 logger = logging.getLogger(__name__)
 
-POLICY_VERSION = "2025-06.1"
+POLICY_VERSION = "2025-06.2"
 EVERY_REGION = "*"
 
 
@@ -49,6 +49,8 @@ class PolicyAction(StrEnum):
     RUN_AI_SCORING = "run_ai_scoring"  # AI evaluation of the interview (competency scores)
     EXPORT_OUTSIDE_REGION = "export_outside_region"
     SHARE_VIDEO = "share_video"
+    # A candidate's voluntary sex and race/ethnicity, for bias audits only.
+    COLLECT_SELF_ID = "collect_self_identification"
 
 
 class Fact(StrEnum):
@@ -70,6 +72,7 @@ class Fact(StrEnum):
     RECIPIENT_ON_ALLOW_LIST = "recipient.on_evaluation_allow_list"
     REASON_GIVEN = "reason.given"
     CROSS_BORDER_ENABLED = "export.cross_border_enabled"
+    CONSENT_SELF_ID = "consent.self_identification"
 
 
 # Facts that are settings of one region: asked for the region of the rule that asks.
@@ -100,6 +103,10 @@ FACT_TEXT: dict[Fact, str] = {
     Fact.RECIPIENT_ON_ALLOW_LIST: "a recipient on the evaluation allow-list",
     Fact.REASON_GIVEN: "a reason for sharing, logged",
     Fact.CROSS_BORDER_ENABLED: "cross-border export enabled for the region",
+    Fact.CONSENT_SELF_ID: (
+        "the candidate's explicit, separate consent to the use of their declared sex and"
+        " race/ethnicity in bias audits"
+    ),
 }
 
 
@@ -112,6 +119,7 @@ class Obligation(StrEnum):
     EXPLAIN_ON_REQUEST = "explain_on_request"
     LOG_REASON = "log_reason"
     COUNT_EXPORT = "count_export"  # CN-3: individuals exported per year, sensitive separately
+    AUDIT_ONLY = "audit_only"  # counted in bias audits only: never shown to people nor scored
 
 
 class Effect(StrEnum):
@@ -164,6 +172,7 @@ _BIPA = "Illinois Biometric Information Privacy Act, 740 ILCS 14/15(b)"
 _MD = "Maryland Labor and Employment Art. 3-717 (HB 1202, 2020)"
 _PIPL = "China Personal Information Protection Law (PIPL)"
 _BASE = "appliance default (conservative baseline)"
+_VOLUNTARY = "voluntary, for bias audits only"
 
 RULES: tuple[Rule, ...] = (
     # --- emotion / affect inference --------------------------------------------------------
@@ -259,6 +268,32 @@ RULES: tuple[Rule, ...] = (
     Rule("CN.share", "CN", A.SHARE_VIDEO, E.ALLOWED, "within China; export is separate",
          f"{_PIPL} Art. 23", (), (Ob.LOG_REASON,)),
     Rule("default.share", "default", A.SHARE_VIDEO, E.ALLOWED, "allowed", _BASE),
+    # --- voluntary self-identification (sex, race/ethnicity) -------------------------------
+    # Racial or ethnic origin is special-category (EU) or sensitive (CN) data: asked only with
+    # an opt-in consent of its own. Where no bias reporting applies there is no purpose, so
+    # nothing is asked (data minimisation).
+    Rule("EU.self_id", "EU", A.COLLECT_SELF_ID, E.IF,
+         f"{_VOLUNTARY}; explicit opt-in consent to special-category data (racial or ethnic"
+         " origin) for bias monitoring", "GDPR Art. 9(1), 9(2)(a); AI Act Art. 10(5)",
+         (F.CONSENT_SELF_ID,), (Ob.AUDIT_ONLY,)),
+    Rule("NYC.self_id", "US-NYC", A.COLLECT_SELF_ID, E.ALLOWED,
+         f"{_VOLUNTARY}: counted in the LL144 impact-ratio tables (undeclared: unknown)",
+         f"{_LL144}, 6 RCNY 5-301", (), (Ob.AUDIT_ONLY,), refs=("NY-2",)),
+    Rule("IL.self_id", "US-IL", A.COLLECT_SELF_ID, E.ALLOWED,
+         f"{_VOLUNTARY}: counted in the annual race/ethnicity report", f"{_AIVIA} 42/20",
+         (), (Ob.AUDIT_ONLY,), refs=("IL-4",)),
+    Rule("MD.self_id", "US-MD", A.COLLECT_SELF_ID, E.NEVER,
+         "not collected: no bias reporting applies in Maryland, so the data would have no"
+         " purpose (data minimisation)",
+         f"appliance policy (REGIONS.md: no bias reporting for US-MD); {_MD} covers only"
+         " facial recognition"),
+    Rule("CN.self_id", "CN", A.COLLECT_SELF_ID, E.IF,
+         f"{_VOLUNTARY}; separate consent to sensitive personal information",
+         f"{_PIPL} Art. 28-30", (F.CONSENT_SELF_ID,), (Ob.AUDIT_ONLY,)),
+    Rule("default.self_id", "default", A.COLLECT_SELF_ID, E.IF,
+         f"{_VOLUNTARY}; explicit opt-in consent, as for special-category data; counted in"
+         " the four-fifths check", _BASE, (F.CONSENT_SELF_ID,), (Ob.AUDIT_ONLY,),
+         refs=("ALL-1",)),
 )
 
 PROFILES: dict[str, RegionProfile] = {

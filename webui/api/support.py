@@ -44,6 +44,7 @@ from appliance.store.people import Candidate, User
 from appliance.store.queue import Job
 from appliance.store.review import Decision, Evaluation, ScoreOverride
 from appliance.store.uploads import UploadSession
+from webui.api.json_body import check_body
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -68,6 +69,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     """A request body that must be one JSON object."""
     if not raw.strip():
         raise InvalidRequestError("the request needs a JSON object as its body")
+    check_body(raw)  # before json.loads: a deep body would end in RecursionError there
     try:
         value = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError):
@@ -135,6 +137,15 @@ class Body:
         if not self._present(name):
             return None
         return self.integer(name, minimum=minimum, maximum=maximum)
+
+    def flag(self, name: str) -> bool:
+        """A boolean if the field is given (null and absent read as false)."""
+        value = self._data.get(name)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise InvalidRequestError(f"{name} must be true or false")
+        return value
 
     def number(self, name: str, *, minimum: float, maximum: float) -> float:
         """A required number (integer or decimal) within bounds."""

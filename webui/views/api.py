@@ -23,6 +23,7 @@ from appliance.analysis.report_document import (
     log_document_read,
     log_explanation_export,
 )
+from appliance.compliance import bias, self_id
 from appliance.hiring.review import add_evaluation, current_scores, override_score, record_decision
 from appliance.media.uploads import UploadOffsetError
 from appliance.security.permissions import Action
@@ -197,6 +198,24 @@ def record_candidate_decision(candidate_id: int) -> ResponseReturnValue:
 def record_candidate_recommendation(candidate_id: int) -> ResponseReturnValue:
     """Record a recommendation (recommend_hire, recommend_reject, recommend_hold)."""
     return _decide(candidate_id, recommendation=True)
+
+
+@bp.put("/candidates/<int:candidate_id>/self-identification")
+@requires(Action.EDIT_CANDIDATES)
+def put_candidate_self_identification(candidate_id: int) -> ResponseReturnValue:
+    """Record what a candidate declared on paper; the categories are never returned."""
+    body = _body("sex", "race_ethnicity", "consent")
+    sex_choices = (*bias.SEX_CATEGORIES, self_id.PREFER_NOT_TO_SAY)
+    race_choices = (*bias.RACE_CATEGORIES, self_id.PREFER_NOT_TO_SAY)
+    self_id.set_demographics(
+        app_store(),
+        current_principal(),
+        candidate_id=candidate_id,
+        sex=body.optional_text("sex", choices=sex_choices),
+        race_ethnicity=body.optional_text("race_ethnicity", choices=race_choices),
+        consent=body.flag("consent"),
+    )
+    return jsonify({"candidate_id": candidate_id, "recorded": True})
 
 
 # --- Interviews -------------------------------------------------------------------------------

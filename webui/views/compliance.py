@@ -52,6 +52,7 @@ ACTION_LABELS = {
     policy.PolicyAction.RUN_AFFECT_ANALYSIS.value: lazy_gettext("Affect analysis"),
     policy.PolicyAction.EXPORT_OUTSIDE_REGION.value: lazy_gettext("Export outside the region"),
     policy.PolicyAction.SHARE_VIDEO.value: lazy_gettext("Sharing a video"),
+    policy.PolicyAction.COLLECT_SELF_ID.value: lazy_gettext("Voluntary self-identification"),
 }
 DIMENSION_LABELS = {
     bias.SEX: lazy_gettext("Sex"),

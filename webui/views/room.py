@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from appliance.compliance.consents import ConsentError
+from appliance.compliance.self_id import NOT_COLLECTED, SelfIdError
 from appliance.hiring.links import InvalidLinkError, check_link, issue_link, revoke_link
 from appliance.media.spool import Spool
 from appliance.platform.errors import MediaRejectedError, NotFoundError, QueueFullError
@@ -39,6 +40,11 @@ from appliance.room.consent import (
 )
 from appliance.room.followups import request_followup
 from appliance.room.plan import RoomSettingsError, requisition_settings, save_room_settings
+from appliance.room.self_identification import (
+    SelfIdAnswers,
+    record_room_self_id,
+    self_id_step,
+)
 from appliance.room.service import (
     OpenedRoom,
     RoomClosedError,
@@ -62,6 +68,7 @@ from appliance.security.permissions import Action
 from appliance.store.links import CandidateLink
 from webui.api.errors import json_error
 from webui.security import app_config, app_store, current_principal, public, requires, visibility
+from webui.self_id import posted_answers, refusal_text, self_id_choices
 
 bp = Blueprint("room", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +234,58 @@ def consent(token: str) -> ResponseReturnValue:
     except (RoomConsentError, ConsentError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("room.invitation", token=token))
+    if self_id_step(store, store.room.session(opened.room.id)) is not None:
+        return redirect(url_for("room.self_identification", token=token))
+    return redirect(url_for("room.interview", token=token))
+
+
+def _self_id_page(
+    token: str, opened: OpenedRoom, status: int = 200, chosen: dict[str, str | None] | None = None
+) -> ResponseReturnValue:
+    store = app_store()
+    offer = self_id_step(store, opened.room)
+    if offer is None:  # not asked here, or no longer: the interview goes on
+        return redirect(url_for("room.interview", token=token))
+    requisition = store.requisitions.get(opened.interview.requisition_id)
+    return (
+        render_template(
+            "room/self_identification.html",
+            token=token,
+            requisition=requisition,
+            offer=offer,
+            choices=self_id_choices(),
+            chosen=chosen or {},  # the candidate's own choices, kept when the form comes back
+        ),
+        status,
+    )
+
+
+@bp.route("/room/<token>/self-identification", methods=["GET", "POST"])
+@public
+def self_identification(token: str) -> ResponseReturnValue:
+    """The optional step after the consents: sex and race/ethnicity, for bias audits only.
+
+    Skipping is a link to the interview: it sends nothing and changes nothing."""
+    store = app_store()
+    try:
+        opened = room_of(store, token)
+    except (InvalidLinkError, RoomError) as exc:
+        return _refused_page(exc)
+    if opened.room.stage == "consent":
+        return redirect(url_for("room.invitation", token=token))
+    if request.method == "GET":
+        return _self_id_page(token, opened)
+    sex, race, consent_given = posted_answers(request.form)
+    answers = SelfIdAnswers(sex, race, consent_given)
+    try:
+        record_room_self_id(store, opened.room, answers, _language())
+    except SelfIdError as exc:
+        if exc.code == NOT_COLLECTED:
+            message = refusal_text(exc)
+            return render_template("room/refused.html", reason="unavailable", message=message), 403
+        flash(refusal_text(exc), "error")
+        return _self_id_page(token, opened, 422, {"sex": sex, "race_ethnicity": race})
+    flash(_("Thank you. Your answers are kept apart and only counted in bias audits."), "success")
     return redirect(url_for("room.interview", token=token))
 
 
