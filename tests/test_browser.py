@@ -356,7 +356,7 @@ def test_business_lead_reads_a_report_on_a_phone(
     assert response is not None and response.status == 200
     expect(page.locator("h1")).to_contain_text(f"#{report_id}")
     expect(page.locator("main")).to_contain_text("Browser Candidate")
-    expect(page.locator("main")).to_contain_text("probe")  # the analysis steps that ran
+    expect(page.locator("main")).to_contain_text("checked the recording")  # steps, in words
     expect(page.locator("main")).to_contain_text("I measured the queries")  # score evidence
     # A business lead reads; overriding scores is not theirs to do.
     expect(page.locator("#override-form")).to_have_count(0)

@@ -61,10 +61,20 @@ def test_document_applies_overrides_and_names_people(
         "pause_ratio": 0.18,
         "fillers.um": 2,
     }
-    assert doc["visual_cues"][0]["values"] == {
-        "face_present_ratio": 0.97,
-        "gaze_at_camera_ratio": 0.71,
+    assert doc["delivery"][0]["summary"] == {
+        "unit": "words",
+        "rate_per_min": 131.5,
+        "typical_rate": [120, 160],
+        "pause_share": 0.18,
+        "fillers": 2,
+        "hesitations": None,
+        "long_pauses": 1,
     }
+    assert doc["visual_cues"][0]["values"]["face_visible_share"] == 0.97
+    assert doc["visual_cues"][0]["summary"]["camera"] == 0.71
+    # Each answer's own measures: its words (22 in 8.7 s) and its frames.
+    assert round(doc["answers"][0]["delivery"]["rate_per_min"]) == 152
+    assert doc["answers"][0]["visual"]["face"] == 0.96
     assert doc["models"]["speech"] == ["whisper whisper-base@1"]
     assert doc["models"]["vision"] == ["openvino"]
     assert doc["models"]["competency_model_label"] == "Software engineer v2"
@@ -136,7 +146,9 @@ def test_web_report_pages_and_exports(  # type: ignore[no-untyped-def]
         ZH_NAME,
         "States a quantified result",
         "Visual observations (not judgements)",
-        "131.5",
+        # One line per answer (the only answer spans the recording): its own words and frames.
+        "152 words a minute (typical 120\u2013160) · pauses 0 % of the time · 0 fillers",
+        "face in view 96 % of the time; looking at the camera 70 %; longest look away 1.5 s",
         "whisper whisper-base@1",
         "Tell me about a hard bug.",
         f"/recordings/{recording_id}/segments",
@@ -276,7 +288,7 @@ def test_observations_are_withheld_without_consent(  # type: ignore[no-untyped-d
     client = app.test_client()
     assert login(client, "rep.nocues").status_code == 302
     html = client.get(f"/reports/{report_id}").get_data(as_text=True)
-    assert 'id="visual-cues-withheld"' in html and "gaze_at_camera_ratio" not in html
+    assert 'id="visual-cues-withheld"' in html and "looking at the camera" not in html
 
 
 def test_skipped_visual_cues_are_not_shown(
@@ -413,7 +425,9 @@ def test_an_interview_without_analysis_shows_an_empty_report(  # type: ignore[no
     client = app.test_client()
     assert login(client, "rep.empty").status_code == 302
     page = client.get(f"/interviews/{interview.id}/report")
-    assert page.status_code == 200 and 'id="doc-not-scored"' in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="not-scored"' in html
+    assert "Not scored: no recording has been analysed yet." in html
     pdf = client.get(f"/interviews/{interview.id}/report.pdf")
     assert pdf.status_code == 200
     assert "Not scored yet" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()

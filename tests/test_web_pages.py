@@ -393,8 +393,8 @@ def test_other_department_and_region_are_not_found(world: World) -> None:
 def test_report_shows_media_steps_scores_and_evidence(world: World) -> None:
     body = page(client_for(world, "rec.eu"), f"/reports/{world.report_a}")
     assert "1:15" in body  # duration from the media description
-    assert "pcm_s16le" in body and "16000 Hz" in body
-    assert "<code>probe</code>" in body and "<code>transcribe</code>" in body
+    assert "PCM 16-bit" in body and "16000 Hz" in body and "pcm_s16le" not in body
+    assert "checked the recording" in body and "transcribed the speech" in body
     assert "Problem solving" in body and "80 %" in body
     assert "0:12\u20130:15" in body  # evidence timestamps (en dash)
     assert "Engineer model v1" in body
@@ -404,7 +404,8 @@ def test_report_shows_media_steps_scores_and_evidence(world: World) -> None:
 def test_report_without_scores_says_not_scored_yet(world: World) -> None:
     report_id = _report(world.store, world.interview_a, {"media": None, "steps_run": ["probe"]})
     body = page(client_for(world, "hr.eu"), f"/reports/{report_id}")
-    assert 'id="not-scored"' in body and "Not scored yet" in body
+    assert 'id="not-scored"' in body
+    assert "Not scored: the analysis does not include this step." in body
     assert 'id="override-form"' not in body  # nothing to override
 
 
@@ -839,6 +840,7 @@ EXPECTED_POST_ACTIONS = {
     "/candidates/<int:candidate_id>/decisions": Action.RECORD_DECISION,
     "/candidates/<int:candidate_id>/recommendations": Action.RECORD_RECOMMENDATION,
     "/candidates/<int:candidate_id>/interviews": Action.EDIT_CANDIDATES,
+    "/candidates/<int:candidate_id>/self-identification": Action.EDIT_CANDIDATES,
     f"{ONE_INTERVIEW}/assignments": Action.EDIT_CANDIDATES,
     f"{ONE_INTERVIEW}/evaluations": Action.ADD_EVALUATION,
     "/tech/interviews/<int:interview_id>/evaluations": Action.ADD_TECH_EVALUATION,

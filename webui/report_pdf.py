@@ -14,6 +14,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from appliance.platform.errors import ApplianceError
+from webui.report_words import delivery_line, label, visual_line
 
 # Searched in order; the first that exists is used (TTC collections hold several faces).
 CJK_FONT_PATHS = (
@@ -98,8 +99,7 @@ def _evidence_lines(evidence: list[dict[str, Any]]) -> list[str]:
 def _dimension(w: _Writer, d: dict[str, Any]) -> None:
     """One competency: its score, any override, the level anchor, rationale and evidence."""
     w.heading(
-        f"{d['name']} · {_('weight')} {d['weight'] * 100:.0f} % · "
-        f"{_('score')} {_score(d['score'])}",
+        f"{label(d)} · {_('weight')} {d['weight'] * 100:.0f} % · {_('score')} {_score(d['score'])}",
         11,
     )
     if d["override"]:
@@ -147,7 +147,7 @@ def _observations_section(w: _Writer, doc: dict[str, Any]) -> None:
     if doc["delivery"]:
         w.heading(_("Delivery metrics"))
         for entry in doc["delivery"]:
-            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
+            w.bullets([delivery_line(entry.get("summary"))])
     if doc["visual_cues"]:
         w.heading(_("Visual observations (not judgements)"))
         w.text(
@@ -158,7 +158,7 @@ def _observations_section(w: _Writer, doc: dict[str, Any]) -> None:
             size=9,
         )
         for entry in doc["visual_cues"]:
-            w.bullets([f"{k}: {v}" for k, v in entry["values"].items()])
+            w.bullets([visual_line(entry.get("summary"))])
 
 
 def _history_section(w: _Writer, doc: dict[str, Any]) -> None:

@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.analysis.answer_transcripts import answer_words, player_kind
+from appliance.analysis.report_facts import (
+    answer_delivery,
+    answer_visual,
+    delivery_facts,
+    dimension_labels,
+    timed_words,
+    visual_facts,
+)
+from appliance.analysis.report_steps import language_check, scoring_state, step_states
 from appliance.analysis.segmentation import answer_spans
 from appliance.compliance.policy import PolicyAction, decide_for_interview
 from appliance.hiring.review import log_candidate_read
@@ -23,6 +32,7 @@ from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
+from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.reports import Report
@@ -144,18 +154,62 @@ def _spans(value: Any) -> list[dict[str, Any]]:
     return [s for s in (_span(item) for item in _list(value)) if s is not None]
 
 
-def _findings(value: Any) -> list[dict[str, Any]]:
-    return [
-        {"text": str(item["text"]), "evidence": _spans(item.get("evidence"))}
-        for item in _list(value)
-        if isinstance(item, dict) and item.get("text")
-    ]
+def _named(name: str) -> tuple[str, str]:
+    """How a finding's text opens when it names a competency (English or Chinese colon)."""
+    return f"{name}:", f"{name}\uff1a"
+
+
+def _findings(value: Any, names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Strengths or areas to probe: the scorer's text, evidence, flag code and competency key.
+
+    A strength names its competency only in its text (`name: quote`, a full-width colon in
+    Chinese): `names` (scored name -> key) finds the key, so the page can name the competency in
+    the viewer's language."""
+    found = []
+    for item in _list(value):
+        if not isinstance(item, dict) or not item.get("text"):
+            continue
+        text = str(item["text"])
+        key = item.get("dimension") or next(
+            (k for name, k in (names or {}).items() if text.startswith(_named(name))), None
+        )
+        found.append(
+            {
+                "text": text,
+                "evidence": _spans(item.get("evidence")),
+                "code": str(item.get("code") or ""),
+                "dimension": str(key) if key else None,
+            }
+        )
+    return found
+
+
+def _model_spec(
+    store: Store, scoring: dict[str, Any], requisition: Requisition
+) -> ModelSpec | None:
+    """The model version the scores came from: the source of both languages' names and anchors
+    (the job's model where the scores name none)."""
+    named = _dict(scoring.get("model"))
+    model_id = named.get("id") if named else requisition.competency_model_id
+    if not isinstance(model_id, int) or isinstance(model_id, bool):
+        return None
+    try:
+        spec = store.competency.spec(model_id)
+    except NotFoundError:
+        return None
+    if named and (spec.name, spec.version) != (named.get("name"), named.get("version")):
+        return None  # not the version that scored: its labels could say something else
+    return spec
 
 
 def _dimensions(
-    scoring: dict[str, Any], overrides: dict[str, ScoreOverride], names: _Names
+    scoring: dict[str, Any],
+    overrides: dict[str, ScoreOverride],
+    names: _Names,
+    spec: ModelSpec | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
+    labels = dimension_labels(spec)
     for dim in _list(scoring.get("dimensions")):
         if not isinstance(dim, dict) or not dim.get("key"):
             continue
@@ -163,15 +217,22 @@ def _dimensions(
         ai = _number(dim.get("score"))
         override = overrides.get(key)
         anchor = _dict(dim.get("anchor"))
+        label = labels.get(key, {})
+        name = str(dim.get("name") or key)
         rows.append(
             {
                 "key": key,
-                "name": str(dim.get("name") or key),
+                "name": name,
+                "names": label.get("names") or {"en": name, "zh": name},
                 "weight": _number(dim.get("weight")) or 0.0,
                 "ai_score": ai,
                 "score": override.new_score if override else ai,
                 "confidence": _number(dim.get("confidence")),
-                "anchor": {"level": anchor.get("level"), "text": str(anchor.get("text") or "")}
+                "anchor": {
+                    "level": anchor.get("level"),
+                    "text": str(anchor.get("text") or ""),
+                    "texts": _dict(label.get("anchors")).get(str(anchor.get("level"))),
+                }
                 if anchor
                 else None,
                 "evidence": _spans(dim.get("evidence")),
@@ -219,12 +280,20 @@ def _spans_of(store: Store, report: Report) -> list[dict[str, Any]]:
 
 
 def _answers(
-    store: Store, reports: list[Report], names: _Names, players: dict[int, str]
+    store: Store,
+    reports: list[Report],
+    names: _Names,
+    players: dict[int, str],
+    cues_allowed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every answer with its question, flags, boundaries, words and the player of its recording."""
+    """Every answer with its question, flags, boundaries, words, the player of its recording,
+    and its delivery and visual observations where the analysis made them (and may show them)."""
     found = []
     for report in reports:
         sections = _sections(report)
+        spoken = timed_words(sections)
+        cues = _dict(sections.get("visual_cues"))
+        cues = cues if cues_allowed and cues.get("status", "done") == "done" else {}
         correction = (
             store.segment_corrections.latest(report.recording_id)
             if report.recording_id is not None
@@ -249,6 +318,7 @@ def _answers(
                             "code": str(f.get("code", "")),
                             "message": str(f.get("message", "")),
                             "probe": str(f.get("probe", "")),
+                            "dimension": f.get("dimension"),
                         }
                         for f in _list(answer.get("flags"))
                         if isinstance(f, dict)
@@ -260,6 +330,8 @@ def _answers(
                     if correction is not None and correction.spans
                     else None,
                     **answer_words(sections, start, end, answer.get("language")),
+                    "delivery": answer_delivery(sections, spoken, start, end),
+                    "visual": answer_visual(cues, answer.get("index")) if cues else None,
                 }
             )
     return found
@@ -301,6 +373,7 @@ def _delivery(reports: list[Report]) -> list[dict[str, Any]]:
                     "recording_id": report.recording_id,
                     "report_id": report.id,
                     "values": _scalars(value),
+                    "summary": delivery_facts(value),
                 }
             )
     return found
@@ -325,11 +398,16 @@ def _visual(reports: list[Report]) -> list[dict[str, Any]]:
         value = _dict(_sections(report).get("visual_cues"))
         if not value or value.get("status", "done") != "done":
             continue  # skipped by policy or consent, or failed: nothing observed
-        observed = _scalars(
-            value.get("overall", {k: v for k, v in value.items() if k not in ("answers", "status")})
+        overall = value.get(
+            "overall", {k: v for k, v in value.items() if k not in ("answers", "status")}
         )
         found.append(
-            {"recording_id": report.recording_id, "report_id": report.id, "values": observed}
+            {
+                "recording_id": report.recording_id,
+                "report_id": report.id,
+                "values": _scalars(overall),
+                "summary": visual_facts(overall),
+            }
         )
     return found
 
@@ -404,6 +482,7 @@ def _heading(
                 "player": players.get(r.recording_id) if r.recording_id is not None else None,
                 "status": r.status,
                 "created_at": r.created_at,
+                "steps": step_states(_dict(r.content)),
             }
             for r in reports
         ],
@@ -429,17 +508,22 @@ def _heading(
     }
 
 
-def _scores(scoring: dict[str, Any] | None, dimensions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The scoring part: competencies with overrides applied, totals, findings, follow-ups."""
+def _scores(
+    scoring: dict[str, Any] | None, dimensions: list[dict[str, Any]], reports: list[Report]
+) -> dict[str, Any]:
+    """The scoring part: competencies with overrides applied, totals, findings, follow-ups;
+    why nothing was scored; whether the answers are in the interview's language."""
     found = scoring or {}
     return {
         "scored": scoring is not None,
+        "not_scored": None if scoring is not None else scoring_state(reports),
         "language": found.get("language"),
         "language_mismatch": bool(found.get("language_mismatch")),
+        "language_check": language_check(reports, scoring),
         "dimensions": dimensions,
         "overall_ai": _number(found.get("overall")),
         "overall": _weighted(dimensions, "score"),
-        "strengths": _findings(found.get("strengths")),
+        "strengths": _findings(found.get("strengths"), {d["name"]: d["key"] for d in dimensions}),
         "to_probe": _findings(found.get("to_probe")),
         "followups": [
             {
@@ -479,13 +563,14 @@ def _document(store: Store, interview: Interview, reports: list[Report]) -> dict
     observed = _visual(reports)
     cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
     overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
-    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names)
+    spec = _model_spec(store, scoring or {}, requisition)
+    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names, spec)
     notes = _notes(reports)
     players = _players(store, reports)
     document = {
         **_heading(interview, reports, candidate, requisition, players),
-        **_scores(scoring, dimensions),
-        "answers": _answers(store, reports, names, players),
+        **_scores(scoring, dimensions, reports),
+        "answers": _answers(store, reports, names, players, cues_allowed),
         "delivery": _delivery(reports),
         "visual_cues": observed if cues_allowed else [],
         "visual_cues_withheld": bool(observed) and not cues_allowed,

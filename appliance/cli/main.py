@@ -69,7 +69,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
     print(f"provisioned {data_dir}")
     if result.admin_password:
         # Shown once on the operator's terminal, never logged or stored in clear.
-        print(f"first administrator: {result.admin_username} / {result.admin_password}")
+        print(
+            f"first administrator: {result.admin_username} / {result.admin_password}"
+            " (a one-time password: the first sign-in asks for a new one)"
+        )
     if args.demo:
         store = open_store(config, unlock(config.paths, sealer))
         try:
@@ -352,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.packs import register as register_packs
 
     register_packs(sub)  # packs build|import|list|verify
+    from appliance.cli.backup import register as register_backup
+
+    register_backup(sub)  # backup create|verify|restore
     from appliance.cli.media_check import register as register_media_check
 
     register_media_check(sub)  # transcribe FILE, look FILE

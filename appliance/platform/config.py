@@ -65,6 +65,17 @@ class WebConfig(_Section):
         le=64 << 20,
         description="Size of one piece of a resumable upload (a multiple of the spool chunk).",
     )
+    login_attempts_per_address: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="Failed sign-ins one client address may make per window, whatever the "
+        "accounts; then it is refused until the window ends. Behind a proxy every client "
+        "shares the proxy's address: raise it there.",
+    )
+    login_address_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Length of the window that counts an address's sign-ins."
+    )
 
 
 # What an analysis does by default; each step asks the region policy and consent itself.
@@ -160,6 +171,28 @@ class DatabaseConfig(_Section):
     backups_keep: int = Field(
         10, ge=1, description="Pre-migration backups kept; older ones are deleted."
     )
+
+
+class BackupConfig(_Section):
+    """Scheduled backups, run by the worker (`docs/operations.md`)."""
+
+    folder: Path | None = Field(
+        None,
+        description="Folder of scheduled backups, best on another disk; it must exist (an "
+        "unmounted disk is not silently replaced by a folder on the system disk). Also keeps "
+        "the erasure ledger there current. None: no scheduled backups.",
+    )
+    interval_hours: float = Field(
+        24.0, gt=0, le=24 * 31, description="A backup is taken when the newest is this old."
+    )
+    keep: int = Field(7, ge=1, le=1000, description="Newest scheduled backups kept in the folder.")
+
+    @field_validator("folder")
+    @classmethod
+    def _absolute_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError("the backup folder must be an absolute path")
+        return value.expanduser() if value is not None else None
 
 
 class KeysConfig(_Section):
@@ -367,6 +400,9 @@ class ApplianceConfig(BaseSettings):
         default_factory=DatabaseConfig, description=DatabaseConfig.__doc__ or ""
     )
     keys: KeysConfig = Field(default_factory=KeysConfig, description=KeysConfig.__doc__ or "")
+    backup: BackupConfig = Field(
+        default_factory=BackupConfig, description=BackupConfig.__doc__ or ""
+    )
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description=LoggingConfig.__doc__ or ""
     )

@@ -1,6 +1,7 @@
 """A finished analysis as the report tests see it: a report in the contract's shape (transcript,
 delivery, visual cues, STAR scoring with a Chinese-named dimension) stored through the real
-store for an interview with one recording."""
+store for an interview with one recording; and a saved model naming its competencies in both
+languages, for the pages in the viewer's language."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from appliance.compliance.analysis_settings import set_region_analysis
 from appliance.compliance.consents import record_consent
 from appliance.media.recordings import ingest_recording
 from appliance.store import Store
+from appliance.store.competency import Anchor, DimensionSpec, ModelSpec
 from inference.interfaces import Segment, Transcript, Word
+from inference.vision.summary import CueSummary
 from tests.conftest import Appliance, make_user, write_wav
 
 ANSWER = (
@@ -22,6 +25,8 @@ ANSWER = (
 QUOTE_RESULT = "failures fell by 80 percent in two months"
 QUOTE_ACTION = "I rewrote the retry logic myself"
 ZH_NAME = "跨团队协作"
+PROBLEM_SOLVING_ZH = "解决问题"
+ANCHOR_ZH = "找到根本原因并用数字证明修复有效。"
 
 
 def _transcript() -> dict[str, Any]:
@@ -37,6 +42,11 @@ def _transcript() -> dict[str, Any]:
 
 def _span(quote: str, start: float, end: float, cue: str) -> dict[str, Any]:
     return {"quote": quote, "start": start, "end": end, "answer": 0, "cue": cue}
+
+
+def _cues(start: float, end: float, *, face: float, camera: float) -> dict[str, Any]:
+    """A visual-cue summary exactly as the vision step stores it."""
+    return CueSummary(start, end, int((end - start) * 2), face, camera, 1.5, 0.25, 0.04).to_dict()
 
 
 def scoring_section() -> dict[str, Any]:
@@ -129,8 +139,8 @@ def content() -> dict[str, Any]:
                 "status": "done",
                 "backend": "openvino",
                 "frame_rate": 2.0,
-                "overall": {"face_present_ratio": 0.97, "gaze_at_camera_ratio": 0.71},
-                "answers": {"0": {"face_present_ratio": 0.97}},
+                "overall": _cues(0.0, 12.0, face=0.97, camera=0.71),
+                "answers": {"0": _cues(0.0, 12.0, face=0.96, camera=0.7)},
             },
             "policy": {"region": "EU"},
             "scoring": scoring_section(),
@@ -153,12 +163,14 @@ def analysed_report(
     media: Path | None = None,
     content_type: str = "audio/wav",
     report_content: dict[str, Any] | None = None,
+    model_version: str | None = "Software engineer v2",
 ) -> tuple[int, int, int]:
     """An interview with one recording analysed into a contract-shaped report (ids).
 
     With `cues_consent`, EU visual cues are switched on and the candidate consented to them,
     as they must be for the report to show the observations. The recording is a 2 s tone
-    unless `media` names a real file (of `content_type`); `report_content` replaces `content()`.
+    unless `media` names a real file (of `content_type`); `report_content` replaces `content()`
+    and `model_version` the model the report says it was scored with.
     """
     with store.transaction():
         requisition = store.requisitions.create(
@@ -202,6 +214,52 @@ def analysed_report(
             done.job.id,
             report_content if report_content is not None else content(),
             recording_id=done.recording.id,
-            model_version="Software engineer v2",
+            model_version=model_version,
         )
     return interview.id, report.id, done.recording.id
+
+
+def bilingual_model(store: Store) -> ModelSpec:
+    """A saved competency model naming the fixture's competencies in English and Chinese."""
+    spec = ModelSpec(
+        "Software engineer",
+        (
+            DimensionSpec(
+                "problem_solving",
+                "Problem solving",
+                0.6,
+                name_zh=PROBLEM_SOLVING_ZH,
+                anchors=(
+                    Anchor(9, "en", "Finds the root cause and proves the fix with numbers."),
+                    Anchor(9, "zh", ANCHOR_ZH),
+                ),
+            ),
+            DimensionSpec("collaboration", "Collaboration", 0.4, name_zh=ZH_NAME),
+        ),
+    )
+    with store.transaction():
+        return store.competency.save(spec)
+
+
+def bilingual_content(model: ModelSpec) -> dict[str, Any]:
+    """`content()` scored with `model`, its flags and findings carrying the scorer's codes."""
+    made = content()
+    scoring = made["sections"]["scoring"]
+    scoring["model"] = {"id": model.id, "name": model.name, "version": model.version}
+    scoring["answers"][0]["flags"] = [
+        {
+            "code": "result_not_quantified",
+            "message": "The result is not quantified.",
+            "probe": "How much did it improve?",
+        }
+    ]
+    scoring["to_probe"] = [
+        {
+            "text": f"Competency not yet covered by any answer. ({ZH_NAME})",
+            "evidence": [],
+            "code": "not_covered",
+            "dimension": "collaboration",
+        }
+    ]
+    scoring["strengths"][0]["text"] = f"Problem solving: “{QUOTE_RESULT}”"
+    return made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -16,6 +17,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.compliance.self_id import SelfIdError, SelfIdOffer, self_id_offer, set_demographics
 from appliance.hiring.candidate_views import (
     CandidateProfile,
     candidate_profile,
@@ -46,8 +48,11 @@ from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires, visibility
+from webui.self_id import posted_answers, refusal_text, self_id_choices
 
 bp = Blueprint("candidates", __name__)
+# Where a form may send the reader back: a report page of this site, never anywhere else.
+REPORT_PAGE = re.compile(r"/reports/\d+|/interviews/\d+/report")
 
 PAGE_SIZE = 25
 UPLOAD_ENDPOINT = "uploads.upload_page"
@@ -201,9 +206,23 @@ def _profile_page(
                 if allowed(principal, Action.EDIT_CANDIDATES)
                 else []
             ),
+            self_id=_self_id_form(store, principal, profile),
+            self_id_choices=self_id_choices(),
         ),
         status,
     )
+
+
+def _self_id_form(
+    store: Store, principal: Principal, profile: CandidateProfile
+) -> SelfIdOffer | None:
+    """The paper self-identification form's policy, for people who may edit the candidate.
+
+    Write-only: what was declared is never read back onto this page (it counts in audits only).
+    """
+    if allowed(principal, Action.EDIT_CANDIDATES) is None:
+        return None
+    return self_id_offer(store, profile.candidate.id)
 
 
 def _assignable(
@@ -250,6 +269,9 @@ def profile(candidate_id: int) -> ResponseReturnValue:
 
 def _back(candidate_id: int, message: str) -> ResponseReturnValue:
     flash(message, "success")
+    back = request.form.get("back", "")
+    if REPORT_PAGE.fullmatch(back):  # a decision taken on a report page returns there
+        return redirect(back, 303)
     return redirect(url_for("candidates.profile", candidate_id=candidate_id), 303)
 
 
@@ -306,6 +328,25 @@ def recommend(candidate_id: int) -> ResponseReturnValue:
     if failed is not None:
         return failed
     return _back(candidate_id, _("The recommendation was recorded."))
+
+
+@bp.post("/candidates/<int:candidate_id>/self-identification")
+@requires(Action.EDIT_CANDIDATES)
+def self_identification(candidate_id: int) -> ResponseReturnValue:
+    """Record what a candidate declared on a paper form (sex, race/ethnicity, or neither)."""
+    sex, race, consent = posted_answers(request.form)
+    try:
+        set_demographics(
+            app_store(),
+            current_principal(),
+            candidate_id=candidate_id,
+            sex=sex,
+            race_ethnicity=race,
+            consent=consent,
+        )
+    except SelfIdError as exc:
+        return _failed(candidate_id, "self-id", RefusedError(refusal_text(exc)))
+    return _back(candidate_id, _("The self-identification was recorded. It is not shown anywhere."))
 
 
 def _interview_of(candidate_id: int, interview_id: int) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from appliance.analysis.report_document import (
@@ -19,21 +18,47 @@ from appliance.analysis.report_document import (
     log_explanation_export,
     report_document,
 )
-from appliance.hiring.report_views import report_detail
-from appliance.hiring.review import ReviewError, log_candidate_read, override_score
+from appliance.hiring.report_views import ReportDetail, report_detail
+from appliance.hiring.review import (
+    DECISIONS,
+    RECOMMENDATIONS,
+    ReviewError,
+    log_candidate_read,
+    override_score,
+)
 from appliance.platform.errors import RefusedError
 from appliance.security.permissions import Action, Visibility, allowed, require
+from webui import report_words
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("reports", __name__)
+report_words.register(bp)
 
 
 def _viewer_language() -> str:
     """The language the viewer reads the page in (`en`, `zh`): a transcript in another one is
     shown beside its machine translation."""
-    locale = get_locale()
-    return locale.language if locale is not None else "en"
+    return report_words.viewer_language()
+
+
+def _legacy_name(key: str, name: str) -> str:
+    """An older report's competency name; a bare key (the job has no model naming it) in words."""
+    return key.replace("_", " ").capitalize() if name == key else name
+
+
+def _legacy_rows(detail: ReportDetail) -> list[dict[str, Any]]:
+    """An older report's scores (its `scores` shape) as the summary card charts them."""
+    return [
+        {
+            "key": row.key,
+            "name": _legacy_name(row.key, row.name),
+            "score": row.current,
+            "ai_score": row.ai_score,
+            "override": row.overridden,
+        }
+        for row in detail.scores
+    ]
 
 
 def _report_page(
@@ -54,6 +79,10 @@ def _report_page(
             doc=report_document(store, principal, report_id),
             may_override=allowed(principal, Action.OVERRIDE_SCORE) is not None,
             viewer_language=_viewer_language(),
+            decisions=DECISIONS,
+            recommendations=RECOMMENDATIONS,
+            legacy_rows=_legacy_rows(detail) if detail.scored else [],
+            legacy_names={row.key: _legacy_name(row.key, row.name) for row in detail.scores},
             problems=problems or [],
             values=values or {},
         ),
@@ -158,6 +187,8 @@ def interview_report(interview_id: int) -> ResponseReturnValue:
         doc=document,
         may_explain=allowed(principal, Action.EXPORT_EXPLANATION) is not None,
         viewer_language=_viewer_language(),
+        decisions=DECISIONS,
+        recommendations=RECOMMENDATIONS,
     )
 
 

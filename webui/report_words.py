@@ -1,0 +1,317 @@
+"""The report pages in plain words: competency labels, delivery, visual observations, analysis
+steps, flags and the reasons a step produced nothing, as sentences in the viewer's language.
+
+The core hands over numbers and codes (`appliance.analysis.report_facts`, `report_steps`);
+every sentence is made here, through Flask-Babel, so a Chinese reader never meets an internal
+name. Registered as template globals by `register`.
+"""
+
+# Ranges are written with the en dash on purpose, as the pages print them.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flask_babel
+from flask import Blueprint
+from flask_babel import get_locale
+
+
+def _(text: str, **variables: Any) -> str:
+    """Flask-Babel's `gettext`, typed (its package has no type hints)."""
+    return str(flask_babel.gettext(text, **variables))
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """Flask-Babel's `ngettext`, typed."""
+    return str(flask_babel.ngettext(singular, plural, num, **variables))
+
+
+def viewer_language() -> str:
+    """The language the viewer reads the page in (`en`, `zh`)."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
+def _in_language(texts: Any, fallback: str) -> str:
+    if isinstance(texts, Mapping):
+        found = texts.get(viewer_language())
+        if found:
+            return str(found)
+    return fallback
+
+
+def label(dimension: Mapping[str, Any]) -> str:
+    """A competency's name from the model in the viewer's language (else as it was scored)."""
+    return _in_language(dimension.get("names"), str(dimension.get("name") or ""))
+
+
+def label_of(dimensions: list[Mapping[str, Any]], key: Any) -> str:
+    """The name of the competency with `key` among the document's (empty when unknown)."""
+    found = next((d for d in dimensions if d.get("key") == key), None)
+    return label(found) if found is not None else ""
+
+
+def anchor_text(anchor: Mapping[str, Any] | None) -> str:
+    """The level description in the viewer's language (else as it was scored)."""
+    if not anchor:
+        return ""
+    return _in_language(anchor.get("texts"), str(anchor.get("text") or ""))
+
+
+def _percent(share: float) -> int:
+    return round(share * 100)
+
+
+def delivery_line(facts: Mapping[str, Any] | None) -> str:
+    """E.g. `146 words a minute (typical 120-160) · pauses 18 % of the time · 2 fillers`."""
+    if not facts:
+        return ""
+    parts = []
+    rate = facts.get("rate_per_min")
+    low, high = facts.get("typical_rate") or (0, 0)
+    if rate is not None and facts.get("unit") == "characters":
+        parts.append(
+            _(
+                "%(rate)d characters a minute (typical %(low)d–%(high)d)",
+                rate=round(rate),
+                low=low,
+                high=high,
+            )
+        )
+    elif rate is not None:
+        parts.append(
+            _(
+                "%(rate)d words a minute (typical %(low)d–%(high)d)",
+                rate=round(rate),
+                low=low,
+                high=high,
+            )
+        )
+    if facts.get("pause_share") is not None:
+        parts.append(_("pauses %(share)d %% of the time", share=_percent(facts["pause_share"])))
+    if facts.get("fillers") is not None:
+        parts.append(ngettext("%(num)d filler", "%(num)d fillers", facts["fillers"]))
+    if facts.get("hesitations"):
+        parts.append(ngettext("%(num)d hesitation", "%(num)d hesitations", facts["hesitations"]))
+    if facts.get("long_pauses"):
+        parts.append(ngettext("%(num)d long pause", "%(num)d long pauses", facts["long_pauses"]))
+    return " · ".join(parts)
+
+
+def visual_line(facts: Mapping[str, Any] | None) -> str:
+    """E.g. `face in view 97 % of the time; looking at the camera 71 %`."""
+    if not facts:
+        return ""
+    parts = [_("face in view %(share)d %% of the time", share=_percent(facts["face"]))]
+    if facts.get("camera") is not None:
+        parts.append(_("looking at the camera %(share)d %%", share=_percent(facts["camera"])))
+    if facts.get("longest_look_away_s"):
+        seconds = f"{facts['longest_look_away_s']:.1f}"
+        parts.append(_("longest look away %(seconds)s s", seconds=seconds))
+    if facts.get("others_in_frame"):
+        parts.append(
+            ngettext(
+                "someone else in view %(num)d time",
+                "someone else in view %(num)d times",
+                facts["others_in_frame"],
+            )
+        )
+    return _("; ").join(parts)
+
+
+def step_label(name: str) -> str:
+    """What an analysis step did, in words."""
+    labels: dict[str, Callable[[], str]] = {
+        "probe": lambda: _("checked the recording"),
+        "policy_gate": lambda: _("checked the region's rules and the consents"),
+        "transcribe": lambda: _("transcribed the speech"),
+        "delivery": lambda: _("measured pace and pauses"),
+        "score": lambda: _("scored the answers"),
+        "visual_cues": lambda: _("observed the video"),
+        "affect": lambda: _("analysed facial expressions"),
+    }
+    return labels.get(name, lambda: _("a further step"))()
+
+
+def _condition(fact: str) -> str:
+    """A condition of the region's rules (a policy fact), in words."""
+    texts: dict[str, Callable[[], str]] = {
+        "setting.affect_enabled": lambda: _("affect analysis switched on for the region"),
+        "setting.visual_cues_enabled": lambda: _("visual observations switched on for the region"),
+        "consent.visual_cues": lambda: _("the candidate's consent to visual observations"),
+        "consent.visual_cues.before_interview": lambda: _(
+            "the candidate's consent to visual observations, given before the interview"
+        ),
+        "consent.ai_evaluation.before_interview": lambda: _(
+            "the candidate's consent to AI evaluation, given before the interview"
+        ),
+        "consent.biometric": lambda: _("a separate consent to biometric processing"),
+        "waiver.facial_recognition.before_interview": lambda: _(
+            "a signed facial-recognition waiver, given before the interview"
+        ),
+        "notice.given": lambda: _("a published notice given to the candidate"),
+        "notice.waiting_period_over": lambda: _(
+            "a notice sent at least 10 business days before the assessment"
+        ),
+        "bias_audit.current": lambda: _("a published bias audit at most one year old"),
+    }
+    return texts.get(fact, lambda: _("a condition of the region's rules"))()
+
+
+def reason(state: Mapping[str, Any] | None) -> str:
+    """Why a step produced nothing (a step's state from `report_steps`), in words."""
+    if not state or not state.get("reason"):
+        return ""
+    code = state["reason"]
+    if code == "policy":
+        policy = state.get("policy") or {}
+        if policy.get("forbidden"):
+            return _("the region's rules forbid it")
+        missing = [_condition(fact) for fact in policy.get("missing") or ()]
+        if missing:
+            return _("the region's rules require %(conditions)s", conditions=_("; ").join(missing))
+        return _("the region's rules or the candidate's consent do not allow it")
+    texts: dict[str, Callable[[], str]] = {
+        "no_video": lambda: _("the recording has no video"),
+        "no_audio": lambda: _("the recording has no sound"),
+        "no_speech": lambda: _("no speech was recognised"),
+        "no_transcript": lambda: _("there is no transcript"),
+        "no_model": lambda: _("the job has no competency model"),
+        "language": lambda: _("answers are scored in English and Chinese only"),
+        "no_pack": lambda: _("a model it needs is not installed"),
+        "gone": lambda: _("the interview or its job was removed"),
+        "needs_faces": lambda: _("it needs the visual observations, which were not made"),
+        "unreadable": lambda: _("the video could not be read"),
+        "failed": lambda: _("it failed"),
+        "not_run": lambda: _("the analysis does not include this step"),
+        "nothing_scored": lambda: _("no answer could be scored"),
+        "no_analysis": lambda: _("no recording has been analysed yet"),
+        "stored_apart": lambda: _("kept apart from the report; never used for a score"),
+    }
+    return texts.get(code, lambda: _("it gave no result"))()
+
+
+def not_scored(state: Mapping[str, Any] | None) -> str:
+    """The header's sentence for an interview without scores: why, in words."""
+    why = reason(state)
+    return _("Not scored: %(reason)s.", reason=why) if why else _("Not scored.")
+
+
+def flag_sentence(flag: Mapping[str, Any], dimensions: list[Mapping[str, Any]]) -> str:
+    """An answer's flag (or an area to probe) as a sentence in the viewer's language."""
+    code = str(flag.get("code") or "")
+    competency = label_of(dimensions, flag.get("dimension"))
+    if code == "not_covered" and competency:
+        return _("%(competency)s: not yet covered by any answer.", competency=competency)
+    texts: dict[str, Callable[[], str]] = {
+        "no_result": lambda: _(
+            "No result stated: the answer does not say what came of the actions."
+        ),
+        "result_not_quantified": lambda: _("The result is not quantified."),
+        "vague_role": lambda: _(
+            "Vague on own role: mostly 'we', little of what the candidate did personally."
+        ),
+        "no_action": lambda: _("No concrete actions described."),
+        "hypothetical": lambda: _(
+            "Hypothetical or general answer rather than a specific past example."
+        ),
+        "off_topic": lambda: _(
+            "The answer does not address the competency the question was asked for."
+        ),
+        "not_covered": lambda: _("Competency not yet covered by any answer."),
+        "language_mismatch": lambda: _(
+            "Answered in another language than the interview's: not scored."
+        ),
+        "empty": lambda: _("Nothing was said in this answer."),
+    }
+    if code in texts:
+        return texts[code]()
+    return str(flag.get("message") or flag.get("text") or "")
+
+
+def top_strengths(doc: Mapping[str, Any], count: int = 2) -> list[Mapping[str, Any]]:
+    """The strengths whose competencies score highest now (a person's override counts)."""
+    scores = {d.get("key"): d.get("score") for d in doc.get("dimensions") or ()}
+
+    def rank(finding: Mapping[str, Any]) -> float:
+        score = scores.get(finding.get("dimension"))
+        return -float(score) if isinstance(score, int | float) else 0.0
+
+    return sorted(doc.get("strengths") or (), key=rank)[:count]
+
+
+def strength_sentence(finding: Mapping[str, Any], dimensions: list[Mapping[str, Any]]) -> str:
+    """A strength: the competency in the viewer's language and the words that showed it."""
+    competency = label_of(dimensions, finding.get("dimension"))
+    evidence = finding.get("evidence") or []
+    if competency and evidence:
+        return _("%(competency)s: “%(quote)s”", competency=competency, quote=evidence[0]["quote"])
+    return str(finding.get("text") or "")
+
+
+# Codecs as people know them (the probe reports FFmpeg's names).
+CODECS = {
+    "pcm_s16le": "PCM 16-bit",
+    "pcm_s24le": "PCM 24-bit",
+    "pcm_f32le": "PCM 32-bit float",
+    "h264": "H.264",
+    "hevc": "H.265",
+    "aac": "AAC",
+    "mp3": "MP3",
+    "opus": "Opus",
+    "vorbis": "Vorbis",
+    "vp8": "VP8",
+    "vp9": "VP9",
+    "av1": "AV1",
+    "flac": "FLAC",
+}
+
+
+def codec_name(codec: Any) -> str:
+    """A codec by its common name (an unknown one as the probe named it, without underscores)."""
+    if not codec:
+        return "-"
+    return CODECS.get(str(codec), str(codec).replace("_", " "))
+
+
+GLOBALS: tuple[Callable[..., Any], ...] = (
+    codec_name,
+    label,
+    label_of,
+    anchor_text,
+    delivery_line,
+    visual_line,
+    step_label,
+    reason,
+    not_scored,
+    flag_sentence,
+    strength_sentence,
+    top_strengths,
+)
+
+
+def register(blueprint: Blueprint) -> None:
+    """Make the sentences available to every template (under their function names)."""
+    for function in GLOBALS:
+        blueprint.add_app_template_global(function, function.__name__)
+
+
+__all__ = [
+    "anchor_text",
+    "codec_name",
+    "delivery_line",
+    "flag_sentence",
+    "label",
+    "label_of",
+    "not_scored",
+    "reason",
+    "register",
+    "step_label",
+    "strength_sentence",
+    "top_strengths",
+    "viewer_language",
+    "visual_line",
+]
