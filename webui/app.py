@@ -31,6 +31,7 @@ from appliance.store import Store
 from webui import views
 from webui.api.errors import json_error
 from webui.api.json_body import LimitedJSONProvider
+from webui.report_words import viewer_language
 from webui.security import (
     PasswordChangeRequired,
     is_public,
@@ -260,6 +261,8 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
     csrf = CSRFProtect(app)
     Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.jinja_env.filters["localtime"] = localtime
+    # The language a page's own words are read in ("en", "zh"): for labels a model has in both.
+    app.jinja_env.globals["reading_language"] = viewer_language
 
     _register_blueprints(app, csrf)
     _add_template_globals(app, config)

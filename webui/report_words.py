@@ -252,6 +252,91 @@ def strength_sentence(finding: Mapping[str, Any], dimensions: list[Mapping[str, 
     return str(finding.get("text") or "")
 
 
+def language_name(code: Any) -> str:
+    """A language code (`en`, `zh-CN`) by its name in the viewer's language."""
+    base = str(code or "").replace("_", "-").split("-")[0].lower()
+    names: dict[str, Callable[[], str]] = {
+        "en": lambda: _("English"),
+        "zh": lambda: _("Chinese"),
+    }
+    return names[base]() if base in names else str(code or "")
+
+
+def decision_name(kind: Any) -> str:
+    """A decision or recommendation (`advance`, `recommend_hire`) in words."""
+    names: dict[str, Callable[[], str]] = {
+        "advance": lambda: _("Advance"),
+        "reject": lambda: _("Reject"),
+        "hire": lambda: _("Hire"),
+        "recommend_hire": lambda: _("Recommend hiring"),
+        "recommend_reject": lambda: _("Recommend rejecting"),
+        "recommend_hold": lambda: _("Recommend holding"),
+    }
+    return names[kind]() if kind in names else str(kind or "").replace("_", " ")
+
+
+def cue_name(cue: Any) -> str:
+    """What made a sentence evidence (the scorer's cue), in words; empty for an unknown one."""
+    names: dict[str, Callable[[], str]] = {
+        "result_quantified": lambda: _("quantified result"),
+        "result": lambda: _("result"),
+        "action_own": lambda: _("own action"),
+        "action_team": lambda: _("team action"),
+        "task": lambda: _("task"),
+        "situation": lambda: _("situation"),
+        "keyword": lambda: _("competency keyword"),
+        "relevant": lambda: _("most relevant passage"),
+        "vague": lambda: _("vague statement"),
+        "off_topic": lambda: _("off the question's topic"),
+    }
+    return names[cue]() if cue in names else ""
+
+
+def model_name(doc: Mapping[str, Any]) -> str:
+    """The competency model the scores came from: name and version, else as the report names
+    it, else that it was not recorded."""
+    models = doc.get("models") or {}
+    model = models.get("competency_model") or {}
+    if model.get("name") and model.get("version") is not None:
+        return _("%(name)s, version %(version)s", name=model["name"], version=model["version"])
+    if models.get("competency_model_label"):
+        return str(models["competency_model_label"])
+    return _("a competency model that was not recorded")
+
+
+def score_text(dimension: Mapping[str, Any]) -> str:
+    """A competency's score as the chart writes it: `8`, `7 (AI 6)` after an override, or
+    `not assessed`."""
+    score = dimension.get("score")
+    if score is None:
+        return _("not assessed")
+    if dimension.get("override"):
+        ai = dimension.get("ai_score")
+        machine = _("AI")
+        return f"{score:g} ({machine} {'-' if ai is None else f'{ai:g}'})"
+    return f"{score:g}"
+
+
+def language_note(doc: Mapping[str, Any]) -> str:
+    """That the answers are in another language than the interview's (empty when they are
+    not), and, when scored anyway, that the scores may not be meaningful."""
+    check = doc.get("language_check") or {}
+    if not check.get("mismatch"):
+        return ""
+    spoken, interview = check.get("spoken"), check.get("interview")
+    if spoken and interview and language_name(spoken) != language_name(interview):
+        note = _(
+            "The answers were spoken in %(spoken)s; the interview is in %(interview)s.",
+            spoken=language_name(spoken),
+            interview=language_name(interview),
+        )
+    else:
+        note = _("Some answers are in another language than the interview's.")
+    if doc.get("scored"):
+        note = " ".join((note, _("Scores may not be meaningful.")))
+    return note
+
+
 # Codecs as people know them (the probe reports FFmpeg's names).
 CODECS = {
     "pcm_s16le": "PCM 16-bit",
@@ -302,13 +387,19 @@ def register(blueprint: Blueprint) -> None:
 __all__ = [
     "anchor_text",
     "codec_name",
+    "cue_name",
+    "decision_name",
     "delivery_line",
     "flag_sentence",
     "label",
     "label_of",
+    "language_name",
+    "language_note",
+    "model_name",
     "not_scored",
     "reason",
     "register",
+    "score_text",
     "step_label",
     "strength_sentence",
     "top_strengths",

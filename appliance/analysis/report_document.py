@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.analysis.answer_transcripts import answer_words, player_kind
+from appliance.analysis.interview_scores import (
+    SCOPE_ANSWER,
+    SCOPE_INTERVIEW,
+    AppliedOverride,
+    InterviewScores,
+    latest_per_recording,
+    score_overrides,
+    sections_of,
+)
 from appliance.analysis.report_facts import (
     answer_delivery,
     answer_visual,
@@ -36,7 +45,7 @@ from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.reports import Report
-from appliance.store.review import ScoreOverride
+from appliance.store.review import Evaluation
 from inference.interfaces import Transcript
 
 FORMAT = "interview-appliance/report-1"
@@ -70,34 +79,7 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _sections(report: Report) -> dict[str, Any]:
-    return _dict(_dict(report.content).get("sections"))
-
-
-def latest_per_recording(reports: list[Report]) -> list[Report]:
-    """The newest report of each recording (a re-analysis supersedes the older report)."""
-    newest: dict[Any, Report] = {}
-    for report in sorted(reports, key=lambda r: r.id):
-        newest[report.recording_id if report.recording_id is not None else ("r", report.id)] = (
-            report
-        )
-    return sorted(newest.values(), key=lambda r: r.id)
-
-
-def combined_scoring(reports: list[Report]) -> tuple[dict[str, Any] | None, list[int | None]]:
-    """The scoring of the interview (one recording's section, or the aggregate of several),
-    and the recording each evidence span's `recording` position points at."""
-    scored = [r for r in reports if isinstance(_sections(r).get("scoring"), dict)]
-    if not scored:
-        return None, []
-    if len(scored) == 1:
-        return dict(_sections(scored[0])["scoring"]), [scored[0].recording_id]
-    from appliance.scoring import SCORER, aggregate_interview
-
-    # The aggregate numbers recordings by their place among the sections it can use.
-    usable = [r for r in scored if _sections(r)["scoring"].get("scorer") == SCORER]
-    aggregated = aggregate_interview([_sections(r)["scoring"] for r in scored])
-    return aggregated, [r.recording_id for r in usable]
+_sections = sections_of
 
 
 def _place_evidence(document: dict[str, Any], recordings: list[int | None]) -> None:
@@ -113,15 +95,6 @@ def _place_evidence(document: dict[str, Any], recordings: list[int | None]) -> N
             span["recording_id"] = recordings[position]
         else:
             span["recording_id"] = None
-
-
-def _latest_overrides(overrides: list[tuple[Report, ScoreOverride]]) -> dict[str, ScoreOverride]:
-    latest: dict[str, ScoreOverride] = {}
-    for _report, override in sorted(
-        overrides, key=lambda item: (item[1].overridden_at, item[1].id)
-    ):
-        latest[override.dimension] = override
-    return latest
 
 
 def _weighted(dimensions: list[dict[str, Any]], field: str) -> float | None:
@@ -203,22 +176,23 @@ def _model_spec(
 
 
 def _dimensions(
-    scoring: dict[str, Any],
-    overrides: dict[str, ScoreOverride],
+    scores: InterviewScores,
     names: _Names,
     spec: ModelSpec | None = None,
+    scorecards: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     labels = dimension_labels(spec)
-    for dim in _list(scoring.get("dimensions")):
+    for dim in _list((scores.scoring or {}).get("dimensions")):
         if not isinstance(dim, dict) or not dim.get("key"):
             continue
         key = str(dim["key"])
         ai = _number(dim.get("score"))
-        override = overrides.get(key)
+        applied = scores.applied.get(key)
         anchor = _dict(dim.get("anchor"))
         label = labels.get(key, {})
         name = str(dim.get("name") or key)
+        people = _people(key, ai, scorecards or [])
         rows.append(
             {
                 "key": key,
@@ -226,7 +200,7 @@ def _dimensions(
                 "names": label.get("names") or {"en": name, "zh": name},
                 "weight": _number(dim.get("weight")) or 0.0,
                 "ai_score": ai,
-                "score": override.new_score if override else ai,
+                "score": scores.current.get(key),
                 "confidence": _number(dim.get("confidence")),
                 "anchor": {
                     "level": anchor.get("level"),
@@ -237,18 +211,63 @@ def _dimensions(
                 else None,
                 "evidence": _spans(dim.get("evidence")),
                 "rationale": str(dim.get("rationale") or ""),
-                "override": {
-                    "from": override.previous_score,
-                    "to": override.new_score,
-                    "reason": override.reason,
-                    "by": names(override.overridden_by),
-                    "at": override.overridden_at,
-                }
-                if override
-                else None,
+                "override": _applied(applied, names) if applied else None,
+                "people": people,
+                "disagreement": any(p["disagrees"] for p in people),
             }
         )
     return rows
+
+
+def _applied(applied: AppliedOverride, names: _Names) -> dict[str, Any]:
+    override = applied.override
+    return {
+        "from": override.previous_score,
+        "to": override.new_score,
+        "reason": override.reason,
+        "by": names(override.overridden_by),
+        "at": override.overridden_at,
+        "scope": applied.scope,
+        "report_id": applied.report_id,
+    }
+
+
+# A person's rating this far from the machine's score is shown as a disagreement.
+DISAGREEMENT = 3
+
+
+def _people(key: str, ai: float | None, scorecards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ratings people gave this competency on their scorecards, oldest first."""
+    found = []
+    for card in scorecards:
+        rating = card["ratings"].get(key)
+        if rating is None:
+            continue
+        found.append(
+            {
+                "by": card["by"],
+                "kind": card["kind"],
+                "rating": rating,
+                "disagrees": ai is not None and abs(rating - ai) >= DISAGREEMENT,
+            }
+        )
+    return found
+
+
+def _scorecards(evaluations: list[Evaluation], names: _Names) -> list[dict[str, Any]]:
+    """The interviewers' and experts' evaluations: overall rating, notes, per-competency."""
+    return [
+        {
+            "id": ev.id,
+            "kind": ev.kind,
+            "by": names(ev.author_id),
+            "at": ev.created_at,
+            "rating": ev.rating,
+            "summary": ev.summary,
+            "ratings": dict(ev.ratings),
+        }
+        for ev in evaluations
+    ]
 
 
 def _spans_of(store: Store, report: Report) -> list[dict[str, Any]]:
@@ -537,13 +556,15 @@ def _scores(
     }
 
 
-def _override_history(
-    overrides: list[tuple[Report, ScoreOverride]], names: _Names
-) -> list[dict[str, Any]]:
-    """Every override of the reports, oldest first, with who made it."""
+def _override_history(scores: InterviewScores, names: _Names) -> list[dict[str, Any]]:
+    """Every override of the reports and of the interview, oldest first, with who made it."""
+    changes = [
+        (o.overridden_at, o.id, SCOPE_ANSWER, r.id, o) for r, o in scores.answer_overrides
+    ] + [(o.overridden_at, o.id, SCOPE_INTERVIEW, None, o) for o in scores.interview_overrides]
     return [
         {
-            "report_id": r.id,
+            "report_id": report_id,
+            "scope": scope,
             "dimension": o.dimension,
             "from": o.previous_score,
             "to": o.new_score,
@@ -551,20 +572,29 @@ def _override_history(
             "by": names(o.overridden_by),
             "at": o.overridden_at,
         }
-        for r, o in sorted(overrides, key=lambda item: item[1].id)
+        for _at, _id, scope, report_id, o in sorted(changes, key=lambda c: (c[0], c[2], c[1]))
     ]
 
 
-def _document(store: Store, interview: Interview, reports: list[Report]) -> dict[str, Any]:
+def _document(
+    store: Store, interview: Interview, reports: list[Report], *, whole: bool
+) -> dict[str, Any]:
+    """The document of these reports; `whole`: of the whole interview (its own overrides and
+    the people's scorecards apply), else of one report."""
     names = _Names(store)
     candidate = store.candidates.get(interview.candidate_id)
     requisition = store.requisitions.get(interview.requisition_id)
-    scoring, recordings = combined_scoring(reports)
+    scores = score_overrides(
+        reports,
+        [(r, o) for r in reports for o in store.overrides.for_report(r.id)],
+        store.interview_overrides.for_interview(interview.id) if whole else [],
+    )
+    scoring, recordings = scores.scoring, scores.recordings
     observed = _visual(reports)
     cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
-    overrides = [(r, o) for r in reports for o in store.overrides.for_report(r.id)]
+    scorecards = _scorecards(store.evaluations.for_interview(interview.id), names)
     spec = _model_spec(store, scoring or {}, requisition)
-    dimensions = _dimensions(scoring or {}, _latest_overrides(overrides), names, spec)
+    dimensions = _dimensions(scores, names, spec, scorecards)
     notes = _notes(reports)
     players = _players(store, reports)
     document = {
@@ -575,8 +605,9 @@ def _document(store: Store, interview: Interview, reports: list[Report]) -> dict
         "visual_cues": observed if cues_allowed else [],
         "visual_cues_withheld": bool(observed) and not cues_allowed,
         "models": _models(reports, scoring),
-        "overrides": _override_history(overrides, names),
+        "overrides": _override_history(scores, names),
         "decisions": _decisions(store, interview, names),
+        "scorecards": scorecards,
         "notes": notes,
     }
     _place_evidence(document, recordings)
@@ -591,7 +622,7 @@ def report_document(store: Store, principal: Principal, report_id: int) -> dict[
     """The document of one report (one recording's analysis)."""
     visibility = require(principal, Action.VIEW_REPORTS)
     report = store.reports.get_visible(report_id, visibility)
-    return _document(store, store.interviews.get(report.interview_id), [report])
+    return _document(store, store.interviews.get(report.interview_id), [report], whole=False)
 
 
 def interview_document(store: Store, principal: Principal, interview_id: int) -> dict[str, Any]:
@@ -599,7 +630,7 @@ def interview_document(store: Store, principal: Principal, interview_id: int) ->
     visibility = require(principal, Action.VIEW_REPORTS)
     interview = _visible_interview(store, visibility, interview_id)
     reports = latest_per_recording(store.reports.for_interview(interview.id))
-    return _document(store, interview, reports)
+    return _document(store, interview, reports, whole=True)
 
 
 def explanation(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The `decisions_scores` kind: per candidate pseudonym and requisition, the decisions, the AI
-scores, the overrides and the current scores; free-text reasons stay out (only their kind)."""
+scores, the overrides (of single reports and of whole interviews) and the current scores;
+free-text reasons stay out (only their kind)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,21 @@ OVERRIDE_COLUMNS = (
     "reason_kind",
 )
 
+INTERVIEW_OVERRIDE_COLUMNS = (
+    "pseudonym",
+    "requisition_id",
+    "region",
+    "interview_id",
+    "override_id",
+    "dimension",
+    "previous_score",
+    "new_score",
+    "overridden_by",
+    "overridden_by_role",
+    "overridden_at",
+    "reason_kind",
+)
+
 
 @dataclass(frozen=True)
 class _Tables:
@@ -64,6 +80,7 @@ class _Tables:
     decision_rows: Table
     scores: Table
     overrides: Table
+    interview_overrides: Table
 
 
 def write_decisions_scores(ctx: ExportContext, bundle: BundleWriter) -> None:
@@ -81,6 +98,11 @@ def write_decisions_scores(ctx: ExportContext, bundle: BundleWriter) -> None:
         decision_rows=bundle.table("decisions", DECISION_COLUMNS, formats=("csv",)),
         scores=bundle.table("scores", SCORE_COLUMNS, formats=("csv",)),
         overrides=bundle.table("overrides", OVERRIDE_COLUMNS, formats=("csv",)),
+        # Overrides of a whole interview's score for a competency (all its answers together):
+        # the interview's own score is the newest of them, whatever its reports say.
+        interview_overrides=bundle.table(
+            "interview_overrides", INTERVIEW_OVERRIDE_COLUMNS, formats=("csv",)
+        ),
     )
     last_id = max(1, repo.last_candidate_id())  # progress: subjects come in candidate order
     for batch in repo.subject_batches(export.region, start, end, ctx.batch_size):
@@ -107,6 +129,7 @@ def _write_subjects(ctx: ExportContext, tables: _Tables, admitted: list[Row]) ->
     reported = _grouped(repo.reports_of(ids, start, end), "candidate_id", "requisition_id")
     report_ids = [report["id"] for rows in reported.values() for report in rows]
     overridden = _grouped(repo.overrides_of(report_ids), "report_id") if report_ids else {}
+    whole = _grouped(repo.interview_overrides_of(ids, start, end), "candidate_id", "requisition_id")
     for row in admitted:
         pair = (row["candidate_id"], row["requisition_id"])
         base = {
@@ -121,12 +144,18 @@ def _write_subjects(ctx: ExportContext, tables: _Tables, admitted: list[Row]) ->
         for report in reported.get(pair, []):
             changes = overridden.get((report["id"],), [])
             report_rows.append(_write_report(tables, base, report, changes))
+        interview_rows = [
+            {"interview_id": o["interview_id"], **_override_row(o)} for o in whole.get(pair, [])
+        ]
+        for change in interview_rows:
+            tables.interview_overrides.add({**base, **change})
         tables.subjects.add(
             {
                 **base,
                 "department": row["department"],
                 "decisions": decision_rows,
                 "reports": report_rows,
+                "interview_overrides": interview_rows,
             }
         )
 

@@ -11,9 +11,11 @@ from appliance.hiring.common import (
     MAX_TEXT,
     NameLookup,
     RequisitionLookup,
+    competency_model_of,
 )
 from appliance.security.permissions import Visibility
 from appliance.store import Store
+from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
@@ -48,6 +50,7 @@ class InterviewDetail:
     reports: list[Report]
     evaluations: list[EvaluationView]
     assignees: list[Assignee]
+    model: ModelSpec | None = None  # the job's competency model: what a scorecard rates
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def candidate_profile(store: Store, visibility: Visibility, candidate_id: int) -
                     Assignee(user_id, names(user_id), duty)
                     for user_id, duty in store.interviews.assignees(interview.id)
                 ],
+                competency_model_of(store, requisitions(interview.requisition_id)),
             )
         )
     job_ids = {detail.requisition.id for detail in details}

@@ -1,4 +1,4 @@
-"""The dashboard: counts by interview status, the newest candidates, reports awaiting a
+"""The dashboard: counts by interview status, the newest candidates, interviews awaiting a
 decision and the viewer's own assignments, each scoped by the viewer's permissions."""
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ from appliance.security.permissions import Action, Principal, Visibility, allowe
 from appliance.store import Store
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
-from appliance.store.reports import Report
 
 LATEST_CANDIDATES = 10
 AWAITING_SCAN = 200
 
 
 @dataclass(frozen=True)
-class AwaitingReport:
-    """A report with no decision recorded for its job since it was drafted."""
+class AwaitingInterview:
+    """An analysed interview with no decision recorded for its job since its newest report:
+    one row however many answers (reports) it has."""
 
-    report: Report
+    interview: Interview
     candidate: Candidate
     requisition: Requisition
+    reports: int
+    newest: str  # when its newest report was drafted
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Dashboard:
 
     status_counts: dict[str, int] | None = None
     latest: list[CandidateRow] = field(default_factory=list)
-    awaiting: list[AwaitingReport] = field(default_factory=list)
+    awaiting: list[AwaitingInterview] = field(default_factory=list)
     assigned: list[AssignedInterview] = field(default_factory=list)
 
 
@@ -97,8 +99,9 @@ def dashboard(store: Store, principal: Principal) -> Dashboard:
     return Dashboard(counts, latest, awaiting, assigned)
 
 
-def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingReport]:
-    """Visible reports of analysed interviews with no decision on that job since the report."""
+def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingInterview]:
+    """Visible analysed interviews with no decision on their job since their newest report,
+    newest first."""
     requisitions = RequisitionLookup(store)
     found = []
     for candidate in store.candidates.visible(visibility, status="analysed", limit=AWAITING_SCAN):
@@ -111,12 +114,21 @@ def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingRepo
         for interview in store.interviews.for_candidate_visible(candidate.id, visibility):
             if interview.status != "analysed":
                 continue
-            for report in store.reports.for_interview(interview.id):
-                if decided.get(interview.requisition_id, "") < report.created_at:
-                    found.append(
-                        AwaitingReport(report, candidate, requisitions(interview.requisition_id))
+            reports = store.reports.for_interview(interview.id)
+            if not reports:
+                continue
+            newest = max(report.created_at for report in reports)
+            if decided.get(interview.requisition_id, "") < newest:
+                found.append(
+                    AwaitingInterview(
+                        interview,
+                        candidate,
+                        requisitions(interview.requisition_id),
+                        len(reports),
+                        newest,
                     )
-    return sorted(found, key=lambda item: item.report.created_at, reverse=True)
+                )
+    return sorted(found, key=lambda item: item.newest, reverse=True)
 
 
-__all__ = ["AssignedInterview", "AwaitingReport", "Dashboard", "awaiting_decision", "dashboard"]
+__all__ = ["AssignedInterview", "AwaitingInterview", "Dashboard", "awaiting_decision", "dashboard"]

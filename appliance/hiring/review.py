@@ -7,8 +7,10 @@ and writes the audit entry in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from appliance.hiring.common import competency_model_of
 from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.scheduling.next_round import enqueue_next_round
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
@@ -26,7 +28,8 @@ class ReviewError(RefusedError):
     exit_code = 18
 
 
-def _reason(text: str) -> str:
+def require_reason(text: str) -> str:
+    """The reason a person gave, trimmed; ReviewError when it is empty or too long."""
     cleaned = (text or "").strip()
     if not cleaned:
         raise ReviewError("a reason is required")
@@ -57,7 +60,7 @@ def record_decision(
         i.requisition_id == requisition.id for i in store.interviews.for_candidate(candidate.id)
     ):
         raise ReviewError("the candidate has no interview for this requisition")
-    text = _reason(reason)
+    text = require_reason(reason)
     with store.transaction():
         decision = store.decisions.add(candidate.id, requisition.id, kind, text, principal.user_id)
         store.audit.append(
@@ -97,7 +100,7 @@ def override_score(
         raise ReviewError(f"the report has no AI score for {dimension!r}")
     if not 1 <= new_score <= 10:
         raise ReviewError("a score is between 1 and 10")
-    text = _reason(reason)
+    text = require_reason(reason)
     interview = store.interviews.get(report.interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     previous = current_scores(store, report_id).get(dimension, scores[dimension])
@@ -128,6 +131,25 @@ def current_scores(store: Store, report_id: int) -> dict[str, float]:
     return scores
 
 
+def _scorecard(
+    store: Store, interview_id: int, ratings: Mapping[str, int] | None
+) -> dict[str, int]:
+    """Checked ratings per competency: each a competency of the job's model, 1 to 10."""
+    if not ratings:
+        return {}
+    interview = store.interviews.get(interview_id)
+    model = competency_model_of(store, store.requisitions.get(interview.requisition_id))
+    known = {dim.key: dim.name for dim in model.dimensions} if model else {}
+    checked: dict[str, int] = {}
+    for key, value in ratings.items():
+        if key not in known:
+            raise ReviewError(f"the job's competency model has no competency {key!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+            raise ReviewError(f"the rating of {known[key]} is a whole number from 1 to 10")
+        checked[key] = value
+    return checked
+
+
 def add_evaluation(
     store: Store,
     principal: Principal,
@@ -136,8 +158,10 @@ def add_evaluation(
     kind: str,
     rating: int,
     summary: str,
+    ratings: Mapping[str, int] | None = None,
 ) -> Evaluation:
-    """An assigned interviewer's (or technical expert's) own evaluation of an interview."""
+    """An assigned interviewer's (or technical expert's) own evaluation of an interview: an
+    overall rating, notes, and optionally a scorecard rating each competency of the job."""
     action = {"interview": Action.ADD_EVALUATION, "technical": Action.ADD_TECH_EVALUATION}.get(kind)
     if action is None:
         raise ReviewError(f"unknown evaluation kind {kind!r}")
@@ -148,12 +172,18 @@ def add_evaluation(
         raise NotFoundError(f"no interview {interview_id}")
     if not 1 <= rating <= 10:
         raise ReviewError("a rating is between 1 and 10")
-    text = _reason(summary)
+    text = require_reason(summary)
+    scorecard = _scorecard(store, interview_id, ratings)
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(principal.actor, f"evaluation.{kind}", subject=candidate.pseudonym) as entry:
-        evaluation = store.evaluations.add(interview_id, principal.user_id, kind, rating, text)
-        entry.details.update(evaluation=evaluation.id, interview=interview_id)
+        evaluation = store.evaluations.add(
+            interview_id, principal.user_id, kind, rating, text, scorecard
+        )
+        # Which competencies were rated, never the ratings (the log outlives an erasure).
+        entry.details.update(
+            evaluation=evaluation.id, interview=interview_id, rated=sorted(scorecard)
+        )
     return evaluation
 
 
@@ -191,4 +221,5 @@ __all__ = [
     "log_candidate_reads",
     "override_score",
     "record_decision",
+    "require_reason",
 ]

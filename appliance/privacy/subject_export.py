@@ -212,10 +212,22 @@ def _interview(
                 "kind": ev.kind,
                 "rating": ev.rating,
                 "summary": ev.summary,
+                "ratings": dict(ev.ratings),
                 "by": name(ev.author_id),
                 "at": ev.created_at,
             }
             for ev in store.evaluations.for_interview(interview.id)
+        ],
+        "interview_overrides": [
+            {
+                "competency": change.dimension,
+                "from": change.previous_score,
+                "to": change.new_score,
+                "reason": change.reason,
+                "by": name(change.overridden_by),
+                "at": change.overridden_at,
+            }
+            for change in store.interview_overrides.for_interview(interview.id)
         ],
     }
 
@@ -356,10 +368,17 @@ def summary_html(data: dict[str, Any]) -> str:
                     f" {_e(change['from'])} to {_e(change['to'])} on {_e(change['at'])}:"
                     f" {_e(change['reason'])}</p>"
                 )
-        for ev in interview["evaluations"]:
+        for change in interview["interview_overrides"]:
             out.append(
-                f"<p>Evaluation by {_e(ev['by'])} ({_e(ev['at'])}), rating {_e(ev['rating'])}:"
-                f" {_e(ev['summary'])}</p>"
+                f"<p>{_e(change['by'])} changed {_e(change['competency'])} for the whole"
+                f" interview from {_e(change['from'])} to {_e(change['to'])} on"
+                f" {_e(change['at'])}: {_e(change['reason'])}</p>"
+            )
+        for ev in interview["evaluations"]:
+            ratings = ", ".join(f"{_e(key)} {_e(value)}" for key, value in ev["ratings"].items())
+            out.append(
+                f"<p>Evaluation by {_e(ev['by'])} ({_e(ev['at'])}), rating {_e(ev['rating'])}"
+                f"{f' (per competency: {ratings})' if ratings else ''}: {_e(ev['summary'])}</p>"
             )
     out.append("<h2>Decisions (each made by a person)</h2><ul>")
     for decision in data["decisions"]:

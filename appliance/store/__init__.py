@@ -24,6 +24,7 @@ from appliance.store.resumes import PersonalQuestionRepository, ResumeRepository
 from appliance.store.review import (
     DecisionRepository,
     EvaluationRepository,
+    InterviewOverrideRepository,
     ScoreOverrideRepository,
 )
 from appliance.store.room import (
@@ -70,6 +71,7 @@ class Store:
         self.vault = VaultRepository(self)
         self.decisions = DecisionRepository(self)
         self.overrides = ScoreOverrideRepository(self)
+        self.interview_overrides = InterviewOverrideRepository(self)
         self.evaluations = EvaluationRepository(self)
         self.api_tokens = ApiTokenRepository(self)
         self.login_throttle = LoginThrottleRepository(self)

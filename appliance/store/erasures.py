@@ -40,6 +40,11 @@ _DERIVED: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         f" (SELECT id FROM reports WHERE interview_id IN ({_INTERVIEWS_OF}))",
         (ERASED,),
     ),
+    (
+        "interview_overrides",
+        f"UPDATE interview_overrides SET reason = ? WHERE interview_id IN ({_INTERVIEWS_OF})",
+        (ERASED,),
+    ),
     ("decisions", "UPDATE decisions SET reason = ? WHERE candidate_id = ?", (ERASED,)),
     ("evaluations", f"DELETE FROM evaluations WHERE interview_id IN ({_INTERVIEWS_OF})", ()),
     (

@@ -446,6 +446,23 @@ class ExportRepository(SealedRepository):
         ).fetchall()
         return rows
 
+    def interview_overrides_of(
+        self, candidate_ids: Sequence[int], start: str, end: str
+    ) -> list[Row]:
+        """Overrides of whole interviews' scores of these candidates made in the period,
+        oldest first, with the interview's job and the overrider's role."""
+        rows: list[Row] = self.conn.execute(
+            "SELECT o.id, o.interview_id, o.dimension, o.previous_score, o.new_score,"
+            " o.overridden_by, o.overridden_at, u.role AS overridden_by_role,"
+            " i.candidate_id, i.requisition_id"
+            " FROM interview_overrides o JOIN interviews i ON i.id = o.interview_id"
+            " LEFT JOIN users u ON u.id = o.overridden_by"
+            f" WHERE i.candidate_id IN ({_marks(candidate_ids)})"
+            " AND o.overridden_at >= ? AND o.overridden_at < ? ORDER BY o.id",
+            (*candidate_ids, start, end),
+        ).fetchall()
+        return rows
+
     def audit_range(self, start: str, end: str) -> tuple[int, int] | None:
         """The first and last audit seq written in the period (None: no entry)."""
         row = self.conn.execute(
@@ -517,6 +534,9 @@ _SUBJECTS = (
     " UNION SELECT i.candidate_id, i.requisition_id FROM score_overrides o"
     "  JOIN reports rep ON rep.id = o.report_id JOIN interviews i ON i.id = rep.interview_id"
     "  WHERE o.overridden_at >= ? AND o.overridden_at < ?"
+    " UNION SELECT i.candidate_id, i.requisition_id FROM interview_overrides o"
+    "  JOIN interviews i ON i.id = o.interview_id"
+    "  WHERE o.overridden_at >= ? AND o.overridden_at < ?"
     ") p JOIN candidates c ON c.id = p.candidate_id JOIN requisitions r ON r.id = p.requisition_id"
     " WHERE r.region = ? ORDER BY p.candidate_id, p.requisition_id"
 )
@@ -531,4 +551,4 @@ _RECORDINGS = (
 
 
 def _subject_params(region: str, start: str, end: str) -> tuple[str, ...]:
-    return (start, end, start, end, start, end, region)
+    return (start, end, start, end, start, end, start, end, region)

@@ -121,9 +121,19 @@ class RetentionRepository(Repository):
         self.conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
 
     def delete_report(self, report_id: int) -> None:
-        """Remove a report and its overrides (its AI decision log entry stays)."""
+        """Remove a report and its overrides (its AI decision log entry stays); the overrides
+        of its interview's scores go with the interview's last report."""
+        row = self.conn.execute(
+            "SELECT interview_id FROM reports WHERE id = ?", (report_id,)
+        ).fetchone()
         self.conn.execute("DELETE FROM score_overrides WHERE report_id = ?", (report_id,))
         self.conn.execute("DELETE FROM reports WHERE id = ?", (report_id,))
+        if row is not None:
+            self.conn.execute(
+                "DELETE FROM interview_overrides WHERE interview_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM reports WHERE interview_id = ?)",
+                (row["interview_id"], row["interview_id"]),
+            )
 
     def delete_evaluation(self, evaluation_id: int) -> None:
         """Remove an evaluation."""

@@ -5,12 +5,13 @@ Reasons and summaries are sealed with the key of the candidate they are about.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.store.db import Row
-from appliance.store.fieldcrypt import FieldKey, open_text
+from appliance.store.fieldcrypt import FieldKey, open_json, open_text
 from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
 
@@ -42,8 +43,23 @@ class ScoreOverride:
 
 
 @dataclass(frozen=True)
+class InterviewOverride:
+    """A human change to an interview's score for one competency (all its answers together)."""
+
+    id: int
+    interview_id: int
+    dimension: str
+    previous_score: float | None
+    new_score: float
+    reason: str
+    overridden_by: int
+    overridden_at: str
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """An interviewer's or a technical expert's own evaluation of an interview."""
+    """An interviewer's or a technical expert's own evaluation of an interview: an overall
+    rating, notes, and (a scorecard) a rating per competency of the job's model."""
 
     id: int
     interview_id: int
@@ -52,6 +68,7 @@ class Evaluation:
     rating: int
     summary: str
     created_at: str
+    ratings: dict[str, int] = field(default_factory=dict)
 
 
 def _decision(row: Row, key: FieldKey | None) -> Decision:
@@ -79,6 +96,29 @@ def _override(row: Row, key: FieldKey | None) -> ScoreOverride:
     )
 
 
+def _interview_override(row: Row, key: FieldKey | None) -> InterviewOverride:
+    return InterviewOverride(
+        row["id"],
+        row["interview_id"],
+        row["dimension"],
+        row["previous_score"],
+        row["new_score"],
+        _text(key, row, "interview_overrides", "reason"),
+        row["overridden_by"],
+        row["overridden_at"],
+    )
+
+
+def _ratings(key: FieldKey | None, row: Row) -> dict[str, int]:
+    """A scorecard's ratings; empty for evaluations made before scorecards, or once erased."""
+    if row["ratings"] is None:
+        return {}
+    opened = open_json(key, row["ratings"], table="evaluations", column="ratings", row=row["id"])
+    if not isinstance(opened, dict):
+        return {}
+    return {str(k): int(v) for k, v in opened.items() if isinstance(v, int)}
+
+
 def _evaluation(row: Row, key: FieldKey | None) -> Evaluation:
     return Evaluation(
         row["id"],
@@ -88,6 +128,7 @@ def _evaluation(row: Row, key: FieldKey | None) -> Evaluation:
         row["rating"],
         _text(key, row, "evaluations", "summary"),
         row["created_at"],
+        _ratings(key, row),
     )
 
 
@@ -140,7 +181,33 @@ class DecisionRepository(_ReviewRepository):
         return [_decision(row, keys.get(row["sealed_owner"])) for row in rows]
 
 
-class ScoreOverrideRepository(_ReviewRepository):
+class _OverrideRepository(_ReviewRepository):
+    """The insert both kinds of override share: the row, then its reason sealed to its id."""
+
+    def _insert(
+        self,
+        table: str,
+        target: tuple[str, int],
+        key: bytes,
+        change: tuple[str, float | None, float, str, int],
+    ) -> tuple[int, str]:
+        """Insert `change` (dimension, previous, new, reason, by) for `target` (column, id);
+        returns the new row's id and its time."""
+        column, target_id = target
+        dimension, previous_score, new_score, reason, overridden_by = change
+        now = now_stamp()
+        with savepoint(self.conn):
+            cursor = self.conn.execute(
+                f"INSERT INTO {table} ({column}, dimension, previous_score, new_score, reason,"
+                " overridden_by, overridden_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (target_id, dimension, previous_score, new_score, PENDING, overridden_by, now),
+            )
+            override_id = int(cursor.lastrowid)
+            self._seal_row(table, override_id, key, {"reason": reason})
+        return override_id, now
+
+
+class ScoreOverrideRepository(_OverrideRepository):
     """Score overrides; rows are only ever added (an erasure replaces the reason's text)."""
 
     def add(
@@ -156,25 +223,9 @@ class ScoreOverrideRepository(_ReviewRepository):
         key = self._owner(
             f"SELECT c.pseudonym FROM {OWNER_OF['reports']} WHERE t.id = ?", report_id, "report"
         )
-        now = now_stamp()
-        with savepoint(self.conn):
-            cursor = self.conn.execute(
-                "INSERT INTO score_overrides (report_id, dimension, previous_score, new_score,"
-                " reason, overridden_by, overridden_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (report_id, dimension, previous_score, new_score, PENDING, overridden_by, now),
-            )
-            override_id = int(cursor.lastrowid)
-            self._seal_row("score_overrides", override_id, key, {"reason": reason})
-        return ScoreOverride(
-            override_id,
-            report_id,
-            dimension,
-            previous_score,
-            new_score,
-            reason,
-            overridden_by,
-            now,
-        )
+        change = (dimension, previous_score, new_score, reason, overridden_by)
+        override_id, now = self._insert("score_overrides", ("report_id", report_id), key, change)
+        return ScoreOverride(override_id, report_id, *change, now)
 
     def for_report(self, report_id: int) -> list[ScoreOverride]:
         """A report's overrides, oldest first."""
@@ -182,13 +233,51 @@ class ScoreOverrideRepository(_ReviewRepository):
         return [_override(row, keys.get(row["sealed_owner"])) for row in rows]
 
 
+class InterviewOverrideRepository(_OverrideRepository):
+    """Overrides of an interview's scores; rows are only ever added (an erasure replaces the
+    reason's text)."""
+
+    def add(
+        self,
+        interview_id: int,
+        dimension: str,
+        previous_score: float | None,
+        new_score: float,
+        reason: str,
+        overridden_by: int,
+    ) -> InterviewOverride:
+        """Record an override of the interview's score for one competency."""
+        key = self._owner(
+            "SELECT c.pseudonym FROM interviews i JOIN candidates c ON c.id = i.candidate_id"
+            " WHERE i.id = ?",
+            interview_id,
+            "interview",
+        )
+        change = (dimension, previous_score, new_score, reason, overridden_by)
+        override_id, now = self._insert(
+            "interview_overrides", ("interview_id", interview_id), key, change
+        )
+        return InterviewOverride(override_id, interview_id, *change, now)
+
+    def for_interview(self, interview_id: int) -> list[InterviewOverride]:
+        """An interview's overrides, oldest first."""
+        rows, keys = self._select("interview_overrides", "t.interview_id = ?", interview_id)
+        return [_interview_override(row, keys.get(row["sealed_owner"])) for row in rows]
+
+
 class EvaluationRepository(_ReviewRepository):
     """Evaluations written by interviewers and technical experts."""
 
     def add(
-        self, interview_id: int, author_id: int, kind: str, rating: int, summary: str
+        self,
+        interview_id: int,
+        author_id: int,
+        kind: str,
+        rating: int,
+        summary: str,
+        ratings: Mapping[str, int] | None = None,
     ) -> Evaluation:
-        """Record an evaluation."""
+        """Record an evaluation (with its scorecard's ratings per competency, if any)."""
         key = self._owner(
             "SELECT c.pseudonym FROM interviews i JOIN candidates c ON c.id = i.candidate_id"
             " WHERE i.id = ?",
@@ -204,7 +293,24 @@ class EvaluationRepository(_ReviewRepository):
             )
             evaluation_id = int(cursor.lastrowid)
             self._seal_row("evaluations", evaluation_id, key, {"summary": summary})
-        return Evaluation(evaluation_id, interview_id, author_id, kind, rating, summary, now)
+            if ratings:
+                self._seal_row(
+                    "evaluations",
+                    evaluation_id,
+                    key,
+                    {"ratings": dict(ratings)},
+                    json_columns=("ratings",),
+                )
+        return Evaluation(
+            evaluation_id,
+            interview_id,
+            author_id,
+            kind,
+            rating,
+            summary,
+            now,
+            dict(ratings or {}),
+        )
 
     def for_interview(self, interview_id: int) -> list[Evaluation]:
         """An interview's evaluations, oldest first."""

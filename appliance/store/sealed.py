@@ -49,6 +49,7 @@ OWNER_OF: dict[str, str] = {
     "candidates": "candidates t JOIN candidates c ON c.id = t.id",
     "reports": "reports t" + _VIA_INTERVIEW,
     "evaluations": "evaluations t" + _VIA_INTERVIEW,
+    "interview_overrides": "interview_overrides t" + _VIA_INTERVIEW,
     "upload_sessions": "upload_sessions t" + _VIA_INTERVIEW,
     "decisions": "decisions t" + _VIA_CANDIDATE,
     "recordings": "recordings t" + _VIA_CANDIDATE,
@@ -90,6 +91,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("evaluations", "summary"),
     SealedColumn("decisions", "reason"),
     SealedColumn("score_overrides", "reason"),
+    SealedColumn("interview_overrides", "reason"),
+    SealedColumn("evaluations", "ratings", json=True),  # a scorecard: rating per competency
     SealedColumn("recordings", "display_name"),
     SealedColumn("upload_sessions", "display_name"),
     SealedColumn("data_requests", "note"),

@@ -42,7 +42,7 @@ from appliance.store import Store
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate, User
 from appliance.store.queue import Job
-from appliance.store.review import Decision, Evaluation, ScoreOverride
+from appliance.store.review import Decision, Evaluation, InterviewOverride, ScoreOverride
 from appliance.store.uploads import UploadSession
 from webui.api.json_body import check_body
 
@@ -90,6 +90,10 @@ class Body:
 
     def _present(self, name: str) -> bool:
         return self._data.get(name) is not None
+
+    def raw(self, name: str) -> Any:
+        """The field's parsed JSON value as sent (None when absent), for shapes checked apart."""
+        return self._data.get(name)
 
     def text(
         self, name: str, *, max_chars: int = MAX_TEXT, choices: tuple[str, ...] | None = None
@@ -157,6 +161,23 @@ class Body:
         if not minimum <= value <= maximum:
             raise InvalidRequestError(f"{name} must be between {minimum:g} and {maximum:g}")
         return float(value)
+
+
+def _rating_map(value: Any, name: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"{name} must be an object of competency keys to ratings")
+    found: dict[str, int] = {}
+    for key, rating in value.items():
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 10:
+            raise InvalidRequestError(f"{name}.{key} must be a whole number from 1 to 10")
+        found[str(key)] = rating
+    return found
+
+
+def optional_ratings(body: Body, name: str) -> dict[str, int]:
+    """A scorecard: an object of competency keys to whole-number ratings 1-10 (absent: none)."""
+    value = body.raw(name)
+    return {} if value is None else _rating_map(value, name)
 
 
 def query_int(
@@ -287,7 +308,22 @@ def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
         "kind": evaluation.kind,
         "rating": evaluation.rating,
         "summary": evaluation.summary,
+        "ratings": dict(evaluation.ratings),
         "created_at": evaluation.created_at,
+    }
+
+
+def interview_override_json(override: InterviewOverride) -> dict[str, Any]:
+    """A human change to an interview's score for one competency."""
+    return {
+        "id": override.id,
+        "interview_id": override.interview_id,
+        "dimension": override.dimension,
+        "previous_score": override.previous_score,
+        "new_score": override.new_score,
+        "reason": override.reason,
+        "overridden_by": override.overridden_by,
+        "overridden_at": override.overridden_at,
     }
 
 

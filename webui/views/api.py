@@ -17,6 +17,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import UnsupportedMediaType
 
+from appliance.analysis.interview_review import override_interview_score
+from appliance.analysis.interview_scores import interview_scores
 from appliance.analysis.report_document import (
     explanation,
     interview_document,
@@ -236,7 +238,7 @@ def assign_interview(interview_id: int) -> ResponseReturnValue:
 
 
 def _evaluate(interview_id: int, kind: str) -> ResponseReturnValue:
-    body = _body("rating", "summary")
+    body = _body("rating", "summary", "ratings")
     rating = body.integer("rating", minimum=1, maximum=10)
     summary = body.text("summary", max_chars=4000)
     evaluation = add_evaluation(
@@ -246,6 +248,7 @@ def _evaluate(interview_id: int, kind: str) -> ResponseReturnValue:
         kind=kind,
         rating=rating,
         summary=summary,
+        ratings=api.optional_ratings(body, "ratings"),
     )
     return _created(api.evaluation_json(evaluation))
 
@@ -353,6 +356,27 @@ def get_interview_explanation(interview_id: int) -> ResponseReturnValue:
     document = interview_document(store, principal, interview_id)
     log_explanation_export(store, principal, document)
     return jsonify(explanation(document))
+
+
+@bp.post("/interviews/<int:interview_id>/overrides")
+@requires(Action.OVERRIDE_SCORE)
+def override_interview(interview_id: int) -> ResponseReturnValue:
+    """Replace the interview's score for a competency (all answers together), with a reason."""
+    body = _body("dimension", "score", "reason")
+    dimension = body.text("dimension", max_chars=100)
+    score = body.number("score", minimum=1, maximum=10)
+    reason = body.text("reason", max_chars=4000)
+    store, principal = app_store(), current_principal()
+    override = override_interview_score(
+        store,
+        principal,
+        interview_id=interview_id,
+        dimension=dimension,
+        new_score=score,
+        reason=reason,
+    )
+    current = interview_scores(store, store.interviews.get(interview_id)).current
+    return _created({**api.interview_override_json(override), "current_scores": current})
 
 
 @bp.post("/reports/<int:report_id>/overrides")

@@ -405,6 +405,22 @@ def _rating() -> int:
     return rating
 
 
+SCORECARD_FIELD = "rating."
+
+
+def _scorecard() -> dict[str, int]:
+    """The scorecard's ratings from the form: `rating.<competency key>`, empty ones left out."""
+    ratings: dict[str, int] = {}
+    for name, value in request.form.items():
+        if not name.startswith(SCORECARD_FIELD) or not value.strip():
+            continue
+        rating = _int(value)
+        if rating is None:
+            raise ReviewError("a rating is between 1 and 10")
+        ratings[name.removeprefix(SCORECARD_FIELD)] = rating
+    return ratings
+
+
 @bp.post("/candidates/<int:candidate_id>/interviews/<int:interview_id>/evaluations")
 @requires(Action.ADD_EVALUATION)
 def evaluate(candidate_id: int, interview_id: int) -> ResponseReturnValue:
@@ -418,6 +434,7 @@ def evaluate(candidate_id: int, interview_id: int) -> ResponseReturnValue:
             kind="interview",
             rating=_rating(),
             summary=request.form.get("summary", ""),
+            ratings=_scorecard(),
         )
     except RefusedError as exc:
         return _failed(candidate_id, f"evaluate-{interview_id}", exc)
@@ -471,11 +488,13 @@ def tech_evaluate(interview_id: int) -> ResponseReturnValue:
             kind="technical",
             rating=_rating(),
             summary=request.form.get("summary", ""),
+            ratings=_scorecard(),
         )
     except RefusedError as exc:
         values = {
-            "rating": request.form.get("rating", ""),
-            "summary": request.form.get("summary", ""),
+            name: request.form.get(name, "")
+            for name in request.form
+            if name in ("rating", "summary") or name.startswith(SCORECARD_FIELD)
         }
         return _tech_page(interview_id, [str(exc)], values, 422)
     flash(_("Your technical evaluation was saved."), "success")

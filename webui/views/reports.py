@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.analysis.interview_review import override_interview_score
 from appliance.analysis.report_document import (
     explanation,
     interview_document,
@@ -105,18 +106,12 @@ def override(report_id: int) -> ResponseReturnValue:
     store, principal = app_store(), current_principal()
     form = request.form
     try:
-        try:
-            score = float(form.get("score", "").strip().replace(",", "."))
-        except ValueError:
-            raise ReviewError("a score is between 1 and 10") from None
-        if not math.isfinite(score):
-            raise ReviewError("a score is between 1 and 10")
         override_score(
             store,
             principal,
             report_id=report_id,
             dimension=form.get("dimension", ""),
-            new_score=score,
+            new_score=_form_score(form),
             reason=form.get("reason", ""),
         )
     except RefusedError as exc:
@@ -133,6 +128,12 @@ def override(report_id: int) -> ResponseReturnValue:
 
 
 # --- the report document: interview view, JSON and PDF exports, the candidate's explanation ---
+
+
+def _wants_transcript() -> bool:
+    """Whether the PDF should carry every answer's transcript (`?transcript=1`): a choice made
+    per export, as a transcript makes the document longer and more personal."""
+    return request.args.get("transcript") in ("1", "true", "yes")
 
 
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
@@ -171,25 +172,81 @@ def report_pdf_export(report_id: int) -> ResponseReturnValue:
     """One report as a PDF for reviewers."""
     store, principal = app_store(), current_principal()
     document = report_document(store, principal, report_id)
-    log_document_read(store, principal, document, f"report-pdf:{report_id}")
-    return _pdf_download(lambda: report_pdf(document), f"report-{report_id}.pdf")
+    with_transcript = _wants_transcript()
+    log_document_read(
+        store,
+        principal,
+        document,
+        f"report-pdf{'-transcript' if with_transcript else ''}:{report_id}",
+    )
+    return _pdf_download(
+        lambda: report_pdf(document, transcript=with_transcript), f"report-{report_id}.pdf"
+    )
+
+
+def _interview_page(
+    interview_id: int,
+    *,
+    problems: list[str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    store, principal = app_store(), current_principal()
+    document = interview_document(store, principal, interview_id)
+    log_document_read(store, principal, document, f"interview-report:{interview_id}")
+    return (
+        render_template(
+            "reports/interview.html",
+            doc=document,
+            may_explain=allowed(principal, Action.EXPORT_EXPLANATION) is not None,
+            viewer_language=_viewer_language(),
+            decisions=DECISIONS,
+            recommendations=RECOMMENDATIONS,
+            problems=problems or [],
+            values=values or {},
+        ),
+        status,
+    )
 
 
 @bp.get("/interviews/<int:interview_id>/report")
 @requires(Action.VIEW_REPORTS)
 def interview_report(interview_id: int) -> ResponseReturnValue:
     """The interview's report: all its recordings' analyses together, overrides applied."""
+    return _interview_page(interview_id)
+
+
+def _form_score(form: Any) -> float:
+    """The score typed in a form (a comma as decimal mark too); ReviewError when not 1-10."""
+    try:
+        score = float(form.get("score", "").strip().replace(",", "."))
+    except ValueError:
+        raise ReviewError("a score is between 1 and 10") from None
+    if not math.isfinite(score):
+        raise ReviewError("a score is between 1 and 10")
+    return score
+
+
+@bp.post("/interviews/<int:interview_id>/overrides")
+@requires(Action.OVERRIDE_SCORE)
+def interview_override(interview_id: int) -> ResponseReturnValue:
+    """Replace the interview's score for a competency (all answers together), with a reason."""
     store, principal = app_store(), current_principal()
-    document = interview_document(store, principal, interview_id)
-    log_document_read(store, principal, document, f"interview-report:{interview_id}")
-    return render_template(
-        "reports/interview.html",
-        doc=document,
-        may_explain=allowed(principal, Action.EXPORT_EXPLANATION) is not None,
-        viewer_language=_viewer_language(),
-        decisions=DECISIONS,
-        recommendations=RECOMMENDATIONS,
-    )
+    form = request.form
+    try:
+        override_interview_score(
+            store,
+            principal,
+            interview_id=interview_id,
+            dimension=form.get("dimension", ""),
+            new_score=_form_score(form),
+            reason=form.get("reason", ""),
+        )
+    except RefusedError as exc:
+        values = {key: form.get(key, "") for key in ("dimension", "score", "reason")}
+        return _interview_page(interview_id, problems=[str(exc)], values=values, status=422)
+    flash(_("The score was overridden."), "success")
+    return redirect(url_for("reports.interview_report", interview_id=interview_id), 303)
 
 
 @bp.get("/interviews/<int:interview_id>/report.json")
@@ -208,8 +265,13 @@ def interview_report_pdf(interview_id: int) -> ResponseReturnValue:
     """The interview's report as a PDF."""
     store, principal = app_store(), current_principal()
     document = interview_document(store, principal, interview_id)
-    log_document_read(store, principal, document, f"interview-report-pdf:{interview_id}")
-    return _pdf_download(lambda: report_pdf(document), f"interview-{interview_id}-report.pdf")
+    with_transcript = _wants_transcript()
+    what = "interview-report-pdf-transcript" if with_transcript else "interview-report-pdf"
+    log_document_read(store, principal, document, f"{what}:{interview_id}")
+    return _pdf_download(
+        lambda: report_pdf(document, transcript=with_transcript),
+        f"interview-{interview_id}-report.pdf",
+    )
 
 
 @bp.get("/interviews/<int:interview_id>/explanation.json")
