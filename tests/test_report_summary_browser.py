@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.accounts.auth import principal_of
+from appliance.hiring.review import add_evaluation
 from appliance.store import Store
 from tests.conftest import REPO, USER_PASSWORD, Appliance, make_appliance, make_user
 from tests.support.analysed_reports import (
@@ -96,6 +98,21 @@ def test_the_card_fits_a_phone_and_the_page_speaks_chinese(
         )
         with store.transaction():
             store.users.set_preferences(zh_id, language="zh_CN", timezone="Asia/Shanghai")
+        # An interviewer's scorecard: 4 where the AI gave 8, shown beside it as a disagreement.
+        iv_id = make_user(
+            store, "card.iv", "interviewer", departments=["Engineering"], regions=["EU"]
+        )
+        with store.transaction():
+            store.interviews.assign(interview_id, iv_id, "interviewer")
+        add_evaluation(
+            store,
+            principal_of(store.users.get(iv_id)),
+            interview_id=interview_id,
+            kind="interview",
+            rating=5,
+            summary="The numbers were the team's",
+            ratings={"problem_solving": 4, "collaboration": 7},
+        )
         report_path = f"/reports/{report_id}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         with serving(appliance, tmp_path) as server:
@@ -115,11 +132,15 @@ def test_the_card_fits_a_phone_and_the_page_speaks_chinese(
             desktop.screenshot(path=str(ARTIFACTS / "report-summary-desktop.png"), full_page=True)
             desktop.goto(f"{base}/interviews/{interview_id}/report")
             expect(desktop.locator("#summary #score-chart")).to_be_visible()
+            expect(desktop.locator("#people-ratings tr.disagreement")).to_have_count(1)
+            expect(desktop.locator("#disagreements")).to_be_visible()
+            desktop.screenshot(path=str(ARTIFACTS / "interview-report-desktop.png"), full_page=True)
             desktop.context.close()
 
             phone = _page(browser, base, "card.rec", PHONE)
             for path in (f"/interviews/{interview_id}/report", report_path):
                 phone.goto(base + path)
+                expect(phone.locator("#people-ratings")).to_be_visible()
                 geometry = phone.evaluate(GEOMETRY)
                 assert geometry["scrollWidth"] <= geometry["innerWidth"] == PHONE["width"], path
                 assert geometry["top"] <= 2 * PHONE["height"], (path, geometry)
@@ -139,6 +160,13 @@ def test_the_card_fits_a_phone_and_the_page_speaks_chinese(
 
             for name, viewport in (("zh", DESKTOP), ("zh-phone", PHONE)):
                 chinese = _page(browser, base, "card.zh", viewport)
+                chinese.goto(f"{base}/interviews/{interview_id}/report")
+                expect(chinese.locator("#people-ratings")).to_contain_text("有分歧")
+                text = chinese.inner_text("main")
+                assert internal_names(text) == [] and english_left(text) == [], name
+                chinese.screenshot(
+                    path=str(ARTIFACTS / f"interview-report-{name}.png"), full_page=True
+                )
                 chinese.goto(base + report_path)
                 expect(chinese.locator("#summary h2")).to_have_text("概览")
                 text = chinese.inner_text("main")
