@@ -16,6 +16,7 @@ import pytest
 
 from appliance.media.spool import Spool
 from appliance.platform.config import ApplianceConfig, load_config, render_config
+from appliance.security.outbound import install_outbound_guard
 from appliance.security.sealing import PassphraseSealer
 from appliance.store import Store
 from appliance.store.keyring import Keyset, unlock
@@ -24,6 +25,10 @@ from inference.packs import PackRegistry
 from provisioning.provision import provision
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The whole suite runs under the appliance's outbound guard, as the appliance's processes do:
+# a test (or a library under test) that tried to reach beyond this machine fails.
+install_outbound_guard(())
 SHARED_DATA = REPO.parent / "shared" / "data"
 PASSPHRASE = "test passphrase for the appliance"
 FAST_SCRYPT = 14  # the lowest cost the sealer accepts: keeps tests quick

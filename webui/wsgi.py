@@ -9,10 +9,12 @@ from pathlib import Path
 from appliance.platform.config import load_config
 from appliance.platform.errors import PassphraseError
 from appliance.platform.locks import shared_lock
+from appliance.security.outbound import guard_process
 from appliance.store.runtime import open_store, receive_keyset
 from webui.app import create_app
 
 _config = load_config(Path(os.environ["APPLIANCE_CONFIG"]))
+guard_process(_config)  # before the app imports anything that could talk to the network
 _keyset = receive_keyset()
 if _keyset is None:
     raise PassphraseError("the web UI must be started by `python -m appliance serve`")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from appliance.platform.config import ApplianceConfig, config_path_for, load_config
 from appliance.platform.errors import ApplianceError
+from appliance.security.outbound import guard_process
 
 DEFAULT_DATA_DIR = Path("var/appliance")
 CONFIG_ENV = "APPLIANCE_CONFIG"
@@ -44,6 +45,8 @@ def load(args: argparse.Namespace) -> ApplianceConfig:
         )
     config = load_config(path)
     setup_logging(config.logging.level)
+    # Before any command's work (and any engine import): nothing may leave the box.
+    guard_process(config)
     return config
 
 

@@ -44,6 +44,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 def cmd_provision(args: argparse.Namespace) -> int:
     """Create a new appliance in a data directory."""
     from appliance.cli.demo import DEMO_PASSWORD, load_demo_data
+    from appliance.security.outbound import guard_process
     from appliance.security.passphrase import check_new_passphrase, obtain_passphrase
     from appliance.security.sealing import PassphraseSealer
     from appliance.store.keyring import unlock
@@ -59,6 +60,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         load_config(paths.config) if paths.config.exists() else ApplianceConfig(data_dir=data_dir)
     )
     setup_logging(config.logging.level)
+    guard_process(config)
     passphrase = obtain_passphrase(
         file=args.passphrase_file or config.keys.passphrase_file,
         confirm=True,

@@ -379,6 +379,22 @@ class SchedulingConfig(_Section):
     )
 
 
+class SecurityConfig(_Section):
+    """Guards that hold whatever a library does."""
+
+    forbid_outbound: bool = Field(
+        True,
+        description="Refuse every network connection and name look-up that leaves the box, "
+        "except to the SMTP relay, the CalDAV server and the SMS gateway configured under "
+        "[scheduling] and to `outbound_allow` (checked in every appliance process).",
+    )
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description="More destinations the appliance may connect to, as `host:port` or a URL "
+        "(for example an on-premises mail gateway reached through a proxy).",
+    )
+
+
 class ApplianceConfig(BaseSettings):
     """The whole appliance configuration."""
 
@@ -411,6 +427,9 @@ class ApplianceConfig(BaseSettings):
     )
     scheduling: SchedulingConfig = Field(
         default_factory=SchedulingConfig, description=SchedulingConfig.__doc__ or ""
+    )
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig, description=SecurityConfig.__doc__ or ""
     )
 
     @field_validator("data_dir")
