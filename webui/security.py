@@ -15,7 +15,7 @@ from flask import current_app, g, request, session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from appliance.accounts.auth import AuthenticationError, authenticate_token, principal_of
-from appliance.platform.clock import from_stamp, now_stamp, utcnow
+from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action, Principal, Visibility, require
@@ -98,6 +98,11 @@ def visibility() -> Visibility:
     return cast(Visibility, g.visibility)
 
 
+def session_start_limit(config: ApplianceConfig) -> str:
+    """The earliest start of a session still within its absolute lifetime."""
+    return to_stamp(utcnow() - timedelta(hours=config.web.session_absolute_hours))
+
+
 def begin_session(user: User, *, keep_start: bool = False) -> None:
     """Log a user in: a fresh session (the old one is dropped, against fixation).
 
@@ -105,22 +110,35 @@ def begin_session(user: User, *, keep_start: bool = False) -> None:
     session never extends its absolute lifetime.
     """
     started = session.get("started") if keep_start else None
+    previous = session.get("sid")
+    store, config = app_store(), app_config()
+    if isinstance(previous, str):
+        store.web_sessions.end(previous)
+    forget = utcnow() - timedelta(hours=config.web.session_absolute_hours + 24)
+    token = store.web_sessions.start(user.id, forget_before=to_stamp(forget))
     session.clear()
     session.permanent = True
     session["uid"] = user.id
+    session["sid"] = token  # the server-side session: signing out ends it for every copy
     session["epoch"] = user.session_epoch
     session["started"] = started or now_stamp()
     session["seen"] = now_stamp()
 
 
 def end_session() -> None:
-    """Log out."""
+    """Log out: the session ends on the server too, so a copy of the cookie is worthless."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        app_store().web_sessions.end(token)
     session.clear()
 
 
 def _session_user(store: Store, config: ApplianceConfig) -> User | None:
-    uid = session.get("uid")
+    uid, token = session.get("uid"), session.get("sid")
     if uid is None:
+        return None
+    if not isinstance(token, str) or not store.web_sessions.alive(token, int(uid)):
+        session.clear()  # ended (signed out elsewhere, or by an administrator) or unknown
         return None
     try:
         user = store.users.get(int(uid))

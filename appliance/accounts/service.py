@@ -245,6 +245,18 @@ def set_account_password(store: Store, principal: Principal, user_id: int, passw
         raise _policy_problem(exc) from None
 
 
+def end_sessions(store: Store, principal: Principal, user_id: int) -> int:
+    """Sign an account out everywhere (every web session ends at once; API tokens are revoked
+    apart); returns how many sessions were open. An administrator's own current session is
+    the caller's to end by signing out."""
+    require(principal, Action.MANAGE_USERS)
+    store.users.get(user_id)
+    with store.audited(principal.actor, "sessions.ended", subject=f"user:{user_id}") as entry:
+        ended = store.web_sessions.end_all(user_id)
+        entry.details.update(sessions=ended)
+    return ended
+
+
 def issue_token(
     store: Store, principal: Principal, user_id: int, name: str, *, valid_days: int = 365
 ) -> IssuedToken:

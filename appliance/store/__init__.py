@@ -38,6 +38,7 @@ from appliance.store.throttle import LoginThrottleRepository
 from appliance.store.tokens import ApiTokenRepository
 from appliance.store.uploads import UploadRepository
 from appliance.store.vault import VaultRepository
+from appliance.store.web_sessions import WebSessionRepository
 
 
 class Store:
@@ -72,6 +73,7 @@ class Store:
         self.decisions = DecisionRepository(self)
         self.overrides = ScoreOverrideRepository(self)
         self.interview_overrides = InterviewOverrideRepository(self)
+        self.web_sessions = WebSessionRepository(self)
         self.evaluations = EvaluationRepository(self)
         self.api_tokens = ApiTokenRepository(self)
         self.login_throttle = LoginThrottleRepository(self)

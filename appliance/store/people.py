@@ -205,6 +205,14 @@ class UserRepository(Repository):
             " updated_at = ? WHERE id = ?",
             (password_hash, now, now, user_id),
         )
+        self._end_web_sessions(user_id, now)
+
+    def _end_web_sessions(self, user_id: int, now: str) -> None:
+        """The sessions a new epoch invalidates end on the server too (counted as ended)."""
+        self.conn.execute(
+            "UPDATE web_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
+            (now, user_id),
+        )
 
     def update(
         self,
@@ -235,6 +243,7 @@ class UserRepository(Repository):
                 user_id,
             ),
         )
+        self._end_web_sessions(user_id, now_stamp())
         return self.get(user_id)
 
     def set_preferences(self, user_id: int, *, language: str, timezone: str) -> User:

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 
 from appliance.accounts import service as accounts
 from appliance.accounts.service import AccountError
@@ -21,7 +21,9 @@ from webui.security import (
     app_store,
     begin_session,
     current_principal,
+    end_session,
     requires,
+    session_start_limit,
 )
 
 bp = Blueprint("admin", __name__)
@@ -169,6 +171,9 @@ def _edit_page(user: User, status: int = 200) -> ResponseReturnValue:
             user=user,
             form=_form_values(user),
             tokens=tokens,
+            open_sessions=app_store().web_sessions.count_alive(
+                user.id, since=session_start_limit(app_config())
+            ),
             is_self=user.id == current_principal().user_id,
             now=now_stamp(),
             **_common(),
@@ -244,6 +249,21 @@ def issue_token(user_id: int) -> ResponseReturnValue:
         flash(_problem(exc), "error")
         return _edit_page(user, 422)
     return render_template("admin/token.html", user=user, issued=issued)
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/end")
+@requires(Action.MANAGE_USERS)
+def end_sessions(user_id: int) -> ResponseReturnValue:
+    """Sign an account out of every browser at once."""
+    ended = accounts.end_sessions(app_store(), current_principal(), user_id)
+    if user_id == current_principal().user_id:
+        end_session()
+        return redirect(url_for("account.login"))
+    flash(
+        ngettext("%(num)d session was ended.", "%(num)d sessions were ended.", ended),
+        "success",
+    )
+    return redirect(url_for("admin.edit_user", user_id=user_id))
 
 
 @bp.post("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke")
