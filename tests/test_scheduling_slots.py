@@ -1,9 +1,9 @@
 """Slot finding across time zones and DST, with the expected slots written out by hand.
 
 Times below are UTC unless a comment gives the local wall time. The rules under test: a slot
-is as long on every participant's wall clock as in real time (never across a DST jump), a wall
-time repeated in a DST fold is offered once (its first occurrence), and a working window whose
-edge falls in a DST gap starts or ends at the jump.
+is as long on every participant's wall clock as in real time (never across a DST jump, though
+it may end exactly at one), a wall time repeated in a DST fold is offered once (its first
+occurrence), and a working window whose edge falls in a DST gap starts or ends at the jump.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def test_wall_times_in_a_gap_move_to_the_jump_and_in_a_fold_take_the_outer_edge(
     )
     assert repeated_wall_time(utc(2026, 11, 1, 6, 30), new_york)
     assert not repeated_wall_time(utc(2026, 11, 1, 5, 30), new_york)
-    assert not wall_length_ok(utc(2026, 3, 8, 6), utc(2026, 3, 8, 7), new_york)  # 01:00-03:00
+    # 01:00-02:00 EST ends at the jump (07:00Z): fine; 01:30 EST would end at 03:30 EDT.
+    assert wall_length_ok(utc(2026, 3, 8, 6), utc(2026, 3, 8, 7), new_york)
+    assert not wall_length_ok(utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 7, 30), new_york)
     # Kolkata has no DST and a half-hour offset: 09:00 IST is 03:30Z.
     assert to_instant(date(2026, 3, 9), time(9), zone("Asia/Kolkata")) == utc(2026, 3, 9, 3, 30)
 
@@ -88,12 +90,14 @@ def test_unknown_zone_is_refused() -> None:
 
 
 def test_new_york_spring_forward_never_spans_the_gap() -> None:
-    # Sunday 2026-03-08, night shift 00:00-05:00 local: 01:00 and 01:30 EST would end at
-    # 03:00 / 03:30 EDT (two wall-clock hours for one real hour), so they are not offered.
+    # Sunday 2026-03-08, night shift 00:00-05:00 local: 01:30 EST would end at 03:30 EDT
+    # (two wall-clock hours for one real hour), so it is not offered; 01:00 EST ends exactly
+    # at the jump (02:00 EST = 03:00 EDT) and is.
     person = Interviewer(1, "America/New_York", only(6, "00:00", "05:00"))
     assert one(person, start=utc(2026, 3, 7)) == [
         utc(2026, 3, 8, 5, 0),  # 00:00 EST
         utc(2026, 3, 8, 5, 30),  # 00:30 EST
+        utc(2026, 3, 8, 6, 0),  # 01:00 EST, ends at the jump
         utc(2026, 3, 8, 7, 0),  # 03:00 EDT
         utc(2026, 3, 8, 7, 30),  # 03:30 EDT
         utc(2026, 3, 8, 8, 0),  # 04:00 EDT, ends 05:00 EDT
@@ -115,7 +119,8 @@ def test_new_york_fall_back_offers_each_wall_time_once() -> None:
     assert one(person, start=utc(2026, 10, 31)) == [
         utc(2026, 11, 1, 4, 0),  # 00:00 EDT
         utc(2026, 11, 1, 4, 30),  # 00:30 EDT
-        # 01:00 EDT and 01:30 EDT would end at 01:00 / 01:30 EST; 01:00 and 01:30 EST repeat
+        utc(2026, 11, 1, 5, 0),  # 01:00 EDT, ends at the change (06:00Z)
+        # 01:30 EDT would end at 01:30 EST; 01:00 and 01:30 EST repeat
         utc(2026, 11, 1, 7, 0),  # 02:00 EST
         utc(2026, 11, 1, 7, 30),  # 02:30 EST
         utc(2026, 11, 1, 8, 0),  # 03:00 EST, ends 04:00 EST
@@ -124,7 +129,8 @@ def test_new_york_fall_back_offers_each_wall_time_once() -> None:
     assert one(person, start=utc(2026, 10, 31), minutes=30) == [
         utc(2026, 11, 1, 4, 0),
         utc(2026, 11, 1, 4, 30),
-        utc(2026, 11, 1, 5, 0),  # 01:00 EDT (01:30 EDT would end at 01:00 EST)
+        utc(2026, 11, 1, 5, 0),  # 01:00 EDT
+        utc(2026, 11, 1, 5, 30),  # 01:30 EDT, ends at the change (06:00Z)
         utc(2026, 11, 1, 7, 0),  # 02:00 EST
         utc(2026, 11, 1, 7, 30),
         utc(2026, 11, 1, 8, 0),
@@ -137,11 +143,14 @@ def test_new_york_fall_back_offers_each_wall_time_once() -> None:
 
 def test_london_candidate_spring_forward() -> None:
     # An interviewer in UTC free all Sunday; the candidate in London wants Sunday 00:00-03:00.
-    # 2026-03-29 01:00 GMT -> 02:00 BST: the window is 00:00Z-02:00Z, and only a slot that
-    # does not span the jump remains.
+    # 2026-03-29 01:00 GMT -> 02:00 BST: the window is 00:00Z-02:00Z, and only slots that
+    # do not span the jump remain (one ending at it does not span it).
     person = Interviewer(1, "UTC", only(6, "00:00", "24:00"))
     wish = CandidateWish("Europe/London", ((6, time(0), time(3)),))
-    assert one(person, start=utc(2026, 3, 28), wish=wish) == [utc(2026, 3, 29, 1, 0)]  # 02:00 BST
+    assert one(person, start=utc(2026, 3, 28), wish=wish) == [
+        utc(2026, 3, 29, 0, 0),  # 00:00 GMT, ends at the jump
+        utc(2026, 3, 29, 1, 0),  # 02:00 BST
+    ]
 
 
 def test_london_candidate_fall_back() -> None:
@@ -153,6 +162,7 @@ def test_london_candidate_fall_back() -> None:
     assert one(person, start=utc(2026, 10, 24), wish=wish) == [
         utc(2026, 10, 24, 23, 0),  # 00:00 BST
         utc(2026, 10, 24, 23, 30),  # 00:30 BST
+        utc(2026, 10, 25, 0, 0),  # 01:00 BST, ends at the change (01:00Z)
         utc(2026, 10, 25, 2, 0),  # 02:00 GMT
     ]
 
@@ -166,6 +176,7 @@ def test_sydney_dst_ends_in_april_fold() -> None:
     assert one(person, start=utc(2026, 4, 3)) == [
         utc(2026, 4, 4, 14, 0),  # 01:00 AEDT
         utc(2026, 4, 4, 14, 30),  # 01:30 AEDT
+        utc(2026, 4, 4, 15, 0),  # 02:00 AEDT, ends at the change (16:00Z)
         utc(2026, 4, 4, 17, 0),  # 03:00 AEST
         utc(2026, 4, 4, 17, 30),  # 03:30 AEST
         utc(2026, 4, 4, 18, 0),  # 04:00 AEST, ends 05:00 AEST
@@ -176,6 +187,7 @@ def test_sydney_dst_starts_in_october_gap() -> None:
     # Sunday 2026-10-04 02:00 AEST -> 03:00 AEDT at 16:00Z on the 3rd: 02:00-03:00 is missing.
     person = Interviewer(1, "Australia/Sydney", only(6, "01:00", "05:00"))
     assert one(person, start=utc(2026, 10, 2)) == [
+        utc(2026, 10, 3, 15, 0),  # 01:00 AEST, ends at the jump
         utc(2026, 10, 3, 16, 0),  # 03:00 AEDT
         utc(2026, 10, 3, 16, 30),  # 03:30 AEDT
         utc(2026, 10, 3, 17, 0),  # 04:00 AEDT, ends 05:00 AEDT

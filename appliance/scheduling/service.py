@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from appliance.notify.secrets import read_secret
 from appliance.platform.clock import utcnow
@@ -21,7 +22,7 @@ from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.scheduling.availability import interviewers, rules_of
 from appliance.scheduling.caldav_import import caldav_busy
-from appliance.scheduling.ics import CalendarImportError, busy_times
+from appliance.scheduling.ics import CalendarImportError, SkippedEvent, read_busy
 from appliance.scheduling.links import Signers
 from appliance.scheduling.messages import Event, booking_messages, schedule_invite
 from appliance.scheduling.model import (
@@ -34,7 +35,7 @@ from appliance.scheduling.model import (
 )
 from appliance.scheduling.render import render_time
 from appliance.scheduling.slots import SlotFinder
-from appliance.scheduling.zones import zone
+from appliance.scheduling.zones import repeated_wall_time, wall_time_kind, zone
 from appliance.security.permissions import Action, Principal, Scope, require
 from appliance.store import Store
 from appliance.store.availability import InterviewType, Profile
@@ -129,24 +130,40 @@ def save_availability(
     return profile
 
 
-def import_ics(
+@dataclass(frozen=True)
+class IcsImported:
+    """What an ICS import stored, and the events it had to leave out (named, for the person
+    importing; never logged, as titles can name candidates)."""
+
+    blocks: int
+    skipped: tuple[SkippedEvent, ...]
+
+
+def import_ics_file(
     store: Store, config: ApplianceConfig, principal: Principal, *, user_id: int, data: bytes
-) -> int:
-    """Replace a person's ICS busy times over the horizon with a file's; how many blocks."""
+) -> IcsImported:
+    """Replace a person's ICS busy times over the horizon with a file's; blocks and skips."""
     _may_edit_availability(store, principal, user_id)
     profile = _profile(store, user_id)
     start, end = _horizon(config)
-    intervals = busy_times(
-        data, profile.timezone, start=start - timedelta(days=1), end=end + timedelta(days=1)
-    )
+    window = (start - timedelta(days=1), end + timedelta(days=1))
+    found = read_busy(data, profile.timezone, start=window[0], end=window[1])
     with store.audited(
         principal.actor, "availability.busy_imported", user=user_id, source="ics"
     ) as entry:
         count = store.scheduling.replace_busy(
-            user_id, "ics", intervals, start=start - timedelta(days=1), end=end + timedelta(days=1)
+            user_id, "ics", found.intervals, start=window[0], end=window[1]
         )
         entry.details["blocks"] = count
-    return count
+        entry.details["skipped"] = len(found.skipped)  # how many only: titles stay out
+    return IcsImported(count, found.skipped)
+
+
+def import_ics(
+    store: Store, config: ApplianceConfig, principal: Principal, *, user_id: int, data: bytes
+) -> int:
+    """`import_ics_file`, answering only how many busy blocks were stored."""
+    return import_ics_file(store, config, principal, user_id=user_id, data=data).blocks
 
 
 def sync_caldav(store: Store, config: ApplianceConfig, *, user_id: int) -> int:
@@ -365,15 +382,42 @@ def find_slots(
     return finder.find(wish, limit=limit)
 
 
+def _clock_problem(requested: datetime, timezone: str) -> tuple[str, str, datetime] | None:
+    """Why a requested time cannot be booked as written, when the clocks are why: (its wall
+    time, what the clocks do to it, a moment on its date); None for an ordinary time."""
+    tz = zone(timezone)
+    if isinstance(requested.tzinfo, ZoneInfo) and requested.tzinfo.key == tz.key:
+        # A wall time someone wrote in the zone: the clocks may skip it or show it twice.
+        wall = requested.replace(tzinfo=None)
+        kind = wall_time_kind(wall.date(), wall.time(), tz)
+        day = datetime.combine(wall.date(), time(12), tzinfo=tz)
+    else:
+        # An instant: of a repeated wall time, only the second showing is refused.
+        wall = requested.astimezone(tz).replace(tzinfo=None)
+        kind = "ambiguous" if repeated_wall_time(requested, tz) else "once"
+        day = requested
+    if kind == "once":
+        return None
+    if kind == "nonexistent":
+        return f"{wall:%H:%M}", f"does not exist in {timezone} (the clocks jump over it)", day
+    return f"{wall:%H:%M}", f"happens twice in {timezone} (the clocks go back over it)", day
+
+
 def alternatives_text(
     slots: list[Slot], requested: datetime, timezone: str, language: str = "en"
 ) -> str:
-    """'<requested> is taken; <alternative> works for all' in the reader's zone."""
-    asked = render_time(requested, timezone, language)
+    """'<requested> is taken; <alternative> works for all' in the reader's zone, or why the
+    clocks make the requested wall time unbookable (it does not exist, or happens twice)."""
+    problem = _clock_problem(requested, timezone)
+    if problem is None:
+        refused = f"{render_time(requested, timezone, language)} is taken"
+    else:
+        wall, reason, day = problem
+        refused = f"{wall} on {render_time(day, timezone, language, date_only=True)} {reason}"
     if not slots:
-        return f"{asked} is taken, and no other time works in the next days."
+        return f"{refused}, and no other time works in the next days."
     options = "; ".join(render_time(slot.start, timezone, language) for slot in slots)
-    return f"{asked} is taken; {options} works for all."
+    return f"{refused}; {options} works for all."
 
 
 def _within_cutoff(config: ApplianceConfig, booking: Booking) -> bool:

@@ -3,7 +3,7 @@
 Every instant is held in UTC. Local wall times only enter through `to_instant`, which says
 what a wall time that does not exist (a DST gap) or exists twice (a DST fold) means, and leave
 through `wall_length_ok` / `repeated_wall_time`, which slot finding uses to refuse a slot that
-spans a DST jump or repeats a wall time already offered.
+spans a DST jump (ending exactly at one is fine) or repeats a wall time already offered.
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ def to_instant(
 
 def wall_length_ok(start: datetime, end: datetime, tz: ZoneInfo) -> bool:
     """Whether [start, end) lasts as long on the zone's wall clock as in real time."""
-    local_start = start.astimezone(tz).replace(tzinfo=None)
-    local_end = end.astimezone(tz).replace(tzinfo=None)
-    return (local_end - local_start) == (end - start)
+    # The clock read just before the end: a slot that ends exactly when the clocks change
+    # (01:00-02:00 before a jump to 03:00) has run its whole length on the old offset.
+    last = max(start, end - timedelta(microseconds=1))
+    return start.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset()
 
 
 def repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
@@ -112,6 +113,18 @@ def repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
         earlier = local.replace(fold=0)
         return earlier.astimezone(UTC) != local.astimezone(UTC)
     return False
+
+
+def wall_time_kind(
+    day: date, wall: time, tz: ZoneInfo
+) -> Literal["once", "nonexistent", "ambiguous"]:
+    """Whether a wall time on a local date exists once, not at all (the clocks jump over it)
+    or twice (the clocks go back over it)."""
+    naive = datetime.combine(day, wall)
+    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return "once"
+    return "ambiguous" if _exists(first, tz) or _exists(second, tz) else "nonexistent"
 
 
 def local_date(moment: datetime, tz: ZoneInfo) -> date:

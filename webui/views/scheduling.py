@@ -17,7 +17,7 @@ from appliance.platform.clock import from_stamp, to_stamp, utcnow
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.platform.jsonlimits import MAX_DEPTH
 from appliance.scheduling import service
-from appliance.scheduling.ics import CalendarImportError
+from appliance.scheduling.ics import CalendarImportError, SkippedEvent
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.model import Slot
 from appliance.scheduling.render import render_time
@@ -40,6 +40,7 @@ bp = Blueprint("scheduling", __name__)
 MAX_ICS_UPLOAD = 5 * 1024 * 1024
 SLOTS_PER_DAY = 6
 DAYS_SHOWN = 10
+SKIPPED_SHOWN = 10  # events an import left out, named one by one; the rest are counted
 # Errors a form can cause: shown to the person, the page answers 422, nothing is lost.
 FORM_ERRORS = (service.SchedulingError, ZoneError, CalendarImportError, ConfigError)
 
@@ -310,14 +311,41 @@ def import_ics(user_id: int) -> ResponseReturnValue:
         data = upload.stream.read(MAX_ICS_UPLOAD + 1)
         if len(data) > MAX_ICS_UPLOAD:
             raise service.SchedulingError(_("The file is larger than 5 MiB."))
-        count = service.import_ics(
+        imported = service.import_ics_file(
             app_store(), app_config(), current_principal(), user_id=user_id, data=data
         )
     except FORM_ERRORS as exc:
         flash(str(exc), "error")
     else:
-        flash(_("%(count)d busy times were imported.", count=count), "success")
+        flash(_("%(count)d busy times were imported.", count=imported.blocks), "success")
+        for line in _skipped_lines(imported.skipped):
+            flash(line, "error")
     return redirect(url_for("scheduling.availability", user_id=user_id))
+
+
+def _skipped_lines(skipped: tuple[SkippedEvent, ...]) -> list[str]:
+    """One line per event an import left out (the first few), named so it can be fixed."""
+    reasons = {
+        "no-start": _("it has no start time"),
+        "unreadable-time": _("its start, end or duration cannot be read"),
+        "unreadable-repetition": _("its repetition rule cannot be read"),
+        "unreadable-period": _("one of its periods cannot be read"),
+    }
+    lines = []
+    for item in skipped[:SKIPPED_SHOWN]:
+        if item.name:
+            what = item.name
+        elif item.position:
+            what = _("event %(number)d in the file", number=item.position)
+        else:
+            what = _("a free/busy block")
+        lines.append(
+            _("Not imported: %(event)s (%(reason)s).", event=what, reason=reasons[item.reason])
+        )
+    if len(skipped) > SKIPPED_SHOWN:
+        rest = len(skipped) - SKIPPED_SHOWN
+        lines.append(_("%(count)d more events were not imported.", count=rest))
+    return lines
 
 
 @bp.post("/scheduling/availability/<int:user_id>/caldav")
