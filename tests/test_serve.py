@@ -123,3 +123,105 @@ def test_migrate_is_refused_while_serve_runs(tmp_path: Path, appliance: Applianc
         _stop_and_check(server, signal.SIGTERM)
     after = appliance.cli("migrate")
     assert after.returncode == 0, after.stderr
+
+
+def _child(server: Serving, kind: str) -> psutil.Process:
+    """serve's child of a kind: `gunicorn`, `batch` (worker) or `interactive` (worker)."""
+    for child in psutil.Process(server.popen.pid).children():
+        try:
+            line = child.cmdline()
+        except psutil.Error:  # a killed child not yet reaped by serve
+            continue
+        found = (
+            "gunicorn"
+            if "gunicorn" in " ".join(line)
+            else "interactive"
+            if "--only-kinds" in line
+            else "batch"
+        )
+        if found == kind:
+            return child
+    raise AssertionError(f"no {kind} child")
+
+
+def _replaced(server: Serving, kind: str, old_pid: int, timeout: float = 60) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.popen.poll() is None, server.output()
+        try:
+            child = _child(server, kind)
+        except AssertionError:
+            child = None
+        if child is not None and child.pid != old_pid:
+            return child
+        time.sleep(0.2)
+    raise AssertionError(f"{kind} was not restarted\n{server.output()}")
+
+
+def test_a_killed_child_is_restarted_while_the_others_keep_serving(
+    tmp_path: Path, appliance: Appliance, store: Store
+) -> None:
+    with serving(appliance, tmp_path) as server:
+        assert server.healthz()["status"] == "ok"
+        # The analysis worker is killed (as the OOM killer would): the web UI keeps answering.
+        batch = _child(server, "batch")
+        batch.kill()
+        assert http_get(server.port, "/login").status == 200
+        restarted = _replaced(server, "batch", batch.pid)
+        # ... and the restarted worker analyses a recording.
+        interview_id = demo_interview(store)
+        clip = write_wav(tmp_path / "after-restart.wav", 1.0)
+        done = appliance.cli("ingest", "--interview", str(interview_id), str(clip))
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 60
+        while server.healthz()["queue"].get("succeeded", 0) < 1:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.2)
+        assert restarted.is_running()
+        # The web server is killed: the workers stay, and the web UI comes back.
+        web = _child(server, "gunicorn")
+        interactive = _child(server, "interactive")
+        web.kill()
+        _replaced(server, "gunicorn", web.pid)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http_get(server.port, "/login").status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.3)
+        assert interactive.is_running() and _child(server, "interactive").pid == interactive.pid
+        assert "restarting in" in server.output() and "restarted (pid" in server.output()
+        _stop_and_check(server, signal.SIGTERM)
+
+
+def test_a_child_that_cannot_start_is_retried_with_back_off_then_given_up(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    from appliance.cli.serve import MAX_QUICK_FAILURES, _Child, _supervise
+
+    def exited() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        process.wait()
+        return process
+
+    now = 1000.0
+    child = _Child("web", ["unused"], exited(), started=now)
+    waits = []
+    for _ in range(MAX_QUICK_FAILURES):
+        assert _supervise(child, None, tmp_path, now + 1) is None  # type: ignore[arg-type]
+        assert child.restart_at is not None
+        waits.append(child.restart_at - (now + 1))
+        # As if restarted at once, and failed again within a second.
+        now = child.restart_at
+        child.process, child.started, child.restart_at = exited(), now, None
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert _supervise(child, None, tmp_path, now + 1) == 3  # type: ignore[arg-type]
+    # A child that ran for a while before dying starts its back-off afresh.
+    steady = _Child("worker", ["unused"], exited(), started=0.0, quick_failures=4)
+    assert _supervise(steady, None, tmp_path, 500.0) is None  # type: ignore[arg-type]
+    assert steady.restart_at == 501.0

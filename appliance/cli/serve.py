@@ -1,4 +1,5 @@
-"""`serve`: the web UI under gunicorn and the worker, as two child processes stopped together."""
+"""`serve`: the web UI under gunicorn and the worker lanes, as child processes it supervises
+(one that dies is started again while the others go on) and stops together."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -21,6 +23,13 @@ from appliance.store.runtime import KEY_FD_ENV, open_store, send_keyset
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
+# Supervision: a child that dies is started again after FIRST_BACKOFF_S, doubling up to
+# MAX_BACKOFF_S while it keeps dying within STABLE_S of its start; after MAX_QUICK_FAILURES
+# such failures in a row (it cannot start: a taken port, a broken install) serve gives up.
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+STABLE_S = 30.0
+MAX_QUICK_FAILURES = 6
 PASSPHRASE_VARIABLES = frozenset(
     {PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "APPLIANCE_NEW_PASSPHRASE", "APPLIANCE_ADMIN_PASSWORD"}
 )
@@ -72,8 +81,61 @@ def worker_argv(config: ApplianceConfig, config_path: Path, lane: str) -> list[s
     return [*argv, "--except-kinds", kinds, "--no-chores"] if kinds else [*argv, "--no-chores"]
 
 
+@dataclass
+class _Child:
+    """One supervised process: how to start it, the running one, and its restart record."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+    quick_failures: int = 0  # exits in a row, each soon after its start
+    restart_at: float | None = None  # when a restart is due (None: running)
+
+    def backoff_s(self) -> float:
+        """How long to wait before the next start: doubling with each quick failure."""
+        return float(min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0 ** max(0, self.quick_failures - 1)))
+
+
+def _supervise(child: _Child, keyset: Keyset, config_path: Path, now: float) -> int | None:
+    """Look after one child: note an exit and schedule its restart with back-off, or restart it
+    when due. Returns an exit code when serve must give up (a child that cannot start)."""
+    if child.restart_at is None:
+        code = child.process.poll()
+        if code is None:
+            if now - child.started >= STABLE_S:
+                child.quick_failures = 0  # ran long enough: the next failure starts afresh
+            return None
+        quick = now - child.started < STABLE_S
+        child.quick_failures = child.quick_failures + 1 if quick else 1
+        if child.quick_failures > MAX_QUICK_FAILURES:
+            logger.error(
+                "%s process failed %d times in a row right after starting (last exit %s);"
+                " giving up",
+                child.name,
+                child.quick_failures,
+                code,
+            )
+            return code or 1
+        child.restart_at = now + child.backoff_s()
+        logger.error(
+            "%s process exited with %s; restarting in %.0f s (the others keep running)",
+            child.name,
+            code,
+            child.backoff_s(),
+        )
+        return None
+    if now >= child.restart_at:
+        child.process = _spawn(child.argv, keyset, config_path)
+        child.started, child.restart_at = now, None
+        logger.warning("%s process restarted (pid %d)", child.name, child.process.pid)
+    return None
+
+
 def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
-    """Run both processes until Ctrl-C/SIGTERM or until one of them exits; stop both."""
+    """Run the web UI and the worker lanes until Ctrl-C/SIGTERM; a child that dies is started
+    again with back-off while the others go on serving (serve gives up only on a child that
+    keeps failing right after its start)."""
     # Fail before starting anything when the store cannot be used (wrong key, old schema).
     open_store(config, keyset).close()
     stopping = False
@@ -84,31 +146,32 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     with shared_lock(config.paths.lock):
-        children = {
-            "web": _spawn(gunicorn_argv(config), keyset, config_path),
-            "worker": _spawn(worker_argv(config, config_path, "batch"), keyset, config_path),
+        commands = {
+            "web": gunicorn_argv(config),
+            "worker": worker_argv(config, config_path, "batch"),
         }
         if config.worker.interactive_lane:
-            children["interactive"] = _spawn(
-                worker_argv(config, config_path, "interactive"), keyset, config_path
-            )
+            commands["interactive"] = worker_argv(config, config_path, "interactive")
+        children = [
+            _Child(name, argv, _spawn(argv, keyset, config_path)) for name, argv in commands.items()
+        ]
         print(
             f"web UI on http://{config.web.host}:{config.web.port}/ "
-            f"(web pid {children['web'].pid}, worker pid {children['worker'].pid}); "
+            f"(web pid {children[0].process.pid}, worker pid {children[1].process.pid}); "
             "Ctrl-C stops both",
             flush=True,
         )
         exit_code = 0
         try:
             while not stopping:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        logger.error("%s process exited with %s; stopping", name, child.returncode)
-                        exit_code = child.returncode or 1
-                        stopping = True
+                now = time.monotonic()
+                for child in children:
+                    failed = _supervise(child, keyset, config_path, now)
+                    if failed is not None:
+                        exit_code, stopping = failed, True
                 time.sleep(0.2)
         finally:
-            _stop_all(list(children.values()))
+            _stop_all([c.process for c in children if c.restart_at is None])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     print("stopped", flush=True)
