@@ -32,6 +32,7 @@ from appliance.exports.bundle_files import sweep_partial_bundles
 from appliance.exports.requesting import JOB_KIND as EXPORT_KIND
 from appliance.exports.rules import ExportError
 from appliance.live.assist import LIVE_KIND, live_assist_task
+from appliance.media.disk import stale_upload_age_s
 from appliance.media.spool import Spool
 from appliance.media.uploads import expire_stale_uploads
 from appliance.notify.outbox import outbox_chore
@@ -194,7 +195,7 @@ class Worker:
             stale_after_s=self.config.worker.stale_after_s,
             own_id=self.id,
         )
-        expire_stale_uploads(self.store, self.spool)
+        expire_stale_uploads(self.store, self.spool, older_than_s=stale_upload_age_s(self.config))
         sweep_partial_bundles(self.config)
         self.spool.sweep(
             self.store.recordings.spool_names() | self.store.uploads.open_spool_names()
@@ -550,6 +551,14 @@ TASKS[NEXT_ROUND_KIND] = open_next_round
 TASKS[LIVE_KIND] = live_assist_task
 TASKS[FOLLOWUP_KIND] = followup_task
 PERIODIC["room_abandoned_takes"] = (3600.0, sweep_abandoned_takes)
+
+
+def _stale_uploads_chore(store: Store, config: ApplianceConfig, spool: Spool) -> None:
+    """Delete unfinished uploads past their age (sooner while the disk is low)."""
+    expire_stale_uploads(store, spool, older_than_s=stale_upload_age_s(config))
+
+
+PERIODIC["stale_uploads"] = (600.0, _stale_uploads_chore)
 # Scheduled backups (`backup.folder`): queued here, written by the batch lane.
 PERIODIC["backup"] = (CHORE_INTERVAL_S, backup_chore)
 TASKS[BACKUP_KIND] = backup_task

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from appliance.media.disk import require_free_space
 from appliance.media.spool import Spool
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotARecordingError, QueueFullError
@@ -140,6 +141,8 @@ def ingest_recording(
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     check_queue_room(store, config)
+    # The size of a stream is not known ahead: the floor must hold before it starts.
+    require_free_space(config, 0)
     source = _checked_source(source)
     key = store.vault.key_for(candidate.pseudonym)
     spooled = spool.write_stream(source, key, max_bytes=config.media.max_upload_bytes)

@@ -13,6 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from appliance.media.disk import require_free_space
 from appliance.media.recordings import (
     Ingested,
     check_queue_room,
@@ -68,6 +69,7 @@ def start_upload(
             f"{config.media.max_upload_bytes} bytes (media.max_upload_bytes)"
         )
     check_queue_room(store, config)
+    require_free_space(config, total_bytes)  # the whole recording must fit above the floor
     interview = store.interviews.get(interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     name, wrapped = spool.begin(store.vault.key_for(candidate.pseudonym))
@@ -127,6 +129,7 @@ def _append_locked(
         raise MediaRejectedError("the piece goes past the announced size of the recording")
     if offset == 0:
         require_recording_head(data)
+    require_free_space(config, len(data))  # the disk may have filled since the start
     interview = store.interviews.get(session.interview_id)
     candidate = store.candidates.get(interview.candidate_id)
     key = store.vault.key_for(candidate.pseudonym)

@@ -155,6 +155,20 @@ class MediaConfig(_Section):
         le=64 << 20,
         description="Plaintext size of one AES-GCM chunk in the encrypted spool.",
     )
+    min_free_bytes: int = Field(
+        2 << 30,
+        ge=0,
+        description="Free-space floor of the data directory's disk: an upload that would leave "
+        "less is refused with a clear message (0: no floor). Candidates' answers in the "
+        "interview room are still taken down to a quarter of it.",
+    )
+    stale_upload_hours: float = Field(
+        6.0,
+        gt=0,
+        le=168,
+        description="Unfinished uploads are deleted after this long without a new piece "
+        "(after one hour while the disk is below twice the free-space floor).",
+    )
 
 
 class DatabaseConfig(_Section):

@@ -20,7 +20,8 @@ bp = Blueprint("system", __name__)
 def operational_status() -> dict[str, Any]:
     """Queue, workers and machine health: counts and states only, no personal data."""
     config, store = app_config(), app_store()
-    health = check_health(config.data_dir)
+    floor = config.media.min_free_bytes
+    health = check_health(config.data_dir, **({"min_free_disk": floor} if floor > 0 else {}))
     return {
         "site": config.site.name,
         "version": appliance.__version__,
@@ -29,6 +30,8 @@ def operational_status() -> dict[str, Any]:
             "database": database_figures(store.conn, config.paths.database),
             "vault": database_figures(store.vault_conn, config.paths.vault),
             "spool_bytes": folder_bytes(config.paths.spool),
+            "disk_free_bytes": health.disk_free_bytes,
+            "free_space_floor_bytes": floor,
         },
         "health": {
             "problems": health.problems,
