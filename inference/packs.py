@@ -19,6 +19,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -414,6 +415,26 @@ def _pack_folder(unpacked: Path) -> Path:
     raise PackManifestError(f"the archive holds no {MANIFEST} at its top")
 
 
+STAGING_PREFIX = ".import-"
+RETIRED_PREFIX = ".retired-"
+STAGING_STALE_S = 600.0
+
+
+def sweep_staging(packs_dir: Path, *, older_than_s: float = STAGING_STALE_S) -> list[str]:
+    """Delete what imports killed mid-way left behind (staging and retired folders untouched
+    for `older_than_s`); returns their names."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for entry in packs_dir.iterdir() if packs_dir.is_dir() else ():
+        if not entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX)) or entry.is_symlink():
+            continue
+        if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+            logger.warning("removed %s left by an interrupted pack import", entry.name)
+    return removed
+
+
 def import_pack(
     source: Path,
     packs_dir: Path,
@@ -424,7 +445,10 @@ def import_pack(
 ) -> VerifiedPack:
     """Install a pack from a folder or a zip/tar archive; verified in staging, then moved in."""
     packs_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=packs_dir))
+    # Packs are the box's own files, like everything else in the data directory.
+    packs_dir.chmod(0o700)
+    sweep_staging(packs_dir)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=packs_dir))
     try:
         if source.is_dir():
             folder = staging / "pack"
@@ -441,7 +465,7 @@ def import_pack(
                 raise PackError(
                     f"pack {verified.manifest.name!r} is already installed (use --replace)"
                 )
-            retired = packs_dir / f".retired-{verified.manifest.name}"
+            retired = packs_dir / f"{RETIRED_PREFIX}{verified.manifest.name}"
             shutil.rmtree(retired, ignore_errors=True)
             target.rename(retired)
             folder.rename(target)

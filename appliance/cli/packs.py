@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from appliance.cli.common import load
@@ -77,12 +79,18 @@ def cmd_packs_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_packs_import(args: argparse.Namespace) -> int:
     """Install a customer's model pack (folder, .zip or .tar[.gz]) after verifying it."""
     from appliance.engines.runtime import trusted_pack_keys
     from inference.packs import PackError, import_pack
 
     config = load(args)
+    # A stop request (SIGTERM) unwinds like Ctrl-C, so the staging copy is removed on the way.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         pack = import_pack(
             Path(args.source),
