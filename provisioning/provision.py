@@ -14,6 +14,7 @@ from appliance.platform.config import ApplianceConfig, render_config
 from appliance.platform.errors import AlreadyProvisionedError
 from appliance.platform.paths import DataPaths
 from appliance.security.sealing import KeySealer
+from appliance.security.tls import ensure_certificate
 from appliance.store import Store
 from appliance.store.db import Database
 from appliance.store.keyring import Keyset, write_envelope
@@ -32,6 +33,7 @@ class Provisioned:
     paths: DataPaths
     admin_username: str
     admin_password: str | None
+    tls_fingerprint: str = ""  # SHA-256 of the web UI's self-signed certificate
 
 
 def is_provisioned(paths: DataPaths) -> bool:
@@ -70,6 +72,8 @@ def provision(
         init_vault(vault_conn)
     finally:
         vault_conn.close()
+    # The web UI's certificate (self-signed until the organisation installs its own).
+    certificate = ensure_certificate(config, keyset.device)
     store = Store(main, vault)
     shown = None
     if admin_password is None:
@@ -97,7 +101,7 @@ def provision(
     finally:
         store.close()
     logger.info("provisioned a new appliance")
-    return Provisioned(paths, admin_username, shown)
+    return Provisioned(paths, admin_username, shown, certificate.fingerprint)
 
 
 def ensure_data_dir(path: Path) -> DataPaths:

@@ -69,6 +69,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     sealer = PassphraseSealer(check_new_passphrase(passphrase), log2_n=config.keys.scrypt_log2_n)
     result = provision(config, sealer)
     print(f"provisioned {data_dir}")
+    if result.tls_fingerprint:
+        # What the operator compares with the browser's certificate view on the first visit.
+        print(f"web UI certificate (self-signed), SHA-256 fingerprint: {result.tls_fingerprint}")
     if result.admin_password:
         # Shown once on the operator's terminal, never logged or stored in clear.
         print(
@@ -366,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.scoring import register as register_scoring
 
     register_scoring(sub)  # scoring evaluate
+    from appliance.cli.tls import register as register_tls
+
+    register_tls(sub)  # tls show|import|renew
     add_import_arguments(add("import", cmd_import))
     return parser
 

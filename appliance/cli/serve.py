@@ -17,6 +17,7 @@ from types import FrameType
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.locks import shared_lock
 from appliance.security.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
+from appliance.security.tls import ensure_certificate, key_in_memory, uses_tls
 from appliance.store.keyring import Keyset
 from appliance.store.runtime import KEY_FD_ENV, open_store, send_keyset
 
@@ -35,26 +36,40 @@ PASSPHRASE_VARIABLES = frozenset(
 )
 
 
-def _spawn(argv: list[str], keyset: Keyset, config_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: list[str], keyset: Keyset, config_path: Path, extra_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
     key_fd = send_keyset(keyset)
     # The children get the keys through the pipe; the passphrase stays with this process.
     env = {key: value for key, value in os.environ.items() if key not in PASSPHRASE_VARIABLES}
     env.update({KEY_FD_ENV: str(key_fd), "APPLIANCE_CONFIG": str(config_path)})
     try:
-        return subprocess.Popen(argv, env=env, pass_fds=(key_fd,))
+        return subprocess.Popen(argv, env=env, pass_fds=(key_fd, *extra_fds))
     finally:
         os.close(key_fd)
 
 
-def gunicorn_argv(config: ApplianceConfig) -> list[str]:
-    """The command line that serves the web UI."""
+def gunicorn_argv(config: ApplianceConfig, tls_key_fd: int | None = None) -> list[str]:
+    """The command line that serves the web UI (over HTTPS when given the key's descriptor:
+    the web server reads the opened key from that inherited in-memory file)."""
     conf = resources.files("webui") / "gunicorn.conf.py"
+    tls = (
+        [
+            "--certfile",
+            str(config.paths.tls_certificate),
+            "--keyfile",
+            f"/proc/self/fd/{tls_key_fd}",
+        ]
+        if tls_key_fd is not None
+        else []
+    )
     return [
         sys.executable,
         "-m",
         "gunicorn",
         "--config",
         str(conf),
+        *tls,
         "--bind",
         f"{config.web.host}:{config.web.port}",
         "--workers",
@@ -88,6 +103,7 @@ class _Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes]
+    fds: tuple[int, ...] = ()  # descriptors it inherits besides the keys (the TLS key)
     started: float = field(default_factory=time.monotonic)
     quick_failures: int = 0  # exits in a row, each soon after its start
     restart_at: float | None = None  # when a restart is due (None: running)
@@ -126,7 +142,7 @@ def _supervise(child: _Child, keyset: Keyset, config_path: Path, now: float) -> 
         )
         return None
     if now >= child.restart_at:
-        child.process = _spawn(child.argv, keyset, config_path)
+        child.process = _spawn(child.argv, keyset, config_path, child.fds)
         child.started, child.restart_at = now, None
         logger.warning("%s process restarted (pid %d)", child.name, child.process.pid)
     return None
@@ -136,8 +152,15 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
     """Run the web UI and the worker lanes until Ctrl-C/SIGTERM; a child that dies is started
     again with back-off while the others go on serving (serve gives up only on a child that
     keeps failing right after its start)."""
-    # Fail before starting anything when the store cannot be used (wrong key, old schema).
+    # Fail before starting anything when the store cannot be used (wrong key, old schema) or
+    # the web UI would speak plain HTTP beyond this machine.
     open_store(config, keyset).close()
+    tls_key_fd: int | None = None
+    scheme = "http"
+    if uses_tls(config):
+        certificate = ensure_certificate(config, keyset.device)
+        tls_key_fd, scheme = key_in_memory(config, keyset.device), "https"
+        print(f"certificate SHA-256 fingerprint: {certificate.fingerprint}", flush=True)
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -147,16 +170,23 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     with shared_lock(config.paths.lock):
         commands = {
-            "web": gunicorn_argv(config),
+            "web": gunicorn_argv(config, tls_key_fd),
             "worker": worker_argv(config, config_path, "batch"),
         }
         if config.worker.interactive_lane:
             commands["interactive"] = worker_argv(config, config_path, "interactive")
+        web_fds = (tls_key_fd,) if tls_key_fd is not None else ()
         children = [
-            _Child(name, argv, _spawn(argv, keyset, config_path)) for name, argv in commands.items()
+            _Child(
+                name,
+                argv,
+                _spawn(argv, keyset, config_path, web_fds if name == "web" else ()),
+                web_fds if name == "web" else (),
+            )
+            for name, argv in commands.items()
         ]
         print(
-            f"web UI on http://{config.web.host}:{config.web.port}/ "
+            f"web UI on {scheme}://{config.web.host}:{config.web.port}/ "
             f"(web pid {children[0].process.pid}, worker pid {children[1].process.pid}); "
             "Ctrl-C stops both",
             flush=True,
@@ -174,6 +204,8 @@ def serve(config: ApplianceConfig, keyset: Keyset, config_path: Path) -> int:
             _stop_all([c.process for c in children if c.restart_at is None])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+    if tls_key_fd is not None:
+        os.close(tls_key_fd)
     print("stopped", flush=True)
     return exit_code
 

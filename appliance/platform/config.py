@@ -54,6 +54,13 @@ class WebConfig(_Section):
     session_absolute_hours: int = Field(
         10, ge=1, le=72, description="A session ends this long after login, active or not."
     )
+    tls: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="HTTPS for the web UI. auto: HTTPS unless `host` is a loopback address; "
+        "on: always; off: plain HTTP, allowed on a loopback address only (behind a proxy on "
+        "the same host). The certificate is made at provisioning (self-signed; its SHA-256 "
+        "fingerprint is printed) or installed with `python -m appliance tls import`.",
+    )
     cookie_secure: bool = Field(
         True,
         description="Send the session cookie over HTTPS only (browsers also accept it on "

@@ -35,6 +35,16 @@ class DataPaths:
         return self.keys / "device.pub.pem"
 
     @property
+    def tls_certificate(self) -> Path:
+        """The web UI's TLS certificate (public, PEM)."""
+        return self.keys / "tls-cert.pem"
+
+    @property
+    def tls_sealed_key(self) -> Path:
+        """The web UI's TLS private key, sealed with a key derived from the device key."""
+        return self.keys / "tls-key.sealed"
+
+    @property
     def pending_db_key(self) -> Path:
         """A new sealed key written before a rekey, promoted once the database uses it."""
         return self.keys / "db-key.pending.json"
