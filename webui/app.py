@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, lazy_gettext
+from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +31,8 @@ from appliance.store import Store
 from webui import views
 from webui.api.errors import json_error
 from webui.api.json_body import LimitedJSONProvider
+from webui.error_pages import explain
+from webui.navigation import ACCOUNT_LINK, home_link, may_open, menu_for
 from webui.report_words import viewer_language
 from webui.security import (
     PasswordChangeRequired,
@@ -46,26 +48,6 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 LANGUAGES = ("en", "zh_CN")
-NAVIGATION = [
-    ("dashboard.index", lazy_gettext("Dashboard")),
-    ("requisitions.index", lazy_gettext("Jobs")),
-    ("candidates.index", lazy_gettext("Candidates")),
-    ("candidates.tech_index", lazy_gettext("Technical rounds")),
-    ("analysis.index", lazy_gettext("Analysis")),
-    ("scheduling.index", lazy_gettext("Scheduling")),
-    ("scheduling.availability", lazy_gettext("My availability")),
-    ("scheduling.inbox", lazy_gettext("Scheduling messages")),
-    ("live_assist.index", lazy_gettext("Live assist")),
-    ("room.notifications", lazy_gettext("Interview notifications")),
-    ("privacy.index", lazy_gettext("Privacy")),
-    ("compliance.notice_list", lazy_gettext("Notices")),
-    ("compliance.bias_page", lazy_gettext("Bias audit")),
-    ("imports.index", lazy_gettext("Data import")),
-    ("exports.index", lazy_gettext("Exports")),
-    ("admin.users", lazy_gettext("Users")),
-    ("admin.settings", lazy_gettext("Settings")),
-    ("system.status_page", lazy_gettext("System")),
-]
 
 # Core errors → HTTP status, so views stay free of translation code.
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
@@ -84,10 +66,20 @@ class UnguardedRouteError(RuntimeError):
     """A view that is neither in the permission table nor marked public."""
 
 
-def _error_response(status: int, code: str, message: str) -> ResponseReturnValue:
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    error: BaseException | None = None,
+    detail: str | None = None,
+) -> ResponseReturnValue:
+    """JSON for API clients (`message` is for programs); for people, the error page in their
+    language with a plain sentence (`detail` is shown under it) and a way back."""
     if wants_json():
         return json_error(status, code, message)
-    return render_template("errors/error.html", status=status, code=code, message=message), status
+    words = explain(status, code, error=error, detail=detail, user=optional_user())
+    return render_template("errors/error.html", status=status, code=code, words=words), status
 
 
 def _select_locale() -> str:
@@ -154,12 +146,14 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
 
 def _add_template_globals(app: Flask, config: ApplianceConfig) -> None:
-    """What every template sees: the user, their role, `can`, the site name and the menu."""
+    """What every template sees: the user, their role, `can`, the site name, the menu and the
+    person's home page."""
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
         user = optional_user()
         role = user.role if user else None
+        home = home_link(user)
 
         def can(action: Action) -> bool:
             if user is None:
@@ -168,24 +162,19 @@ def _add_template_globals(app: Flask, config: ApplianceConfig) -> None:
 
             return allowed(principal_of(user), action) is not None
 
-        # Each main page appears in the menu only for roles whose permission opens it.
-        # No menu until an initial password is replaced: every page but that one is closed.
-        links = [
-            (endpoint, label)
-            for endpoint, label in NAVIGATION
-            if endpoint in app.view_functions
-            and user is not None
-            and not user.must_change_password
-            and (action := view_action(app.view_functions[endpoint])) is not None
-            and can(action)
-        ]
+        # Each page appears in the menu only for roles whose permission opens it, grouped by
+        # task (webui.navigation); no menu until an initial password is replaced.
         return {
+            "nav_groups": menu_for(user),
+            "account_link": may_open(user, ACCOUNT_LINK),
+            "home_url": url_for(home.endpoint),
+            "home_label": str(home.label),
+            "home_is_login": user is None,
             "current_user": user,
             "current_role": role,
             "can": can,
             "Action": Action,
             "site_name": config.site.name,
-            "nav_links": links,
         }
 
 
@@ -205,11 +194,23 @@ def _csrf_error(error: CSRFError) -> ResponseReturnValue:
     return _error_response(400, "csrf_failed", error.description or "CSRF check failed")
 
 
+def _own_description(error: HTTPException) -> str | None:
+    """A description a view gave (`abort(404, description=...)`), not werkzeug's stock one."""
+    stock = type(error).description
+    return error.description if error.description and error.description != stock else None
+
+
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     code = (error.name or "error").lower().replace(" ", "_")
     if error.code == 401 and not wants_json():
         return redirect(url_for("account.login", next=request.full_path))
-    return _error_response(error.code or 500, code, error.description or code)
+    return _error_response(
+        error.code or 500,
+        code,
+        error.description or code,
+        error=error,
+        detail=_own_description(error),
+    )
 
 
 def _password_change_required(error: PasswordChangeRequired) -> ResponseReturnValue:
@@ -223,7 +224,7 @@ def _json_limit_error(error: JsonLimitError) -> ResponseReturnValue:
     # scripts post JSON to paths outside /api/).
     if wants_json() or request.is_json:
         return json_error(422, "json_limit", str(error))
-    return _error_response(422, "json_limit", str(error))
+    return _error_response(422, "json_limit", str(error), detail=str(error))
 
 
 def _appliance_error(error: ApplianceError) -> ResponseReturnValue:
@@ -231,8 +232,10 @@ def _appliance_error(error: ApplianceError) -> ResponseReturnValue:
         if isinstance(error, kind):
             if status == 404:
                 return _error_response(404, code, "not found")  # no hint what exists
-            return _error_response(status, code, str(error))
-    return _error_response(500, "internal_error", "the appliance could not do that")
+            # A refusal's reason is for the person; a permission is said in words instead.
+            detail = None if status in (401, 403) else str(error)
+            return _error_response(status, code, str(error), error=error, detail=detail)
+    return _error_response(500, "internal_error", "the appliance could not do that", error=error)
 
 
 def _add_error_handlers(app: Flask) -> None:

@@ -17,9 +17,19 @@ WILDCARD = "*"
 
 
 class PermissionDeniedError(ApplianceError):
-    """The person's role does not allow this action, or the record is outside their scope."""
+    """The person's role does not allow this action, or the record is outside their scope.
+
+    `role` and `action` are set when the role lacks the action (the web UI says so in words).
+    """
 
     exit_code = 15
+
+    def __init__(
+        self, message: str, *, role: str | None = None, action: Action | None = None
+    ) -> None:
+        super().__init__(message)
+        self.role = role
+        self.action = action
 
 
 class Action(StrEnum):
@@ -232,5 +242,7 @@ def require(principal: Principal, action: Action) -> Visibility:
     """The visibility for `action`, or PermissionDeniedError."""
     scope = allowed(principal, action)
     if scope is None:
-        raise PermissionDeniedError(f"the role {principal.role} may not {action.value}")
+        raise PermissionDeniedError(
+            f"the role {principal.role} may not {action.value}", role=principal.role, action=action
+        )
     return Visibility(scope, principal.user_id, principal.departments, principal.regions)

@@ -10,6 +10,42 @@ document.addEventListener("DOMContentLoaded", () => {
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     });
   }
+  // Menu groups are <details>: they work without this. With it, one group is open at a time,
+  // Escape closes it (focus back on its name) and a click elsewhere closes it.
+  const groups = Array.from(document.querySelectorAll("details[data-menu-group]"));
+  const closeGroups = (except) => {
+    groups.forEach((group) => {
+      if (group !== except) group.open = false;
+    });
+  };
+  groups.forEach((group) => {
+    group.addEventListener("toggle", () => {
+      if (!group.open) return;
+      closeGroups(group);
+      // A list that would run past the window's right edge opens leftwards instead.
+      const list = group.querySelector("ul");
+      list.classList.remove("flip");
+      if (list.getBoundingClientRect().right > document.documentElement.clientWidth) {
+        list.classList.add("flip");
+      }
+    });
+    group.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && group.open) {
+        group.open = false;
+        group.querySelector("summary").focus();
+      }
+    });
+  });
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("details[data-menu-group]")) closeGroups(null);
+  });
+  // "Back to the previous page" on error pages: only where the browser has one to go back to.
+  document.querySelectorAll("[data-history-back]").forEach((button) => {
+    if (window.history.length > 1) {
+      button.hidden = false;
+      button.addEventListener("click", () => window.history.back());
+    }
+  });
   // Forms that ask for confirmation carry data-confirm="question".
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {

@@ -14,11 +14,11 @@ from appliance.accounts.auth import (
     SignInLimits,
     authenticate,
     change_password,
-    principal_of,
 )
 from appliance.accounts.passwords import MIN_PASSWORD_CHARS, PasswordPolicyError
-from appliance.security.permissions import Action, allowed
+from appliance.security.permissions import Action
 from appliance.store.people import User
+from webui.navigation import home_url
 from webui.redirects import safe_local_path
 from webui.security import (
     app_config,
@@ -48,12 +48,8 @@ PASSWORD_PROBLEMS = {
 
 
 def _landing() -> str:
-    user = optional_user()
-    if user is not None and user.must_change_password:
-        return url_for("account.new_password")
-    if user is not None and allowed(principal_of(user), Action.VIEW_DASHBOARD) is None:
-        return url_for("account.account")  # auditors have no dashboard
-    return url_for("dashboard.index")
+    # The role's home (webui.navigation): never a page the role would be refused.
+    return home_url(optional_user())
 
 
 def _safe_next(target: str | None) -> str:
@@ -97,7 +93,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
-@requires(Action.CHANGE_OWN_ACCOUNT, before_new_password=True)
+@requires(Action.VIEW_OWN_ACCOUNT, before_new_password=True)  # anyone signed in may leave
 def logout() -> ResponseReturnValue:
     """End the session."""
     end_session()
