@@ -31,6 +31,7 @@ from webui.report_words import (
     language_note,
     model_name,
     not_scored,
+    rationale,
     score_text,
     strength_sentence,
     top_strengths,
@@ -353,7 +354,7 @@ def _dimension(w: _Writer, d: dict[str, Any]) -> None:
     if anchor:
         w.text(_fact(_fact(_("Level anchor"), d["anchor"]["level"], " "), anchor), indent=4)
     if d.get("rationale"):
-        w.text(d["rationale"], indent=4)
+        w.text(rationale(d["rationale"]), indent=4)
     if d.get("override"):
         o = d["override"]
         change = f"{_score(o['from'])} → {_score(o['to'])} · {o['reason']}"

@@ -11,6 +11,7 @@ name. Registered as template globals by `register`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -362,7 +363,112 @@ def codec_name(codec: Any) -> str:
     return CODECS.get(str(codec), str(codec).replace("_", " "))
 
 
+# The scorer writes its rationale in the interview's language, from a closed set of sentence
+# shapes (appliance/scoring/scorer.py `_rationale`, aggregate.py): each is read back into its
+# facts here and said again in the viewer's language. A sentence of another shape is shown as
+# it was written.
+_STAR_EN = {"situation": "situation", "task": "task", "action": "action", "result": "result"}
+_STAR_ZH = {"情境": "situation", "任务": "task", "行动": "action", "结果": "result"}
+_LANGUAGES_ZH = {"英语": "en", "中文": "zh"}
+_LANGUAGES_EN = {"English": "en", "Chinese": "zh"}
+_PER_ANSWER_EN = re.compile(
+    r"Answer (?P<n>\d+): STAR parts (?P<parts>[a-z, ]+); result (?P<q>quantified|not quantified); "
+    r"ownership (?P<own>\d+)%; specificity (?P<spec>\d+)%; relevance (?P<rel>\d+)%\."
+)
+_PER_ANSWER_ZH = re.compile(
+    r"回答(?P<n>\d+)：STAR要素 (?P<parts>[^；]+)；(?P<q>结果有量化|结果未量化)；"
+    r"个人主导 (?P<own>\d+)%；具体性 (?P<spec>\d+)%；相关度 (?P<rel>\d+)%。"
+)
+_OTHER_LANGUAGE_EN = re.compile(
+    r"Answer (?P<n>\d+) was given in (?P<given>\w+), not (?P<wanted>\w+): scored in the "
+    r"language it was given in, with lower confidence\."
+)
+_OTHER_LANGUAGE_ZH = re.compile(
+    r"回答(?P<n>\d+)是用(?P<given>\S+?)而不是(?P<wanted>\S+?)作答的：按原语言评分，置信度降低。"
+)
+_COMBINED = re.compile(
+    r"Combined from (?P<n>\d+) answer\(s\) across the interview\.|由(?P<zn>\d+)个回答综合得出。"
+)
+_NOT_COVERED = (
+    "No answer addressed this competency.",
+    "No answer in this interview addressed this competency.",
+    "没有回答涉及该能力。",
+)
+
+
+def _star_parts(text: str) -> str:
+    found = [_STAR_EN.get(p.strip()) or _STAR_ZH.get(p.strip()) for p in re.split(r"[,、]", text)]
+    names = {
+        "situation": _("situation"),
+        "task": _("task"),
+        "action": _("action"),
+        "result": _("result"),
+    }
+    parts = [names[p] for p in found if p]
+    return ("、" if viewer_language() == "zh" else ", ").join(parts) if parts else _("none")
+
+
+def _per_answer(match: re.Match[str]) -> str:
+    quantified = match["q"] in ("quantified", "结果有量化")
+    return _(
+        "Answer %(number)s: STAR parts %(parts)s; the result is %(quantified)s; "
+        "own part %(ownership)s %%; specificity %(specificity)s %%; relevance %(relevance)s %%.",
+        number=match["n"],
+        parts=_star_parts(match["parts"]),
+        quantified=_("quantified") if quantified else _("not quantified"),
+        ownership=match["own"],
+        specificity=match["spec"],
+        relevance=match["rel"],
+    )
+
+
+def _other_language(match: re.Match[str]) -> str:
+    given = _LANGUAGES_EN.get(match["given"]) or _LANGUAGES_ZH.get(match["given"])
+    wanted = _LANGUAGES_EN.get(match["wanted"]) or _LANGUAGES_ZH.get(match["wanted"])
+    return _(
+        "Answer %(number)s was given in %(given)s, not %(wanted)s: scored in the language it "
+        "was given in, with lower confidence.",
+        number=match["n"],
+        given=language_name(given) if given else match["given"],
+        wanted=language_name(wanted) if wanted else match["wanted"],
+    )
+
+
+def rationale(text: Any) -> str:
+    """The scorer's rationale for a score, in the viewer's language where its shape is known."""
+    sentence = str(text or "").strip()
+    if not sentence:
+        return ""
+    if sentence in _NOT_COVERED:
+        return _("No answer addressed this competency.")
+    combined = _COMBINED.fullmatch(sentence)
+    if combined:
+        return _(
+            "Combined from %(number)s answers across the interview.",
+            number=combined["n"] or combined["zn"],
+        )
+    pieces: list[str] = []
+    rest = sentence
+    patterns = (
+        (_PER_ANSWER_EN, _per_answer),
+        (_PER_ANSWER_ZH, _per_answer),
+        (_OTHER_LANGUAGE_EN, _other_language),
+        (_OTHER_LANGUAGE_ZH, _other_language),
+    )
+    while rest:
+        for pattern, say in patterns:
+            found = pattern.match(rest)
+            if found:
+                pieces.append(say(found))
+                rest = rest[found.end() :].lstrip()
+                break
+        else:
+            return sentence  # a shape this reader does not know: shown as written
+    return " ".join(pieces)
+
+
 GLOBALS: tuple[Callable[..., Any], ...] = (
+    rationale,
     codec_name,
     label,
     label_of,
@@ -397,6 +503,7 @@ __all__ = [
     "language_note",
     "model_name",
     "not_scored",
+    "rationale",
     "reason",
     "register",
     "score_text",
