@@ -324,3 +324,26 @@ def test_expired_reports_take_the_interview_overrides_with_the_last_one(
     with store.transaction():
         retention.delete_report(built.report_ids[1])
     assert store.interview_overrides.for_interview(built.interview_id) == []
+
+
+@pytest.mark.parametrize("consent", [False, True])
+def test_the_page_says_when_people_may_watch_what_the_machine_may_not_analyse(  # type: ignore[no-untyped-def]
+    web, appliance: Appliance, tmp_path: Path, consent: bool
+) -> None:
+    from tests.support.analysed_reports import analysed_report
+    from tests.support.media_files import has_encoder, write_media
+
+    if not (has_encoder("libvpx") and has_encoder("libopus")):
+        pytest.skip("ffmpeg encoders for a test video are missing")
+    app, store = web
+    video = tmp_path / "answer.webm"
+    write_media(video, fmt="webm", vcodec="libvpx", acodec="libopus", seconds=3.0)
+    interview_id, _report, _rec = analysed_report(
+        appliance, store, tmp_path, cues_consent=consent, media=video, content_type="video/webm"
+    )
+    make_user(store, "watch.rec", "recruiter", departments=["Engineering"], regions=["EU"])
+    client = app.test_client()
+    assert login(client, "watch.rec").status_code == 302
+    page = client.get(f"/interviews/{interview_id}/report").get_data(as_text=True)
+    assert "<video" in page  # human review: the recording plays either way
+    assert ('id="human-review-only"' in page) is not consent

@@ -591,12 +591,17 @@ def _document(
     )
     scoring, recordings = scores.scoring, scores.recordings
     observed = _visual(reports)
-    cues_allowed = bool(observed) and visual_cues_allowed_now(store, interview)
+    players = _players(store, reports)
+    # Asked whenever there is video to watch: people may watch it for their own review even
+    # where the machine may not analyse it, and the page says which applies.
+    visual_allowed = (bool(observed) or "video" in players.values()) and visual_cues_allowed_now(
+        store, interview
+    )
+    cues_allowed = bool(observed) and visual_allowed
     scorecards = _scorecards(store.evaluations.for_interview(interview.id), names)
     spec = _model_spec(store, scoring or {}, requisition)
     dimensions = _dimensions(scores, names, spec, scorecards)
     notes = _notes(reports)
-    players = _players(store, reports)
     document = {
         **_heading(interview, reports, candidate, requisition, players),
         **_scores(scoring, dimensions, reports),
@@ -604,6 +609,7 @@ def _document(
         "delivery": _delivery(reports),
         "visual_cues": observed if cues_allowed else [],
         "visual_cues_withheld": bool(observed) and not cues_allowed,
+        "video_analysis_allowed": visual_allowed,
         "models": _models(reports, scoring),
         "overrides": _override_history(scores, names),
         "decisions": _decisions(store, interview, names),
