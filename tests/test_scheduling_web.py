@@ -106,18 +106,25 @@ def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
         },
         follow_redirects=True,
     )
-    html = opened.get_data(as_text=True)
-    assert "The candidate was sent a link" in html
-    assert "(America/Sao_Paulo, UTC-03:00)" in html and "(UTC, UTC+00:00)" in html
+    # No mail relay here: the page says nothing was sent and hands the link over instead.
+    handover = opened.get_data(as_text=True)
+    assert 'id="not-sent"' in handover and "no e-mail was sent" in handover
+    link = re.search(r'id="candidate-link" type="text" value="([^"]+)"', handover)
+    assert link is not None and "/schedule/" in link.group(1)
+    assert "sent a link" not in handover
     request = store.scheduling.request_for_interview(interview.id)
     assert request is not None
+    html = client.get(f"/scheduling/requests/{request.id}").get_data(as_text=True)
+    assert "(America/Sao_Paulo, UTC-03:00)" in html and "(UTC, UTC+00:00)" in html
     start = re.search(r'name="start" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     booked = client.post(
         f"/scheduling/requests/{request.id}/book",
         data={"csrf_token": token, "start": start},
         follow_redirects=True,
     )
-    assert "The interview is booked" in booked.get_data(as_text=True)
+    booked_page = booked.get_data(as_text=True)
+    assert "The interview is booked. No mail relay is configured" in booked_page
+    assert "on their way" not in booked_page
     # Another candidate asks for the same hour: it is taken, the nearest free ones are named.
     other = store.candidates.create("Other Candidate", email="other@example.invalid")
     with store.transaction():
@@ -146,7 +153,11 @@ def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
     # Nothing can be sent (no relay configured): the mails become dead letters, visible here.
     deliver_due(store, app.extensions["appliance.config"].scheduling)
     dead = client.get("/scheduling/outbox").get_data(as_text=True)
-    assert "rejected" in dead and "no SMTP relay is configured" in dead
+    assert 'id="no-relay"' in dead and "no SMTP relay is configured" in dead
+    # Each dead letter in words, with what to do about it (no raw codes).
+    assert "could not be sent and trying again will not help" in dead
+    assert "ask the operator to set one" in dead and "link to choose a time" in dead
+    assert ">rejected<" not in dead and ">schedule_invite<" not in dead
     first_dead = store.outbox.all(state="dead")[0]
     again = client.post(
         f"/scheduling/outbox/{first_dead.id}/requeue",
@@ -225,3 +236,57 @@ def test_candidate_facing_times_have_one_writer() -> None:
             assert other not in text, f"{path.name} formats a time with {other}"
     messages = (REPO / "appliance" / "scheduling" / "messages.py").read_text(encoding="utf-8")
     assert messages.count("render_time(") >= 6
+
+
+def test_with_a_relay_the_page_says_queued_not_sent(web) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    app.extensions["appliance.config"].scheduling.smtp_host = "127.0.0.1"
+    client = app.test_client()
+    make_user(store, "hr.relay", "hr_admin", departments=["*"], regions=["*"])
+    interviewer = make_user(store, "iv.relay", "interviewer")
+    login(client, "hr.relay")
+    token = csrf_token_from(client.get("/scheduling/types").get_data(as_text=True))
+    client.post(
+        f"/scheduling/availability/{interviewer}",
+        data={
+            "csrf_token": token,
+            "timezone": "Europe/Paris",
+            "holiday_region": "EU",
+            "working_hours": json.dumps(EVERY_DAY),
+            "focus_blocks": "[]",
+            "max_per_day": "5",
+        },
+    )
+    client.post(
+        "/scheduling/types",
+        data={
+            "csrf_token": token,
+            "name": "Relay interview",
+            "duration_minutes": "30",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "0",
+            "mode": "pool",
+            "attendees": "1",
+            "role_family": "sales",
+            "members": [str(interviewer)],
+        },
+    )
+    kind = store.scheduling.type_named("Relay interview")
+    assert kind is not None
+    with store.transaction():
+        requisition = store.requisitions.create("Analyst", "Sales", "Paris", "EU")
+    candidate = store.candidates.create("Relay Candidate", email="relay@example.invalid")
+    interview = store.interviews.create(candidate.id, requisition.id)
+    opened = client.post(
+        "/scheduling/requests/new",
+        data={
+            "csrf_token": token,
+            "interview_id": str(interview.id),
+            "type_id": str(kind.id),
+            "candidate_timezone": "Europe/Paris",
+        },
+        follow_redirects=True,
+    )
+    html = opened.get_data(as_text=True)
+    assert "is queued for the candidate" in html and 'id="candidate-link"' not in html
+    assert 'id="no-relay"' not in client.get("/scheduling/outbox").get_data(as_text=True)

@@ -59,3 +59,23 @@ window.applianceCsrfToken = () => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
 };
+
+// Copy buttons: <button data-copy="#field" data-copied="Copied"> copies the field's value
+// (a candidate's link to hand over when no message could be sent).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  const field = document.querySelector(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  const done = () => {
+    const label = button.textContent;
+    button.textContent = button.dataset.copied || label;
+    setTimeout(() => { button.textContent = label; }, 2000);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done, () => document.execCommand("copy") && done());
+  } else if (document.execCommand("copy")) {
+    done();
+  }
+});

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from appliance.notify.outbox import requeue_dead
+from appliance.notify.readiness import channel_ready
 from appliance.platform import jsonlimits
 from appliance.platform.clock import from_stamp, to_stamp, utcnow
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
@@ -152,7 +153,21 @@ def new_request() -> ResponseReturnValue:
             flash(str(exc), "error")
             status = 422
         else:
-            flash(_("The candidate was sent a link to choose a time."), "success")
+            config = app_config()
+            if not channel_ready(config, "email"):
+                # Nothing can be mailed: the person hands the link over themselves, now.
+                return render_template(
+                    "scheduling/link_handover.html",
+                    opened=opened,
+                    valid_hours=config.scheduling.link_valid_hours,
+                )
+            flash(
+                _(
+                    "An e-mail with a link to choose a time is queued for the candidate; the "
+                    "outbox shows whether it could be delivered."
+                ),
+                "success",
+            )
             return redirect(url_for("scheduling.detail", request_id=opened.request.id))
     return render_template(
         "scheduling/request_new.html",
@@ -224,7 +239,19 @@ def hr_book(request_id: int) -> ResponseReturnValue:
     except FORM_ERRORS as exc:
         flash(str(exc), "error")
     else:
-        flash(_("The interview is booked; invitations are on their way."), "success")
+        if channel_ready(app_config(), "email"):
+            flash(
+                _("The interview is booked; the invitations are queued (see the outbox)."),
+                "success",
+            )
+        else:
+            flash(
+                _(
+                    "The interview is booked. No mail relay is configured, so no invitation was "
+                    "sent: tell the candidate and the interviewers yourself."
+                ),
+                "warning",
+            )
     return redirect(url_for("scheduling.detail", request_id=request_id))
 
 
@@ -238,7 +265,19 @@ def hr_cancel(request_id: int) -> ResponseReturnValue:
     except FORM_ERRORS as exc:
         flash(str(exc), "error")
     else:
-        flash(_("The interview was cancelled; everyone is told."), "success")
+        if channel_ready(app_config(), "email"):
+            flash(
+                _("The interview was cancelled; the cancellations are queued (see the outbox)."),
+                "success",
+            )
+        else:
+            flash(
+                _(
+                    "The interview was cancelled. No mail relay is configured, so nobody was "
+                    "told: tell the candidate and the interviewers yourself."
+                ),
+                "warning",
+            )
     return redirect(url_for("scheduling.detail", request_id=request_id))
 
 
@@ -376,6 +415,8 @@ def outbox() -> ResponseReturnValue:
         dead=store.outbox.visible(visibility(), states=("dead",)),
         waiting=store.outbox.visible(visibility(), states=("pending", "sending")),
         counts=store.outbox.counts(),
+        relay_ready=channel_ready(app_config(), "email"),
+        sms_ready=channel_ready(app_config(), "sms"),
     )
 
 
