@@ -1,9 +1,11 @@
-"""Calendar import that does not lose meetings (issue 20, item 7), held against real calendars
-from the icalendar and recurring-ical-events test suites and RFC-style hand-written ones
-(tests/data/ics/SOURCES.md): free/busy periods are busy time, an unreadable event is left out
-and named while the rest imports, DURATION hours are real hours across DST, floating times
-are the owner's wall times, a slot may end when the clocks change, and a refusal caused by
-the clocks says so.
+"""Calendar import that does not lose meetings (issue 20, item 7), held against calendars
+written for this repository in RFC 5545 style after the shapes real clients send (a free/busy
+reply, an Exchange invitation, a CalDAV weekly series, ...; tests/data/ics/SOURCES.md): free/busy
+periods are busy time, an unreadable event is left out and named while the rest imports,
+DURATION hours are real hours across DST, floating times are the owner's wall times, a slot may
+end when the clocks change, and a refusal caused by the clocks says so. Where the real-world
+calendars of the icalendar and recurring-ical-events test suites lie under ../shared/data/ics,
+each is read as well.
 
 Times are UTC unless a comment gives the local wall time.
 """
@@ -24,10 +26,13 @@ from appliance.scheduling.reference import reference_slots
 from appliance.scheduling.service import alternatives_text
 from appliance.scheduling.slots import SlotFinder
 from appliance.scheduling.zones import wall_length_ok, wall_time_kind, zone
-from tests.conftest import csrf_token_from, login, make_user
+from tests.conftest import SHARED_DATA, csrf_token_from, login, make_user
 from tests.support.scheduling_world import make_world
 
 DATA = Path(__file__).parent / "data" / "ics"
+# Real-world calendars from other projects' test suites: never in this repository, read only
+# where the shared data folder beside the checkout has them (tests/data/ics/SOURCES.md).
+REAL_WORLD = SHARED_DATA / "ics"
 NEW_YORK = "America/New_York"
 ALL_TIME = {"start": datetime(1970, 1, 1, tzinfo=UTC), "end": datetime(2040, 1, 1, tzinfo=UTC)}
 
@@ -41,7 +46,7 @@ def calendar(name: str) -> bytes:
 
 
 def with_events(name: str, *events: str) -> bytes:
-    """A real calendar with hand-written VEVENTs added before its END:VCALENDAR."""
+    """A calendar of tests/data/ics with more VEVENTs added before its END:VCALENDAR."""
     text = calendar(name).decode()
     cut = text.rindex("END:VCALENDAR")
     added = "".join(f"BEGIN:VEVENT\r\n{body}END:VEVENT\r\n" for body in events)
@@ -51,25 +56,44 @@ def with_events(name: str, *events: str) -> bytes:
 # --- 1. VFREEBUSY periods are busy time --------------------------------------------------------
 
 
-def test_free_busy_periods_of_real_calendars_are_busy_time() -> None:
-    # DavMail: one FREEBUSY line, eight FBTYPE=BUSY periods (0 busy intervals before).
-    davmail = read_busy(
-        calendar("issue_27_multiple_periods_in_freebusy_one_freebusy.ics"), "UTC", **ALL_TIME
+def test_free_busy_periods_are_busy_time() -> None:
+    # A free/busy reply: one FREEBUSY line, five FBTYPE=BUSY start/end periods (0 busy
+    # intervals before).
+    reply = read_busy(calendar("freebusy_reply_one_line.ics"), "UTC", **ALL_TIME)
+    assert (reply.periods, reply.events, reply.skipped) == (5, 0, ())
+    assert reply.intervals == [
+        (utc(2025, 3, 3, 8), utc(2025, 3, 3, 9)),
+        (utc(2025, 3, 5, 12, 30), utc(2025, 3, 5, 14)),
+        (utc(2025, 3, 11, 15), utc(2025, 3, 11, 15, 30)),
+        (utc(2025, 3, 18, 9), utc(2025, 3, 18, 11, 30)),
+        (utc(2025, 3, 27, 16), utc(2025, 3, 27, 17)),
+    ]
+    # Only the periods inside the window asked for count, clipped to it.
+    window = read_busy(
+        calendar("freebusy_reply_one_line.ics"),
+        "UTC",
+        start=utc(2025, 3, 5, 13),
+        end=utc(2025, 3, 18, 10),
     )
-    assert (davmail.periods, davmail.events, davmail.skipped) == (8, 0, ())
-    assert davmail.intervals[0] == (utc(2012, 1, 3, 9, 15), utc(2012, 1, 3, 10, 15))
-    assert davmail.intervals[-1] == (utc(2012, 1, 31, 9, 15), utc(2012, 1, 31, 10, 15))
-    assert len(davmail.intervals) == 8
-    # RFC 5545 3.8.2.6: BUSY-UNAVAILABLE 16:00/PT8H30M and two default (BUSY) periods inside
-    # it count; the FREE line does not.
-    rfc = read_busy(calendar("issue_798_freebusy.ics"), "UTC", **ALL_TIME)
-    assert rfc.periods == 3
-    assert rfc.intervals == [(utc(1997, 3, 8, 16), utc(1997, 3, 9, 0, 30))]
-    # A rental confirmation: its period is FREE and its event transparent.
-    rental = read_busy(calendar("issue_348_exception_parsing_value.ics"), "UTC", **ALL_TIME)
-    assert (rental.intervals, rental.periods, rental.events, rental.skipped) == ([], 0, 0, ())
+    assert window.periods == 3
+    assert window.intervals == [
+        (utc(2025, 3, 5, 13), utc(2025, 3, 5, 14)),
+        (utc(2025, 3, 11, 15), utc(2025, 3, 11, 15, 30)),
+        (utc(2025, 3, 18, 9), utc(2025, 3, 18, 10)),
+    ]
+    # RFC 5545 3.8.2.6 style, start/duration: BUSY-UNAVAILABLE 08:00/PT8H30M (to 16:30), and
+    # two default (BUSY) periods, 09:00/PT2H inside it and 16:00/PT1H15M running on to 17:15,
+    # count; the FREE ones (17:30/PT1H, 19:00-20:00) do not.
+    rfc = read_busy(calendar("freebusy_rfc_periods.ics"), "UTC", **ALL_TIME)
+    assert (rfc.periods, rfc.events, rfc.skipped) == (3, 0, ())
+    assert rfc.intervals == [(utc(2025, 5, 13, 8), utc(2025, 5, 13, 17, 15))]
+    # A booking notice: its period is FREE and its event transparent (and its ORGANIZER line,
+    # written without a value, does not stop the file being read).
+    booking = read_busy(calendar("free_period_transparent_event.ics"), "UTC", **ALL_TIME)
+    assert (booking.intervals, booking.periods, booking.events) == ([], 0, 0)
+    assert booking.skipped == ()
     # The older entry point gives the same intervals.
-    assert busy_times(calendar("issue_798_freebusy.ics"), "UTC", **ALL_TIME) == rfc.intervals
+    assert busy_times(calendar("freebusy_rfc_periods.ics"), "UTC", **ALL_TIME) == rfc.intervals
 
 
 def test_every_busy_free_busy_type_counts_and_free_does_not() -> None:
@@ -101,29 +125,31 @@ def test_every_busy_free_busy_type_counts_and_free_does_not() -> None:
 
 
 def test_an_event_without_a_start_is_skipped_and_the_rest_imports() -> None:
-    # A plone.app.event export: a 2-hour event, an instant (no busy time), and a third event
-    # with only a DESCRIPTION. The whole file was refused before.
-    found = read_busy(calendar("created_calendar_with_unicode_fields.ics"), "UTC", **ALL_TIME)
-    assert found.intervals == [(utc(2010, 10, 10, 10), utc(2010, 10, 10, 12))]
-    assert found.skipped == (SkippedEvent("", 3, "no-start"),)
+    # An events export: an instant (no busy time), a draft with only a DESCRIPTION (no start,
+    # UID or summary), then a 90-minute event. The whole file was refused before.
+    found = read_busy(calendar("events_instant_incomplete_complete.ics"), "UTC", **ALL_TIME)
+    assert found.intervals == [(utc(2025, 9, 15, 7, 30), utc(2025, 9, 15, 9))]
+    assert found.events == 1
+    assert found.skipped == (SkippedEvent("", 2, "no-start"),)
 
 
 def test_an_unreadable_rule_is_named_and_other_series_still_import() -> None:
-    # Exchange wrote "BYDAY=MO, TU, WE, TH, FR": the library cannot read the rule.
-    exchange = read_busy(calendar("issue_165_missing_event.ics"), "Europe/Berlin", **ALL_TIME)
-    assert exchange.skipped == (
-        SkippedEvent("Sprint 25 Daily Standup", 1, "unreadable-repetition"),
-    )
-    # A real weekly series with a broken series and an event without a start beside it: the
-    # seven meetings still import; the two others are named by summary or UID.
+    # An Exchange-style invitation wrote "BYDAY=MO, WE, FR": the library cannot read the rule.
+    # The invitation's other meeting, 14:00-15:30 CEST on 2025-04-15, still imports.
+    exchange = read_busy(calendar("exchange_invite_byday_spaces.ics"), "Europe/Berlin", **ALL_TIME)
+    assert exchange.skipped == (SkippedEvent("Release 7 Daily Sync", 1, "unreadable-repetition"),)
+    assert exchange.events == 1
+    assert exchange.intervals == [(utc(2025, 4, 15, 12), utc(2025, 4, 15, 13, 30))]
+    # A weekly series with a broken series and an event without a start beside it: the
+    # six meetings still import; the two others are named by summary or UID.
     mixed = with_events(
-        "each_week_but_one_deleted.ics",
-        "UID:broken-rule@example.com\r\nSUMMARY:Planning\r\nDTSTART:20190305T090000Z\r\n"
-        "DTEND:20190305T100000Z\r\nRRULE:FREQ=SOMETIMES\r\n",
-        "UID:no-start@example.com\r\nDTEND:20190306T100000Z\r\n",
+        "weekly_berlin_one_week_deleted.ics",
+        "UID:broken-rule@example.com\r\nSUMMARY:Planning\r\nDTSTART:20251104T090000Z\r\n"
+        "DTEND:20251104T100000Z\r\nRRULE:FREQ=SOMETIMES\r\n",
+        "UID:no-start@example.com\r\nDTEND:20251105T100000Z\r\n",
     )
     found = read_busy(mixed, "Europe/Berlin", **ALL_TIME)
-    assert found.events == 7 and len(found.intervals) == 7
+    assert found.events == 6 and len(found.intervals) == 6
     assert found.skipped == (
         SkippedEvent("Planning", 2, "unreadable-repetition"),
         SkippedEvent("no-start@example.com", 3, "no-start"),
@@ -132,8 +158,8 @@ def test_an_unreadable_rule_is_named_and_other_series_still_import() -> None:
 
 def test_titles_of_skipped_events_stay_out_of_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        read_busy(calendar("issue_165_missing_event.ics"), "Europe/Berlin", **ALL_TIME)
-    assert "Sprint 25" not in caplog.text
+        read_busy(calendar("exchange_invite_byday_spaces.ics"), "Europe/Berlin", **ALL_TIME)
+    assert "Release 7" not in caplog.text
 
 
 # --- 3. DURATION: hours are exact, days are nominal -------------------------------------------
@@ -156,11 +182,19 @@ def test_duration_hours_are_real_hours_across_dst() -> None:
 
 
 def test_real_durations_without_a_dst_change_are_unchanged() -> None:
-    # Floating events in the owner's zone: 3 days from 2018-01-10 (all day), 3 hours at 10:00.
-    found = read_busy(calendar("duration.ics"), NEW_YORK, **ALL_TIME)
+    # Floating events in the owner's zone: 2 days from 2025-02-10 (all day), 1 h 30 min from
+    # 13:30 on the 12th, and an instant at 09:00 on the 14th (no busy time). New York: EST.
+    found = read_busy(calendar("durations_floating_all_day.ics"), NEW_YORK, **ALL_TIME)
+    assert (found.events, found.skipped) == (2, ())
     assert found.intervals == [
-        (utc(2018, 1, 10, 5), utc(2018, 1, 13, 5)),
-        (utc(2018, 1, 15, 15), utc(2018, 1, 15, 18)),
+        (utc(2025, 2, 10, 5), utc(2025, 2, 12, 5)),
+        (utc(2025, 2, 12, 18, 30), utc(2025, 2, 12, 20)),
+    ]
+    # The same file for an owner in Tokyo (UTC+9): the same wall times, other instants.
+    tokyo = read_busy(calendar("durations_floating_all_day.ics"), "Asia/Tokyo", **ALL_TIME)
+    assert tokyo.intervals == [
+        (utc(2025, 2, 9, 15), utc(2025, 2, 11, 15)),
+        (utc(2025, 2, 12, 4, 30), utc(2025, 2, 12, 6)),
     ]
 
 
@@ -184,16 +218,17 @@ def test_a_floating_series_with_utc_exception_dates_follows_the_owner() -> None:
 
 
 def test_a_zoned_series_keeps_matching_its_utc_exception_date() -> None:
-    # Thunderbird/SabreDAV: weekly 00:30 Europe/Berlin, EXDATE 2019-03-10 23:30Z (the second).
-    found = read_busy(calendar("each_week_but_one_deleted.ics"), NEW_YORK, **ALL_TIME)
-    assert [low for low, _ in found.intervals] == [
-        utc(2019, 3, 3, 23, 30),
-        utc(2019, 3, 17, 23, 30),
-        utc(2019, 3, 24, 23, 30),
-        utc(2019, 3, 31, 22, 30),  # CEST from 31 March
-        utc(2019, 4, 7, 22, 30),
-        utc(2019, 4, 14, 22, 30),
-        utc(2019, 4, 21, 22, 30),
+    # Weekly on Tuesdays 00:30-01:30 Europe/Berlin from 2025-10-07, seven times; the clocks go
+    # back on 26 October. EXDATE 2025-10-27 23:30Z is 00:30 CET on the 28th: that week goes.
+    found = read_busy(calendar("weekly_berlin_one_week_deleted.ics"), NEW_YORK, **ALL_TIME)
+    assert found.skipped == () and found.events == 6
+    assert found.intervals == [
+        (utc(2025, 10, 6, 22, 30), utc(2025, 10, 6, 23, 30)),  # CEST
+        (utc(2025, 10, 13, 22, 30), utc(2025, 10, 13, 23, 30)),
+        (utc(2025, 10, 20, 22, 30), utc(2025, 10, 20, 23, 30)),
+        (utc(2025, 11, 3, 23, 30), utc(2025, 11, 4, 0, 30)),  # CET from 26 October
+        (utc(2025, 11, 10, 23, 30), utc(2025, 11, 11, 0, 30)),
+        (utc(2025, 11, 17, 23, 30), utc(2025, 11, 18, 0, 30)),
     ]
 
 
@@ -279,7 +314,7 @@ def test_the_import_reports_skipped_events_and_audits_only_counts(appliance, sto
     world = make_world(store, appliance.config)
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     data = with_events(
-        "created_calendar_with_unicode_fields.ics",
+        "events_instant_incomplete_complete.ics",
         f"UID:soon@example.com\r\nSUMMARY:Busy\r\nDTSTART:{soon:%Y%m%dT%H%M%SZ}\r\n"
         "DURATION:PT1H\r\n",
     )
@@ -287,7 +322,7 @@ def test_the_import_reports_skipped_events_and_audits_only_counts(appliance, sto
         store, appliance.config, world.hr, user_id=world.interviewers[0], data=data
     )
     assert imported.blocks == 1
-    assert imported.skipped == (SkippedEvent("", 3, "no-start"),)
+    assert imported.skipped == (SkippedEvent("", 2, "no-start"),)
     entry = store.audit.entries(action="availability.busy_imported")[-1]
     assert entry.details["blocks"] == 1 and entry.details["skipped"] == 1
     assert (
@@ -329,9 +364,75 @@ def test_the_person_importing_sees_what_was_left_out(web, caplog) -> None:  # ty
         return str(reply.get_data(as_text=True))
 
     with caplog.at_level(logging.DEBUG):
-        exchange = upload("issue_165_missing_event.ics")
-        plone = upload("created_calendar_with_unicode_fields.ics")
+        exchange = upload("exchange_invite_byday_spaces.ics")
+        export = upload("events_instant_incomplete_complete.ics")
     assert "busy times were imported" in exchange
-    assert "Not imported: Sprint 25 Daily Standup (its repetition rule cannot be read)." in exchange
-    assert "Not imported: event 3 in the file (it has no start time)." in plone
-    assert "Sprint 25" not in caplog.text
+    assert "Not imported: Release 7 Daily Sync (its repetition rule cannot be read)." in exchange
+    assert "Not imported: event 2 in the file (it has no start time)." in export
+    assert "Release 7" not in caplog.text
+
+
+# --- the real-world calendars, where the shared data folder has them --------------------------
+
+# Per file: the owner's zone, then what the import gave when these files were in the repository
+# (merged intervals, busy event occurrences, busy free/busy periods, what was left out, and the
+# first interval).
+REAL_WORLD_COUNTS: dict[
+    str,
+    tuple[str, int, int, int, tuple[SkippedEvent, ...], tuple[datetime, datetime] | None],
+] = {
+    # DavMail: one FREEBUSY line, eight busy periods.
+    "issue_27_multiple_periods_in_freebusy_one_freebusy.ics": (
+        "UTC",
+        8,
+        0,
+        8,
+        (),
+        (utc(2012, 1, 3, 9, 15), utc(2012, 1, 3, 10, 15)),
+    ),
+    # RFC 5545 3.8.2.6: BUSY-UNAVAILABLE and two default periods inside it; FREE does not count.
+    "issue_798_freebusy.ics": ("UTC", 1, 0, 3, (), (utc(1997, 3, 8, 16), utc(1997, 3, 9, 0, 30))),
+    # A rental confirmation: a FREE period and a transparent event.
+    "issue_348_exception_parsing_value.ics": ("UTC", 0, 0, 0, (), None),
+    # plone.app.event: a 2-hour event, an instant, an event with only a DESCRIPTION.
+    "created_calendar_with_unicode_fields.ics": (
+        "UTC",
+        1,
+        1,
+        0,
+        (SkippedEvent("", 3, "no-start"),),
+        (utc(2010, 10, 10, 10), utc(2010, 10, 10, 12)),
+    ),
+    # Microsoft Exchange: "BYDAY=MO, TU, WE, TH, FR".
+    "issue_165_missing_event.ics": (
+        "Europe/Berlin",
+        0,
+        0,
+        0,
+        (SkippedEvent("Sprint 25 Daily Standup", 1, "unreadable-repetition"),),
+        None,
+    ),
+    # SabreDAV/Thunderbird: weekly 00:30 Europe/Berlin, 8 weeks, a UTC EXDATE deletes one.
+    "each_week_but_one_deleted.ics": (
+        NEW_YORK,
+        7,
+        7,
+        0,
+        (),
+        (utc(2019, 3, 3, 23, 30), utc(2019, 3, 4)),
+    ),
+    # Floating and all-day events with DURATION (3 days, 3 hours) and one instant.
+    "duration.ics": (NEW_YORK, 2, 2, 0, (), (utc(2018, 1, 10, 5), utc(2018, 1, 13, 5))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_WORLD_COUNTS))
+def test_a_real_world_calendar_reads_as_it_did(name: str) -> None:
+    path = REAL_WORLD / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not under {REAL_WORLD} (the shared data folder)")
+    tz_name, intervals, events, periods, skipped, first = REAL_WORLD_COUNTS[name]
+    found = read_busy(path.read_bytes(), tz_name, **ALL_TIME)
+    assert (len(found.intervals), found.events, found.periods) == (intervals, events, periods)
+    assert found.skipped == skipped
+    assert (found.intervals[0] if found.intervals else None) == first
