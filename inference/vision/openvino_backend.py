@@ -26,6 +26,7 @@ from inference.interfaces import FaceCues, Frame, FrameCues, InferenceError, Vis
 from inference.registry import register_vision
 from inference.vision import face_geometry as geo
 from inference.vision.crops import Roi, roi_between
+from inference.vision.cue_thresholds import CLOSED_THRESHOLD
 from inference.vision.ssd import (
     INPUT_SIZE,
     Candidates,
@@ -188,6 +189,7 @@ class _FaceWork:
     mesh: FloatArray | None = None
     eyes: list[Roi] = field(default_factory=list)
     irises: list[FloatArray] = field(default_factory=list)
+    contours: list[FloatArray] = field(default_factory=list)
 
 
 def _sigmoid(x: float) -> float:
@@ -279,11 +281,68 @@ class OpenVinoVisionBackend(VisionBackend):
             results.extend(self._analyse_chunk(chunk, _run_async))
         return results
 
+    def measure(self, frame: Frame) -> list[dict[str, float]]:
+        """Raw geometry of each face of one RGB frame, left to right (calibration and tests).
+
+        Per face: the box (`x`, `y`, `w`, `h`, fractions of the frame), head pose, gaze angles
+        less the calibrated bias, the ratios behind eye closure and smile, and the cue scores.
+        """
+        found = []
+        height, width = frame.shape[:2]
+        for face in self._faces([(0.0, frame)], _run_sync):
+            if face.mesh is None:  # not reached for confirmed faces
+                continue
+            cues = _face_cues(face, width, height)
+            pose = geo.head_pose(face.mesh)
+            eyes = [
+                geo.eye_rotation(iris[0].astype(np.float64), contour)
+                for iris, contour in zip(face.irises, face.contours, strict=True)
+            ]
+            gaze_yaw, gaze_pitch = geo.gaze_angles(pose, eyes)
+            found.append(
+                {
+                    "x": cues.box[0],
+                    "y": cues.box[1],
+                    "w": cues.box[2],
+                    "h": cues.box[3],
+                    "yaw": pose.yaw,
+                    "pitch": pose.pitch,
+                    "gaze_yaw": gaze_yaw,
+                    "gaze_pitch": gaze_pitch,
+                    "gaze_at_camera": float(bool(cues.gaze_at_camera)),
+                    "eye_closure": float(cues.eye_closure or 0.0),
+                    "smile": float(cues.smile or 0.0),
+                    **geo.measurements(face.mesh, face.contours),
+                }
+            )
+        return sorted(found, key=lambda m: m["x"])
+
     def _analyse_chunk(
         self,
         chunk: list[tuple[float, Frame]],
         run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
     ) -> list[FrameCues]:
+        faces = self._faces(chunk, run)
+        cues: list[list[FaceCues]] = [[] for _ in chunk]
+        for face in faces:
+            h, w = chunk[face.frame][1].shape[:2]
+            cues[face.frame].append(_face_cues(face, w, h))
+        return [
+            FrameCues(
+                t=float(t),
+                width=int(frame.shape[1]),
+                height=int(frame.shape[0]),
+                faces=tuple(found),
+            )
+            for (t, frame), found in zip(chunk, cues, strict=True)
+        ]
+
+    def _faces(
+        self,
+        chunk: list[tuple[float, Frame]],
+        run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
+    ) -> list[_FaceWork]:
+        """Every confirmed face of a chunk of frames with its mesh, irises and eye contours."""
         for _, frame in chunk:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InferenceError("a frame must be an H x W x 3 uint8 RGB array")
@@ -310,22 +369,13 @@ class OpenVinoVisionBackend(VisionBackend):
         eye_outputs = iter(run(self.iris, eye_inputs))
         for face in faces:
             for roi in face.eyes:
-                _, iris = next(eye_outputs)
+                contour, iris = next(eye_outputs)
                 face.irises.append(roi.to_image(iris.reshape(-1, 3), IRIS_SIZE))
+                # The iris model's own eyelid contour: drawn at four times the mesh's scale,
+                # so it follows a shut lid that the mesh still draws half open.
+                face.contours.append(roi.to_image(contour.reshape(-1, 3), IRIS_SIZE))
 
-        cues: list[list[FaceCues]] = [[] for _ in chunk]
-        for face in faces:
-            h, w = chunk[face.frame][1].shape[:2]
-            cues[face.frame].append(_face_cues(face, w, h))
-        return [
-            FrameCues(
-                t=float(t),
-                width=int(frame.shape[1]),
-                height=int(frame.shape[0]),
-                faces=tuple(found),
-            )
-            for (t, frame), found in zip(chunk, cues, strict=True)
-        ]
+        return faces
 
     def _detect(
         self,
@@ -387,18 +437,20 @@ def _face_cues(face: _FaceWork, width: int, height: int) -> FaceCues:
         return FaceCues(box=box, score=face.score)
     pose = geo.head_pose(face.mesh)
     eyes = [
-        geo.eye_rotation(face.mesh, iris[0].astype(np.float64), corners)
-        for iris, corners in zip(face.irises, (geo.EYE_A_CORNERS, geo.EYE_B_CORNERS), strict=True)
+        geo.eye_rotation(iris[0].astype(np.float64), contour)
+        for iris, contour in zip(face.irises, face.contours, strict=True)
     ]
     looking, _, _ = geo.gaze_at_camera(pose, eyes)
+    closure = geo.eye_closure(face.contours)
     return FaceCues(
         box=box,
         score=face.score,
         yaw=round(pose.yaw, 2),
         pitch=round(pose.pitch, 2),
         roll=round(pose.roll, 2),
-        gaze_at_camera=looking,
-        eye_closure=round(geo.eye_closure(face.mesh), 3),
+        # Shut eyes look nowhere: a blink is not a look at the camera.
+        gaze_at_camera=looking and closure < CLOSED_THRESHOLD,
+        eye_closure=round(closure, 3),
         smile=round(geo.smile_intensity(face.mesh), 3),
     )
 

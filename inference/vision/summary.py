@@ -14,8 +14,9 @@ from typing import Any
 
 from inference.interfaces import FaceCues, FrameCues
 
-SMILE_THRESHOLD = 0.5  # smile intensity from which a frame counts as smiling
-CLOSED_THRESHOLD = 0.7  # eye closure from which a frame counts as eyes closed
+# The thresholds live with the cues' other calibrated numbers; re-exported for old callers.
+from inference.vision.cue_thresholds import CLOSED_THRESHOLD as CLOSED_THRESHOLD
+from inference.vision.cue_thresholds import SMILE_THRESHOLD as SMILE_THRESHOLD
 
 
 @dataclass(frozen=True)
