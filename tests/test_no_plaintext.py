@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import os
 import secrets
-import stat
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,10 +37,10 @@ from appliance.store import Store
 from appliance.store.competency import DimensionSpec, ModelSpec, Question
 from appliance.store.db import PLAIN_SQLITE_HEADER, Database
 from appliance.store.migrate import backup
+from tests.support.plaintext_scan import READ_BLOCK, regular_files, scan_in_child
 
 from .conftest import Appliance, make_user, write_wav
 
-READ_BLOCK = 1 << 20
 RECORDING_SECONDS = 1.0
 
 
@@ -70,53 +67,6 @@ class Flow:
     job_id: int
     scratch_folders: list[Path] = field(default_factory=list)
     tempdir_before: dict[str, int] = field(default_factory=dict)
-
-
-# --- Reading files the way an attacker would ---------------------------------------------------
-
-
-def regular_files(root: Path) -> dict[str, int]:
-    """Every regular file under `root` (no symlinks followed) with its mtime in nanoseconds."""
-    found: dict[str, int] = {}
-    if not root.is_dir():
-        return found
-    for folder, _dirs, names in os.walk(root, followlinks=False):
-        for name in names:
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-            except OSError:  # gone meanwhile (another test's scratch file, say)
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found[path] = info.st_mtime_ns
-    return found
-
-
-def file_hits(path: str, needles: dict[str, bytes]) -> list[str]:
-    """Labels of the needles found in one file, also across block boundaries."""
-    overlap = max(len(needle) for needle in needles.values()) - 1
-    found: set[str] = set()
-    try:
-        with open(path, "rb") as handle:
-            tail = b""
-            while block := handle.read(READ_BLOCK):
-                window = tail + block
-                found.update(label for label, needle in needles.items() if needle in window)
-                tail = window[-overlap:]
-    except (FileNotFoundError, PermissionError):
-        return []
-    return sorted(found)
-
-
-def scan(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str, str]]:
-    """(path, needle label) for every needle found in every file."""
-    return [(path, label) for path in paths for label in file_hits(path, needles)]
-
-
-def scan_in_child(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str, str]]:
-    """`scan` in a forked process, so its file handles never touch this process's locks."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-        return pool.submit(scan, paths, needles).result(timeout=120)
 
 
 # --- The flow ----------------------------------------------------------------------------------

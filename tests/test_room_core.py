@@ -102,14 +102,15 @@ def test_pieces_are_acknowledged_once_and_gaps_refused(
     key = "piece-order-key-12345"
     start_take(store, opened, question.id, key, "video/webm")
     pieces = list(take_pieces(answers[0]))
-    add_piece(store, opened, key, 0, pieces[0][1])
-    again = add_piece(store, opened, key, 0, pieces[0][1])  # a retry of an acknowledged piece
+    add_piece(store, appliance.spool(), opened, key, 0, pieces[0][1])
+    # A retry of an acknowledged piece:
+    again = add_piece(store, appliance.spool(), opened, key, 0, pieces[0][1])
     assert again.next_seq == 1 and again.received_bytes == len(pieces[0][1])
     with pytest.raises(PieceOrderError) as gap:
-        add_piece(store, opened, key, 2, pieces[2][1])
+        add_piece(store, appliance.spool(), opened, key, 2, pieces[2][1])
     assert gap.value.expected == 1
     for seq, piece in pieces[1:]:
-        add_piece(store, opened, key, seq, piece)
+        add_piece(store, appliance.spool(), opened, key, seq, piece)
     with pytest.raises(PieceOrderError):  # the browser claims more than arrived
         finish_take(
             store,
@@ -142,7 +143,9 @@ def test_garbage_is_refused_and_loses_nothing(appliance: Appliance, store: Store
         start_take(store, opened, question.id, "bad-type-key-123456", "text/html")
     start_take(store, opened, question.id, "garbage-key-12345678", "video/webm")
     with pytest.raises(MediaRejectedError):
-        add_piece(store, opened, "garbage-key-12345678", 0, b"<html>not a video</html>")
+        add_piece(
+            store, appliance.spool(), opened, "garbage-key-12345678", 0, b"<html>not a video</html>"
+        )
     assert store.room.take_by_key("garbage-key-12345678").next_seq == 0  # type: ignore[union-attr]
 
 
@@ -262,7 +265,7 @@ def test_a_link_reaches_only_its_own_room(
     with pytest.raises(NotFoundError):
         start_take(store, opened, other_question.id, "sneaky-key-123456789", "video/webm")
     with pytest.raises(NotFoundError):
-        add_piece(store, opened, "other-candidate-key-1", 0, answers[0][:100])
+        add_piece(store, appliance.spool(), opened, "other-candidate-key-1", 0, answers[0][:100])
     with pytest.raises(NotFoundError):
         keep_take(store, opened, "other-candidate-key-1")
     with pytest.raises(NotFoundError):
@@ -297,7 +300,7 @@ def test_erasing_the_candidate_removes_the_room_and_its_answers(
     question = current_question(store, opened.room)
     assert question is not None
     start_take(store, opened, question.id, "erase-open-take-12345", "video/webm")
-    add_piece(store, opened, "erase-open-take-12345", 0, answers[1][:PIECE])
+    add_piece(store, appliance.spool(), opened, "erase-open-take-12345", 0, answers[1][:PIECE])
     erase_candidate(store, appliance.spool(), setup.hr, setup.candidate_id, "candidate asked")
     for table in (
         "room_sessions",
@@ -322,7 +325,7 @@ def test_an_abandoned_take_is_swept(
     question = current_question(store, opened.room)
     assert question is not None
     start_take(store, opened, question.id, "abandoned-take-123456", "video/webm")
-    add_piece(store, opened, "abandoned-take-123456", 0, answers[0][:PIECE])
+    add_piece(store, appliance.spool(), opened, "abandoned-take-123456", 0, answers[0][:PIECE])
     assert sweep_abandoned_takes(store, appliance.config, appliance.spool()) == 0  # still fresh
     with store.transaction():
         store.conn.execute("UPDATE room_takes SET updated_at = '2020-01-01T00:00:00Z'")

@@ -44,7 +44,8 @@ from appliance.privacy.retention import RETENTION_INTERVAL_S
 from appliance.privacy.retention_job import retention_chore
 from appliance.room.followups import FOLLOWUP as FOLLOWUP_KIND
 from appliance.room.followups import followup_task
-from appliance.room.takes import sweep_abandoned_takes
+from appliance.room.takes import ASSEMBLE as ROOM_ASSEMBLE_KIND
+from appliance.room.takes import assemble_task, sweep_abandoned_takes
 from appliance.scheduling.next_round import JOB_KIND as NEXT_ROUND_KIND
 from appliance.scheduling.next_round import open_next_round
 from appliance.scheduling.service import caldav_chore
@@ -559,6 +560,7 @@ def _stale_uploads_chore(store: Store, config: ApplianceConfig, spool: Spool) ->
 
 
 PERIODIC["stale_uploads"] = (600.0, _stale_uploads_chore)
+TASKS[ROOM_ASSEMBLE_KIND] = assemble_task
 # Scheduled backups (`backup.folder`): queued here, written by the batch lane.
 PERIODIC["backup"] = (CHORE_INTERVAL_S, backup_chore)
 TASKS[BACKUP_KIND] = backup_task

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from appliance.media.spool import Spool, SpoolReader
+from appliance.media.spool import Spool, SpoolFileReader
 from appliance.platform.errors import NotFoundError, RefusedError, SpoolIntegrityError
 from appliance.store import Store
 from appliance.store.erasures import ErasureRepository
@@ -98,7 +98,7 @@ class MediaStream:
     half-way, or for a HEAD request that never iterates): the spool file is closed either way.
     """
 
-    def __init__(self, reader: SpoolReader, start: int, length: int) -> None:
+    def __init__(self, reader: SpoolFileReader, start: int, length: int) -> None:
         self._reader = reader
         self._start = start
         self._length = length

@@ -6,6 +6,10 @@ File layout: a 32-byte header (magic, version, chunk size, file id), then chunks
 the index and whether it is the last chunk, so reordering, truncation or splicing fails.
 The data key is wrapped by the candidate's key from the vault; shredding that key makes
 the file unreadable wherever a copy of it lies.
+
+A recording that arrives in pieces (the interview room) is written in the pieces format of
+`appliance.media.pieces` under `pieces/` while it grows, and moved here once it is sealed:
+`open` reads either format.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.media.pieces import (
+    PiecesFile,
+    PiecesReader,
+    create_pieces_file,
+    is_pieces_file,
+)
 from appliance.platform.errors import MediaRejectedError, SpoolIntegrityError
 
 MAGIC = b"APSPOOL1"
@@ -38,6 +48,13 @@ TAG_BYTES = 16
 SUFFIX = ".spool"
 PARTIAL_PREFIX = ".partial-"
 READ_BLOCK = 1 << 20
+# Recordings still arriving in pieces: a folder of their own, which `sweep` never looks into.
+PIECES_FOLDER = "pieces"
+
+
+class PiecesGoneError(SpoolIntegrityError):
+    """A recording arriving in pieces is no longer where it was written (discarded, or moved
+    among the complete recordings)."""
 
 
 def _nonce(index: int) -> bytes:
@@ -222,6 +239,10 @@ class SpoolReader(io.RawIOBase):
         super().close()
 
 
+# What `Spool.open` returns: a recording written in one go, or one assembled from pieces.
+SpoolFileReader = SpoolReader | PiecesReader
+
+
 class Spool:
     """A folder of encrypted recordings."""
 
@@ -364,17 +385,95 @@ class Spool:
         self.path_of(name)  # validates the name
         return self.folder / f"{PARTIAL_PREFIX}{name}"
 
-    def open(self, name: str, wrapped_data_key: bytes, candidate_key: bytes) -> SpoolReader:
-        """A decrypting reader over a spool file."""
+    def open(self, name: str, wrapped_data_key: bytes, candidate_key: bytes) -> SpoolFileReader:
+        """A decrypting reader over a spool file (either format)."""
         data_key = unwrap_data_key(candidate_key, wrapped_data_key, name)
-        try:
-            return SpoolReader(self.path_of(name), data_key)
-        except FileNotFoundError:
-            raise SpoolIntegrityError(f"spool file {name} is missing") from None
+        # A sealed pieces file is moved here after its record commits; until then (a crash in
+        # between) it is read where it was written. Twice round: it may move while we look.
+        for path in (self.path_of(name), self.pieces_path(name)) * 2:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                head = os.pread(fd, 8, 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            if is_pieces_file(head):
+                return PiecesReader(fd, data_key, name)
+            os.close(fd)
+            return SpoolReader(path, data_key)
+        raise SpoolIntegrityError(f"spool file {name} is missing")
 
     def remove(self, name: str) -> None:
         """Delete a spool file (ciphertext only: no plaintext ever reached the disk)."""
         self.path_of(name).unlink(missing_ok=True)
+        self.pieces_path(name).unlink(missing_ok=True)
+
+    # --- recordings arriving in pieces -----------------------------------------------------
+    def pieces_path(self, name: str) -> Path:
+        """Where a recording arriving in pieces is written."""
+        self.path_of(name)  # validates the name
+        return self.folder / PIECES_FOLDER / name
+
+    def begin_pieces(self, candidate_key: bytes) -> tuple[str, bytes]:
+        """Start a recording that will arrive in pieces; returns its name and wrapped data key."""
+        folder = self.folder / PIECES_FOLDER
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the spool
+        name = f"{uuid.uuid4().hex}{SUFFIX}"
+        data_key = secrets.token_bytes(32)
+        create_pieces_file(folder / name)
+        _fsync_dir(folder)
+        return name, wrap_data_key(candidate_key, data_key, name)
+
+    @contextmanager
+    def pieces(
+        self, name: str, wrapped_data_key: bytes, candidate_key: bytes, *, max_piece_bytes: int
+    ) -> Iterator[PiecesFile]:
+        """Exclusive use of a recording arriving in pieces, across threads and processes.
+
+        SpoolIntegrityError when the file is gone (discarded, or moved once complete)."""
+        data_key = unwrap_data_key(candidate_key, wrapped_data_key, name)
+        path = self.pieces_path(name)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            raise PiecesGoneError(f"spool file {name} is missing") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Whoever held the lock before may have removed or moved the file meanwhile.
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                raise PiecesGoneError(f"spool file {name} was moved or removed")
+            yield PiecesFile(fd, data_key, name, max_piece_bytes=max_piece_bytes)
+        finally:
+            os.close(fd)  # also releases the lock
+
+    def publish_pieces(self, name: str) -> None:
+        """Move a sealed pieces file among the complete recordings (idempotent)."""
+        try:
+            os.replace(self.pieces_path(name), self.path_of(name))
+        except FileNotFoundError:
+            return
+        _fsync_dir(self.folder)
+        _fsync_dir(self.folder / PIECES_FOLDER)
+
+    def pieces_names(self) -> dict[str, float]:
+        """Recordings still in the pieces folder, with their modification times."""
+        folder = self.folder / PIECES_FOLDER
+        found: dict[str, float] = {}
+        if not folder.is_dir():
+            return found
+        for path in folder.glob(f"*{SUFFIX}"):
+            try:
+                found[path.name] = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+        return found
 
     def names(self) -> set[str]:
         """Complete spool files present."""

@@ -118,9 +118,9 @@ class WorkerConfig(_Section):
         10_000, ge=1, description="Queued plus running jobs above which new work is refused."
     )
     interactive_kinds: list[str] = Field(
-        default_factory=lambda: ["live_assist", "room_followup"],
+        default_factory=lambda: ["live_assist", "room_followup", "room_assemble"],
         description="Job kinds someone is waiting for (live assist, a candidate's follow-up "
-        "question): `serve` runs them in a second worker process of their own, so a long "
+        "question, storing a candidate's finished answer): `serve` runs them in a second worker process of their own, so a long "
         "analysis never holds them up. That process also runs the idle-time chores "
         "(outbox, retention, checkpoints).",
     )

@@ -185,15 +185,23 @@ def room_state(store: Store, room: RoomSession) -> dict[str, Any]:
             "followup": current.kind == "followup",
             "attempts_left": max(0, 1 + settings.retakes - finished_takes(takes)),
         },
-        "take": None
-        if open_take is None
-        else {
-            "key": open_take.client_key,
-            "state": open_take.state,
-            "next_seq": open_take.next_seq,
-            "received_bytes": open_take.received_bytes,
-            "duration_s": open_take.duration_s,
-        },
+        "take": None if open_take is None else take_view(open_take),
+    }
+
+
+def take_view(take: Take) -> dict[str, Any]:
+    """A take as the room's page sees it: how far it came, and whether the answer is safe."""
+    return {
+        "key": take.client_key,
+        "state": take.state,
+        "next_seq": take.next_seq,
+        "received_bytes": take.received_bytes,
+        "duration_s": take.duration_s,
+        # The last piece was announced (the answer is being stored, or could not be).
+        "finished": take.finished_at is not None or take.state in ("complete", "used"),
+        # Stored and checked in the spool: the answer can no longer be lost.
+        "safe": take.safe,
+        "problem": take.error,
     }
 
 

@@ -1,7 +1,9 @@
 """The interview room's rows: settings, sessions, the frozen plan, takes and their pieces, answers.
 
 Media pieces and follow-up questions (which may quote an answer) are sealed with the
-candidate's key, so erasing the candidate (shredding the key) makes them unreadable too.
+candidate's key, so erasing the candidate (shredding the key) makes them unreadable too. A
+take's pieces live in the encrypted spool; the take's row follows how far it has come.
+`room_chunks` only holds pieces of takes begun before that (schema 17).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.store.base import dumps, loads
-from appliance.store.db import Row
+from appliance.store.db import OperationalError, Row
 from appliance.store.fieldcrypt import (
     NONCE_BYTES,
     SealedFieldError,
@@ -90,6 +92,18 @@ class Take:
     received_bytes: int
     recording_id: int | None
     duration_s: float | None
+    spool_name: str | None = None  # the pieces file in the spool
+    wrapped_data_key: bytes | None = None
+    finished_at: str | None = None  # the browser announced the last piece
+    expected_pieces: int | None = None
+    expected_bytes: int | None = None
+    job_id: int | None = None  # the job assembling the finished take
+    error: str | None = None  # why the finished take could not become a recording
+
+    @property
+    def safe(self) -> bool:
+        """Stored as a checked recording: the answer can no longer be lost."""
+        return self.recording_id is not None and self.state in ("complete", "used")
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,33 @@ def _take(row: Row) -> Take:
         row["received_bytes"],
         row["recording_id"],
         row["duration_s"],
+        row["spool_name"],
+        None if row["wrapped_data_key"] is None else bytes(row["wrapped_data_key"]),
+        row["finished_at"],
+        row["expected_pieces"],
+        row["expected_bytes"],
+        row["job_id"],
+        row["error"],
     )
+
+
+# What a take's row may be changed to (update_take).
+_TAKE_FIELDS = frozenset(
+    {
+        "state",
+        "next_seq",
+        "received_bytes",
+        "recording_id",
+        "duration_s",
+        "spool_name",
+        "wrapped_data_key",
+        "finished_at",
+        "expected_pieces",
+        "expected_bytes",
+        "job_id",
+        "error",
+    }
+)
 
 
 class RoomRepository(SealedRepository):
@@ -324,9 +364,8 @@ class RoomRepository(SealedRepository):
         return [_take(row) for row in rows]
 
     def update_take(self, take_id: int, **fields: Any) -> Take:
-        """Change a take's state, counters, recording or duration."""
-        allowed = {"state", "next_seq", "received_bytes", "recording_id", "duration_s"}
-        unknown = set(fields) - allowed
+        """Change a take's state, counters, recording, duration, pieces file or assembly."""
+        unknown = set(fields) - _TAKE_FIELDS
         if unknown:
             raise ValueError(f"not a take field: {', '.join(sorted(unknown))}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -337,11 +376,86 @@ class RoomRepository(SealedRepository):
         return self.take(take_id)
 
     def stale_takes(self, before: str) -> list[Take]:
-        """Takes still recording that nobody continued since `before`."""
+        """Takes still recording that nobody continued since `before` (a finished take waiting
+        for its assembly is not stale: the candidate is done, the appliance is not)."""
         rows = self.conn.execute(
-            "SELECT * FROM room_takes WHERE state = 'recording' AND updated_at < ?", (before,)
+            "SELECT * FROM room_takes WHERE state = 'recording' AND updated_at < ?"
+            " AND (finished_at IS NULL OR error IS NOT NULL)",
+            (before,),
         )
         return [_take(row) for row in rows]
+
+    def attach_pieces_file(self, take_id: int, spool_name: str, wrapped_data_key: bytes) -> bool:
+        """Give a take its pieces file; False when another request gave it one first."""
+        cursor = self.conn.execute(
+            "UPDATE room_takes SET spool_name = ?, wrapped_data_key = ?, updated_at = ?"
+            " WHERE id = ? AND spool_name IS NULL",
+            (spool_name, wrapped_data_key, now_stamp(), take_id),
+        )
+        return bool(cursor.rowcount == 1)
+
+    def record_progress(self, progress: dict[int, tuple[int, int]], *, wait: bool) -> bool:
+        """Write how far takes have come ({take: (pieces, bytes)}) in one short transaction.
+
+        Never moves a take back, nor one that is finished. With `wait` false the write lock is
+        tried once and False returned at once when someone holds it: the pieces files are the
+        truth, so a request never sleeps on the lock for this.
+        """
+        if not progress:
+            return True
+        conn = self.conn
+        busy_ms = self._store.database.busy_timeout_ms
+        if not wait:
+            conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except OperationalError as exc:
+            if wait or ("locked" not in str(exc) and "busy" not in str(exc)):
+                raise
+            return False
+        finally:
+            if not wait:
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        try:
+            now = now_stamp()
+            conn.executemany(
+                "UPDATE room_takes SET next_seq = ?, received_bytes = ?, updated_at = ?"
+                " WHERE id = ? AND next_seq < ? AND state = 'recording' AND finished_at IS NULL",
+                [
+                    (pieces, size, now, take_id, pieces)
+                    for take_id, (pieces, size) in sorted(progress.items())
+                ],
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return True
+
+    def mark_finished(self, take_id: int, pieces: int, size_bytes: int, job_id: int | None) -> Take:
+        """Record that every piece is in, and the job that assembles the take."""
+        self.conn.execute(
+            "UPDATE room_takes SET next_seq = ?, received_bytes = ?, expected_pieces = ?,"
+            " expected_bytes = ?, finished_at = coalesce(finished_at, ?), job_id = ?,"
+            " updated_at = ? WHERE id = ?",
+            (pieces, size_bytes, pieces, size_bytes, now_stamp(), job_id, now_stamp(), take_id),
+        )
+        return self.take(take_id)
+
+    def awaiting_assembly(self) -> list[Take]:
+        """Finished takes not yet stored as recordings (nor refused)."""
+        rows = self.conn.execute(
+            "SELECT * FROM room_takes WHERE state = 'recording' AND finished_at IS NOT NULL"
+            " AND error IS NULL ORDER BY id"
+        )
+        return [_take(row) for row in rows]
+
+    def pieces_files_in_use(self) -> set[str]:
+        """Pieces files of takes still recording or waiting for their assembly."""
+        rows = self.conn.execute(
+            "SELECT spool_name FROM room_takes WHERE state = 'recording' AND spool_name IS NOT NULL"
+        )
+        return {str(row[0]) for row in rows}
 
     def add_chunk(self, take_id: int, seq: int, data: bytes, key: bytes) -> None:
         """Keep one piece of a take, sealed."""

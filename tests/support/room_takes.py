@@ -28,7 +28,7 @@ def record_take(store: Store, appliance: Appliance, token: str, data: bytes, key
     start_take(store, opened, question.id, key, "video/webm;codecs=vp8,opus")
     pieces = list(take_pieces(data))
     for seq, piece in pieces:
-        add_piece(store, opened, key, seq, piece)
+        add_piece(store, appliance.spool(), opened, key, seq, piece)
     finished = finish_take(
         store,
         appliance.spool(),

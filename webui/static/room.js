@@ -1,8 +1,10 @@
 // The candidate's interview room: device check, then question by question with MediaRecorder.
 // Every recorded piece is first written to IndexedDB, then sent in order (PUT .../pieces/<n>);
-// the server acknowledges a piece once it is sealed in its store. After a network drop the
-// pieces wait and are sent when the connection returns; after a reload (or a crash) the page
-// finds the unfinished take in IndexedDB, sends what the server lacks and finishes it.
+// the server acknowledges a piece once it is sealed in its encrypted spool. After a network
+// drop the pieces wait and are sent when the connection returns; after a reload (or a crash)
+// the page finds the unfinished take in IndexedDB, sends what the server lacks and finishes it.
+// Finishing is acknowledged at once ({background: true}); the appliance then checks and stores
+// the answer, and the page asks (GET .../takes/<key>) until it is safe before it can be kept.
 "use strict";
 
 (() => {
@@ -193,6 +195,7 @@
     let recorder = null;
     let uploader = null;
     let timerHandle = null;
+    const safeWaits = new Map(); // take key -> promise of its stored state (safe or a problem)
 
     const show = (section) => {
       for (const id of ["device-check", "question-panel", "finish"]) $(id).hidden = id !== section;
@@ -363,7 +366,7 @@
       await uploader.flush();
       for (;;) {
         const result = await api.call("POST", `/takes/${encodeURIComponent(key)}/finish`, {
-          pieces: pieces.length, bytes,
+          pieces: pieces.length, bytes, background: true,
         });
         if (result.status === 200) {
           state = result.data;
@@ -393,12 +396,57 @@
       $("again").textContent = msg("msgAgain", { n: left });
       $("again").dataset.key = key;
       $("keep").dataset.key = key;
-      say(msg("msgReview", { seconds: Math.round(state.take ? state.take.duration_s : 0) }));
+      $("keep").hidden = false;
       $("keep").focus();
+      const take = state.take && state.take.key === key ? state.take : null;
+      if (take && take.safe) {
+        root.dataset.safe = key;
+        say(msg("msgReview", { seconds: Math.round(take.duration_s || 0) }));
+      } else {
+        say(msg("msgSaving"));
+        untilSafe(key);
+      }
+    }
+
+    // Asks the appliance until the answer is stored and checked (or could not be).
+    function untilSafe(key) {
+      if (!safeWaits.has(key)) {
+        const waiting = (async () => {
+          let delay = 500;
+          for (;;) {
+            const result = await api.call("GET", `/takes/${encodeURIComponent(key)}`);
+            if (result.status === 200 && (result.data.safe || result.data.problem)) return result.data;
+            if (result.status !== 200 && !TRANSIENT.has(result.status)) {
+              return { problem: result.data && result.data.error ? result.data.error.message : String(result.status) };
+            }
+            await sleep(delay);
+            delay = Math.min(delay * 2, 2000);
+          }
+        })().then((take) => {
+          if ($("keep").dataset.key === key) {
+            if (take.safe) {
+              root.dataset.safe = key;
+              say(msg("msgReview", { seconds: Math.round(take.duration_s || 0) }));
+            } else {
+              $("keep").hidden = true;
+              $("again").hidden = false;
+              say(msg("msgError", { reason: take.problem }));
+            }
+          }
+          return take;
+        });
+        safeWaits.set(key, waiting);
+      }
+      return safeWaits.get(key);
     }
 
     $("keep").addEventListener("click", async () => {
       const key = $("keep").dataset.key;
+      if (root.dataset.safe !== key) {
+        say(msg("msgSaving"));
+        const take = await untilSafe(key);
+        if (!take.safe) return;
+      }
       const result = await api.call("POST", `/takes/${encodeURIComponent(key)}/keep`, {});
       if (result.status !== 200) return say(msg("msgError", { reason: result.status }));
       await local.forget(key);
@@ -468,7 +516,7 @@
     }
 
     async function resume(take) {
-      if (take.state === "complete") return review(take.key);
+      if (take.state === "complete" || take.finished) return review(take.key);
       const pieces = await local.pieces(take.key);
       if (!pieces.length) {
         say(msg("msgLost"));

@@ -54,6 +54,7 @@ from appliance.room.service import (
     open_room,
     room_of,
     room_state,
+    take_view,
 )
 from appliance.room.takes import (
     MAX_PIECE_BYTES,
@@ -63,6 +64,8 @@ from appliance.room.takes import (
     finish_take,
     keep_take,
     start_take,
+    submit_take,
+    take_of,
 )
 from appliance.security.permissions import Action
 from appliance.store.links import CandidateLink
@@ -404,7 +407,7 @@ def new_take(opened: OpenedRoom, question_id: int) -> ResponseReturnValue:
     key, content_type = body.get("key"), body.get("content_type")
     if not isinstance(key, str) or not isinstance(content_type, str):
         return json_error(400, "invalid_request", "send JSON: key and content_type (text)")
-    take = start_take(app_store(), opened, question_id, key, content_type)
+    take = start_take(app_store(), opened, question_id, key, content_type, spool=_spool())
     return jsonify({"key": take.client_key, "next_seq": take.next_seq, "state": take.state}), 201
 
 
@@ -412,10 +415,12 @@ def new_take(opened: OpenedRoom, question_id: int) -> ResponseReturnValue:
 @public
 @room_json
 def piece(opened: OpenedRoom, key: str, seq: int) -> ResponseReturnValue:
-    """One piece of a recording (raw body); acknowledged once sealed in the store."""
+    """One piece of a recording (raw body); acknowledged once synced in the encrypted spool."""
     if (request.content_length or 0) > MAX_PIECE_BYTES:
         return json_error(413, "piece_too_large", f"a piece is at most {MAX_PIECE_BYTES} bytes")
-    take = add_piece(app_store(), opened, key, seq, request.get_data(cache=False))
+    take = add_piece(
+        app_store(), _spool(), opened, key, seq, request.get_data(cache=False), app_config()
+    )
     return jsonify({"next_seq": take.next_seq, "received_bytes": take.received_bytes})
 
 
@@ -423,21 +428,41 @@ def piece(opened: OpenedRoom, key: str, seq: int) -> ResponseReturnValue:
 @public
 @room_json
 def finish(opened: OpenedRoom, key: str) -> ResponseReturnValue:
-    """Every piece is sent: JSON {pieces, bytes}; the take is assembled and stored."""
+    """Every piece is sent: JSON {pieces, bytes, background}.
+
+    With `background` true (this version's page) the take is marked finished and stored by the
+    worker: the reply comes at once and the page asks GET .../takes/<key> until it is safe.
+    Without it (a page loaded before this version) the take is stored before the reply.
+    """
     body = _body()
     pieces, total = body.get("pieces"), body.get("bytes")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (pieces, total)):
         return json_error(400, "invalid_request", "send JSON: pieces and bytes (whole numbers)")
+    store, spool, config = app_store(), _spool(), app_config()
+    if body.get("background") is True:
+        take = submit_take(
+            store,
+            spool,
+            config,
+            opened,
+            key,
+            pieces=cast(int, pieces),
+            total_bytes=cast(int, total),
+        )
+        return _state(opened, finished=take_view(take))
     done = finish_take(
-        app_store(),
-        _spool(),
-        app_config(),
-        opened,
-        key,
-        pieces=cast(int, pieces),
-        total_bytes=cast(int, total),
+        store, spool, config, opened, key, pieces=cast(int, pieces), total_bytes=cast(int, total)
     )
     return _state(opened, finished={"key": key, "duration_s": round(done.duration_s, 2)})
+
+
+@bp.get("/room/<token>/takes/<key>")
+@public
+@room_json
+def take_state(opened: OpenedRoom, key: str) -> ResponseReturnValue:
+    """Where a take stands: `safe` once the answer is stored and checked, `problem` if it
+    could not be (read only: the page asks this until the answer is safe)."""
+    return jsonify(take_view(take_of(app_store(), opened, key)))
 
 
 @bp.post("/room/<token>/takes/<key>/keep")
