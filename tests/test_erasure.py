@@ -211,6 +211,16 @@ def make_case(
         ingested.recording.id,
         [{"start": 0.0, "end": 0.4, "question_text": f"{canary} question"}],
     )
+    # A coding round: an autosaved draft and a judged submission of the candidate's code.
+    with store.transaction():
+        task = store.coding_tasks.save(
+            job.id, "sum", "Sum", {"key": "sum"}, origin="api", created_by=hr.user_id
+        )
+        store.coding_work.add_draft(interview.id, task.id, "python", f"# {canary} draft")
+        submitted = store.coding_work.add_submission(
+            interview.id, task.id, "python", f"# {canary} final", "candidate"
+        )
+        store.coding_work.record_result(submitted.id, "judged", {"verdict": "ok", "note": canary})
     return Case(
         store,
         hr,
@@ -755,10 +765,15 @@ def test_ALL_2_retention_erases_each_category_when_it_expires_and_logs_it(
     assert content["scores"]["ownership"] == {"score": 8, "confidence": 0.9}
     assert case.canary not in json.dumps(content) and "sections" not in content
 
-    assert dict(run_retention(store, spool, now + 70 * DAY).counts) == {"scores": 2}
+    # The coding round's draft and submission (code and results) go with the scores.
+    assert dict(run_retention(store, spool, now + 70 * DAY).counts) == {
+        "scores": 2,
+        "coding_work": 2,
+    }
     with pytest.raises(NotFoundError):
         store.reports.get(case.report_id)
     assert store.evaluations.for_interview(case.interview_id) == []
+    assert store.coding_work.submissions(case.interview_id) == []
 
     assert dict(run_retention(store, spool, now + 100 * DAY).counts) == {"decision_logs": 1}
     assert not store.candidates.get(case.candidate_id).erased
@@ -770,6 +785,7 @@ def test_ALL_2_retention_erases_each_category_when_it_expires_and_logs_it(
     assert [e.details.get("category") for e in logged if e.action == "retention.erased"] == [
         "recordings",
         "transcripts",
+        "scores",
         "scores",
     ]
     assert {e.action for e in logged} == {

@@ -51,6 +51,7 @@ ACTION_WORDS: dict[Action, LazyString] = {
     Action.MANAGE_OUTBOX: lazy_gettext("manage the outbox"),
     Action.VIEW_INAPP_NOTIFICATIONS: lazy_gettext("see notifications"),
     Action.LIVE_ASSIST: lazy_gettext("use live assist"),
+    Action.SUBMIT_CODE: lazy_gettext("submit code for a coding round"),
 }
 
 TITLES: dict[int, LazyString] = {

@@ -6,8 +6,12 @@ with any of these empty. A published version never changes: editing it saves the
 version as a draft. Deliveries record when a notice was sent for an interview (NY-1).
 """
 
+# The Chinese texts use Chinese punctuation on purpose.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from appliance.compliance.common import (
@@ -36,6 +40,34 @@ FIELD_TITLES = {
 }
 MAX_FIELD_CHARS = 20_000
 DELIVERY_CHANNELS = ("email", "letter", "portal", "in_person")
+
+# Rounds that add processing to what HR's notice says: their paragraph is appended to the
+# notice as the candidate reads it, in the notice's language, wherever the round applies
+# (`rounds_for_interview`), so no notice can leave it out.
+CODING_ROUND = "coding_round"
+ROUND_NOTICES: dict[str, dict[str, tuple[str, str]]] = {
+    CODING_ROUND: {
+        "en": (
+            "Coding round",
+            "The code you write for this job's coding tasks is kept with your interview, and "
+            "so is each version saved automatically while you write it. Your submitted code "
+            "runs on this appliance in an isolated sandbox (no network, no access to any other "
+            "data) against test cases, and is measured: tests passed, running time and memory "
+            "beside a reference solution, how the running time grows with larger inputs, and "
+            "lint findings for Python. A technical expert reads these results with your code "
+            "and the versions before it; no decision is made from them automatically. They "
+            "are erased with your other data.",
+        ),
+        "zh": (
+            "编程测试",
+            "您为本职位编程题编写的代码会与您的面试资料一同保存，编写过程中自动保存的各个版本"
+            "也会保存。您提交的代码在本设备上的隔离沙箱中运行（无网络，无法访问任何其他数据），"
+            "用测试用例检验并加以测量：通过的测试数、与参考解相比的运行时间和内存、运行时间随"
+            "输入规模增长的情况，以及 Python 代码的静态检查结果。技术专家会结合您的代码及之前的"
+            "版本阅读这些结果；不会据此自动作出任何决定。这些数据会与您的其他数据一同删除。",
+        ),
+    },
+}
 
 
 class NoticeError(ComplianceError):
@@ -123,14 +155,31 @@ def publish_notice(store: Store, principal: Principal, notice_id: int) -> Notice
     return published
 
 
-def notice_text(notice: Notice) -> str:
-    """The notice as the candidate reads it: what a consent stores as the text shown."""
+def notice_text(notice: Notice, rounds: Sequence[str] = ()) -> str:
+    """The notice as the candidate reads it: what a consent stores as the text shown; the
+    paragraph of each round in `rounds` (`rounds_for_interview`) comes after HR's fields."""
     parts = [notice.title] if notice.title else []
     for name in ("controller", "purposes", "retention", "rights", "automated_evaluation", "body"):
         text = getattr(notice, name)
         if text:
             parts.append(f"{FIELD_TITLES[name]}:\n{text}")
+    language = "zh" if notice.language.lower().startswith("zh") else "en"
+    for name in rounds:
+        heading, text = ROUND_NOTICES[name][language]
+        parts.append(f"{heading}:\n{text}")
     return "\n\n".join(parts)
+
+
+def rounds_for_interview(store: Store, interview_id: int) -> tuple[str, ...]:
+    """The rounds whose paragraph the interview's notice must carry (its job's coding tasks)."""
+    interview = store.interviews.get(interview_id)
+    has_tasks = store.coding_tasks.with_tasks([interview.requisition_id])
+    return (CODING_ROUND,) if has_tasks else ()
+
+
+def rounds_for_region(store: Store, region: str) -> tuple[str, ...]:
+    """The rounds some job of `region` runs: what its notice carries for those interviews."""
+    return (CODING_ROUND,) if store.coding_tasks.in_region(region) else ()
 
 
 def visible_notices(store: Store, principal: Principal) -> list[Notice]:

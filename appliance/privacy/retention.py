@@ -28,7 +28,7 @@ class Category(StrEnum):
 
     RECORDINGS = "recordings"  # spool files and their rows; clock: recorded
     TRANSCRIPTS = "transcripts"  # report text: transcript, answers, evidence quotes
-    SCORES = "scores"  # reports with AI scores and overrides, evaluations
+    SCORES = "scores"  # reports with AI scores and overrides, evaluations, coding rounds
     DECISION_LOGS = "decision_logs"  # the pseudonymous AI decision log (ai_decision_log)
     CANDIDATE = "candidate"  # the person: name, contact, key; clock: last activity
 

@@ -189,6 +189,20 @@ def _erase_scores(run: _Run, report_items: list[AgedItem]) -> set[int]:
     return {item.id for items in scores.values() for item in items}
 
 
+def _erase_coding_work(run: _Run) -> None:
+    """Delete coding submissions and drafts (code and results) whose scores' time is up."""
+    aged = run.aged.coding_work_before(_cutoff(Category.SCORES, run.now))
+    kinds = {id(item): kind for kind, item in aged}
+    due = run.due([item for _kind, item in aged], Category.SCORES)
+    for (_candidate_id, pseudonym), items in due.items():
+        with run.store.transaction():
+            for item in items:
+                run.aged.delete_coding_work(kinds[id(item)], item.id)
+            rule = effective_rule(Category.SCORES, items[0].regions)
+            _log(run.store, pseudonym, Category.SCORES, len(items), rule.keep_days)
+        run.summary.counts["coding_work"] += len(items)
+
+
 def _strip_transcripts(run: _Run, report_items: list[AgedItem]) -> None:
     """Strip the text from reports whose transcripts expired (the scores stay)."""
     transcripts = run.due(report_items, Category.TRANSCRIPTS)
@@ -252,6 +266,7 @@ def run_retention(store: Store, spool: Spool, now: datetime | None = None) -> Re
     # Reports are read once: those whose scores expire go whole, the rest may lose their text.
     report_items = run.aged.reports_before(_cutoff(Category.TRANSCRIPTS, now))
     deleted = _erase_scores(run, report_items)
+    _erase_coding_work(run)  # a coding round's code and results go with the scores
     _strip_transcripts(run, [item for item in report_items if item.id not in deleted])
     _purge_decision_logs(run)
 

@@ -9,7 +9,8 @@ as the stream is read. It holds:
   competencies, weights, AI and current scores, evidence quotes with their times in the
   recording, the human overrides (with reasons), evaluations, the human decisions, consents
   and other records that exist, resumes as read with the personalised interview questions and
-  corrected answer times, the data-subject requests and the AI decision log;
+  corrected answer times, a coding round's drafts and submissions with their results, the
+  data-subject requests and the AI decision log;
 * `media/`: the recordings, decrypted;
 * `summary.html`: the same, readable (every value escaped).
 """
@@ -185,6 +186,42 @@ def _recording(rec: Recording) -> dict[str, Any]:
     }
 
 
+def _coding_round(store: Store, interview: Interview) -> dict[str, Any]:
+    """The candidate's code for the interview's coding tasks: every draft and submission, and
+    each submission's result (hidden test cases by name and verdict only, as judged)."""
+    tasks: dict[int, dict[str, Any]] = {}
+
+    def task(task_id: int) -> dict[str, Any]:
+        if task_id not in tasks:
+            stored = store.coding_tasks.get(task_id)
+            tasks[task_id] = {"key": stored.key, "version": stored.version, "title": stored.title}
+        return tasks[task_id]
+
+    return {
+        "submissions": [
+            {
+                "task": task(s.task_id),
+                "language": s.language,
+                "submitted_at": s.submitted_at,
+                "state": s.state,
+                "judged_at": s.judged_at,
+                "code": s.code,
+                "result": s.result,
+            }
+            for s in store.coding_work.submissions(interview.id)
+        ],
+        "drafts": [
+            {
+                "task": task(d.task_id),
+                "language": d.language,
+                "saved_at": d.saved_at,
+                "code": d.code,
+            }
+            for d in store.coding_work.drafts(interview.id)
+        ],
+    }
+
+
 def _interview(
     store: Store, whole: Visibility, interview: Interview, job: Requisition, name: _UserNames
 ) -> dict[str, Any]:
@@ -229,6 +266,7 @@ def _interview(
             }
             for change in store.interview_overrides.for_interview(interview.id)
         ],
+        "coding_round": _coding_round(store, interview),
     }
 
 
@@ -373,6 +411,26 @@ def summary_html(data: dict[str, Any]) -> str:
                 f"<p>{_e(change['by'])} changed {_e(change['competency'])} for the whole"
                 f" interview from {_e(change['from'])} to {_e(change['to'])} on"
                 f" {_e(change['at'])}: {_e(change['reason'])}</p>"
+            )
+        coding = interview.get("coding_round") or {}
+        for sub in coding.get("submissions", []):
+            result = sub["result"] or {}
+            tests = result.get("tests", {})
+            passed = "; ".join(
+                f"{kind} tests passed {_e(tests[kind]['passed'])} of {_e(tests[kind]['total'])}"
+                for kind in ("visible", "hidden")
+                if kind in tests
+            )
+            out.append(
+                f"<p>Coding round: {_e(sub['task']['title'])} (version"
+                f" {_e(sub['task']['version'])}), {_e(sub['language'])}, submitted"
+                f" {_e(sub['submitted_at'])}: {_e(result.get('verdict', sub['state']))}"
+                f"{f'; {passed}' if passed else ''} (code and results in data.json)</p>"
+            )
+        if coding.get("drafts"):
+            out.append(
+                f"<p>Coding round: {len(coding['drafts'])} saved drafts of your code"
+                " (in data.json).</p>"
             )
         for ev in interview["evaluations"]:
             ratings = ", ".join(f"{_e(key)} {_e(value)}" for key, value in ev["ratings"].items())

@@ -22,7 +22,7 @@ from appliance.compliance.consents import (
     VISUAL_CUES,
     record_consent,
 )
-from appliance.compliance.notices import current_notice, notice_text
+from appliance.compliance.notices import current_notice, notice_text, rounds_for_interview
 from appliance.compliance.policy import PROFILES
 from appliance.compliance.policy import region_setting_facts as _settings
 from appliance.platform.clock import now_stamp, utcnow
@@ -135,7 +135,10 @@ def consent_form(store: Store, interview_id: int, language: str) -> ConsentForm:
         biometric_offered="CN" in regions,
         waiver_offered="US-MD" in regions,
         texts={kind: consent_text(kind, lang) for kind in _TEXTS[lang]},
-        notice_texts=tuple(notice_text(n) for n in notices),
+        # The job's coding round, where it has one, is named in the notice the candidate reads.
+        notice_texts=tuple(
+            notice_text(n, rounds_for_interview(store, interview_id)) for n in notices
+        ),
     )
 
 

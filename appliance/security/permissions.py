@@ -71,6 +71,7 @@ class Action(StrEnum):
     MANAGE_OUTBOX = "outbox.manage"
     VIEW_INAPP_NOTIFICATIONS = "inapp_notifications.view"
     LIVE_ASSIST = "live_assist.use"
+    SUBMIT_CODE = "coding.submit"  # a coding round's drafts and submissions (room, service, HR)
 
 
 class Scope(StrEnum):
@@ -118,6 +119,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.EDIT_AVAILABILITY: Scope.ALL,
         Action.MANAGE_OUTBOX: Scope.REGION,
         Action.LIVE_ASSIST: Scope.REGION,
+        Action.SUBMIT_CODE: Scope.REGION,
     },
     "recruiter": {
         **_EVERYONE,
@@ -137,6 +139,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.EDIT_AVAILABILITY: Scope.DEPARTMENT,
         Action.MANAGE_OUTBOX: Scope.DEPARTMENT,
         Action.LIVE_ASSIST: Scope.DEPARTMENT,
+        Action.SUBMIT_CODE: Scope.DEPARTMENT,
     },
     "interviewer": {
         **_EVERYONE,
@@ -174,6 +177,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.UPLOAD_RECORDING: Scope.REGION,
         Action.VIEW_JOBS: Scope.REGION,
         Action.VIEW_REPORTS: Scope.REGION,
+        Action.SUBMIT_CODE: Scope.REGION,  # the room's back end, for the coding round
     },
 }
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from appliance.store.audit import AuditRepository, PendingEntry
+from appliance.store.coding import CodingTaskRepository, CodingWorkRepository
 from appliance.store.competency import CompetencyRepository
 from appliance.store.db import Connection, Database, transaction
 from appliance.store.hiring import InterviewRepository, RequisitionRepository
@@ -90,6 +91,8 @@ class Store:
         self.personal_questions = PersonalQuestionRepository(self)
         self.interview_plan = InterviewPlanRepository(self)
         self.segment_corrections = SegmentCorrectionRepository(self)
+        self.coding_tasks = CodingTaskRepository(self)
+        self.coding_work = CodingWorkRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

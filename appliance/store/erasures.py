@@ -60,6 +60,13 @@ _DERIVED: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         (),
     ),
     ("room_sessions", f"DELETE FROM room_sessions WHERE interview_id IN ({_INTERVIEWS_OF})", ()),
+    # A coding round: every draft and submission (code and results).
+    (
+        "coding_submissions",
+        f"DELETE FROM coding_submissions WHERE interview_id IN ({_INTERVIEWS_OF})",
+        (),
+    ),
+    ("coding_drafts", f"DELETE FROM coding_drafts WHERE interview_id IN ({_INTERVIEWS_OF})", ()),
     ("live_sessions", f"DELETE FROM live_sessions WHERE interview_id IN ({_INTERVIEWS_OF})", ()),
     ("recordings", "DELETE FROM recordings WHERE candidate_id = ?", ()),
     ("personal_questions", "DELETE FROM personal_questions WHERE candidate_id = ?", ()),

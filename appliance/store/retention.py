@@ -76,6 +76,31 @@ class RetentionRepository(Repository):
             before,
         )
 
+    def coding_work_before(self, before: str) -> list[tuple[str, AgedItem]]:
+        """Coding submissions and drafts older than `before`, each as ("submission" or
+        "draft", the item)."""
+        found: list[tuple[str, AgedItem]] = []
+        for kind, table, stamp in (
+            ("submission", "coding_submissions", "submitted_at"),
+            ("draft", "coding_drafts", "saved_at"),
+        ):
+            items = self._aged(
+                f"SELECT w.id, i.candidate_id, w.{stamp} AS created_at, NULL AS spool_name,"
+                f" c.pseudonym, c.residence_region, r.region FROM {table} w"
+                " JOIN interviews i ON i.id = w.interview_id"
+                " JOIN requisitions r ON r.id = i.requisition_id"
+                " JOIN candidates c ON c.id = i.candidate_id"
+                f" WHERE w.{stamp} < ? ORDER BY w.id",
+                before,
+            )
+            found.extend((kind, item) for item in items)
+        return found
+
+    def delete_coding_work(self, kind: str, item_id: int) -> None:
+        """Remove one coding submission or draft (`kind` as `coding_work_before` names it)."""
+        table = {"submission": "coding_submissions", "draft": "coding_drafts"}[kind]
+        self.conn.execute(f"DELETE FROM {table} WHERE id = ?", (item_id,))
+
     def idle_candidates(self, before: str) -> list[AgedItem]:
         """Candidates not erased whose last activity (record, interview, decision) is older."""
         rows = self.conn.execute(

@@ -64,6 +64,8 @@ OWNER_OF: dict[str, str] = {
         "segment_corrections t JOIN recordings rec ON rec.id = t.recording_id"
         " JOIN candidates c ON c.id = rec.candidate_id"
     ),
+    "coding_drafts": "coding_drafts t" + _VIA_INTERVIEW,
+    "coding_submissions": "coding_submissions t" + _VIA_INTERVIEW,
 }
 
 
@@ -101,6 +103,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("resumes", "extracted", json=True),  # text, skills, employers, roles
     SealedColumn("personal_questions", "text"),
     SealedColumn("segment_corrections", "spans", json=True),
+    # A coding round: every autosave and submission of the candidate's code, and the result.
+    SealedColumn("coding_drafts", "code"),
+    SealedColumn("coding_submissions", "code"),
+    SealedColumn("coding_submissions", "result", json=True),
 )
 
 

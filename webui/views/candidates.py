@@ -17,6 +17,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.coding_round.results import tech_round_coding
 from appliance.compliance.self_id import SelfIdError, SelfIdOffer, self_id_offer, set_demographics
 from appliance.hiring.candidate_views import (
     CandidateProfile,
@@ -461,7 +462,11 @@ def _tech_page(
     log_candidate_read(store, principal, found.candidate_pseudonym, f"tech_round:{interview_id}")
     return (
         render_template(
-            "candidates/tech_round.html", round=found, problems=problems, values=values
+            "candidates/tech_round.html",
+            round=found,
+            coding=tech_round_coding(store, principal, interview_id),
+            problems=problems,
+            values=values,
         ),
         status,
     )

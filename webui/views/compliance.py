@@ -135,11 +135,15 @@ def notice_new() -> ResponseReturnValue:
 @requires(Action.MANAGE_NOTICES)
 def notice_show(notice_id: int) -> ResponseReturnValue:
     """One version as the candidate reads it, with what is missing before it can be published."""
-    notice = notices.get_notice(app_store(), current_principal(), notice_id)
+    store = app_store()
+    notice = notices.get_notice(store, current_principal(), notice_id)
+    # What the interviews of jobs with a coding round read: HR's text and the round's paragraph.
+    rounds = notices.rounds_for_region(store, notice.region)
     return render_template(
         "compliance/notice.html",
         notice=notice,
-        text=notices.notice_text(notice),
+        text=notices.notice_text(notice, rounds),
+        rounds=rounds,
         missing=notices.missing_fields(notice.fields()),
         labels=FIELD_LABELS,
     )

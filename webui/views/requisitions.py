@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.coding_round.tasks import job_tasks, offered_languages
 from appliance.competency.service import starter_choices
 from appliance.hiring.common import InvalidInputError, allowed_regions
 from appliance.hiring.competency_models import (
@@ -50,7 +51,15 @@ def index() -> ResponseReturnValue:
 @bp.get("/jobs/<int:requisition_id>")
 @requires(Action.VIEW_REQUISITIONS)
 def detail(requisition_id: int) -> ResponseReturnValue:
-    """One job with its competency model: dimensions, weights, questions and version."""
+    """One job with its competency model (dimensions, weights, questions, version) and its
+    coding tasks."""
+    return render_detail(requisition_id)
+
+
+def render_detail(
+    requisition_id: int, task_problems: list[str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    """The job page; `task_problems` are the faults of a coding-task file just uploaded."""
     store = app_store()
     job = store.requisitions.get_visible(requisition_id, visibility())
     model = (
@@ -59,13 +68,19 @@ def detail(requisition_id: int) -> ResponseReturnValue:
         else None
     )
     versions = store.competency.versions(model.name) if model is not None else []
-    return render_template(
-        "requisitions/detail.html",
-        job=job,
-        model=model,
-        versions=versions,
-        languages=QUESTION_LANGUAGES,
-        levels=ANCHOR_LEVELS,
+    return (
+        render_template(
+            "requisitions/detail.html",
+            job=job,
+            model=model,
+            versions=versions,
+            languages=QUESTION_LANGUAGES,
+            levels=ANCHOR_LEVELS,
+            coding_tasks=job_tasks(store, current_principal(), job.id),
+            coding_languages=offered_languages(),
+            task_problems=task_problems or [],
+        ),
+        status,
     )
 
 
