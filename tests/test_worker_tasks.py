@@ -92,7 +92,11 @@ def test_lanes_keep_interactive_jobs_away_from_the_batch_worker(
     assert batch.run_once() is not None and ran == ["room_followup", "slow_batch"]
     assert batch.run_once() is None
     batch_argv = worker_argv(appliance.config, appliance.config_path, "batch")
-    assert batch_argv[-3:] == ["--except-kinds", "live_assist,room_followup,room_assemble", "--no-chores"]
+    assert batch_argv[-3:] == [
+        "--except-kinds",
+        "live_assist,room_followup,room_assemble",
+        "--no-chores",
+    ]
     assert worker_argv(appliance.config, appliance.config_path, "interactive")[-2:] == [
         "--only-kinds",
         "live_assist,room_followup,room_assemble",

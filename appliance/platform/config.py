@@ -120,9 +120,9 @@ class WorkerConfig(_Section):
     interactive_kinds: list[str] = Field(
         default_factory=lambda: ["live_assist", "room_followup", "room_assemble"],
         description="Job kinds someone is waiting for (live assist, a candidate's follow-up "
-        "question, storing a candidate's finished answer): `serve` runs them in a second worker process of their own, so a long "
-        "analysis never holds them up. That process also runs the idle-time chores "
-        "(outbox, retention, checkpoints).",
+        "question, storing a candidate's finished answer): `serve` runs them in a second "
+        "worker process of their own, so a long analysis never holds them up. That process "
+        "also runs the idle-time chores (outbox, retention, checkpoints).",
     )
     batch_niceness: int = Field(
         10,

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from appliance.media.pieces import NOTHING, PiecesFile, Progress
 from appliance.media.disk import require_free_space
+from appliance.media.pieces import NOTHING, PiecesFile, Progress
 from appliance.media.spool import PiecesGoneError, Spool
 from appliance.platform.clock import now_stamp
 from appliance.platform.config import ApplianceConfig
