@@ -290,3 +290,30 @@ def test_with_a_relay_the_page_says_queued_not_sent(web) -> None:  # type: ignor
     html = opened.get_data(as_text=True)
     assert "is queued for the candidate" in html and 'id="candidate-link"' not in html
     assert 'id="no-relay"' not in client.get("/scheduling/outbox").get_data(as_text=True)
+
+
+def test_scheduling_starts_from_the_profile_and_picks_by_name(web) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    client = app.test_client()
+    make_user(store, "hr.pick", "hr_admin", departments=["*"], regions=["*"])
+    login(client, "hr.pick")
+    with store.transaction():
+        requisition = store.requisitions.create("Data analyst", "Finance", "Lyon", "EU")
+    named = store.candidates.create("Named Person", email="named@example.invalid")
+    interview = store.interviews.create(named.id, requisition.id)
+    profile = client.get(f"/candidates/{named.id}").get_data(as_text=True)
+    link = f"/scheduling/requests/new?interview_id={interview.id}"
+    assert f'href="{link}"' in profile and "Schedule this interview" in profile
+    form = client.get(link).get_data(as_text=True)
+    # The interview is chosen by who and for what, not by a number typed from a URL.
+    assert "Interview number" not in form and 'type="number"' not in form
+    assert re.search(
+        rf'<option value="{interview.id}" selected>Named Person · Data analyst · round 1</option>',
+        form,
+    )
+    # Once scheduling is open for it, it is no longer offered.
+    kind_free = client.get("/scheduling/requests/new").get_data(as_text=True)
+    assert "Named Person" in kind_free
+    with store.transaction():
+        store.interviews.set_status(interview.id, "analysed")
+    assert "Named Person" not in client.get("/scheduling/requests/new").get_data(as_text=True)

@@ -21,6 +21,7 @@ from appliance.scheduling import service
 from appliance.scheduling.ics import CalendarImportError, SkippedEvent
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.model import Slot
+from appliance.scheduling.pickers import schedulable_interviews
 from appliance.scheduling.render import render_time
 from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_names
 from appliance.security.permissions import Action
@@ -174,6 +175,7 @@ def new_request() -> ResponseReturnValue:
         types=store.scheduling.types(),
         zones=zone_names(),
         interview_id=request.values.get("interview_id", ""),
+        interviews=schedulable_interviews(store, current_principal()),
         form=request.form,
     ), status
 
