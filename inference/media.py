@@ -487,6 +487,15 @@ def probe(
             decoded_audio_s=decoded_s,
             declared_duration_s=declared,
         )
+    indexed = info.container.startswith("mov")
+    if indexed and declared is not None and duration < declared - max(0.5, 0.05 * declared):
+        # An MP4/MOV index is written whole before (faststart) or after the media: when it
+        # promises more than the file holds, the file was cut, wherever the cut fell (even
+        # exactly between two packets, which decodes without an error). Edit lists and
+        # encoder priming account for far less than half a second.
+        raise _corrupt(
+            f"the file holds {duration:.1f} s of the {declared:.1f} s its index declares"
+        )
     if declared is not None and duration < declared - max(1.0, 0.05 * declared):
         logger.warning(
             "media may be truncated: measured %.1f s, header declares %.1f s", duration, declared

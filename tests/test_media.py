@@ -420,3 +420,16 @@ def test_real_speech(index: int) -> None:
     assert info.decoded_audio_s == pytest.approx(info.duration_s, abs=0.1)
     total = sum(len(c) for c in decode_audio_pcm(path))
     assert total == pytest.approx(info.decoded_audio_s * 16000 * 2, rel=0.01)
+
+
+def test_mp4_cut_exactly_between_two_packets_is_corrupt(media_dir: Path) -> None:
+    """A cut that falls on a packet boundary decodes without an error: the index still says
+    how long the media was, and the file holds less."""
+    data = (media_dir / "faststart.mp4").read_bytes()
+    with av.open(io.BytesIO(data)) as container:
+        positions = sorted(
+            packet.pos for packet in container.demux() if packet.pos is not None and packet.pos > 0
+        )
+    boundary = positions[len(positions) // 2]
+    with pytest.raises(CorruptMediaError, match="index declares"):
+        probe(io.BytesIO(data[:boundary]))
