@@ -272,6 +272,11 @@ def test_web_interview_report_override_and_scorecard(  # type: ignore[no-untyped
     assert plain.status_code == full.status_code == 200
     said = "regression test"  # spoken in the first answer; quoted as evidence or not
     assert said in _pdf_text(full.data) and len(full.data) > len(plain.data)
+    # The people's scorecards are in the PDF too, beside the AI's scores.
+    text = " ".join(_pdf_text(plain.data).split())
+    assert "Evaluations by people" in text and "Web Iv" in text and "7/10" in text
+    if ai_solving is not None and ai_solving >= 4:
+        assert "3 points or more from the AI" in text
     # The API: the same rule, JSON in and out (a recruiter's token).
     secret = issue_api_token(store, rec_id, rec_id, "web.rec token").secret
     api = app.test_client().post(

@@ -555,6 +555,38 @@ def _history_section(w: _Writer, doc: dict[str, Any]) -> None:
         w.text(_("No decision has been taken yet."))
 
 
+def _people_section(w: _Writer, doc: dict[str, Any]) -> None:
+    """The interviewers' and experts' evaluations: overall rating, notes, and their rating of
+    each competency beside the AI's (3 points or more apart said in words)."""
+    cards = doc.get("scorecards") or []
+    if not cards:
+        return
+    dimensions = doc.get("dimensions") or []
+    ai = {d["key"]: d.get("ai_score") for d in dimensions}
+    w.heading(_("Evaluations by people"))
+    for card in cards:
+        kind = (
+            _("Technical evaluation")
+            if card.get("kind") == "technical"
+            else _("Interviewer evaluation")
+        )
+        w.text(_joined(kind, card.get("by") or "", _when(card.get("at")), f"{card['rating']}/10"))
+        rows = []
+        for key, rating in (card.get("ratings") or {}).items():
+            machine = ai.get(key)
+            apart = machine is not None and abs(float(rating) - float(machine)) >= 3
+            rows.append(
+                _joined(
+                    f"{label_of(dimensions, key) or key.replace('_', ' ')}: {rating}",
+                    f"{_('AI')} {_score(machine)}",
+                    _("3 points or more from the AI") if apart else "",
+                )
+            )
+        w.bullets(rows)
+        if card.get("summary"):
+            w.text(card["summary"], indent=4)
+
+
 def report_pdf(
     doc: dict[str, Any], *, font_paths: Iterable[Path] | None = None, transcript: bool = False
 ) -> bytes:
@@ -573,6 +605,7 @@ def report_pdf(
     )
     _summary(w, doc)
     _scores_section(w, doc)
+    _people_section(w, doc)
     _findings_section(w, doc)
     if transcript:
         _answers_section(w, doc)
