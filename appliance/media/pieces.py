@@ -17,7 +17,6 @@ append. Random nonces, not counters: a torn piece may be sent again with other b
 from __future__ import annotations
 
 import bisect
-import io
 import os
 import secrets
 import struct
@@ -29,6 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.media.block_reader import BlockReader
 from appliance.platform.errors import SpoolIntegrityError
 
 MAGIC = b"APPIECE1"
@@ -200,7 +200,7 @@ class PiecesFile:
         return PiecesReader(os.dup(self._fd), self._data_key, self.name)
 
 
-class PiecesReader(io.RawIOBase):
+class PiecesReader(BlockReader):
     """A seekable, read-only view of a pieces file's plaintext, decrypted piece by piece.
 
     Without `expect` the file must be complete (its end record names every piece and byte);
@@ -304,33 +304,9 @@ class PiecesReader(io.RawIOBase):
             self._cached.popitem(last=False)
         return plain
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        position = base + offset
-        if position < 0:
-            raise ValueError("negative seek position")
-        self._pos = position
-        return position
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self._size:
-            return 0
-        index = bisect.bisect_right(self._starts, self._pos) - 1
-        piece = self._piece(index)
-        offset = self._pos - self._starts[index]
-        count = min(len(buffer), len(piece) - offset)
-        memoryview(buffer)[:count] = piece[offset : offset + count]
-        self._pos += count
-        return count
+    def _block_at(self, position: int) -> tuple[bytes, int]:
+        index = bisect.bisect_right(self._starts, position) - 1
+        return self._piece(index), position - self._starts[index]
 
     def close(self) -> None:
         self._cached.clear()

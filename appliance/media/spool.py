@@ -33,6 +33,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.media.block_reader import BlockReader
 from appliance.media.pieces import (
     PiecesFile,
     PiecesReader,
@@ -148,7 +149,7 @@ class _ChunkWriter:
 CACHED_CHUNKS = 8
 
 
-class SpoolReader(io.RawIOBase):
+class SpoolReader(BlockReader):
     """A seekable, read-only view of a spool file's plaintext, decrypted chunk by chunk (the
     last `CACHED_CHUNKS` decrypted chunks are kept in memory)."""
 
@@ -205,32 +206,9 @@ class SpoolReader(io.RawIOBase):
             self._cached.popitem(last=False)
         return plain
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        position = base + offset
-        if position < 0:
-            raise ValueError("negative seek position")
-        self._pos = position
-        return position
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._pos >= self._size:
-            return 0
-        index, offset = divmod(self._pos, self._chunk_size)
-        chunk = self._chunk(index)
-        count = min(len(buffer), len(chunk) - offset)
-        memoryview(buffer)[:count] = chunk[offset : offset + count]
-        self._pos += count
-        return count
+    def _block_at(self, position: int) -> tuple[bytes, int]:
+        index, offset = divmod(position, self._chunk_size)
+        return self._chunk(index), offset
 
     def close(self) -> None:
         self._cached.clear()
