@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +20,7 @@ from appliance.coding.model import MIB, Limits
 from appliance.coding.sandbox import MAX_SOURCE_BYTES
 from appliance.coding.task import SCHEMA, TEXT_LANGUAGES, CodingTask, Generator, task_to_json
 from appliance.platform import jsonlimits
+from appliance.platform.problems import Problem
 from appliance.platform.yamllimits import yaml_shape_problem
 
 FORMATS = ("yaml", "json")
@@ -45,17 +45,6 @@ LIMIT_FIELDS = frozenset({"cpu_seconds", "wall_seconds", "memory_mb"})
 CASE_FIELDS = frozenset({"name", "input", "output", "hidden"})
 PROGRAM_FIELDS = frozenset({"language", "code"})
 GENERATOR_FIELDS = frozenset({"language", "code", "sizes"})
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One fault in a task file, with where it is (`line 12, field tests[2].output`)."""
-
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
 
 
 class TaskFileError(ValueError):

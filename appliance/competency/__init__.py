@@ -8,10 +8,10 @@ from appliance.competency.dictionary import (
     Competency,
     Dictionary,
     DictionaryError,
-    Problem,
     parse_dictionary,
 )
 from appliance.competency.questions import QuestionSource, generate_questions
+from appliance.platform.problems import Problem
 from appliance.store.competency import Anchor, DimensionSpec, Keyword, ModelSpec, Question
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"

@@ -25,6 +25,7 @@ import yaml
 
 from appliance.platform import jsonlimits
 from appliance.platform.jsonlimits import MAX_DEPTH
+from appliance.platform.problems import Problem
 from appliance.store.competency import LANGUAGES, LEVELS
 
 SCHEMA = "competency-dictionary/1"
@@ -57,17 +58,6 @@ _TOP_KEYS = frozenset(
     {"schema", "name", "name_zh", "role", "role_zh", "description", "competencies"}
 )
 _NESTED_KEYS = frozenset({*COLUMNS, "anchors", "keywords", "questions"})
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One fault in a dictionary file, with where it is."""
-
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
 
 
 class DictionaryError(ValueError):
