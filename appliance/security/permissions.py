@@ -72,6 +72,8 @@ class Action(StrEnum):
     VIEW_INAPP_NOTIFICATIONS = "inapp_notifications.view"
     LIVE_ASSIST = "live_assist.use"
     SUBMIT_CODE = "coding.submit"  # a coding round's drafts and submissions (room, service, HR)
+    RECORD_OUTCOMES = "outcomes.record"  # post-hire outcomes: start, probation, ratings, leaving
+    VIEW_ANALYTICS = "analytics.view"  # hiring analytics and score validity (aggregates only)
 
 
 class Scope(StrEnum):
@@ -120,6 +122,8 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.MANAGE_OUTBOX: Scope.REGION,
         Action.LIVE_ASSIST: Scope.REGION,
         Action.SUBMIT_CODE: Scope.REGION,
+        Action.RECORD_OUTCOMES: Scope.REGION,
+        Action.VIEW_ANALYTICS: Scope.REGION,
     },
     "recruiter": {
         **_EVERYONE,
@@ -140,6 +144,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.MANAGE_OUTBOX: Scope.DEPARTMENT,
         Action.LIVE_ASSIST: Scope.DEPARTMENT,
         Action.SUBMIT_CODE: Scope.DEPARTMENT,
+        Action.VIEW_ANALYTICS: Scope.DEPARTMENT,
     },
     "interviewer": {
         **_EVERYONE,
@@ -156,6 +161,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         Action.VIEW_REPORTS: Scope.DEPARTMENT,
         Action.RECORD_RECOMMENDATION: Scope.DEPARTMENT,
         Action.EDIT_AVAILABILITY: Scope.OWN,
+        Action.VIEW_ANALYTICS: Scope.DEPARTMENT,
     },
     "tech_expert": {
         **_EVERYONE,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from appliance.store.analytics import AnalyticsRepository
 from appliance.store.audit import AuditRepository, PendingEntry
 from appliance.store.coding import CodingTaskRepository, CodingWorkRepository
 from appliance.store.competency import CompetencyRepository
@@ -17,6 +18,7 @@ from appliance.store.links import LinkRepository
 from appliance.store.live import LiveRepository
 from appliance.store.migrate import require_current
 from appliance.store.notify import InAppRepository, OutboxRepository
+from appliance.store.outcomes import OutcomeRepository
 from appliance.store.people import CandidateRepository, UserRepository
 from appliance.store.queue import JobRepository, WorkerRepository
 from appliance.store.recordings import RecordingRepository
@@ -93,6 +95,8 @@ class Store:
         self.segment_corrections = SegmentCorrectionRepository(self)
         self.coding_tasks = CodingTaskRepository(self)
         self.coding_work = CodingWorkRepository(self)
+        self.outcomes = OutcomeRepository(self)
+        self.analytics = AnalyticsRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

@@ -18,8 +18,15 @@ from appliance.store.fieldcrypt import ERASED, ERASED_CONTENT
 # Tables of other parts of the appliance that hold a candidate's data by candidate_id, and are
 # deleted with the candidate when the schema has them (consents: their text is the notice
 # shown and a signed name; demographics: sex and race/ethnicity; import_records: the id the
-# previous HR system gave the person).
-CANDIDATE_TABLES = ("consents", "candidate_demographics", "import_records")
+# previous HR system gave the person; performance ratings and hire outcomes: what happened
+# after a hire, ratings first because they refer to their outcome).
+CANDIDATE_TABLES = (
+    "consents",
+    "candidate_demographics",
+    "import_records",
+    "performance_ratings",
+    "hire_outcomes",
+)
 
 _INTERVIEWS_OF = "SELECT id FROM interviews WHERE candidate_id = ?"
 

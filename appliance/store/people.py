@@ -334,6 +334,15 @@ class CandidateRepository(SealedRepository):
         row = self.conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
         return self._one(row, candidate_id)
 
+    def get_by_pseudonym(self, pseudonym: str) -> Candidate:
+        """One candidate by their reference (pseudonym), or NotFoundError."""
+        row = self.conn.execute(
+            "SELECT * FROM candidates WHERE pseudonym = ?", (pseudonym,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError("no such candidate")
+        return self._one(row, int(row["id"]))
+
     def search(self, text: str = "", *, limit: int = 100) -> list[Candidate]:
         """Candidates whose name or e-mail contains `text`."""
         if not text:
