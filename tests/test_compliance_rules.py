@@ -547,6 +547,9 @@ def test_NY_3_the_audit_summary_is_published_with_what_the_law_asks(store: Store
     assert by_sex["Male"]["rate"] == 0.5 and by_sex["Female"]["rate"] == 1.0
     assert by_sex["Male"]["impact_ratio"] == 0.5 and by_sex["Male"]["flagged"]
     assert selection["sex"]["unknown"] == 1
+    # What "under 2 %" is a share of is published with it (none was left out here).
+    assert data["exclusion_base"] == "all" and data["excluded_categories"] == []
+    assert selection["sex"]["exclusion_denominator"] == 4
     scoring = {table["dimension"]: table for table in data["scoring"]}
     assert scoring["race_ethnicity"]["median"] == 6.5
     # Aggregates only: no name and no pseudonym in what is published.

@@ -18,7 +18,11 @@ What is checked:
   separators=(",", ":"), ensure_ascii=False)` is its `hash`, each entry links to the one
   before by `prev_hash`, and the piece starts and ends where the signed manifest says
   (redacted entries carry only seq and hashes: they link, their content is not included);
-* an included audit checkpoint agrees with the exported chain where they overlap.
+* an included audit checkpoint agrees with the exported chain where they overlap;
+* if the bundle holds bias tables: their shape, without recomputing them: the columns are
+  there, counts are whole numbers (positives at most the count), rates, shares, impact ratios
+  and p-values lie in [0, 1], and in each (outcome, dimension) table whose ratios are defined
+  the best group's ratio is exactly 1.
 
 Exit status: 0 when every check passes, 1 otherwise (each problem is printed).
 """
@@ -37,6 +41,7 @@ import sys
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -54,6 +59,23 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 CHECKPOINT = "audit/checkpoint.json"
 AUDIT_TABLE = "audit_log"
+BIAS_TABLE = "bias_tables"
+BIAS_COLUMNS = (
+    "outcome",
+    "dimension",
+    "category",
+    "count",
+    "positives",
+    "rate",
+    "impact_ratio",
+    "share",
+    "excludable",
+    "excluded",
+    "flagged",
+    "fisher_p",
+)
+BIAS_FLAGS = ("excludable", "excluded", "flagged")
+BIAS_UNIT_CELLS = ("rate", "share", "fisher_p")  # in [0, 1] when given
 MAX_MANIFEST_BYTES = 256 << 20
 READ_BLOCK = 1 << 20
 AGE_MAGIC = b"age-encryption.org/"
@@ -95,6 +117,14 @@ class ChainPiece:
 
 
 @dataclass
+class BiasPiece:
+    """What one part of a bias table says about its shape."""
+
+    best: dict[tuple[str, str], Fraction] = field(default_factory=dict)  # per outcome, dimension
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class FileFacts:
     """What was measured of one file of the bundle."""
 
@@ -103,6 +133,7 @@ class FileFacts:
     sha256: str
     rows: int | None
     chain: ChainPiece | None = None
+    bias: BiasPiece | None = None
     content: bytes | None = None  # kept only for the manifest, its signature, the checkpoint
 
 
@@ -166,11 +197,90 @@ def _check_entry(entry: Any, piece: ChainPiece, where: str) -> None:
     piece.hashes[seq] = digest
 
 
+def _unit(text: str) -> Fraction | None:
+    """A cell that must be empty or a number in [0, 1] (decimal or exact fraction)."""
+    if text == "":
+        return None
+    value = Fraction(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"{text} is outside [0, 1]")
+    return value
+
+
+def _check_bias_row(cells: dict[str, str], piece: BiasPiece, where: str) -> None:
+    """One category's row: whole counts, flags, values in [0, 1]; notes the best ratio."""
+    try:
+        count, positives = int(cells["count"]), int(cells["positives"])
+        if count < 0 or not 0 <= positives <= count:
+            raise ValueError(f"{positives} positives of {count}")
+        for name in BIAS_FLAGS:
+            if cells[name] not in ("true", "false"):
+                raise ValueError(f"{name} is {cells[name]!r}, not true or false")
+        for name in BIAS_UNIT_CELLS:
+            _unit(cells[name])
+        exact = cells.get("exact_impact_ratio", "")
+        ratio = _unit(exact) if exact else _unit(cells["impact_ratio"])
+        _unit(cells["impact_ratio"])
+    except (ValueError, ZeroDivisionError) as exc:
+        piece.problems.append(f"{where}: {exc}")
+        return
+    if ratio is None:
+        if cells["flagged"] == "true":
+            piece.problems.append(f"{where}: flagged without an impact ratio")
+        return
+    if cells["excluded"] == "true":
+        piece.problems.append(f"{where}: excluded from the ratios but has one")
+    key = (cells["outcome"], cells["dimension"])
+    piece.best[key] = max(ratio, piece.best.get(key, ratio))
+
+
+def _check_bias_rows(lines: Iterator[list[str]], path: str, piece: BiasPiece) -> int:
+    """A part of the bias table: its header, then every row; returns the number of rows."""
+    header = next(lines, None) or []
+    missing = [name for name in BIAS_COLUMNS if name not in header]
+    if missing:
+        piece.problems.append(f"{path}: columns missing: {', '.join(missing)}")
+    rows = 0
+    for line in lines:
+        rows += 1
+        if missing:
+            continue
+        if len(line) != len(header):
+            piece.problems.append(f"{path}: row {rows} has {len(line)} cells, not {len(header)}")
+            continue
+        _check_bias_row(dict(zip(header, line, strict=True)), piece, f"{path}: row {rows}")
+    return rows
+
+
+def _check_bias(seen: dict[str, FileFacts]) -> tuple[list[str], str]:
+    """The bias tables' shape over all their parts: the best group of each table has ratio 1."""
+    pieces = [facts.bias for facts in seen.values() if facts.bias is not None]
+    if not pieces:
+        return [], ""
+    problems = [problem for piece in pieces for problem in piece.problems]
+    best: dict[tuple[str, str], Fraction] = {}
+    for piece in pieces:
+        for key, ratio in piece.best.items():
+            best[key] = max(ratio, best.get(key, ratio))
+    for (outcome, dimension), ratio in sorted(best.items()):
+        if ratio != 1:
+            problems.append(
+                f"bias table {outcome}/{dimension}: the best group's impact ratio is "
+                f"{float(ratio):.4f}, not 1"
+            )
+    rows = sum(seen[path].rows or 0 for path in seen if seen[path].bias is not None)
+    return problems, (
+        f"bias tables: {rows} rows in {len(best)} tables with ratios, shape checked "
+        "(columns, values in [0, 1], best group's ratio 1)"
+    )
+
+
 def _measure(path: str, source: IO[bytes]) -> FileFacts:
     """Hash a file while counting its rows (and checking the audit chain in its lines)."""
     hashing = _Hashing(source)
     rows: int | None = None
     chain: ChainPiece | None = None
+    bias: BiasPiece | None = None
     content: bytes | None = None
     name = PurePosixPath(path).name
     if path in (MANIFEST, SIGNATURE, CHECKPOINT):
@@ -192,14 +302,20 @@ def _measure(path: str, source: IO[bytes]) -> FileFacts:
                 _check_entry(entry, chain, f"{path}: line {rows}")
     elif path.endswith(".csv"):
         text = io.TextIOWrapper(io.BufferedReader(hashing, READ_BLOCK), "utf-8", newline="")
+        if path.startswith("data/") and name.startswith(BIAS_TABLE + "-"):
+            bias = BiasPiece()
         try:
-            rows = max(0, sum(1 for _ in csv.reader(text)) - 1)  # less the header
+            lines = csv.reader(text)
+            if bias is not None:
+                rows = _check_bias_rows(lines, path, bias)
+            else:
+                rows = max(0, sum(1 for _ in lines) - 1)  # less the header
         except (UnicodeDecodeError, csv.Error):
             rows = -1
         _drain(text.buffer)
         text.detach()
     _drain(hashing)
-    return FileFacts(path, hashing.bytes, hashing.digest.hexdigest(), rows, chain, content)
+    return FileFacts(path, hashing.bytes, hashing.digest.hexdigest(), rows, chain, bias, content)
 
 
 def _safe_name(name: str) -> str:
@@ -462,6 +578,9 @@ def verify_bundle(source: Path, public_key: Path | None = None) -> Verdict:
         )
         problems.extend(found)
         notes.extend([summary] if summary else [])
+    found, summary = _check_bias(seen)
+    problems.extend(found)
+    notes.extend([summary] if summary else [])
     period = manifest.get("period") or {}
     notes.append(
         f"{manifest.get('kind')} for region {manifest.get('region')}, "

@@ -12,7 +12,7 @@ categories from what candidates declared, in the room or on paper (`appliance.co
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -45,7 +45,19 @@ RACE_CATEGORIES = (
     "Two or More Races",
 )
 FOUR_FIFTHS = Fraction(4, 5)  # ALL-1: flagged below this, not at it
-EXCLUDABLE_SHARE = Fraction(2, 100)  # NY-2: a category under 2 % of the sample may be excluded
+EXCLUDABLE_SHARE = Fraction(2, 100)  # NY-2: a category under 2 % of the data may be excluded
+# What the 2 % is a share of. 6 RCNY 5-301(d) lets the auditor exclude "a category that
+# represents less than 2% of the data being used for the bias audit" from the impact ratios:
+# that data is every assessed individual, those of unknown category included (the rule counts
+# them in the summary, and the scoring median is over the full sample), so ALL is the default
+# and what every summary published before the choice existed used. KNOWN (only people who
+# declared a category in the dimension) is the stricter reading: larger shares, fewer
+# exclusions.
+BASE_ALL = "all"
+BASE_KNOWN = "known"
+EXCLUSION_BASES = (BASE_ALL, BASE_KNOWN)
+DEFAULT_EXCLUSION_BASE = BASE_ALL
+LEGACY_EXCLUSION_BASE = BASE_ALL  # summaries stored without the field were computed so
 SIGNIFICANCE = 0.05
 UNDEFINED = "undefined"
 EXCLUDED = "excluded"
@@ -121,8 +133,8 @@ class GroupResult:
     positives: int
     rate: Fraction | None
     impact_ratio: Fraction | None
-    share: Fraction
-    excludable: bool  # under 2 % of the sample (NY-2)
+    share: Fraction  # of the whole sample, unknown included
+    excludable: bool  # under 2 % of the table's exclusion base (NY-2)
     excluded: bool  # left out of the ratios (its count and rate are still shown)
     flagged: bool  # ALL-1: impact ratio below 0.80
     fisher_p: float | None  # against the category with the highest rate
@@ -176,6 +188,8 @@ class ImpactTable:
     total: int  # individuals in the table, unknown included
     undefined: bool  # the highest rate is 0
     median: float | None = None  # the scoring outcome's median of all scores
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE  # what "under 2 %" is a share of
+    exclusion_denominator: int = 0  # how many people that base holds
 
     def group(self, category: str) -> GroupResult:
         """One category's row."""
@@ -189,6 +203,11 @@ class ImpactTable:
         """Rows below four fifths."""
         return [result for result in self.groups if result.flagged]
 
+    @property
+    def excluded(self) -> list[GroupResult]:
+        """Rows left out of the ratios (their counts and rates are still reported)."""
+        return [result for result in self.groups if result.excluded]
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
@@ -198,6 +217,8 @@ class ImpactTable:
             "total": self.total,
             "undefined": self.undefined,
             "median": self.median,
+            "exclusion_base": self.exclusion_base,
+            "exclusion_denominator": self.exclusion_denominator,
             "groups": [result.as_dict() for result in self.groups],
         }
 
@@ -210,21 +231,27 @@ def impact_table(
     outcome: str = SELECTION,
     exclude_small: bool = False,
     median: float | None = None,
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE,
 ) -> ImpactTable:
     """Rates and impact ratios from `{category: (positives, count)}`.
 
     `rate = positives / count`, `impact_ratio = rate / max rate` (undefined when the highest
     rate is 0); a ratio below 0.80 is flagged, with Fisher's exact test against the category
-    of the highest rate. A category under 2 % of the sample (unknown included) is marked
-    excludable, and left out of the ratios when `exclude_small`.
+    of the highest rate. A category under 2 % of the exclusion base (`all`: the sample,
+    unknown included; `known`: those of a known category) is marked excludable, and left out
+    of the ratios when `exclude_small`; exactly 2 % is not under it.
     """
-    total = sum(count for _, count in counts.values()) + unknown
+    if exclusion_base not in EXCLUSION_BASES:
+        raise BiasAuditError(f"the 2 % is a share of one of: {', '.join(EXCLUSION_BASES)}")
+    known = sum(count for _, count in counts.values())
+    total = known + unknown
+    denominator = total if exclusion_base == BASE_ALL else known
     prepared = []
     for category, (positives, count) in counts.items():
         if count < 0 or not 0 <= positives <= count:
             raise BiasAuditError(f"impossible counts for {category!r}: {positives}/{count}")
         share = Fraction(count, total) if total else Fraction(0)
-        excludable = share < EXCLUDABLE_SHARE
+        excludable = denominator > 0 and Fraction(count, denominator) < EXCLUDABLE_SHARE
         rate = Fraction(positives, count) if count else None
         prepared.append((category, count, positives, rate, share, excludable))
     compared = [row for row in prepared if row[3] is not None and not (exclude_small and row[5])]
@@ -257,7 +284,17 @@ def impact_table(
                 undefined and not excluded,
             )
         )
-    return ImpactTable(dimension, outcome, tuple(groups), unknown, total, undefined, median)
+    return ImpactTable(
+        dimension,
+        outcome,
+        tuple(groups),
+        unknown,
+        total,
+        undefined,
+        median,
+        exclusion_base,
+        denominator,
+    )
 
 
 def four_fifths(counts: Mapping[str, tuple[int, int]], *, unknown: int = 0) -> ImpactTable:
@@ -282,7 +319,12 @@ def _tally(
     return {category: (pos, n) for category, (pos, n) in ordered}, unknown
 
 
-def selection_tables(people: list[Person], *, exclude_small: bool = False) -> list[ImpactTable]:
+def selection_tables(
+    people: list[Person],
+    *,
+    exclude_small: bool = False,
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE,
+) -> list[ImpactTable]:
     """NY-2 selection rates and impact ratios per sex, race/ethnicity and their intersection."""
     tables = []
     for dimension in DIMENSIONS:
@@ -294,12 +336,18 @@ def selection_tables(people: list[Person], *, exclude_small: bool = False) -> li
                 dimension=dimension,
                 outcome=SELECTION,
                 exclude_small=exclude_small,
+                exclusion_base=exclusion_base,
             )
         )
     return tables
 
 
-def scoring_tables(people: list[Person], *, exclude_small: bool = False) -> list[ImpactTable]:
+def scoring_tables(
+    people: list[Person],
+    *,
+    exclude_small: bool = False,
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE,
+) -> list[ImpactTable]:
     """NY-2 scoring rates (share strictly above the median of all scores) and impact ratios."""
     scored = [person for person in people if person.score is not None]
     if not scored:
@@ -316,6 +364,7 @@ def scoring_tables(people: list[Person], *, exclude_small: bool = False) -> list
                 outcome=SCORING,
                 exclude_small=exclude_small,
                 median=median,
+                exclusion_base=exclusion_base,
             )
         )
     return tables
@@ -343,13 +392,23 @@ def _person(store: Store, assessed: AssessedPerson) -> Person:
 
 
 def collect_people(
-    store: Store, regions: list[str], start: str | None = None, end: str | None = None
+    store: Store,
+    regions: list[str],
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    admit: Callable[[list[int]], Collection[int]] | None = None,
 ) -> list[Person]:
-    """Everyone the AI assessed for jobs in `regions` (report time in [start, end))."""
-    return [
-        _person(store, assessed)
-        for assessed in compliance_of(store).demographics.assessed(regions, start, end)
-    ]
+    """Everyone the AI assessed for jobs in `regions` (report time in [start, end)).
+
+    `admit`, given the candidate ids, returns those that may be counted (an export's CN-3
+    rule); the categories stay here, whoever asks only learns ids.
+    """
+    assessed = compliance_of(store).demographics.assessed(regions, start, end)
+    if admit is not None:
+        allowed = set(admit([person.candidate_id for person in assessed]))
+        assessed = [person for person in assessed if person.candidate_id in allowed]
+    return [_person(store, person) for person in assessed]
 
 
 @dataclass(frozen=True)
@@ -366,6 +425,7 @@ class AuditSummary:
     selection: tuple[ImpactTable, ...]
     scoring: tuple[ImpactTable, ...]
     exclude_small: bool
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE
 
     @property
     def flagged(self) -> list[tuple[ImpactTable, GroupResult]]:
@@ -375,6 +435,13 @@ class AuditSummary:
             for table in (*self.selection, *self.scoring)
             for row in table.groups
             if row.flagged
+        ]
+
+    @property
+    def excluded(self) -> list[tuple[ImpactTable, GroupResult]]:
+        """Every row left out of the ratios, with its table (its count is still published)."""
+        return [
+            (table, row) for table in (*self.selection, *self.scoring) for row in table.excluded
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -387,6 +454,19 @@ class AuditSummary:
             "individuals": self.individuals,
             "unknown": dict(self.unknown),
             "exclude_small_categories": self.exclude_small,
+            "exclusion_base": self.exclusion_base,
+            "excludable_share": float(EXCLUDABLE_SHARE),
+            # 6 RCNY 5-301(d): the number of applicants and the rate of every excluded category.
+            "excluded_categories": [
+                {
+                    "outcome": table.outcome,
+                    "dimension": table.dimension,
+                    "category": row.category,
+                    "count": row.count,
+                    "rate": None if row.rate is None else round(float(row.rate), 4),
+                }
+                for table, row in self.excluded
+            ],
             "four_fifths_threshold": float(FOUR_FIFTHS),
             "selection": [table.as_dict() for table in self.selection],
             "scoring": [table.as_dict() for table in self.scoring],
@@ -402,9 +482,11 @@ def compute_summary(
     period_start: str | None = None,
     period_end: str | None = None,
     exclude_small: bool = False,
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE,
 ) -> AuditSummary:
     """The audit over a list of people (no store needed)."""
-    selection = selection_tables(people, exclude_small=exclude_small)
+    selection = selection_tables(people, exclude_small=exclude_small, exclusion_base=exclusion_base)
+    scoring = scoring_tables(people, exclude_small=exclude_small, exclusion_base=exclusion_base)
     return AuditSummary(
         region,
         (audit_date or utcnow().date()).isoformat(),
@@ -414,8 +496,9 @@ def compute_summary(
         len(people),
         {table.dimension: table.unknown for table in selection},
         tuple(selection),
-        tuple(scoring_tables(people, exclude_small=exclude_small)),
+        tuple(scoring),
         exclude_small,
+        exclusion_base,
     )
 
 
@@ -436,6 +519,7 @@ def bias_audit(
     data_source: str = DEFAULT_SOURCE,
     exclude_small: bool = False,
     audit_date: date | None = None,
+    exclusion_base: str = DEFAULT_EXCLUSION_BASE,
 ) -> AuditSummary:
     """The audit of a region's AI assessments, for a person who may view bias audits there."""
     require_region(principal, Action.VIEW_BIAS_AUDIT, region)
@@ -448,6 +532,7 @@ def bias_audit(
         period_start=start,
         period_end=end,
         exclude_small=exclude_small,
+        exclusion_base=exclusion_base,
     )
     with store.transaction():
         store.audit.append(
@@ -474,8 +559,16 @@ def publish_audit(store: Store, principal: Principal, summary: AuditSummary) -> 
             region=summary.region,
             audit_date=summary.audit_date,
             individuals=summary.individuals,
+            exclude_small=summary.exclude_small,
+            exclusion_base=summary.exclusion_base,
         )
     return published
+
+
+def exclusion_base_of(summary: Mapping[str, Any]) -> str:
+    """What a published summary's "under 2 %" was a share of (older ones recorded none)."""
+    base = summary.get("exclusion_base")
+    return str(base) if base in EXCLUSION_BASES else LEGACY_EXCLUSION_BASE
 
 
 def published_audits(store: Store, principal: Principal, region: str) -> list[PublishedAudit]:

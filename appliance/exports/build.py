@@ -20,7 +20,8 @@ is produced in memory, piece by piece, straight into the age encryptor and into 
                                 one line per candidate pseudonym and requisition)
     data/<table>-0001.csv       flat rows as CSV (decisions_scores: `decisions`, `scores`,
                                 `overrides`, the spreadsheet view of `subjects`; audit_log
-                                and recordings: the same rows as their JSONL)
+                                and recordings: the same rows as their JSONL; bias_tables:
+                                `bias_tables` and `bias_summary`, aggregates only)
     media/<pseudonym>/...       recordings, only in kinds that carry media
     audit/checkpoint.json       the latest signed audit checkpoint, if the store keeps them
     manifest.json               schema version, kind, region, period, counts, the SHA-256,

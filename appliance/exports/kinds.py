@@ -1,10 +1,11 @@
 """The kinds of bundle, by name. New kinds register a `KindWriter` in `EXPORT_KINDS`
-(consents, bias tables, the DSAR log...); the built-in ones are registered below, in the order
+(consents, the DSAR log...); the built-in ones are registered below, in the order
 they are offered."""
 
 from __future__ import annotations
 
 from appliance.exports.audit_log import write_audit_log
+from appliance.exports.bias_tables import write_bias_tables
 from appliance.exports.context import KindWriter
 from appliance.exports.decisions_scores import write_decisions_scores
 from appliance.exports.recordings import write_recordings
@@ -13,7 +14,7 @@ EXPORT_KINDS: dict[str, KindWriter] = {}
 
 
 def register_kind(kind: KindWriter) -> KindWriter:
-    """Add a kind of bundle (other modules add theirs: consents, bias tables, DSAR log...)."""
+    """Add a kind of bundle (other modules add theirs: consents, DSAR log...)."""
     if kind.name in EXPORT_KINDS:
         raise ValueError(f"the export kind {kind.name} is registered already")
     EXPORT_KINDS[kind.name] = kind
@@ -32,6 +33,14 @@ register_kind(
         "audit_log",
         "The audit log of the period (hash chain, pseudonymous, out-of-region entries redacted).",
         write_audit_log,
+    )
+)
+register_kind(
+    KindWriter(
+        "bias_tables",
+        "Bias audit of the period: selection and scoring rates and impact ratios by sex, "
+        "race/ethnicity and both (totals per group only, no person).",
+        write_bias_tables,
     )
 )
 register_kind(

@@ -496,6 +496,15 @@ class ExportRepository(SealedRepository):
                 regions.add(row["region"])
         return found
 
+    def residences(self, candidate_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """candidate id -> (pseudonym, residence region)."""
+        rows = self.conn.execute(
+            "SELECT id, pseudonym, residence_region FROM candidates"
+            f" WHERE id IN ({_marks(candidate_ids)})",
+            tuple(candidate_ids),
+        )
+        return {int(row["id"]): (row["pseudonym"], row["residence_region"]) for row in rows}
+
     def recording_count(self, region: str, start: str, end: str) -> int:
         """How many recordings of the region were made in the period."""
         row = self.conn.execute(

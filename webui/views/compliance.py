@@ -59,6 +59,11 @@ DIMENSION_LABELS = {
     bias.RACE: lazy_gettext("Race/ethnicity"),
     bias.INTERSECTION: lazy_gettext("Race/ethnicity and sex"),
 }
+# What "under 2 percent" is a share of (6 RCNY 5-301(d)), in the words the page uses.
+EXCLUSION_BASE_LABELS = {
+    bias.BASE_ALL: lazy_gettext("everyone assessed (unknown category included)"),
+    bias.BASE_KNOWN: lazy_gettext("the people whose category is known"),
+}
 CHANNEL_LABELS = {
     "email": lazy_gettext("e-mail"),
     "letter": lazy_gettext("letter"),
@@ -389,6 +394,7 @@ def _audit_arguments() -> dict[str, Any]:
         "end": end,
         "data_source": request.values.get("data_source", "") or bias.DEFAULT_SOURCE,
         "exclude_small": request.values.get("exclude_small") == "on",
+        "exclusion_base": request.values.get("exclusion_base", "") or bias.DEFAULT_EXCLUSION_BASE,
     }
 
 
@@ -416,6 +422,9 @@ def bias_page() -> ResponseReturnValue:
             summary=summary,
             published=published,
             dimension_labels=DIMENSION_LABELS,
+            base_labels=EXCLUSION_BASE_LABELS,
+            default_base=bias.DEFAULT_EXCLUSION_BASE,
+            base_of=bias.exclusion_base_of,
             values=request.values,
             default_source=bias.DEFAULT_SOURCE,
             il_year=illinois.illinois_year_containing(utcnow().date()),
