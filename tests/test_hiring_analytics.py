@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from appliance.accounts.auth import principal_of
-from appliance.hiring.analytics import (
+from appliance.analytics.hiring import (
     MIN_N,
     add_months,
     band_of,

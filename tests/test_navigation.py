@@ -43,7 +43,7 @@ EXPECTED_HOME = {
     "service": "/candidates",
 }
 HR_PAGES = {
-    "Hiring": ["/", "/jobs", "/candidates", "/analysis"],
+    "Hiring": ["/", "/jobs", "/candidates", "/analysis", "/analytics", "/outcomes"],
     "Interviews": ["/live", "/hr-notifications"],
     "Scheduling": [
         "/scheduling",

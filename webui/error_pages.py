@@ -52,6 +52,8 @@ ACTION_WORDS: dict[Action, LazyString] = {
     Action.VIEW_INAPP_NOTIFICATIONS: lazy_gettext("see notifications"),
     Action.LIVE_ASSIST: lazy_gettext("use live assist"),
     Action.SUBMIT_CODE: lazy_gettext("submit code for a coding round"),
+    Action.RECORD_OUTCOMES: lazy_gettext("record outcomes after hire"),
+    Action.VIEW_ANALYTICS: lazy_gettext("see hiring analytics"),
 }
 
 TITLES: dict[int, LazyString] = {

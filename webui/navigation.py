@@ -69,6 +69,8 @@ MENU: tuple[MenuGroup, ...] = (
             MenuLink("requisitions.index", lazy_gettext("Jobs")),
             MenuLink("candidates.index", lazy_gettext("Candidates")),
             MenuLink("analysis.index", lazy_gettext("Analysis")),
+            MenuLink("analytics.index", lazy_gettext("Hiring analytics")),
+            MenuLink("analytics.outcomes", lazy_gettext("Outcomes after hire")),
         ),
     ),
     MenuGroup(

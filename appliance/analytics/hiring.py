@@ -9,12 +9,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from appliance.analysis.interview_scores import interview_scores
 from appliance.analysis.report_facts import dimension_labels
-from appliance.hiring.common import competency_model_of
-from appliance.platform.clock import utcnow
+from appliance.hiring.common import InvalidInputError, competency_model_of
+from appliance.platform.clock import now_stamp, to_stamp, utcnow
 from appliance.platform.stats import Correlation, Estimate, holm, mean_interval, spearman, wilson
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
@@ -317,7 +317,7 @@ def summarise(
     ]
     everyone_hired = [p for p in people if p.hired and p.outcome is not None]
     return Analytics(
-        utcnow().isoformat(timespec="seconds"),
+        now_stamp(),
         period,
         len(people),
         by_job,
@@ -329,6 +329,22 @@ def summarise(
         _mean_bands(performance),
         _validity(store, everyone_hired, today),
     )
+
+
+def period_of_days(start: str | None, end: str | None) -> tuple[str | None, str | None]:
+    """Store stamps [start, end) from the first and last day (YYYY-MM-DD, both included)."""
+    stamps: list[str | None] = []
+    for text, extra in ((start, 0), (end, 1)):
+        text = (text or "").strip()
+        if not text:
+            stamps.append(None)
+            continue
+        try:
+            day = date.fromisoformat(text) + timedelta(days=extra)
+        except ValueError:
+            raise InvalidInputError([f"{text!r} is not a date (YYYY-MM-DD)"]) from None
+        stamps.append(to_stamp(datetime(day.year, day.month, day.day, tzinfo=UTC)))
+    return stamps[0], stamps[1]
 
 
 def hiring_analytics(
@@ -353,6 +369,7 @@ __all__ = [
     "collect",
     "hiring_analytics",
     "mean_rating",
+    "period_of_days",
     "retained",
     "summarise",
 ]

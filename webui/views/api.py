@@ -25,11 +25,17 @@ from appliance.analysis.report_document import (
     log_document_read,
     log_explanation_export,
 )
+from appliance.analytics.hiring import hiring_analytics, period_of_days
 from appliance.compliance import bias, self_id
+from appliance.hiring.common import InvalidInputError
+from appliance.hiring.outcome_import import plan_outcomes
+from appliance.hiring.outcomes import parse_day, record_outcome, record_rating
 from appliance.hiring.review import add_evaluation, current_scores, override_score, record_decision
 from appliance.media.uploads import UploadOffsetError
 from appliance.security.permissions import Action
+from appliance.store.outcomes import PROBATION_RESULTS, HireOutcome, OutcomeFields
 from webui.api import support as api
+from webui.api.analytics_json import analytics_json
 from webui.api.errors import json_error
 from webui.security import (
     LoginRequired,
@@ -45,6 +51,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.before_request
@@ -399,3 +406,104 @@ def override_report_score(report_id: int) -> ResponseReturnValue:
     return _created(
         {**api.override_json(override), "current_scores": current_scores(store, report_id)}
     )
+
+
+# --- Outcomes after hire and hiring analytics -------------------------------------------------
+
+
+def _outcome_json(outcome: HireOutcome) -> dict[str, object]:
+    return {
+        "candidate_id": outcome.candidate_id,
+        "requisition_id": outcome.requisition_id,
+        "employee_id": outcome.employee_id,
+        "start_date": outcome.start_date,
+        "probation": outcome.probation,
+        "left_on": outcome.left_on,
+        "left_voluntarily": outcome.left_voluntarily,
+        "ratings": [{"rated_on": r.rated_on, "rating": r.rating} for r in outcome.ratings],
+        "updated_at": outcome.updated_at,
+    }
+
+
+@bp.put("/hires/<int:candidate_id>/<int:requisition_id>/outcome")
+@requires(Action.RECORD_OUTCOMES)
+def put_hire_outcome(candidate_id: int, requisition_id: int) -> ResponseReturnValue:
+    """Create or replace what is known about a hire after the decision."""
+    body = _body("employee_id", "start_date", "probation", "left_on", "left_voluntarily")
+    left_on = parse_day(body.optional_text("left_on", max_chars=10), "left_on")
+    voluntary = body.raw("left_voluntarily")
+    if voluntary is not None and not isinstance(voluntary, bool):
+        raise InvalidInputError(["left_voluntarily must be true, false or null"])
+    outcome = record_outcome(
+        app_store(),
+        current_principal(),
+        candidate_id=candidate_id,
+        requisition_id=requisition_id,
+        employee_id=body.text("employee_id", max_chars=64),
+        fields=OutcomeFields(
+            parse_day(body.optional_text("start_date", max_chars=10), "start_date"),
+            body.optional_text("probation", choices=PROBATION_RESULTS) or "pending",
+            left_on,
+            voluntary,
+        ),
+    )
+    return jsonify(_outcome_json(outcome))
+
+
+@bp.post("/hires/<int:candidate_id>/<int:requisition_id>/ratings")
+@requires(Action.RECORD_OUTCOMES)
+def add_hire_rating(candidate_id: int, requisition_id: int) -> ResponseReturnValue:
+    """Add a performance rating (1-5) of a date; a second one of the same date replaces it."""
+    body = _body("rated_on", "rating")
+    outcome = record_rating(
+        app_store(),
+        current_principal(),
+        candidate_id=candidate_id,
+        requisition_id=requisition_id,
+        rated_on=body.text("rated_on", max_chars=10),
+        rating=body.number("rating", minimum=1, maximum=5),
+    )
+    return _created(_outcome_json(outcome))
+
+
+@bp.post("/outcomes/import")
+@requires(Action.RECORD_OUTCOMES)
+def import_hire_outcomes() -> ResponseReturnValue:
+    """Check (`?dry_run=true`) or import an outcome file sent as the body (CSV or XLSX)."""
+    kind = request.mimetype
+    if kind not in ("text/csv", XLSX_TYPE):
+        raise UnsupportedMediaType(f"send the file as text/csv or {XLSX_TYPE}")
+    data = request.get_data(cache=False)
+    plan = plan_outcomes(
+        app_store(),
+        current_principal(),
+        "outcomes.xlsx" if kind == XLSX_TYPE else "outcomes.csv",
+        data,
+        apply=request.args.get("dry_run", "false").lower() not in ("1", "true", "yes"),
+    )
+    response = jsonify(
+        {
+            "applied": plan.applied,
+            "sha256": plan.source_sha256,
+            "lines": plan.lines,
+            "linked": plan.linked,
+            "updated": plan.updated,
+            "unchanged": plan.unchanged,
+            "ratings": plan.ratings,
+            "problems": [
+                {"line": p.line, "column": p.column, "message": p.message} for p in plan.problems
+            ],
+        }
+    )
+    response.status_code = 422 if plan.problems else 200
+    return response
+
+
+@bp.get("/analytics")
+@requires(Action.VIEW_ANALYTICS)
+def get_analytics() -> ResponseReturnValue:
+    """Hiring analytics of the caller's reach (aggregates only), people interviewed from the
+    day `start` to the day `end` (both YYYY-MM-DD, included)."""
+    start, end = period_of_days(request.args.get("start"), request.args.get("end"))
+    found = hiring_analytics(app_store(), current_principal(), start=start, end=end)
+    return jsonify(analytics_json(found))
