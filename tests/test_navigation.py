@@ -28,7 +28,7 @@ EXPECTED_GROUPS = {
     "hr_admin": GROUPS,
     "recruiter": ["Hiring", "Interviews", "Scheduling"],
     "interviewer": ["Hiring", "Interviews", "Scheduling"],
-    "business_lead": ["Hiring", "Interviews", "Scheduling"],
+    "business_lead": ["Hiring", "Scheduling"],
     "tech_expert": ["Hiring", "Interviews", "Scheduling"],
     "auditor": ["Compliance"],
     "service": ["Hiring"],
@@ -44,11 +44,10 @@ EXPECTED_HOME = {
 }
 HR_PAGES = {
     "Hiring": ["/", "/jobs", "/candidates", "/analysis", "/analytics", "/outcomes"],
-    "Interviews": ["/live", "/hr-notifications"],
+    "Interviews": ["/live"],
     "Scheduling": [
         "/scheduling",
         "/scheduling/availability",
-        "/scheduling/inbox",
         "/scheduling/outbox",
     ],
     "Compliance": ["/privacy", "/compliance/notices", "/compliance/bias"],

@@ -185,8 +185,13 @@ def test_hr_sees_the_notification_and_sets_the_room_up(
         )
     client = app.test_client()
     assert login(client, "hr.notes").status_code == 302
-    page = client.get("/hr-notifications").get_data(as_text=True)
-    assert f"interview #{setup.interview_id}" in page and "analysis is queued" in page
+    moved = client.get("/hr-notifications")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/notifications"
+    page = client.get("/notifications").get_data(as_text=True)
+    name = store.candidates.get(setup.candidate_id).full_name
+    assert f"{name} completed their interview" in page and "analysis is queued" in page
+    assert f'href="/candidates/{setup.candidate_id}"' in page
+    assert 'data-unread="1"' in page  # the bell counts it
     _client(web).get(f"/room/{setup.token}")  # the candidate opens the room
     room = store.room.session_for(setup.interview_id)
     assert room is not None

@@ -162,9 +162,22 @@ def _add_template_globals(app: Flask, config: ApplianceConfig) -> None:
 
             return allowed(principal_of(user), action) is not None
 
+        # The bell: one unread count over both kinds of notification, for those who get any.
+        unread_notifications: int | None = None
+        if (
+            user is not None
+            and not user.must_change_password
+            and can(Action.VIEW_INAPP_NOTIFICATIONS)
+        ):
+            from appliance.notify.inbox import unread
+            from webui.security import app_store
+
+            unread_notifications = unread(app_store(), user.id)
+
         # Each page appears in the menu only for roles whose permission opens it, grouped by
         # task (webui.navigation); no menu until an initial password is replaced.
         return {
+            "unread_notifications": unread_notifications,
             "nav_groups": menu_for(user),
             "account_link": may_open(user, ACCOUNT_LINK),
             "home_url": url_for(home.endpoint),

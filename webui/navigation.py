@@ -79,7 +79,6 @@ MENU: tuple[MenuGroup, ...] = (
         (
             MenuLink("candidates.tech_index", lazy_gettext("Technical rounds")),
             MenuLink("live_assist.index", lazy_gettext("Live assist")),
-            MenuLink("room.notifications", lazy_gettext("Interview notifications")),
         ),
     ),
     MenuGroup(
@@ -88,7 +87,6 @@ MENU: tuple[MenuGroup, ...] = (
         (
             MenuLink("scheduling.index", lazy_gettext("Scheduling requests")),
             MenuLink("scheduling.availability", lazy_gettext("My availability")),
-            MenuLink("scheduling.inbox", lazy_gettext("Scheduling messages")),
             MenuLink("scheduling.outbox", lazy_gettext("Outbox")),
         ),
     ),

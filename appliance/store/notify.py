@@ -370,6 +370,14 @@ class InAppRepository(SealedRepository):
         )
         return bool(cursor.rowcount)
 
+    def mark_all_read(self, user_id: int) -> int:
+        """Mark every notification of a person read; how many were unread."""
+        cursor = self.conn.execute(
+            "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
+            (now_stamp(), user_id),
+        )
+        return int(cursor.rowcount)
+
     def unread_count(self, user_id: int) -> int:
         """How many unread notifications a person has."""
         row = self.conn.execute(

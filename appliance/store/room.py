@@ -624,6 +624,14 @@ class NotificationRepository(SealedRepository):
         ).fetchone()
         return int(row[0])
 
+    def mark_all_read(self, user_id: int) -> int:
+        """Mark every notification of a person read; how many were unread."""
+        cursor = self.conn.execute(
+            "UPDATE hr_notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
+            (now_stamp(), user_id),
+        )
+        return int(cursor.rowcount)
+
     def mark_read(self, user_id: int, notification_id: int) -> bool:
         """Mark one of a person's notifications read; False if it is not theirs."""
         cursor = self.conn.execute(

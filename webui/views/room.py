@@ -528,10 +528,8 @@ def settings(requisition_id: int) -> ResponseReturnValue:
 @bp.get("/hr-notifications")
 @requires(Action.VIEW_DASHBOARD)
 def notifications() -> ResponseReturnValue:
-    """The signed-in person's notifications."""
-    principal = current_principal()
-    items = app_store().hr_notifications.for_user(principal.user_id)
-    return render_template("room/notifications.html", items=items)
+    """The interview notices now live with every other notification (the bell)."""
+    return redirect(url_for("notifications.index"))
 
 
 @bp.post("/hr-notifications/<int:notification_id>/read")
@@ -543,4 +541,4 @@ def notification_read(notification_id: int) -> ResponseReturnValue:
         found = store.hr_notifications.mark_read(current_principal().user_id, notification_id)
     if not found:
         abort(404)
-    return redirect(url_for("room.notifications"))
+    return redirect(url_for("notifications.index"))
