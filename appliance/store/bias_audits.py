@@ -150,6 +150,21 @@ class BiasAuditRepository(Repository):
             int(cursor.lastrowid), region, audit_date, data_source, summary, published_by, now
         )
 
+    def published(self, audit_id: int) -> PublishedAudit | None:
+        """One published summary by id."""
+        row = self.conn.execute("SELECT * FROM bias_audits WHERE id = ?", (audit_id,)).fetchone()
+        if row is None:
+            return None
+        return PublishedAudit(
+            row["id"],
+            row["region"],
+            row["audit_date"],
+            row["data_source"],
+            loads(row["summary"]),
+            row["published_by"],
+            row["published_at"],
+        )
+
     def for_region(self, region: str) -> list[PublishedAudit]:
         """A region's published audits, newest audit date first."""
         rows = self.conn.execute(

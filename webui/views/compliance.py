@@ -3,10 +3,12 @@ audit, and the holiday calendar. Thin: every rule lives in `appliance.compliance
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -14,6 +16,7 @@ from flask_babel import lazy_gettext
 from appliance.compliance import (
     analysis_settings,
     bias,
+    bias_publication,
     business_days,
     common,
     consents,
@@ -25,6 +28,7 @@ from appliance.compliance.common import REGIONS, ComplianceError, regions_in_sco
 from appliance.platform.clock import to_stamp, utcnow
 from appliance.security.permissions import Action
 from appliance.store.compliance import Notice, compliance_of
+from webui.bias_pdf import bias_summary_pdf
 from webui.security import app_store, current_principal, requires, visibility
 
 bp = Blueprint("compliance", __name__)
@@ -450,6 +454,60 @@ def bias_publish() -> ResponseReturnValue:
         return redirect(url_for("compliance.bias_page")), 303
     flash(_("The audit of %(date)s was published.", date=published.audit_date), "success")
     return redirect(url_for("compliance.bias_page", region=published.region))
+
+
+def _summary_labels() -> dict[str, str]:
+    return {
+        **{key: str(label) for key, label in DIMENSION_LABELS.items()},
+        bias.SELECTION: _("Selection"),
+        bias.SCORING: _("Scoring"),
+    }
+
+
+@bp.get("/compliance/bias/published/<int:audit_id>")
+@requires(Action.VIEW_BIAS_AUDIT)
+def bias_published(audit_id: int) -> ResponseReturnValue:
+    """NY-3: a published summary as posted, with its CSV and PDF."""
+    audit = bias_publication.published_audit(app_store(), current_principal(), audit_id)
+    return render_template(
+        "compliance/bias_published.html",
+        audit=audit,
+        tables=bias_publication.tables_of(audit.summary),
+        labels=_summary_labels(),
+        base_label=EXCLUSION_BASE_LABELS.get(
+            bias.exclusion_base_of(audit.summary), bias.exclusion_base_of(audit.summary)
+        ),
+    )
+
+
+@bp.get("/compliance/bias/published/<int:audit_id>.csv")
+@requires(Action.VIEW_BIAS_AUDIT)
+def bias_published_csv(audit_id: int) -> ResponseReturnValue:
+    """A published summary as CSV, one row per outcome, dimension and category."""
+    audit = bias_publication.published_audit(app_store(), current_principal(), audit_id)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(bias_publication.csv_rows(audit))
+    name = f"bias-audit-{audit.region}-{audit.audit_date}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/compliance/bias/published/<int:audit_id>.pdf")
+@requires(Action.VIEW_BIAS_AUDIT)
+def bias_published_pdf(audit_id: int) -> ResponseReturnValue:
+    """A published summary as a PDF, labels in the reader's language."""
+    audit = bias_publication.published_audit(app_store(), current_principal(), audit_id)
+    base = bias.exclusion_base_of(audit.summary)
+    data = bias_summary_pdf(audit, _summary_labels(), str(EXCLUSION_BASE_LABELS.get(base, base)))
+    name = f"bias-audit-{audit.region}-{audit.audit_date}.pdf"
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/compliance/bias/illinois")
