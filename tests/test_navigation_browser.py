@@ -116,7 +116,7 @@ def test_hr_menu_on_a_desktop_by_keyboard(site: Site) -> None:
         ["Hiring", "Interviews", "Scheduling", "Compliance", "Administration"]
     )
     # Closed, the menu is one row: five groups, the account and log out.
-    expect(page.locator("#nav a:visible")).to_have_count(1)  # the account link
+    expect(page.locator("#nav a:visible")).to_have_count(2)  # the bell and the account link
     boxes = [groups.nth(i).bounding_box() for i in range(5)]
     assert all(box is not None for box in boxes)
     assert len({round(box["y"]) for box in boxes if box}) == 1, boxes
@@ -129,7 +129,9 @@ def test_hr_menu_on_a_desktop_by_keyboard(site: Site) -> None:
     assert _focus_ring(page) == {"style": "solid", "width": "3px"}
     page.keyboard.press("Enter")
     hiring = page.locator("#nav details[data-menu-group]").first
-    expect(hiring.locator("a")).to_have_text(["Dashboard", "Jobs", "Candidates", "Analysis"])
+    expect(hiring.locator("a")).to_have_text(
+        ["Dashboard", "Jobs", "Candidates", "Analysis", "Hiring analytics", "Outcomes after hire"]
+    )
     page.keyboard.press("Tab")
     expect(hiring.locator("a").first).to_be_focused()
     assert _focus_ring(page) == {"style": "solid", "width": "3px"}

@@ -55,7 +55,7 @@ NO = {"no", "n", "false", "0", "involuntary"}
 class OutcomeImportError(RefusedError):
     """The file cannot be read as an outcome import at all (format, size, header)."""
 
-    exit_code = 44
+    exit_code = 51
 
 
 @dataclass(frozen=True)
