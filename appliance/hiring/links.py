@@ -42,10 +42,24 @@ def room_signer(store: Store) -> LinkSigner:
     return LinkSigner(ROOM_LINKS, store.links.secret)
 
 
+class LinkNotOpenYetError(InvalidLinkError):
+    """The link is genuine but opens later (issued while the box was over its capacity)."""
+
+    def __init__(self, opens_at: str) -> None:
+        super().__init__(f"this interview opens at {opens_at}")
+        self.opens_at = opens_at
+
+
 def issue_link(
-    store: Store, principal: Principal, *, interview_id: int, valid_hours: int = 72
+    store: Store,
+    principal: Principal,
+    *,
+    interview_id: int,
+    valid_hours: int = 72,
+    opens_at: str | None = None,
 ) -> IssuedLink:
-    """A new link to one interview, for HR who may edit that candidate."""
+    """A new link to one interview, for HR who may edit that candidate; with `opens_at` (the
+    box over its capacity) it opens then, and stays valid `valid_hours` from then."""
     visibility = require(principal, Action.EDIT_CANDIDATES)
     interview = store.interviews.get_visible(interview_id, visibility)
     if interview.status == "cancelled":
@@ -53,13 +67,16 @@ def issue_link(
     if not 1 <= valid_hours <= MAX_VALID_HOURS:
         raise InvalidLinkError(f"a link is valid between 1 hour and {MAX_VALID_HOURS} hours")
     nonce = new_nonce()
-    expires = now_stamp(valid_hours * 3600.0)
+    start = 0.0 if opens_at is None else max(0.0, (from_stamp(opens_at) - utcnow()).total_seconds())
+    expires = now_stamp(start + valid_hours * 3600.0)
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(
         principal.actor, "candidate_link.issued", subject=candidate.pseudonym
     ) as entry:
-        link = store.links.create(interview.id, nonce, expires, principal.user_id)
+        link = store.links.create(interview.id, nonce, expires, principal.user_id, opens_at)
         entry.details.update(link=link.id, interview=interview.id, expires_at=expires)
+        if opens_at is not None:
+            entry.details.update(opens_at=opens_at)
     token = room_signer(store).sign(interview.id, nonce, expires)
     return IssuedLink(link, token)
 
@@ -99,6 +116,8 @@ def check_link(store: Store, token: str) -> tuple[Interview, CandidateLink]:
     interview = store.interviews.get(claim.subject_id)
     if interview.status == "cancelled":
         raise refused
+    if link.opens_at is not None and from_stamp(link.opens_at) > utcnow():
+        raise LinkNotOpenYetError(link.opens_at)
     return interview, link
 
 

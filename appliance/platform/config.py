@@ -117,6 +117,15 @@ class WorkerConfig(_Section):
     max_queued_jobs: int = Field(
         10_000, ge=1, description="Queued plus running jobs above which new work is refused."
     )
+    capacity_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description="Admission control: the analysis backlog (answers waiting, plus those "
+        "expected from open interview links) the box takes on, in hours of analysis. A "
+        "candidate link issued above it opens later, when the backlog is expected to be back "
+        "under it; a candidate's recorded answer is never refused.",
+    )
     interactive_kinds: list[str] = Field(
         default_factory=lambda: ["live_assist", "room_followup", "room_assemble"],
         description="Job kinds someone is waiting for (live assist, a candidate's follow-up "

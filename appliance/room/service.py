@@ -218,12 +218,19 @@ def analysis_refusal(store: Store, interview_id: int, *, actor: str) -> str | No
     return None if decision.allowed else decision.reason
 
 
-def _enqueue(store: Store, config: ApplianceConfig, recording_id: int) -> Job:
+# A candidate's recorded answers are never turned away at the end of their effort: admission
+# control acts when links are issued (appliance.hiring.capacity), not when a room closes.
+NEVER_FULL = 2**62
+
+
+def _enqueue(
+    store: Store, config: ApplianceConfig, recording_id: int, *, recorded_answer: bool = False
+) -> Job:
     return store.jobs.enqueue(
         ANALYSE,
         subject_type="recording",
         subject_id=recording_id,
-        max_open=config.worker.max_queued_jobs,
+        max_open=NEVER_FULL if recorded_answer else config.worker.max_queued_jobs,
         max_attempts=config.worker.max_attempts,
     )
 
@@ -267,8 +274,7 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
         raise RoomError("please answer every question before you finish")
     answers = store.interview_answers.for_interview(room.interview_id)
     refusal = analysis_refusal(store, room.interview_id, actor="candidate")
-    if refusal is None:
-        check_queue_room(store, config)
+    # No queue check here: the answers are recorded, and a full queue takes them anyway.
     pseudonym = _candidate_pseudonym(store, opened.interview)
     jobs: list[int] = []
     with store.audited(
@@ -279,7 +285,10 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
             raise RoomClosedError("this interview is complete: the link cannot be used again")
         store.room.update_session(room.id, stage="closed", closed_at=now_stamp())
         if refusal is None:
-            jobs = [_enqueue(store, config, answer.recording_id).id for answer in answers]
+            jobs = [
+                _enqueue(store, config, answer.recording_id, recorded_answer=True).id
+                for answer in answers
+            ]
             store.interviews.set_status(room.interview_id, "analysing")
         else:
             store.interviews.set_status(room.interview_id, "recorded")

@@ -22,6 +22,7 @@ class CandidateLink:
     created_at: str
     revoked_at: str | None
     last_used_at: str | None
+    opens_at: str | None = None  # issued over capacity: the room opens at this time
 
 
 def _link(row: Row) -> CandidateLink:
@@ -34,6 +35,7 @@ def _link(row: Row) -> CandidateLink:
         row["created_at"],
         row["revoked_at"],
         row["last_used_at"],
+        row["opens_at"],
     )
 
 
@@ -54,13 +56,18 @@ class LinkRepository(Repository):
         return bytes(row["value"])
 
     def create(
-        self, interview_id: int, nonce: str, expires_at: str, created_by: int
+        self,
+        interview_id: int,
+        nonce: str,
+        expires_at: str,
+        created_by: int,
+        opens_at: str | None = None,
     ) -> CandidateLink:
-        """Record an issued link."""
+        """Record an issued link (opening at `opens_at`, or at once)."""
         cursor = self.conn.execute(
-            "INSERT INTO candidate_links (interview_id, nonce, expires_at, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (interview_id, nonce, expires_at, created_by, now_stamp()),
+            "INSERT INTO candidate_links (interview_id, nonce, expires_at, created_by, created_at,"
+            " opens_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (interview_id, nonce, expires_at, created_by, now_stamp(), opens_at),
         )
         return self.get(int(cursor.lastrowid))
 

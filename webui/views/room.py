@@ -28,9 +28,16 @@ from flask_wtf.csrf import generate_csrf
 
 from appliance.compliance.consents import ConsentError
 from appliance.compliance.self_id import NOT_COLLECTED, SelfIdError
-from appliance.hiring.links import InvalidLinkError, check_link, issue_link, revoke_link
+from appliance.hiring.capacity import Backlog, backlog, opening_stamp
+from appliance.hiring.links import (
+    InvalidLinkError,
+    LinkNotOpenYetError,
+    check_link,
+    issue_link,
+    revoke_link,
+)
 from appliance.media.spool import Spool
-from appliance.platform.errors import MediaRejectedError, NotFoundError, QueueFullError
+from appliance.platform.errors import MediaRejectedError, NotFoundError
 from appliance.room.consent import (
     ConsentAnswers,
     RoomConsentError,
@@ -95,6 +102,12 @@ def interview_links(interview_id: int) -> list[CandidateLink]:
 
 
 @bp.app_template_global()
+def analysis_backlog() -> Backlog:
+    """The analysis backlog against the box's capacity (shown where links are created)."""
+    return backlog(app_store(), app_config())
+
+
+@bp.app_template_global()
 def room_summary(interview_id: int) -> dict[str, Any] | None:
     """Where a candidate's room stands (profile pages): stage, answers kept, AI choice."""
     store = app_store()
@@ -123,8 +136,13 @@ def issue(candidate_id: int, interview_id: int) -> ResponseReturnValue:
     _interview_of(candidate_id, interview_id)
     try:
         hours = int(request.form.get("valid_hours", "72"))
+        store = app_store()
         issued = issue_link(
-            app_store(), current_principal(), interview_id=interview_id, valid_hours=hours
+            store,
+            current_principal(),
+            interview_id=interview_id,
+            valid_hours=hours,
+            opens_at=opening_stamp(store, app_config()),
         )
     except (ValueError, InvalidLinkError) as exc:
         flash(str(exc) if isinstance(exc, InvalidLinkError) else _("Choose a validity."), "error")
@@ -156,6 +174,9 @@ def _language() -> str:
 
 
 def _refused_page(exc: Exception) -> ResponseReturnValue:
+    if isinstance(exc, LinkNotOpenYetError):
+        # Issued while the box was over its capacity: the interview is scheduled, not refused.
+        return render_template("room/refused.html", reason="not_yet", opens_at=exc.opens_at)
     if isinstance(exc, RoomClosedError):
         return render_template("room/refused.html", reason="closed"), 410
     if isinstance(exc, RoomError):
@@ -327,9 +348,6 @@ def close(token: str) -> ResponseReturnValue:
             flash(str(exc), "error")
             return redirect(url_for("room.interview", token=token))
         return _refused_page(exc)
-    except QueueFullError:
-        flash(_("The appliance is busy. Please press Finish again in a minute."), "error")
-        return redirect(url_for("room.interview", token=token))
     return render_template("room/closing.html", closing=closing)
 
 
