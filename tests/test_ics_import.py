@@ -27,7 +27,7 @@ from appliance.scheduling.service import alternatives_text
 from appliance.scheduling.slots import SlotFinder
 from appliance.scheduling.zones import wall_length_ok, wall_time_kind, zone
 from tests.conftest import SHARED_DATA, csrf_token_from, login, make_user
-from tests.support.scheduling_world import make_world
+from tests.support.scheduling_world import availability_fields, make_world
 
 DATA = Path(__file__).parent / "data" / "ics"
 # Real-world calendars from other projects' test suites: never in this repository, read only
@@ -347,7 +347,7 @@ def test_the_person_importing_sees_what_was_left_out(web, caplog) -> None:  # ty
             "csrf_token": token,
             "timezone": "Europe/Berlin",
             "holiday_region": "EU",
-            "working_hours": '{"0": [["09:00", "17:00"]]}',
+            **availability_fields({"0": [["09:00", "17:00"]]}),
             "max_per_day": "4",
         },
         follow_redirects=True,

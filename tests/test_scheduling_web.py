@@ -5,14 +5,19 @@ notifications, and the candidate's self-scheduling page."""
 from __future__ import annotations
 
 import io
-import json
 import re
 from zoneinfo import ZoneInfo
 
 from appliance.notify.outbox import deliver_due
 from appliance.scheduling.zones import tzdata_version
 from tests.conftest import csrf_token_from, login, make_user
-from tests.support.scheduling_world import EVERY_DAY, candidate_request, make_world, token_of
+from tests.support.scheduling_world import (
+    EVERY_DAY,
+    availability_fields,
+    candidate_request,
+    make_world,
+    token_of,
+)
 
 
 def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
@@ -33,20 +38,21 @@ def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
             "csrf_token": token,
             "timezone": "Europe/Berlin",
             "holiday_region": "EU",
-            "working_hours": json.dumps(EVERY_DAY),
-            "focus_blocks": '[[0, "09:00", "10:00"]]',
+            **availability_fields(EVERY_DAY, [[0, "09:00", "10:00"]]),
             "max_per_day": "5",
         },
         follow_redirects=True,
     )
     assert "The availability was saved." in saved.get_data(as_text=True)
     assert store.scheduling.profile(interviewer).timezone == "Europe/Berlin"
+    assert store.scheduling.profile(interviewer).focus_blocks == [[0, "09:00", "10:00"]]
     bad = client.post(
         f"/scheduling/availability/{interviewer}",
-        data={"csrf_token": token, "timezone": "Nowhere/City", "working_hours": "{}"},
-        follow_redirects=True,
+        data={"csrf_token": token, "timezone": "Nowhere/City", **availability_fields({})},
     )
+    assert bad.status_code == 422
     assert "unknown time zone" in bad.get_data(as_text=True)
+    assert 'value="Nowhere/City"' in bad.get_data(as_text=True)  # the input is kept
     assert store.scheduling.profile(interviewer).timezone == "Europe/Berlin"  # nothing lost
 
     ics = (
@@ -252,8 +258,7 @@ def test_with_a_relay_the_page_says_queued_not_sent(web) -> None:  # type: ignor
             "csrf_token": token,
             "timezone": "Europe/Paris",
             "holiday_region": "EU",
-            "working_hours": json.dumps(EVERY_DAY),
-            "focus_blocks": "[]",
+            **availability_fields(EVERY_DAY),
             "max_per_day": "5",
         },
     )

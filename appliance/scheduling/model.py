@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from itertools import pairwise
 from typing import Literal, TypeVar
 
+from appliance.scheduling.week import Typed, check_windows
 from appliance.scheduling.zones import ZoneError, format_wall, parse_wall
 
 # An interval's end points: instants, or epoch seconds where the slot finder works in integers.
@@ -94,7 +94,7 @@ class Slot:
 
 def parse_hours(data: dict[str, list[list[str]]]) -> tuple[tuple[Window, ...], ...]:
     """Weekly hours from `{"0": [["09:00", "17:00"]], ...}` (Monday 0); ZoneError if invalid."""
-    days: list[list[Window]] = [[] for _ in WEEKDAYS]
+    typed: list[list[Typed]] = [[] for _ in WEEKDAYS]
     for key, windows in data.items():
         try:
             weekday = int(key)
@@ -102,17 +102,16 @@ def parse_hours(data: dict[str, list[list[str]]]) -> tuple[tuple[Window, ...], .
             raise ZoneError(f"{key!r} is not a weekday number (0 is Monday)") from None
         if weekday not in WEEKDAYS:
             raise ZoneError(f"{key!r} is not a weekday number (0 is Monday)")
+        # "0" and "00" are both Monday: their windows are checked together.
         for pair in windows:
-            start, end = parse_wall(pair[0]), parse_wall(pair[1])
-            if not start < end:
-                raise ZoneError(f"{pair[0]}-{pair[1]}: a window ends after it starts")
-            days[weekday].append((start, end))
-    for day in days:
-        day.sort()
-        for (_, first_end), (second_start, _) in pairwise(day):
-            if second_start < first_end:
-                raise ZoneError("working windows of one day overlap")
-    return tuple(tuple(day) for day in days)
+            typed[weekday].append(Typed(len(typed[weekday]), str(pair[0]), str(pair[1])))
+    days = []
+    for day in typed:
+        read, faults = check_windows(day)
+        if faults:
+            raise ZoneError(faults[0].describe())
+        days.append(tuple(read))
+    return tuple(days)
 
 
 def hours_to_json(hours: tuple[tuple[Window, ...], ...]) -> dict[str, list[list[str]]]:
@@ -133,10 +132,11 @@ def parse_day_windows(items: list[list[object]]) -> tuple[DayWindow, ...]:
         weekday = int(str(item[0]))
         if weekday not in WEEKDAYS:
             raise ZoneError(f"{item[0]!r} is not a weekday number (0 is Monday)")
-        start, end = parse_wall(str(item[1])), parse_wall(str(item[2]))
-        if not start < end:
-            raise ZoneError(f"{item[1]}-{item[2]}: a window ends after it starts")
-        found.append((weekday, start, end))
+        # Windows of one day may overlap here (focus blocks, a candidate's wishes).
+        read, faults = check_windows([Typed(0, str(item[1]), str(item[2]))], may_overlap=True)
+        if faults:
+            raise ZoneError(faults[0].describe())
+        found.append((weekday, *read[0]))
     return tuple(sorted(found))
 
 

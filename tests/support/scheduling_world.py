@@ -16,6 +16,26 @@ from tests.conftest import make_user
 EVERY_DAY = {str(d): [["00:00", "24:00"]] for d in range(7)}
 
 
+def availability_fields(
+    hours: dict[str, list[list[str]]], focus: list[list[object]] | None = None
+) -> dict[str, str]:
+    """The availability form's week-editor fields for these hours and focus blocks, as a
+    person would fill them (a day without hours is ticked "not working")."""
+    fields: dict[str, str] = {}
+    for day in range(7):
+        windows = hours.get(str(day), [])
+        if not windows:
+            fields[f"off-{day}"] = "on"
+        for place, (start, end) in enumerate(windows):
+            fields[f"hours-{day}-{place}-start"] = start
+            fields[f"hours-{day}-{place}-end"] = end
+    for place, (weekday, start, end) in enumerate(focus or []):
+        fields[f"focus-{place}-day"] = str(weekday)
+        fields[f"focus-{place}-start"] = str(start)
+        fields[f"focus-{place}-end"] = str(end)
+    return fields
+
+
 @dataclass
 class World:
     """A recruiter, interviewers with hours, an interview type and a requisition."""

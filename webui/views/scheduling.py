@@ -3,7 +3,6 @@ letters, in-app notifications, and the candidate's self-scheduling page (signed 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,16 @@ from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_nam
 from appliance.security.permissions import Action
 from appliance.store.people import User
 from appliance.store.scheduling import SchedulingRequest
+from webui.availability_form import (
+    MAX_FOCUS,
+    MAX_RANGES,
+    WEEKDAY_NAMES,
+    Week,
+    check_week,
+    edit_week,
+    week_from_form,
+    week_from_profile,
+)
 from webui.security import (
     app_config,
     app_store,
@@ -295,49 +304,87 @@ def _editable_people() -> list[User]:
 def availability() -> ResponseReturnValue:
     """A person's zone, weekly hours, focus blocks, busy-time import (own, or people one may
     edit)."""
-    people = _editable_people()
     try:
         user_id = int(request.args.get("user_id", current_user().id))
     except ValueError:
         user_id = current_user().id
+    people = _people_including(user_id)
+    profile = app_store().scheduling.profile(user_id)
+    person = app_store().users.get(user_id)
+    values = {
+        "timezone": profile.timezone if profile else person.timezone,
+        "holiday_region": profile.holiday_region if profile else "default",
+        "max_per_day": str(profile.max_per_day if profile else 4),
+        "caldav_calendar": (profile.caldav_calendar or "") if profile else "",
+    }
+    week = week_from_profile(
+        profile.working_hours if profile else None, profile.focus_blocks if profile else None
+    )
+    return _availability_page(people, user_id, week, values)
+
+
+def _people_including(user_id: int) -> list[User]:
+    """The people one may edit; NotFoundError unless `user_id` is one of them."""
+    people = _editable_people()
     if user_id not in {u.id for u in people}:
         raise NotFoundError(f"no person {user_id}")
+    return people
+
+
+def _availability_page(
+    people: list[User], user_id: int, week: Week, values: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
     store = app_store()
     return render_template(
         "scheduling/availability.html",
         people=people,
         person=store.users.get(user_id),
         profile=store.scheduling.profile(user_id),
+        values=values,
+        week=week,
+        weekday_names=WEEKDAY_NAMES,
+        max_ranges=MAX_RANGES,
+        max_focus=MAX_FOCUS,
         busy_blocks=store.scheduling.busy_count(user_id),
         zones=zone_names(),
         tzdata=tzdata_version(),
         caldav=bool(app_config().scheduling.caldav_url),
-        json=json,
-    )
+    ), status
 
 
 @bp.post("/scheduling/availability/<int:user_id>")
 @requires(Action.EDIT_AVAILABILITY)
 def save_availability(user_id: int) -> ResponseReturnValue:
-    """Save a person's availability."""
+    """Save a person's availability, or apply an editing button of the week editor (adding or
+    removing a row, copying Monday) and show the form again unsaved."""
+    people = _people_including(user_id)
+    values = {
+        name: request.form.get(name, "")
+        for name in ("timezone", "holiday_region", "max_per_day", "caldav_calendar")
+    }
+    week = week_from_form(request.form)
+    if edit_week(week, request.form):
+        return _availability_page(people, user_id, week, values)
+    checked = check_week(week)
+    if checked is None:
+        return _availability_page(people, user_id, week, values, 422)
+    working_hours, focus_blocks = checked
     try:
         service.save_availability(
             app_store(),
             current_principal(),
             user_id=user_id,
-            timezone=request.form.get("timezone", "").strip(),
-            holiday_region=request.form.get("holiday_region", "default"),
-            working_hours=_json_field("working_hours", {}),
-            focus_blocks=_json_field("focus_blocks", []),
+            timezone=values["timezone"].strip(),
+            holiday_region=values["holiday_region"] or "default",
+            working_hours=working_hours,
+            focus_blocks=focus_blocks,
             max_per_day=_int_field("max_per_day", 4),
-            caldav_calendar=request.form.get("caldav_calendar"),
+            caldav_calendar=values["caldav_calendar"],
         )
     except FORM_ERRORS as exc:
         flash(str(exc), "error")
-    except NotFoundError:
-        raise
-    else:
-        flash(_("The availability was saved."), "success")
+        return _availability_page(people, user_id, week, values, 422)
+    flash(_("The availability was saved."), "success")
     return redirect(url_for("scheduling.availability", user_id=user_id))
 
 
