@@ -281,7 +281,8 @@ def _kill_and_recover(
     assert sum(run["outcome"] == "succeeded" for run in runs) == 1
     reports = [r for r in store.reports.for_interview(interview_id) if r.job_id == job_id]
     assert len(reports) == 1
-    assert job.result == {"report_id": reports[0].id}
+    assert job.result is not None and job.result["report_id"] == reports[0].id
+    assert set(job.result["step_seconds"]) == {"probe", "policy_gate"}  # for /metrics
     media = store.recordings.get(reports[0].recording_id or 0).media_info
     assert media is not None
     assert media["duration_s"] == pytest.approx(LONG_WAV_SECONDS, abs=0.1)

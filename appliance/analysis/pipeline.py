@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class ReportDraft:
     apart: dict[str, Any] = field(default_factory=dict)
     # In-memory values passed between steps (decoded PCM, Transcript objects); never stored.
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Wall seconds each step took (the job's result, for the operator's metrics; no content).
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_content(self) -> dict[str, Any]:
         """The JSON stored as the report's content."""
@@ -107,7 +110,9 @@ def run_pipeline(steps: list[AnalysisStep], ctx: StepContext) -> ReportDraft:
                 continue
             ctx.report_progress(position / len(steps), step.name)
             started.append(step)
+            began = time.monotonic()
             draft = step.run(ctx, draft)
+            draft.step_seconds[step.name] = round(time.monotonic() - began, 3)
             draft.steps_run.append(step.name)
     finally:
         for step in reversed(started):

@@ -432,6 +432,7 @@ class Worker:
                 draft.to_content(),
                 draft.media_info,
                 apart=draft.apart,
+                step_seconds=draft.step_seconds,
             )
         except LostClaimError:
             logger.warning("job %s was requeued while running; result discarded", job.id)
@@ -486,6 +487,7 @@ class Worker:
         content: dict[str, Any],
         media_info: dict[str, Any] | None,
         apart: dict[str, Any] | None = None,
+        step_seconds: dict[str, float] | None = None,
     ) -> Outcome:
         # Results, job completion and the audit entry commit together or not at all.
         with self.store.audited(
@@ -504,7 +506,9 @@ class Worker:
                 # Affect output is stored apart from the report, never in its content.
                 persist_affect(self.store, claim.job.id, recording_id, report.id, apart["affect"])
             self.store.interviews.set_status(interview_id, "analysed")
-            self.store.jobs.succeed(claim, {"report_id": report.id})
+            self.store.jobs.succeed(
+                claim, {"report_id": report.id, "step_seconds": step_seconds or {}}
+            )
             entry.details["report"] = report.id
         logger.info("job %s succeeded (report %s)", claim.job.id, report.id)
         return Outcome(claim.job.id, "succeeded")

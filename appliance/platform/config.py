@@ -423,6 +423,12 @@ class SecurityConfig(_Section):
         description="More destinations the appliance may connect to, as `host:port` or a URL "
         "(for example an on-premises mail gateway reached through a proxy).",
     )
+    metrics_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Addresses (CIDR) allowed to read `/metrics` without signing in: loopback "
+        "by default; add the monitoring server's address. Administrators signed in may read "
+        "it from anywhere.",
+    )
 
 
 class ApplianceConfig(BaseSettings):

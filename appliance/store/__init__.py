@@ -16,6 +16,7 @@ from appliance.store.db import Connection, Database, transaction
 from appliance.store.hiring import InterviewRepository, RequisitionRepository
 from appliance.store.links import LinkRepository
 from appliance.store.live import LiveRepository
+from appliance.store.metrics import MetricsRepository
 from appliance.store.migrate import require_current
 from appliance.store.notify import InAppRepository, OutboxRepository
 from appliance.store.outcomes import OutcomeRepository
@@ -97,6 +98,7 @@ class Store:
         self.coding_work = CodingWorkRepository(self)
         self.outcomes = OutcomeRepository(self)
         self.analytics = AnalyticsRepository(self)
+        self.metrics = MetricsRepository(self)
 
     def _connection(self, name: str, database: Database) -> Connection:
         # A connection must not cross a fork (gunicorn) or a thread (sqlite rule).

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 import appliance
+from appliance.accounts.auth import principal_of
+from appliance.engines.readiness import pack_problems
 from appliance.jobs.status import queue_status
-from appliance.security.permissions import Action
+from appliance.platform.clock import to_stamp, utcnow
+from appliance.security.permissions import Action, allowed
 from appliance.store.maintenance import database_figures, folder_bytes
 from firmware.health import check_health
-from webui.security import app_config, app_store, public, requires
+from webui.metrics import CONTENT_TYPE, exposition
+from webui.security import app_config, app_store, optional_user, public, requires
 
 bp = Blueprint("system", __name__)
 
@@ -57,6 +63,70 @@ def healthz() -> ResponseReturnValue:
             "workers": len(status["workers"]),
         }
     )
+
+
+def _readiness() -> tuple[bool, dict[str, str]]:
+    """Each check's verdict in words ('ok' or what is wrong)."""
+    config, store = app_config(), app_store()
+    checks: dict[str, str] = {}
+    try:
+        store.conn.execute("SELECT 1").fetchone()
+        store.vault_conn.execute("SELECT 1").fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"cannot read the databases: {type(exc).__name__}"
+    problems = pack_problems(config)
+    checks["model_packs"] = "; ".join(problems) if problems else "ok"
+    since = to_stamp(utcnow() - timedelta(seconds=config.worker.stale_after_s))
+    checks["worker"] = (
+        "ok"
+        if store.metrics.workers_alive(since)
+        else f"no worker has reported in the last {config.worker.stale_after_s:g} s"
+    )
+    floor = config.media.min_free_bytes
+    free = check_health(config.data_dir).disk_free_bytes
+    checks["disk"] = (
+        "ok" if free >= floor else f"{free // 2**20} MiB free, below the floor of {floor // 2**20}"
+    )
+    return all(value == "ok" for value in checks.values()), checks
+
+
+@bp.get("/readyz")
+@public
+def readyz() -> ResponseReturnValue:
+    """Readiness: databases open, model packs verified, a worker alive, disk above its floor
+    (503 with the reasons otherwise)."""
+    ready, checks = _readiness()
+    response = jsonify({"ready": ready, "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+def _may_read_metrics() -> bool:
+    address = request.remote_addr or ""
+    try:
+        client = ipaddress.ip_address(address)
+    except ValueError:
+        client = None
+    if client is not None:
+        for network in app_config().security.metrics_networks:
+            try:
+                if client in ipaddress.ip_network(network, strict=False):
+                    return True
+            except ValueError:
+                continue
+    user = optional_user()
+    return user is not None and allowed(principal_of(user), Action.MANAGE_SETTINGS) is not None
+
+
+@bp.get("/metrics")
+@public
+def metrics() -> ResponseReturnValue:
+    """Prometheus metrics: from the configured networks (loopback by default) or for an
+    administrator signed in."""
+    if not _may_read_metrics():
+        abort(403)
+    return Response(exposition(app_store(), app_config()), mimetype=None, content_type=CONTENT_TYPE)
 
 
 @bp.get("/system/status")
