@@ -194,6 +194,10 @@ def test_hr_imports_a_dictionary_edits_questions_and_installs_a_starter_in_the_b
         assert "Tell me about a time as a support agent" in first_en.input_value()
         assert "客服专员" in page.locator("#dim-0-questions-zh").input_value()
         assert page.locator("#dim-0-anchor-9-en").input_value().startswith("Changed a process")
+        # Each competency is a collapsed section with its name; open the first to edit it.
+        expect(page.locator("#dimension-0 > summary")).to_contain_text("weight")
+        expect(first_en).to_be_hidden()
+        page.click("#dimension-0 > summary")
         first_en.fill("Tell me about a customer whose mind you changed.")
         page.click("form.model-editor button[type=submit]")
         page.wait_for_url(f"{base}/jobs/{job}")
@@ -211,6 +215,8 @@ def test_hr_imports_a_dictionary_edits_questions_and_installs_a_starter_in_the_b
         page.select_option("#starter", "sales_representative")
         page.click("#starter-form button[type=submit]")
         assert page.locator("#dim-0-key").input_value() == "prospecting"
+        # The picker keeps the starter chosen (it used to jump back to the first one).
+        assert page.locator("#starter").input_value() == "sales_representative"
         page.click("form.model-editor button[type=submit]")
         page.wait_for_url(f"{base}/jobs/{job}")
         expect(page.locator("body")).to_contain_text("from a built-in starter model")
@@ -267,3 +273,35 @@ def test_import_says_what_a_competency_without_anchors_or_keywords_loses(api: An
         assert block.count("<li>") == 2 and "Service" not in block and "服务" not in block
     # Nothing is stored until the draft is saved.
     assert store.requisitions.get(job).competency_model_id is None
+
+
+def test_a_new_job_can_start_from_a_built_in_model(web: tuple[Any, Store]) -> None:
+    from tests.conftest import csrf_token_from, login
+
+    app, store = web
+    make_user(store, "hr.newjob", "hr_admin", departments=["*"], regions=["*"])
+    client = app.test_client()
+    assert login(client, "hr.newjob").status_code == 302
+    form = client.get("/jobs/new").get_data(as_text=True)
+    assert 'value="starter:software_engineer"' in form
+    fields = {
+        "csrf_token": csrf_token_from(form),
+        "title": "Backend engineer",
+        "department": "Engineering",
+        "location": "Berlin",
+        "region": "EU",
+        "status": "open",
+    }
+    bogus = client.post("/jobs/new", data={**fields, "competency_model_id": "starter:astronaut"})
+    assert bogus.status_code == 422 and "Choose a built-in model" in bogus.get_data(as_text=True)
+    created = client.post(
+        "/jobs/new", data={**fields, "competency_model_id": "starter:software_engineer"}
+    )
+    assert created.status_code == 303
+    assert created.headers["Location"].endswith("/model/starter/software_engineer")
+    editor = client.get(created.headers["Location"]).get_data(as_text=True)
+    assert 'value="software_engineer" selected' in editor  # the picker keeps the choice
+    assert 'id="model-sections"' in editor and editor.count('class="card dimension-section"') >= 4
+    assert "technical_problem_solving" in editor
+    job = max(r.id for r in store.requisitions.all())
+    assert store.requisitions.get(job).competency_model_id is None  # saved only when HR saves

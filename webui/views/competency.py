@@ -69,9 +69,20 @@ def _current_name(requisition: Requisition, fallback: str) -> str:
 @requires(Action.EDIT_REQUISITIONS)
 def starter(requisition_id: int) -> ResponseReturnValue:
     """Open a built-in starter model in the editor as a draft for this job."""
+    return _starter_editor(requisition_id, request.form.get("starter", ""))
+
+
+@bp.get("/jobs/<int:requisition_id>/model/starter/<key>")
+@requires(Action.EDIT_REQUISITIONS)
+def starter_for_new_job(requisition_id: int, key: str) -> ResponseReturnValue:
+    """The editor filled from a starter chosen when the job was created."""
+    return _starter_editor(requisition_id, key)
+
+
+def _starter_editor(requisition_id: int, key: str) -> ResponseReturnValue:
     job = _job(requisition_id)
     try:
-        draft = starter_draft(current_principal(), request.form.get("starter", ""))
+        draft = starter_draft(current_principal(), key)
     except InvalidInputError as exc:
         return _import_page(job, exc.problems, 422)
     return render_model_editor(
@@ -83,6 +94,7 @@ def starter(requisition_id: int) -> ResponseReturnValue:
         [],
         200,
         origin="starter",
+        starter=key,
         draft_note=_(
             "A built-in starter model is filled in below. Review it and save it to create "
             "this job's next model version."

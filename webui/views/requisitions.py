@@ -84,6 +84,9 @@ def render_detail(
     )
 
 
+STARTER_PREFIX = "starter:"  # a new job's model choice that opens a built-in starter
+
+
 def _requisition_input() -> RequisitionInput:
     form = request.form
     model_id = form.get("competency_model_id", "")
@@ -112,6 +115,8 @@ def _render_form(
             statuses=REQUISITION_STATUSES,
             departments=[d for d in principal.departments if d != "*"],
             models=models_in_use(app_store(), vis) if job is None else [],
+            starters=starter_choices() if job is None else [],
+            chosen_model=request.form.get("competency_model_id", ""),
         ),
         status,
     )
@@ -124,11 +129,20 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         return _render_form(None, None, [], 200)
     values = _requisition_input()
+    starter = request.form.get("competency_model_id", "").removeprefix(STARTER_PREFIX)
+    chose_starter = request.form.get("competency_model_id", "").startswith(STARTER_PREFIX)
+    if chose_starter and starter not in {key for key, _en, _zh in starter_choices()}:
+        return _render_form(None, values, [_("Choose a built-in model from the list.")], 422)
     try:
         job = create_requisition(app_store(), current_principal(), values)
     except InvalidInputError as exc:
         return _render_form(None, values, exc.problems, 422)
     flash(_("The job was created."), "success")
+    if chose_starter:
+        # The built-in model opens in the editor as a draft: HR reviews it and saves version 1.
+        return redirect(
+            url_for("competency.starter_for_new_job", requisition_id=job.id, key=starter), 303
+        )
     return redirect(url_for("requisitions.detail", requisition_id=job.id), 303)
 
 
@@ -241,6 +255,7 @@ def render_model_editor(
     origin: str = "editor",
     draft_note: str = "",
     draft_warnings: list[str] | None = None,
+    starter: str = "",
 ) -> ResponseReturnValue:
     """The model editor page (also showing a starter model or an imported dictionary as a
     draft that HR edits before saving)."""
@@ -260,6 +275,7 @@ def render_model_editor(
             draft_note=draft_note,
             draft_warnings=draft_warnings or [],
             starters=starter_choices(),
+            chosen_starter=starter,
         ),
         status,
     )
