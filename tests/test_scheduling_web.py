@@ -322,3 +322,43 @@ def test_scheduling_starts_from_the_profile_and_picks_by_name(web) -> None:  # t
     with store.transaction():
         store.interviews.set_status(interview.id, "analysed")
     assert "Named Person" not in client.get("/scheduling/requests/new").get_data(as_text=True)
+
+
+def test_preferred_times_are_rows_not_json(web, appliance) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    world = make_world(store, appliance.config)
+    candidate = store.candidates.create("Pref Person", email="pref@example.invalid")
+    with store.transaction():
+        interview = store.interviews.create(candidate.id, world.requisition_id)
+    client = app.test_client()
+    login(client, "hr.sched")
+    form = client.get(f"/scheduling/requests/new?interview_id={interview.id}")
+    page = form.get_data(as_text=True)
+    assert "JSON" not in page and 'id="pref-0-day"' in page
+    fields = {
+        "csrf_token": csrf_token_from(page),
+        "interview_id": str(interview.id),
+        "type_id": str(world.type_id),
+        "candidate_timezone": "Asia/Kolkata",
+    }
+    backwards = {**fields, "pref-0-day": "1", "pref-0-start": "17:00", "pref-0-end": "09:00"}
+    refused = client.post("/scheduling/requests/new", data=backwards)
+    assert refused.status_code == 422
+    assert 'value="17:00"' in refused.get_data(as_text=True)  # what was typed stays
+    assert store.scheduling.request_for_interview(interview.id) is None
+    good = {
+        **fields,
+        "pref-0-day": "1",
+        "pref-0-start": "09:00",
+        "pref-0-end": "12:00",
+        "pref-2-day": "3",
+        "pref-2-start": "14:00",
+        "pref-2-end": "00:00",  # midnight: the end of the day
+    }
+    assert client.post("/scheduling/requests/new", data=good).status_code in (200, 303)
+    opened = store.scheduling.request_for_interview(interview.id)
+    assert opened is not None
+    assert sorted(map(tuple, opened.preferred_windows)) == [
+        (1, "09:00", "12:00"),
+        (3, "14:00", "24:00"),
+    ]

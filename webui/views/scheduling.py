@@ -142,6 +142,25 @@ def types() -> ResponseReturnValue:
     ), status
 
 
+PREFERRED_ROWS = 3
+
+
+def _preferred_windows() -> list[list[Any]]:
+    """The candidate's preferred times from the form's rows (day, from, to); empty rows are
+    left out, and the core checks the rest."""
+    windows: list[list[Any]] = []
+    for place in range(PREFERRED_ROWS):
+        start = request.form.get(f"pref-{place}-start", "").strip()
+        end = request.form.get(f"pref-{place}-end", "").strip()
+        if not start and not end:
+            continue
+        day = request.form.get(f"pref-{place}-day", "0")
+        windows.append(
+            [int(day) if day.isdigit() else day, start, "24:00" if end == "00:00" else end]
+        )
+    return windows
+
+
 @bp.route("/scheduling/requests/new", methods=["GET", "POST"])
 @requires(Action.MANAGE_SCHEDULING)
 def new_request() -> ResponseReturnValue:
@@ -157,7 +176,7 @@ def new_request() -> ResponseReturnValue:
                 interview_id=_int_field("interview_id"),
                 type_id=_int_field("type_id"),
                 candidate_timezone=request.form.get("candidate_timezone", "").strip(),
-                preferred_windows=_json_field("preferred_windows", []),
+                preferred_windows=_preferred_windows(),
             )
         except FORM_ERRORS as exc:
             flash(str(exc), "error")
@@ -186,6 +205,8 @@ def new_request() -> ResponseReturnValue:
         interview_id=request.values.get("interview_id", ""),
         interviews=schedulable_interviews(store, current_principal()),
         form=request.form,
+        preferred_rows=PREFERRED_ROWS,
+        weekday_names=[str(name) for name in WEEKDAY_NAMES],
     ), status
 
 
