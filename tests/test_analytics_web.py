@@ -272,3 +272,39 @@ def test_outcomes_and_analytics_through_the_api(web: Web) -> None:
     payload = figures.get_json()
     assert payload["people"] == 40 and payload["min_n"] == 10
     assert client.get("/api/v1/analytics?start=someday", headers=headers).status_code == 422
+
+
+def test_the_editor_offers_questions_that_predict_nothing(web: Web) -> None:
+    from tests.support.hiring_world import QUESTIONS
+
+    app, store = web
+    admin_id = make_user(store, "builder", "hr_admin", departments=["*"], regions=["*"])
+    admin = principal_of(store.users.get(admin_id))
+    people = [
+        Applicant(
+            (float(2 + i % 9), float(1 + (i * 7 // 9) % 10)),
+            "hire",
+            start_date="2025-01-01",
+            ratings=(("2025-12-01", round(1 + (2 + i % 9) * 0.4, 1)),),
+        )
+        for i in range(120)
+    ]
+    world = build(store, admin, people)
+    spec_id = store.requisitions.get(world.requisition_id).competency_model_id
+    client = _client(app, store, "hr_admin")
+    analytics = client.get("/analytics").get_data(as_text=True)
+    assert 'id="questions"' in analytics and "predicts nothing" in analytics
+    rows = list(
+        csv.reader(io.StringIO(client.get("/analytics.csv?table=questions").get_data(as_text=True)))
+    )
+    flagged = {r[0] for r in rows[1:] if r[-1] == "yes"}
+    assert flagged == {QUESTIONS[1]}
+    editor = client.get(f"/jobs/{world.requisition_id}/model").get_data(as_text=True)
+    assert 'id="question-advice"' in editor and QUESTIONS[1] in editor
+    link = re.search(r'href="(/jobs/\d+/model\?drop=[0-9a-f]+)"', editor)
+    assert link is not None
+    dropped = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Taken out of the draft" in dropped
+    assert f">{QUESTIONS[1]}" not in dropped.split('id="question-advice"')[-1]
+    # Nothing changed until a person saves.
+    assert store.requisitions.get(world.requisition_id).competency_model_id == spec_id

@@ -199,3 +199,50 @@ def test_analytics_are_scoped_and_denied_by_default(store: Store) -> None:
         )
         with pytest.raises(PermissionDeniedError):
             hiring_analytics(store, other)
+
+
+def test_questions_that_predict_and_those_that_predict_nothing(store: Store) -> None:
+    from appliance.analytics.questions import WEAK, people_needed, question_key
+    from tests.support.hiring_world import QUESTIONS
+
+    admin = _person(store, "hr.admin")
+    people = []
+    for index in range(120):
+        tech = float(2 + index % 9)  # 2..10
+        collab = float(1 + (index * 7 // 9) % 10)  # walks independently of tech
+        people.append(
+            Applicant(
+                (tech, collab),
+                "hire",
+                start_date="2025-01-01",
+                probation="passed",
+                ratings=(("2025-12-01", round(1 + tech * 0.4, 1)),),
+            )
+        )
+    build(store, admin, people)
+    rows = {row.text: row for row in hiring_analytics(store, admin).questions}
+    tech_q, collab_q = rows[QUESTIONS[0]], rows[QUESTIONS[1]]
+    assert tech_q.n == collab_q.n == 120 and tech_q.key == question_key(QUESTIONS[0])
+    assert tech_q.correlation is not None and tech_q.correlation.rho > 0.99
+    assert tech_q.predicts is True and not tech_q.predicts_nothing
+    assert collab_q.correlation is not None
+    interval = collab_q.interval
+    assert interval is not None and interval[0] < collab_q.correlation.rho < interval[1]
+    assert collab_q.predicts_nothing == (interval[0] > -WEAK and interval[1] < WEAK)
+    assert abs(collab_q.correlation.rho) < 0.05 and collab_q.predicts_nothing
+    assert people_needed(0.0) == 44  # with fewer hires no question can be shown useless
+
+
+def test_few_hires_never_show_a_question_useless(store: Store) -> None:
+    admin = _person(store, "hr.admin")
+    few = [
+        Applicant(
+            (float(2 + i % 9), 5.0),
+            "hire",
+            start_date="2025-01-01",
+            ratings=(("2025-12-01", 3.0 + (i % 3) * 0.5),),
+        )
+        for i in range(30)
+    ]
+    build(store, admin, few)
+    assert not any(row.predicts_nothing for row in hiring_analytics(store, admin).questions)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from appliance.analysis.interview_scores import interview_scores
 from appliance.analysis.report_facts import dimension_labels
+from appliance.analytics.questions import QuestionRow, question_validity
 from appliance.hiring.common import InvalidInputError, competency_model_of
 from appliance.platform.clock import now_stamp, to_stamp, utcnow
 from appliance.platform.stats import Correlation, Estimate, holm, mean_interval, spearman, wilson
@@ -110,6 +111,7 @@ class Analytics:
     probation: list[BandRow]  # passed among probation results known
     performance: list[BandRow]  # mean rating (1-5) per band
     validity: list[ValidityRow] = field(default_factory=list)
+    questions: list[QuestionRow] = field(default_factory=list)
     min_n: int = MIN_N
 
 
@@ -328,6 +330,16 @@ def summarise(
         _rate_bands(probation),
         _mean_bands(performance),
         _validity(store, everyone_hired, today),
+        question_validity(
+            (
+                (p.application.analysed_interview, rating)
+                for p in everyone_hired
+                if p.outcome is not None
+                and p.application.analysed_interview is not None
+                and (rating := mean_rating(p.outcome)) is not None
+            ),
+            store,
+        ),
     )
 
 

@@ -35,8 +35,19 @@ class World:
     candidates: list[tuple[int, str]]
 
 
+# The first English question of each competency in the starter model the job uses, so that
+# what the analytics learn about a question reaches the job's model editor.
+QUESTIONS = tuple(
+    next(d for d in starter_spec("software_engineer").dimensions if d.key == key).questions_in(
+        "en"
+    )[0]
+    for key in KEYS
+)
+
+
 def scoring_section(scores: tuple[float, float]) -> dict[str, object]:
-    """A report's scoring section as the scorer writes it (two weighted competencies)."""
+    """A report's scoring section as the scorer writes it: two weighted competencies, and one
+    answer to each competency's question with the AI's assessment of it."""
     return {
         "sections": {
             "scoring": {
@@ -45,6 +56,17 @@ def scoring_section(scores: tuple[float, float]) -> dict[str, object]:
                     for key, score in zip(KEYS, scores, strict=True)
                 ],
                 "overall": sum(scores) / 2,
+                "answers": [
+                    {
+                        "index": index,
+                        "question_text": question,
+                        "dimension_key": key,
+                        "assessments": [{"dimension_key": key, "score": score, "asked": True}],
+                    }
+                    for index, (key, question, score) in enumerate(
+                        zip(KEYS, QUESTIONS, scores, strict=True)
+                    )
+                ],
             }
         }
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.analytics.hiring import Analytics, BandRow, FunnelRow
+from appliance.analytics.questions import as_json
 from appliance.platform.stats import Estimate
 
 
@@ -63,4 +64,5 @@ def analytics_json(found: Analytics) -> dict[str, Any]:
             }
             for row in found.validity
         ],
+        "questions": [as_json(row) for row in found.questions],
     }

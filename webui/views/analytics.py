@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from appliance.analytics.hiring import MIN_N, Analytics, BandRow, hiring_analytics, period_of_days
+from appliance.analytics.questions import people_needed
 from appliance.hiring.common import InvalidInputError
 from appliance.hiring.outcome_import import (
     MAX_BYTES,
@@ -55,6 +56,7 @@ TABLES = (
     "probation",
     "performance",
     "validity",
+    "questions",
 )
 
 
@@ -185,6 +187,7 @@ def index() -> ResponseReturnValue:
         outcome_labels=OUTCOME_LABELS,
         min_n=MIN_N,
         language=viewer_language(),
+        people_needed=people_needed(),
     )
 
 
@@ -223,6 +226,21 @@ def _csv_rows(found: Analytics, table: str, language: str) -> list[list[Any]]:
         ]
     if table == "scores":
         return [["score_band", "people"]] + [[r.band, r.n] for r in found.score_histogram]
+    if table == "questions":
+        header = ["question", "competency", "people", "spearman_rho", "low_95", "high_95"]
+        return [[*header, "p_holm", "predicts_nothing"]] + [
+            [
+                row.text,
+                row.dimension_key,
+                row.n,
+                round(row.correlation.rho, 4) if row.correlation else "",
+                round(row.interval[0], 4) if row.interval else "",
+                round(row.interval[1], 4) if row.interval else "",
+                round(row.p_adjusted, 4) if row.p_adjusted is not None else "",
+                "yes" if row.predicts_nothing else "no",
+            ]
+            for row in found.questions
+        ]
     if table == "validity":
         return [
             ["competency", "outcome", "people", "spearman_rho", "p_value", "p_holm", "predicts"]

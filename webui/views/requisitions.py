@@ -6,6 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from appliance.analytics.hiring import hiring_analytics
+from appliance.analytics.questions import QuestionRow, question_key, suggestions_for
 from appliance.coding_round.tasks import job_tasks, offered_languages
 from appliance.competency.service import starter_choices
 from appliance.hiring.common import InvalidInputError, allowed_regions
@@ -23,7 +25,7 @@ from appliance.hiring.requisitions import (
     models_in_use,
     update_requisition,
 )
-from appliance.security.permissions import Action
+from appliance.security.permissions import Action, allowed
 from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Requisition
 from webui.security import app_store, current_principal, requires, visibility
@@ -232,14 +234,58 @@ def model(requisition_id: int) -> ResponseReturnValue:
         rows = dimension_rows(current)
         name = current.name if current else job.title
         description = current.description if current else ""
+    dropped = request.args.getlist("drop")
+    taken_out = without_questions(rows, dropped) if dropped and request.method == "GET" else []
     try:
         extra = min(MAX_ROWS, max(EXTRA_ROWS, int(request.args.get("extra", EXTRA_ROWS))))
     except ValueError:
         extra = EXTRA_ROWS
     rows = [*rows, *(DimensionInput() for _blank in range(extra))][:MAX_ROWS]
     return render_model_editor(
-        job, current, rows, name, description, problems, status, extra=extra, origin=origin
+        job,
+        current,
+        rows,
+        name,
+        description,
+        problems,
+        status,
+        extra=extra,
+        origin=origin,
+        draft_note=_(
+            "Taken out of the draft: %(questions)s. Save to make it the job's next model "
+            "version; until then nothing has changed.",
+            questions="; ".join(taken_out),
+        )
+        if taken_out
+        else "",
+        question_advice=_question_advice(current, dropped),
     )
+
+
+def without_questions(rows: list[DimensionInput], keys: list[str]) -> list[str]:
+    """Take the questions with these keys out of the rows (in place); the texts taken out."""
+    removed: list[str] = []
+    for row in rows:
+        for language, text in list(row.questions.items()):
+            kept = []
+            for line in text.splitlines():
+                if line.strip() and question_key(line) in keys:
+                    removed.append(line.strip())
+                else:
+                    kept.append(line)
+            row.questions[language] = "\n".join(kept)
+    return removed
+
+
+def _question_advice(current: ModelSpec | None, dropped: list[str]) -> list[QuestionRow]:
+    """Questions of the model that the hiring data show predict nothing (for those who may
+    see analytics); a person decides whether to take each out."""
+    principal = current_principal()
+    if current is None or allowed(principal, Action.VIEW_ANALYTICS) is None:
+        return []
+    texts = [q.text for dim in current.dimensions for q in dim.questions]
+    rows = hiring_analytics(app_store(), principal).questions
+    return [row for row in suggestions_for(rows, texts) if row.key not in dropped]
 
 
 def render_model_editor(
@@ -256,6 +302,7 @@ def render_model_editor(
     draft_note: str = "",
     draft_warnings: list[str] | None = None,
     starter: str = "",
+    question_advice: list[QuestionRow] | None = None,
 ) -> ResponseReturnValue:
     """The model editor page (also showing a starter model or an imported dictionary as a
     draft that HR edits before saving)."""
@@ -276,6 +323,7 @@ def render_model_editor(
             draft_warnings=draft_warnings or [],
             starters=starter_choices(),
             chosen_starter=starter,
+            question_advice=question_advice or [],
         ),
         status,
     )
