@@ -11,3 +11,6 @@ loglevel = "warning"
 # Uploads are streamed by the app; keep request line and header limits tight.
 limit_request_line = 8190
 limit_request_fields = 100
+# gunicorn 25+ opens a control socket for `gunicornc` under $HOME (the data directory under
+# systemd and in the image; read-only elsewhere): serve supervises gunicorn, nothing uses it.
+control_socket_disable = True

@@ -372,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.tls import register as register_tls
 
     register_tls(sub)  # tls show|import|renew
+    from appliance.cli.watchdog import register as register_watchdog
+
+    register_watchdog(sub)  # watchdog [--once] [--interval S]
     add_import_arguments(add("import", cmd_import))
     return parser
 

@@ -16,7 +16,7 @@ from types import FrameType
 
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.locks import shared_lock
-from appliance.security.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
+from appliance.security.passphrase import CREDENTIALS_ENV, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
 from appliance.security.tls import ensure_certificate, key_in_memory, uses_tls
 from appliance.store.keyring import Keyset
 from appliance.store.runtime import KEY_FD_ENV, open_store, send_keyset
@@ -31,8 +31,15 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 STABLE_S = 30.0
 MAX_QUICK_FAILURES = 6
+# The children get keys, never a way to the passphrase (the systemd credential's folder too).
 PASSPHRASE_VARIABLES = frozenset(
-    {PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "APPLIANCE_NEW_PASSPHRASE", "APPLIANCE_ADMIN_PASSWORD"}
+    {
+        PASSPHRASE_ENV,
+        PASSPHRASE_FILE_ENV,
+        CREDENTIALS_ENV,
+        "APPLIANCE_NEW_PASSPHRASE",
+        "APPLIANCE_ADMIN_PASSWORD",
+    }
 )
 
 

@@ -12,6 +12,10 @@ from appliance.security.sealing import MIN_PASSPHRASE_CHARS
 
 PASSPHRASE_ENV = "APPLIANCE_PASSPHRASE"  # noqa: S105 - a variable name
 PASSPHRASE_FILE_ENV = "APPLIANCE_PASSPHRASE_FILE"  # noqa: S105 - a variable name
+# systemd's LoadCredential=passphrase:FILE puts a 0400 copy, readable by the unit's user alone,
+# in the folder this variable names (a private mount, gone when the service stops).
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIAL_NAME = "passphrase"
 
 
 def read_passphrase_file(path: Path) -> str:
@@ -31,10 +35,20 @@ def read_passphrase_file(path: Path) -> str:
     return passphrase
 
 
+def credential_file() -> Path | None:
+    """The passphrase credential systemd handed this service, if there is one."""
+    folder = os.environ.get(CREDENTIALS_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / CREDENTIAL_NAME
+    return path if path.is_file() else None
+
+
 def obtain_passphrase(
     *, file: Path | None = None, confirm: bool = False, prompt: str = "Operator passphrase: "
 ) -> str:
-    """The passphrase from APPLIANCE_PASSPHRASE, a file (argument or env), or a tty prompt."""
+    """The passphrase from APPLIANCE_PASSPHRASE, a file (env or argument), the systemd
+    credential `passphrase`, or a tty prompt."""
     if os.environ.get(PASSPHRASE_ENV):
         return os.environ[PASSPHRASE_ENV]
     env_file = os.environ.get(PASSPHRASE_FILE_ENV)
@@ -42,10 +56,14 @@ def obtain_passphrase(
         return read_passphrase_file(Path(env_file))
     if file is not None:
         return read_passphrase_file(file)
+    credential = credential_file()
+    if credential is not None:
+        return read_passphrase_file(credential)
     if not sys.stdin.isatty():
         raise PassphraseError(
             f"no operator passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}, "
-            "or configure keys.passphrase_file, or run interactively"
+            "configure keys.passphrase_file, give the systemd unit "
+            f"LoadCredential={CREDENTIAL_NAME}:FILE, or run interactively"
         )
     passphrase = getpass.getpass(prompt)
     if confirm and getpass.getpass("Repeat the passphrase: ") != passphrase:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
@@ -11,9 +10,8 @@ from flask.typing import ResponseReturnValue
 
 import appliance
 from appliance.accounts.auth import principal_of
-from appliance.engines.readiness import pack_problems
+from appliance.jobs.readiness import is_ready, readiness_checks
 from appliance.jobs.status import queue_status
-from appliance.platform.clock import to_stamp, utcnow
 from appliance.security.permissions import Action, allowed
 from appliance.store.maintenance import database_figures, folder_bytes
 from firmware.health import check_health
@@ -66,29 +64,9 @@ def healthz() -> ResponseReturnValue:
 
 
 def _readiness() -> tuple[bool, dict[str, str]]:
-    """Each check's verdict in words ('ok' or what is wrong)."""
-    config, store = app_config(), app_store()
-    checks: dict[str, str] = {}
-    try:
-        store.conn.execute("SELECT 1").fetchone()
-        store.vault_conn.execute("SELECT 1").fetchone()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"cannot read the databases: {type(exc).__name__}"
-    problems = pack_problems(config)
-    checks["model_packs"] = "; ".join(problems) if problems else "ok"
-    since = to_stamp(utcnow() - timedelta(seconds=config.worker.stale_after_s))
-    checks["worker"] = (
-        "ok"
-        if store.metrics.workers_alive(since)
-        else f"no worker has reported in the last {config.worker.stale_after_s:g} s"
-    )
-    floor = config.media.min_free_bytes
-    free = check_health(config.data_dir).disk_free_bytes
-    checks["disk"] = (
-        "ok" if free >= floor else f"{free // 2**20} MiB free, below the floor of {floor // 2**20}"
-    )
-    return all(value == "ok" for value in checks.values()), checks
+    """Each check's verdict in words ('ok' or what is wrong): the core's, as the watchdog's."""
+    checks = readiness_checks(app_store(), app_config())
+    return is_ready(checks), checks
 
 
 @bp.get("/readyz")
