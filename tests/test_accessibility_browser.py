@@ -43,10 +43,9 @@ AXE_OPTIONS = {"resultTypes": ["violations", "incomplete"]}
 
 require_chromium(module=True)
 
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402 - after the skip above
-from playwright.sync_api import Browser, Page, expect  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402 - after the skip above
 
-AXE = Axe()
+from tests.support.accessibility import axe_results  # noqa: E402
 
 
 @dataclass
@@ -62,7 +61,7 @@ class Findings:
     def check(self, page: Page, name: str) -> None:
         """Run axe on the page as it is now and record what it finds under `name`."""
         page.wait_for_load_state("load")
-        results = AXE.run(page, options=AXE_OPTIONS).response
+        results = axe_results(page, AXE_OPTIONS)
         # axe really looked at this page: a script that never ran would find nothing wrong.
         assert results["url"] == page.url and results["passes"], (name, results["url"])
         self.pages += 1
