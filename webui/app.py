@@ -41,6 +41,7 @@ from webui.security import (
     view_action,
     wants_json,
 )
+from webui.words import say
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -277,6 +278,7 @@ def create_app(config: ApplianceConfig | None = None, store: Store | None = None
     csrf = CSRFProtect(app)
     Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["say"] = say
     # The language a page's own words are read in ("en", "zh"): for labels a model has in both.
     app.jinja_env.globals["reading_language"] = viewer_language
 

@@ -16,6 +16,14 @@ from typing import Any
 from appliance.coding.sandbox import MAX_SOURCE_BYTES
 from appliance.coding.task import CodingTask, task_from_json
 from appliance.coding_round.tasks import candidate_task_json
+from appliance.coding_round.trials import (
+    MAX_TRIALS,
+    TRIAL_KIND,
+    TRIAL_PRIORITY,
+    TRIAL_SUBJECT,
+    submission_view,
+    trial_view,
+)
 from appliance.hiring.common import InvalidInputError
 from appliance.hiring.links import check_link
 from appliance.platform.config import ApplianceConfig
@@ -24,6 +32,7 @@ from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.coding import CodeDraft, CodeSubmission, StoredTask
 from appliance.store.hiring import Interview
+from appliance.store.queue import Job
 
 JOB_KIND = "coding_judge"
 PRIORITY = 50  # ahead of recording analyses: a candidate or an expert is waiting for it
@@ -187,3 +196,59 @@ def room_submit(
     """A submission from the room: the link names the interview; audited as the candidate's."""
     interview, _link = check_link(store, token)
     return _submit(store, config, interview, task_id, language, code, CANDIDATE_ACTOR)
+
+
+def room_drafts(store: Store, token: str) -> dict[int, CodeDraft]:
+    """The newest draft of each of the interview's current tasks (the room resumes from it)."""
+    interview, _link = check_link(store, token)
+    found = {}
+    for stored in store.coding_tasks.current(interview.requisition_id):
+        last = store.coding_work.last_draft(interview.id, stored.id)
+        if last is not None:
+            found[stored.id] = last
+    return found
+
+
+def room_run(
+    store: Store, config: ApplianceConfig, token: str, task_id: int, language: str, code: str
+) -> Job:
+    """The candidate's "run the tests": the code is kept as a draft and the worker runs it on
+    the visible cases (one run at a time per interview; audited as the candidate's)."""
+    interview, _link = check_link(store, token)
+    if not code.strip():
+        raise InvalidInputError(["the code is empty"])
+    draft = _save_draft(store, interview, task_id, language, code)
+    candidate = store.candidates.get(interview.candidate_id)
+    with store.audited(CANDIDATE_ACTOR, "coding.tried", subject=candidate.pseudonym) as entry:
+        if store.jobs.count_for(TRIAL_KIND, TRIAL_SUBJECT, interview.id, open_only=True):
+            raise RefusedError("the tests are already running: wait for their result")
+        if store.jobs.count_for(TRIAL_KIND, TRIAL_SUBJECT, interview.id) >= MAX_TRIALS:
+            raise CodingLimitError(f"the tests can be run at most {MAX_TRIALS} times")
+        job = store.jobs.enqueue(
+            TRIAL_KIND,
+            subject_type=TRIAL_SUBJECT,
+            subject_id=interview.id,
+            payload={"draft_id": draft.id},
+            max_open=config.worker.max_queued_jobs,
+            max_attempts=1,  # a failed run is run again by the candidate, not the queue
+            priority=TRIAL_PRIORITY,
+        )
+        entry.details.update(
+            interview=interview.id, task=task_id, draft=draft.id, language=language, job=job.id
+        )
+    return job
+
+
+def room_trial(store: Store, token: str, job_id: int) -> dict[str, Any]:
+    """A trial run of the link's interview: running, or its visible cases' results."""
+    interview, _link = check_link(store, token)
+    job = store.jobs.get(job_id)
+    if (job.kind, job.subject_type, job.subject_id) != (TRIAL_KIND, TRIAL_SUBJECT, interview.id):
+        raise NotFoundError(f"no test run {job_id}")
+    return trial_view(store, job)
+
+
+def room_submissions(store: Store, token: str) -> list[dict[str, Any]]:
+    """The interview's submissions as the candidate sees them (visible cases only)."""
+    interview, _link = check_link(store, token)
+    return [submission_view(s) for s in store.coding_work.submissions(interview.id)]

@@ -28,6 +28,8 @@ from appliance.audit.chain import maybe_checkpoint
 from appliance.backup.schedule import CHORE_INTERVAL_S, backup_chore, backup_task
 from appliance.backup.schedule import JOB_KIND as BACKUP_KIND
 from appliance.coding_round.judging import judge_submission
+from appliance.coding_round.trials import TRIAL_KIND as CODING_TRIAL_KIND
+from appliance.coding_round.trials import run_visible_tests
 from appliance.coding_round.work import JOB_KIND as CODING_JUDGE_KIND
 from appliance.exports.build import build_export, fail_export
 from appliance.exports.bundle_files import sweep_partial_bundles
@@ -558,6 +560,7 @@ TASKS[NEXT_ROUND_KIND] = open_next_round
 TASKS[LIVE_KIND] = live_assist_task
 TASKS[FOLLOWUP_KIND] = followup_task
 TASKS[CODING_JUDGE_KIND] = judge_submission  # a coding submission, judged in the sandbox
+TASKS[CODING_TRIAL_KIND] = run_visible_tests  # the candidate's "run the tests" (visible cases)
 PERIODIC["room_abandoned_takes"] = (3600.0, sweep_abandoned_takes)
 
 

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 PERSONAL_PLACES = 2
 
 ANALYSE = "analyse"
+JUDGING_WAIT_S = 600  # judging takes seconds; the longest Finish waits for a queued submission
 STAGES = ("consent", "device_check", "questions", "closed")
 
 
@@ -272,6 +273,10 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
         raise RoomError("the interview has not started yet")
     if current_question(store, room) is not None:
         raise RoomError("please answer every question before you finish")
+    if store.coding_work.judging_count(room.interview_id, since=now_stamp(-JUDGING_WAIT_S)):
+        # The candidate would leave before their code is judged: finishing waits for it, but
+        # a stuck queue never keeps them in the room for longer than JUDGING_WAIT_S.
+        raise RoomError("your code is still being judged: finish again in a moment")
     answers = store.interview_answers.for_interview(room.interview_id)
     refusal = analysis_refusal(store, room.interview_id, actor="candidate")
     # No queue check here: the answers are recorded, and a full queue takes them anyway.

@@ -14,13 +14,25 @@ from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository, dumps, loads
 from appliance.store.db import Row
-from appliance.store.fieldcrypt import ERASED, FieldKey, open_json, open_text
+from appliance.store.fieldcrypt import (
+    ERASED,
+    FieldKey,
+    SealedFieldError,
+    open_json,
+    open_sealed,
+    open_text,
+    seal,
+)
 from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
 TASK_ORIGINS = ("import", "api")
 SUBMISSION_STATES = ("queued", "judged", "failed")
 _DRAFTS = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['coding_drafts']}"
 _SUBMISSIONS = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['coding_submissions']}"
+# A trial run's result (the candidate's "run the tests") travels in its worker job's result,
+# sealed with the candidate's key and bound to the draft it ran: erasing the candidate
+# shreds it with everything else, though the job row stays.
+TRIAL_TABLE, TRIAL_COLUMN = "coding_drafts", "trial_result"
 
 
 @dataclass(frozen=True)
@@ -343,3 +355,38 @@ class CodingWorkRepository(SealedRepository):
             (interview_id, *task_ids),
         ).fetchone()
         return int(row[0])
+
+    def judging_count(self, interview_id: int, *, since: str = "") -> int:
+        """How many of an interview's submissions (made at `since` or later) wait for judging."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM coding_submissions WHERE interview_id = ? AND state = 'queued'"
+            " AND submitted_at >= ?",
+            (interview_id, since),
+        ).fetchone()
+        return int(row[0])
+
+    def _draft_owner(self, draft_id: int) -> str:
+        row = self.conn.execute(
+            f"SELECT c.pseudonym FROM {OWNER_OF['coding_drafts']} WHERE t.id = ?", (draft_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no draft {draft_id}")
+        return str(row["pseudonym"])
+
+    def seal_trial(self, draft_id: int, result: dict[str, Any]) -> str:
+        """A trial run's result sealed with the candidate's key, bound to the draft it ran."""
+        key = self._require_key(self._draft_owner(draft_id))
+        return seal(key, dumps(result), table=TRIAL_TABLE, column=TRIAL_COLUMN, row=draft_id)
+
+    def open_trial(self, draft_id: int, sealed: str) -> dict[str, Any] | None:
+        """A sealed trial result (None once the candidate is erased or it does not open)."""
+        try:
+            key = self._key(self._draft_owner(draft_id))
+            if key is None:
+                return None
+            opened = loads(
+                open_sealed(key, sealed, table=TRIAL_TABLE, column=TRIAL_COLUMN, row=draft_id)
+            )
+        except (NotFoundError, SealedFieldError):
+            return None
+        return opened if isinstance(opened, dict) else None

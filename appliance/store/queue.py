@@ -369,6 +369,15 @@ class JobRepository(Repository):
         ).fetchone()
         return row is not None
 
+    def count_for(
+        self, kind: str, subject_type: str, subject_id: int, *, open_only: bool = False
+    ) -> int:
+        """How many jobs of a kind one subject has had (only queued or running ones)."""
+        sql = "SELECT count(*) FROM jobs WHERE kind = ? AND subject_type = ? AND subject_id = ?"
+        if open_only:
+            sql += " AND state IN ('queued', 'running')"
+        return int(self.conn.execute(sql, (kind, subject_type, subject_id)).fetchone()[0])
+
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs."""
         rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))

@@ -18,6 +18,7 @@ from appliance.analysis.affect_scoring import (
 )
 from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires
+from webui.words import say_error
 
 bp = Blueprint("affect", __name__)
 
@@ -48,7 +49,7 @@ def scoring(requisition_id: int) -> ResponseReturnValue:
             justification=request.form.get("justification", ""),
         )
     except AffectScoringError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
         return _page(requisition_id, 422)
     flash(_("The affect-scoring setting was saved with its justification."), "success")
     return redirect(url_for("affect.scoring", requisition_id=requisition_id), 303)

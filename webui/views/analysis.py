@@ -32,6 +32,7 @@ from appliance.analysis.views import (
 from appliance.platform.clock import from_stamp, now_stamp
 from appliance.security.permissions import Action
 from webui.security import app_store, current_principal, requires, visibility
+from webui.words import say_error
 
 bp = Blueprint("analysis", __name__)
 
@@ -146,7 +147,7 @@ def stop(job_id: int) -> ResponseReturnValue:
     try:
         stop_analysis(app_store(), current_principal(), job_id, request.form.get("reason", ""))
     except StopError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("The analysis was stopped."), "success")
     return redirect(url_for("analysis.detail", job_id=job_id))

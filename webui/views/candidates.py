@@ -50,6 +50,7 @@ from appliance.security.permissions import Action, Principal, allowed, require
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires, visibility
 from webui.self_id import posted_answers, refusal_text, self_id_choices
+from webui.words import say_error
 
 bp = Blueprint("candidates", __name__)
 # Where a form may send the reader back: a report page of this site, never anywhere else.
@@ -168,7 +169,9 @@ def new() -> ResponseReturnValue:
     try:
         candidate, _interview = create_candidate(app_store(), current_principal(), values)
     except RefusedError as exc:
-        return _render_new(values, getattr(exc, "problems", [str(exc)]), 422)
+        return _render_new(
+            values, getattr(exc, "problems", [exc.args[0] if exc.args else str(exc)]), 422
+        )
     flash(_("The candidate was added with a first interview."), "success")
     return redirect(url_for("candidates.profile", candidate_id=candidate.id), 303)
 
@@ -280,7 +283,7 @@ def _failed(candidate_id: int, form_name: str, exc: RefusedError) -> ResponseRet
     store, principal = app_store(), current_principal()
     if allowed(principal, Action.VIEW_CANDIDATES) is None:
         raise exc
-    problems = getattr(exc, "problems", None) or [str(exc)]
+    problems = getattr(exc, "problems", None) or [say_error(exc)]
     values = {key: request.form.get(key, "") for key in request.form if key != "csrf_token"}
     return _profile_page(
         store, principal, candidate_id, problems={form_name: problems}, values=values, status=422
@@ -501,6 +504,6 @@ def tech_evaluate(interview_id: int) -> ResponseReturnValue:
             for name in request.form
             if name in ("rating", "summary") or name.startswith(SCORECARD_FIELD)
         }
-        return _tech_page(interview_id, [str(exc)], values, 422)
+        return _tech_page(interview_id, [say_error(exc)], values, 422)
     flash(_("Your technical evaluation was saved."), "success")
     return redirect(url_for("candidates.tech_round", interview_id=interview_id), 303)

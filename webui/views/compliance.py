@@ -30,6 +30,7 @@ from appliance.security.permissions import Action
 from appliance.store.compliance import Notice, compliance_of
 from webui.bias_pdf import bias_summary_pdf
 from webui.security import app_store, current_principal, requires, visibility
+from webui.words import say_error
 
 bp = Blueprint("compliance", __name__)
 
@@ -77,8 +78,9 @@ CHANNEL_LABELS = {
 
 
 def _problem(error: ComplianceError) -> str:
-    """The core's message (English: it names fields and legal sources precisely)."""
-    return str(error)
+    """The core's message in the reader's language where the core marked it translatable
+    (otherwise English: it names fields and legal sources precisely)."""
+    return say_error(error)
 
 
 # --- notices -----------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from webui.security import (
     requires,
     wants_json,
 )
+from webui.words import say_error
 
 bp = Blueprint("exports", __name__)
 
@@ -83,7 +84,7 @@ def _refused(error: ExportError) -> ResponseReturnValue:
     """A refused export: 422 with the rule that refused it (pages flash it instead)."""
     if wants_json():
         return json_error(422, "export_refused", str(error), rule=error.rule)
-    flash(str(error), "error")
+    flash(say_error(error), "error")
     return redirect(url_for("exports.index"), code=303)
 
 
@@ -297,7 +298,7 @@ def recipient_videos(user_id: int) -> ResponseReturnValue:
             app_store(), current_principal(), user_id, allowed=allowed, reason=reason
         )
     except ExportError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("The video allow-list was changed."), "success")
     return redirect(url_for("exports.recipients_page"), code=303)
@@ -311,7 +312,7 @@ def recipient_cross_border(user_id: int) -> ResponseReturnValue:
     try:
         set_cross_border(app_store(), current_principal(), user_id, allowed=allowed, reason=reason)
     except ExportError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("The cross-border permission was changed."), "success")
     return redirect(url_for("exports.recipients_page"), code=303)

@@ -24,6 +24,7 @@ from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Action
 from appliance.store import Store
 from webui.security import app_store, current_principal, requires
+from webui.words import say_error
 
 bp = Blueprint("imports", __name__)
 
@@ -134,14 +135,14 @@ def confirm(batch_id: int) -> ResponseReturnValue:
     try:
         plan = staged_plan(store, principal, batch_id)
     except ImportRejectedError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
         return redirect(url_for("imports.show", batch_id=batch_id), 303)
     if not plan.ok:
         return _plan_page(plan)
     try:
         run_import(store, principal, plan)
     except ImportRejectedError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     except ImportFailedError:
         flash(_("The import failed and was rolled back: nothing was imported."), "error")
     else:

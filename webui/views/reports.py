@@ -32,6 +32,7 @@ from appliance.security.permissions import Action, Visibility, allowed, require
 from webui import report_words
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
 from webui.security import app_store, current_principal, requires, visibility
+from webui.words import say_error
 
 bp = Blueprint("reports", __name__)
 report_words.register(bp)
@@ -119,7 +120,7 @@ def override(report_id: int) -> ResponseReturnValue:
         return _report_page(
             report_id,
             require(principal, Action.VIEW_REPORTS),
-            problems=[str(exc)],
+            problems=[say_error(exc)],
             values=values,
             status=422,
         )
@@ -244,7 +245,7 @@ def interview_override(interview_id: int) -> ResponseReturnValue:
         )
     except RefusedError as exc:
         values = {key: form.get(key, "") for key in ("dimension", "score", "reason")}
-        return _interview_page(interview_id, problems=[str(exc)], values=values, status=422)
+        return _interview_page(interview_id, problems=[say_error(exc)], values=values, status=422)
     flash(_("The score was overridden."), "success")
     return redirect(url_for("reports.interview_report", interview_id=interview_id), 303)
 

@@ -17,6 +17,7 @@ from appliance.resumes.service import (
 from appliance.resumes.text import MAX_RESUME_BYTES, ResumeError
 from appliance.security.permissions import Action, allowed
 from webui.security import app_store, current_principal, requires
+from webui.words import say_error
 
 bp = Blueprint("resumes", __name__)
 
@@ -62,7 +63,7 @@ def upload(candidate_id: int) -> ResponseReturnValue:
             store, principal, candidate_id=candidate_id, filename=upload_file.filename, data=data
         )
     except ResumeError as exc:
-        return _page(candidate_id, problems=[str(exc)], status=422)
+        return _page(candidate_id, problems=[say_error(exc)], status=422)
     flash(_("The resume was read; questions were added to the interview plan."), "success")
     return redirect(url_for("resumes.show", candidate_id=candidate_id), 303)
 
@@ -103,7 +104,7 @@ def add_question(candidate_id: int) -> ResponseReturnValue:
             language=form.get("language", "en"),
         )
     except ResumeError as exc:
-        return _page(candidate_id, problems=[str(exc)], status=422)
+        return _page(candidate_id, problems=[say_error(exc)], status=422)
     flash(_("The question was added."), "success")
     return redirect(url_for("resumes.show", candidate_id=candidate_id), 303)
 
@@ -123,7 +124,7 @@ def edit_question(question_id: int) -> ResponseReturnValue:
             dimension_key=request.form.get("dimension_key"),
         )
     except ResumeError as exc:
-        return _page(candidate_id, problems=[str(exc)], status=422)
+        return _page(candidate_id, problems=[say_error(exc)], status=422)
     flash(_("The question was saved."), "success")
     return redirect(url_for("resumes.show", candidate_id=candidate_id), 303)
 

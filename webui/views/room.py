@@ -79,6 +79,7 @@ from appliance.store.links import CandidateLink
 from webui.api.errors import json_error
 from webui.security import app_config, app_store, current_principal, public, requires, visibility
 from webui.self_id import posted_answers, refusal_text, self_id_choices
+from webui.words import say_error
 
 bp = Blueprint("room", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -256,7 +257,7 @@ def consent(token: str) -> ResponseReturnValue:
     try:
         record_room_consents(store, opened.room, answers, _language())
     except (RoomConsentError, ConsentError) as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
         return redirect(url_for("room.invitation", token=token))
     if self_id_step(store, store.room.session(opened.room.id)) is not None:
         return redirect(url_for("room.self_identification", token=token))
@@ -332,6 +333,8 @@ def interview(token: str) -> ResponseReturnValue:
         state=room_state(store, opened.room),
         piece_bytes=MAX_PIECE_BYTES,
         probe_bytes=BANDWIDTH_PROBE_BYTES,
+        # The code step comes after the spoken questions: offered beside Finish.
+        coding_tasks=len(store.coding_tasks.current(requisition.id)),
     )
 
 
@@ -345,8 +348,11 @@ def close(token: str) -> ResponseReturnValue:
         closing = close_room(store, app_config(), opened)
     except (InvalidLinkError, RoomError) as exc:
         if isinstance(exc, RoomError) and not isinstance(exc, RoomClosedError):
-            flash(str(exc), "error")
-            return redirect(url_for("room.interview", token=token))
+            flash(say_error(exc), "error")
+            back = (
+                "room_coding.coding" if request.form.get("from") == "coding" else "room.interview"
+            )
+            return redirect(url_for(back, token=token))
         return _refused_page(exc)
     return render_template("room/closing.html", closing=closing)
 
@@ -532,7 +538,7 @@ def settings(requisition_id: int) -> ResponseReturnValue:
         try:
             save_room_settings(store, current_principal(), requisition.id, data)
         except RoomSettingsError as exc:
-            flash(str(exc), "error")
+            flash(say_error(exc), "error")
         else:
             flash(_("The interview room settings are saved."), "success")
         return redirect(url_for("room.settings", requisition_id=requisition.id))

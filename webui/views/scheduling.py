@@ -45,6 +45,7 @@ from webui.security import (
     requires,
     visibility,
 )
+from webui.words import say_error
 
 bp = Blueprint("scheduling", __name__)
 
@@ -126,7 +127,7 @@ def types() -> ResponseReturnValue:
                 members=[int(x) for x in request.form.getlist("members") if x.isdigit()],
             )
         except FORM_ERRORS as exc:
-            flash(str(exc), "error")
+            flash(say_error(exc), "error")
             status = 422
         else:
             flash(_("The interview type %(name)s was created.", name=kind.name), "success")
@@ -179,7 +180,7 @@ def new_request() -> ResponseReturnValue:
                 preferred_windows=_preferred_windows(),
             )
         except FORM_ERRORS as exc:
-            flash(str(exc), "error")
+            flash(say_error(exc), "error")
             status = 422
         else:
             config = app_config()
@@ -242,7 +243,7 @@ def detail(request_id: int) -> ResponseReturnValue:
     except ValueError:
         flash(_("Write the time as YYYY-MM-DDTHH:MM."), "error")
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     names = {u.id: u.display_name for u in store.users.all()}
     return render_template(
         "scheduling/request.html",
@@ -267,9 +268,9 @@ def hr_book(request_id: int) -> ResponseReturnValue:
     try:
         service.hr_book(app_store(), app_config(), current_principal(), request_id, _start_field())
     except service.SlotTakenError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         if channel_ready(app_config(), "email"):
             flash(
@@ -295,7 +296,7 @@ def hr_cancel(request_id: int) -> ResponseReturnValue:
     try:
         service.hr_cancel(app_store(), app_config(), current_principal(), request_id)
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         if channel_ready(app_config(), "email"):
             flash(
@@ -403,7 +404,7 @@ def save_availability(user_id: int) -> ResponseReturnValue:
             caldav_calendar=values["caldav_calendar"],
         )
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
         return _availability_page(people, user_id, week, values, 422)
     flash(_("The availability was saved."), "success")
     return redirect(url_for("scheduling.availability", user_id=user_id))
@@ -424,7 +425,7 @@ def import_ics(user_id: int) -> ResponseReturnValue:
             app_store(), app_config(), current_principal(), user_id=user_id, data=data
         )
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("%(count)d busy times were imported.", count=imported.blocks), "success")
         for line in _skipped_lines(imported.skipped):
@@ -466,7 +467,7 @@ def sync_caldav(user_id: int) -> ResponseReturnValue:
             app_store(), app_config(), current_principal(), user_id=user_id
         )
     except FORM_ERRORS as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("%(count)d busy times were read from the calendar server.", count=count), "success")
     return redirect(url_for("scheduling.availability", user_id=user_id))
@@ -601,7 +602,7 @@ def candidate_zone(token: str) -> ResponseReturnValue:
             app_store(), found, timezone=request.form.get("timezone", "").strip(), windows=windows
         )
     except (ZoneError, ValueError) as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     return redirect(url_for("scheduling.candidate_page", token=token))
 
 
@@ -615,7 +616,7 @@ def candidate_book(token: str) -> ResponseReturnValue:
     except service.SlotTakenError as exc:
         flash(_("That time is no longer free.") + " " + str(exc), "error")
     except (ApplianceError, ValueError) as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("Your interview is booked. A confirmation is on its way."), "success")
     return redirect(url_for("scheduling.candidate_page", token=token))
@@ -629,7 +630,7 @@ def candidate_cancel(token: str) -> ResponseReturnValue:
     try:
         service.candidate_cancel(app_store(), app_config(), found)
     except ApplianceError as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
     else:
         flash(_("Your interview was cancelled."), "success")
     return redirect(url_for("scheduling.candidate_page", token=token))

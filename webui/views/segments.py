@@ -12,6 +12,7 @@ from appliance.analysis.segment_service import rows_from_form, save_correction, 
 from appliance.analysis.segmentation import SegmentationError
 from appliance.security.permissions import Action, allowed
 from webui.security import app_config, app_store, current_principal, requires
+from webui.words import say_error
 
 bp = Blueprint("segments", __name__)
 
@@ -71,7 +72,7 @@ def correct(recording_id: int) -> ResponseReturnValue:
             max_attempts=config.worker.max_attempts,
         )
     except SegmentationError as exc:
-        return _segments_page(recording_id, problems=[str(exc)], status=422)
+        return _segments_page(recording_id, problems=[say_error(exc)], status=422)
     if job is not None:
         flash(_("The answers were saved; a new analysis is queued."), "success")
     else:

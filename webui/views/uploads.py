@@ -26,6 +26,7 @@ from webui.security import (
     requires,
     visibility,
 )
+from webui.words import say_error
 
 bp = Blueprint("uploads", __name__)
 
@@ -120,7 +121,7 @@ def simple(interview_id: int) -> ResponseReturnValue:
         flash(_("The file does not look like an audio or video recording."), "error")
         return redirect(back, 303)
     except (MediaRejectedError, QueueFullError) as exc:
-        flash(str(exc), "error")
+        flash(say_error(exc), "error")
         return redirect(back, 303)
     flash(_("The recording is stored and its analysis is queued."), "success")
     return redirect(url_for("analysis.detail", job_id=done.job.id), 303)
