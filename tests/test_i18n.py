@@ -255,3 +255,50 @@ def test_pages_show_times_in_the_viewers_zone(web: Web) -> None:
     html = client.get("/admin/users").get_data(as_text=True)
     assert "2099-01-15 20:00 CST" in html
     assert "2099-01-15 12:00" not in html
+
+
+def test_the_cores_refusals_are_said_in_the_readers_language(web: Web) -> None:
+    import pickle
+
+    from appliance.platform.words import Said, said
+
+    sentence = said("%(label)s is required", label=said("the title"))
+    assert sentence == "the title is required" and isinstance(sentence, str)
+    assert isinstance(pickle.loads(pickle.dumps(sentence)), Said)
+    app, store = web
+    user_id = make_user(store, "li.hr.words", "hr_admin", departments=["*"], regions=["*"])
+    _set_preferences(store, user_id, "zh_CN", "Asia/Shanghai")
+    client = app.test_client()
+    login(client, "li.hr.words")
+    form = client.get("/jobs/new").get_data(as_text=True)
+    refused = client.post(
+        "/jobs/new",
+        data={
+            "csrf_token": csrf_token_from(form),
+            "title": "",
+            "department": "Engineering",
+            "location": "Berlin",
+            "region": "Mars",
+            "status": "open",
+        },
+    )
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "必须填写标题" in text and "请从列表中选择地区" in text
+    assert "is required" not in text and "choose a region" not in text
+    # The same refusal for an English reader stays English.
+    make_user(store, "en.hr.words", "hr_admin", departments=["*"], regions=["*"])
+    english = app.test_client()
+    login(english, "en.hr.words")
+    page = english.post(
+        "/jobs/new",
+        data={
+            "csrf_token": csrf_token_from(english.get("/jobs/new").get_data(as_text=True)),
+            "title": "",
+            "department": "Engineering",
+            "location": "Berlin",
+            "region": "EU",
+            "status": "open",
+        },
+    ).get_data(as_text=True)
+    assert "the title is required" in page

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from appliance.analysis.interview_scores import interview_scores
 from appliance.hiring.review import ReviewError, require_reason
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.review import InterviewOverride
@@ -29,9 +30,9 @@ def override_interview_score(
     interview = store.interviews.get_visible(interview_id, visibility)
     scores = interview_scores(store, interview)
     if scores.ai.get(dimension) is None:
-        raise ReviewError(f"the interview has no AI score for {dimension!r}")
+        raise ReviewError(said("the interview has no AI score for %(name)s", name=repr(dimension)))
     if not 1 <= new_score <= 10:
-        raise ReviewError("a score is between 1 and 10")
+        raise ReviewError(said("a score is between 1 and 10"))
     text = require_reason(reason)
     candidate = store.candidates.get(interview.candidate_id)
     previous = scores.current.get(dimension)

@@ -28,6 +28,7 @@ from appliance.hiring.common import InvalidInputError
 from appliance.hiring.links import check_link
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import NotFoundError, RefusedError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.coding import CodeDraft, CodeSubmission, StoredTask
@@ -72,7 +73,7 @@ def _version_ids(store: Store, stored: StoredTask) -> list[int]:
 
 def _live(interview: Interview) -> None:
     if interview.status == "cancelled":
-        raise RefusedError("the interview was cancelled")
+        raise RefusedError(said("the interview was cancelled"))
 
 
 def _save_draft(
@@ -221,7 +222,7 @@ def room_run(
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(CANDIDATE_ACTOR, "coding.tried", subject=candidate.pseudonym) as entry:
         if store.jobs.count_for(TRIAL_KIND, TRIAL_SUBJECT, interview.id, open_only=True):
-            raise RefusedError("the tests are already running: wait for their result")
+            raise RefusedError(said("the tests are already running: wait for their result"))
         if store.jobs.count_for(TRIAL_KIND, TRIAL_SUBJECT, interview.id) >= MAX_TRIALS:
             raise CodingLimitError(f"the tests can be run at most {MAX_TRIALS} times")
         job = store.jobs.enqueue(

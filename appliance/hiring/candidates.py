@@ -15,6 +15,7 @@ from appliance.hiring.common import (
 )
 from appliance.hiring.requisitions import visible_requisitions
 from appliance.platform.errors import NotFoundError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Scope, Visibility, require
 from appliance.store import Store
 from appliance.store.hiring import Interview, Requisition
@@ -49,15 +50,15 @@ def _requisition_for(
 ) -> Requisition | None:
     # An id outside the visibility reads as "not in the list", exactly like an unknown one.
     if requisition_id is None:
-        problems.append("choose a job")
+        problems.append(said("choose a job"))
         return None
     try:
         requisition = store.requisitions.get_visible(requisition_id, visibility)
     except NotFoundError:
-        problems.append("choose a job from the list")
+        problems.append(said("choose a job from the list"))
         return None
     if requisition.status == "closed":
-        problems.append("the job is closed")
+        problems.append(said("the job is closed"))
     return requisition
 
 
@@ -67,17 +68,17 @@ def create_candidate(
     """A new candidate with their first interview for a requisition the principal can see."""
     visibility = require(principal, Action.EDIT_CANDIDATES)
     problems: list[str] = []
-    full_name = clean_text(data.full_name, "the name", problems)
-    email = clean_text(data.email, "the e-mail address", problems, required=False)
+    full_name = clean_text(data.full_name, said("the name"), problems)
+    email = clean_text(data.email, said("the e-mail address"), problems, required=False)
     if email and not _EMAIL.match(email):
-        problems.append("the e-mail address is not valid")
-    phone = clean_text(data.phone, "the phone number", problems, required=False, limit=40)
+        problems.append(said("the e-mail address is not valid"))
+    phone = clean_text(data.phone, said("the phone number"), problems, required=False, limit=40)
     if phone and not _PHONE.match(phone):
-        problems.append("the phone number may hold digits, spaces and + ( ) . / -")
+        problems.append(said("the phone number may hold digits, spaces and + ( ) . / -"))
     if data.residence_region not in REGIONS:
-        problems.append("choose a region of residence from the list")
+        problems.append(said("choose a region of residence from the list"))
     if data.language not in CANDIDATE_LANGUAGES:
-        problems.append("choose an interview language from the list")
+        problems.append(said("choose an interview language from the list"))
     requisition = _requisition_for(store, visibility, data.requisition_id, problems)
     if problems or requisition is None:
         raise InvalidInputError(problems)
@@ -110,13 +111,13 @@ def plan_interview(
     requisition = store.requisitions.get_visible(requisition_id, visibility)
     problems = []
     if candidate.erased:
-        problems.append("the candidate's data was erased")
+        problems.append(said("the candidate's data was erased"))
     if kind not in INTERVIEW_KINDS:
-        problems.append("choose a kind of interview from the list")
+        problems.append(said("choose a kind of interview from the list"))
     if language not in CANDIDATE_LANGUAGES:
-        problems.append("choose an interview language from the list")
+        problems.append(said("choose an interview language from the list"))
     if requisition.status == "closed":
-        problems.append("the job is closed")
+        problems.append(said("the job is closed"))
     if problems:
         raise InvalidInputError(problems)
     rounds = [
@@ -165,11 +166,11 @@ def assign_interview(
     interview = store.interviews.get_visible(interview_id, visibility)
     requisition = store.requisitions.get(interview.requisition_id)
     if duty not in DUTIES:
-        raise InvalidInputError(["choose a duty from the list"])
+        raise InvalidInputError([said("choose a duty from the list")])
     if user_id not in {
         person.id for person in assignable_people(store, requisition) if person.role == duty
     }:
-        raise InvalidInputError(["choose a person from the list"])
+        raise InvalidInputError([said("choose a person from the list")])
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(
         principal.actor,

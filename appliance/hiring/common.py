@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from appliance.platform.config import RegionEnum
 from appliance.platform.errors import NotFoundError, RefusedError
+from appliance.platform.words import said
 from appliance.security.permissions import WILDCARD, Scope, Visibility
 from appliance.store import Store
 from appliance.store.competency import ModelSpec
@@ -67,16 +68,18 @@ def clean_text(
     cleaned = (value or "").strip()
     allowed = "\n\r\t" if multiline else ""
     if required and not cleaned:
-        problems.append(f"{label} is required")
+        problems.append(said("%(label)s is required", label=label))
     elif len(cleaned) > limit:
-        problems.append(f"{label} is longer than {limit} characters")
+        problems.append(
+            said("%(label)s is longer than %(limit)s characters", label=label, limit=limit)
+        )
     elif any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in cleaned):
         # A name or title ends up in e-mail headers, calendar lines and file names, where a
         # line break would split the header (and the message could never be composed).
         problems.append(
-            f"{label} may not contain control characters"
+            said("%(label)s may not contain control characters", label=label)
             if multiline
-            else f"{label} must be one line without control characters"
+            else said("%(label)s must be one line without control characters", label=label)
         )
     return cleaned
 

@@ -14,6 +14,7 @@ from datetime import date
 from appliance.hiring.common import InvalidInputError
 from appliance.platform.clock import utcnow
 from appliance.platform.errors import NotFoundError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.hiring import Requisition
@@ -82,11 +83,11 @@ def check_fields(fields: OutcomeFields, *, today: date | None = None) -> list[st
         if date.fromisoformat(fields.left_on) > today:
             problems.append(f"the leaving date {fields.left_on} is in the future")
         if fields.start_date is None:
-            problems.append("a leaving date needs the start date")
+            problems.append(said("a leaving date needs the start date"))
         elif fields.left_on < fields.start_date:
-            problems.append("the leaving date is before the start date")
+            problems.append(said("the leaving date is before the start date"))
     if fields.probation in ("passed", "failed") and fields.start_date is None:
-        problems.append("a probation result needs the start date")
+        problems.append(said("a probation result needs the start date"))
     return problems
 
 
@@ -215,13 +216,13 @@ def record_rating(
     """Add (or replace) a performance rating of a hire whose outcome exists."""
     hire = get_hire(store, principal, candidate_id, requisition_id)
     if hire.outcome is None:
-        raise InvalidInputError(["record the employee id and start date before ratings"])
+        raise InvalidInputError([said("record the employee id and start date before ratings")])
     day = parse_day(rated_on, "rating date", today=utcnow().date())
     if day is None:
-        raise InvalidInputError(["a rating needs its date"])
+        raise InvalidInputError([said("a rating needs its date")])
     value = check_rating(rating)
     if hire.outcome.start_date is not None and day < hire.outcome.start_date:
-        raise InvalidInputError(["the rating date is before the start date"])
+        raise InvalidInputError([said("the rating date is before the start date")])
     with store.audited(
         principal.actor,
         "outcome.rating_recorded",

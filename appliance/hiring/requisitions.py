@@ -12,6 +12,7 @@ from appliance.hiring.common import (
     clean_text,
     reaches,
 )
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Scope, Visibility, require
 from appliance.store import Store
 from appliance.store.competency import ModelSpec
@@ -48,15 +49,15 @@ class RequisitionInput:
 
 def _check_requisition(data: RequisitionInput, visibility: Visibility) -> RequisitionInput:
     problems: list[str] = []
-    title = clean_text(data.title, "the title", problems)
-    department = clean_text(data.department, "the department", problems)
-    location = clean_text(data.location, "the location", problems)
+    title = clean_text(data.title, said("the title"), problems)
+    department = clean_text(data.department, said("the department"), problems)
+    location = clean_text(data.location, said("the location"), problems)
     if data.region not in REGIONS:
-        problems.append("choose a region from the list")
+        problems.append(said("choose a region from the list"))
     if data.status not in REQUISITION_STATUSES:
-        problems.append("choose a status from the list")
+        problems.append(said("choose a status from the list"))
     if not problems and not reaches(visibility, region=data.region, department=department):
-        problems.append("you may not manage jobs in that region or department")
+        problems.append(said("you may not manage jobs in that region or department"))
     if problems:
         raise InvalidInputError(problems)
     return RequisitionInput(
@@ -72,7 +73,7 @@ def create_requisition(store: Store, principal: Principal, data: RequisitionInpu
     if checked.competency_model_id is not None and checked.competency_model_id not in {
         model.id for model in models_in_use(store, visibility)
     }:
-        raise InvalidInputError(["choose a competency model from the list"])
+        raise InvalidInputError([said("choose a competency model from the list")])
     with store.audited(principal.actor, "requisition.created") as entry:
         requisition = store.requisitions.create(
             checked.title,

@@ -12,6 +12,7 @@ from typing import Any
 
 from appliance.hiring.common import competency_model_of
 from appliance.platform.errors import NotFoundError, RefusedError
+from appliance.platform.words import said
 from appliance.scheduling.next_round import enqueue_next_round
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
@@ -32,9 +33,11 @@ def require_reason(text: str) -> str:
     """The reason a person gave, trimmed; ReviewError when it is empty or too long."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise ReviewError("a reason is required")
+        raise ReviewError(said("a reason is required"))
     if len(cleaned) > MAX_REASON_CHARS:
-        raise ReviewError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+        raise ReviewError(
+            said("the reason is longer than %(max)s characters", max=MAX_REASON_CHARS)
+        )
     return cleaned
 
 
@@ -53,13 +56,13 @@ def record_decision(
     elif kind in RECOMMENDATIONS:
         visibility = require(principal, Action.RECORD_RECOMMENDATION)
     else:
-        raise ReviewError(f"unknown decision {kind!r}")
+        raise ReviewError(said("unknown decision %(kind)s", kind=repr(kind)))
     candidate = store.candidates.get_visible(candidate_id, visibility)
     requisition = store.requisitions.get_visible(requisition_id, visibility)
     if not any(
         i.requisition_id == requisition.id for i in store.interviews.for_candidate(candidate.id)
     ):
-        raise ReviewError("the candidate has no interview for this requisition")
+        raise ReviewError(said("the candidate has no interview for this requisition"))
     text = require_reason(reason)
     with store.transaction():
         decision = store.decisions.add(candidate.id, requisition.id, kind, text, principal.user_id)
@@ -97,9 +100,9 @@ def override_score(
     report = store.reports.get_visible(report_id, visibility)
     scores = ai_scores(report.content)
     if dimension not in scores:
-        raise ReviewError(f"the report has no AI score for {dimension!r}")
+        raise ReviewError(said("the report has no AI score for %(name)s", name=repr(dimension)))
     if not 1 <= new_score <= 10:
-        raise ReviewError("a score is between 1 and 10")
+        raise ReviewError(said("a score is between 1 and 10"))
     text = require_reason(reason)
     interview = store.interviews.get(report.interview_id)
     candidate = store.candidates.get(interview.candidate_id)
@@ -143,9 +146,13 @@ def _scorecard(
     checked: dict[str, int] = {}
     for key, value in ratings.items():
         if key not in known:
-            raise ReviewError(f"the job's competency model has no competency {key!r}")
+            raise ReviewError(
+                said("the job's competency model has no competency %(name)s", name=repr(key))
+            )
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
-            raise ReviewError(f"the rating of {known[key]} is a whole number from 1 to 10")
+            raise ReviewError(
+                said("the rating of %(name)s is a whole number from 1 to 10", name=known[key])
+            )
         checked[key] = value
     return checked
 
@@ -164,14 +171,14 @@ def add_evaluation(
     overall rating, notes, and optionally a scorecard rating each competency of the job."""
     action = {"interview": Action.ADD_EVALUATION, "technical": Action.ADD_TECH_EVALUATION}.get(kind)
     if action is None:
-        raise ReviewError(f"unknown evaluation kind {kind!r}")
+        raise ReviewError(said("unknown evaluation kind %(kind)s", kind=repr(kind)))
     require(principal, action)
     duty = "interviewer" if kind == "interview" else "tech_expert"
     if (principal.user_id, duty) not in store.interviews.assignees(interview_id):
         # Same answer as a missing interview: ids of others' interviews reveal nothing.
         raise NotFoundError(f"no interview {interview_id}")
     if not 1 <= rating <= 10:
-        raise ReviewError("a rating is between 1 and 10")
+        raise ReviewError(said("a rating is between 1 and 10"))
     text = require_reason(summary)
     scorecard = _scorecard(store, interview_id, ratings)
     interview = store.interviews.get(interview_id)

@@ -19,6 +19,7 @@ from appliance.media.recordings import check_queue_room
 from appliance.platform.clock import now_stamp
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import ApplianceError, NotFoundError
+from appliance.platform.words import said
 from appliance.room.consent import room_language
 from appliance.room.plan import (
     personal_questions,
@@ -109,7 +110,7 @@ def _create_room(store: Store, interview: Interview, link: CandidateLink) -> Roo
     ] + [("personal", q) for q in personal]
     if not plan:
         raise RoomError(
-            "no interview questions are planned for this position yet; please contact us"
+            said("no interview questions are planned for this position yet; please contact us")
         )
     with store.transaction():
         # Another request may have created it a moment ago (a double click): use that one.
@@ -139,7 +140,7 @@ def begin_questions(store: Store, opened: OpenedRoom) -> RoomSession:
     """After the device check: the questions start."""
     room = opened.room
     if room.stage == "consent":
-        raise RoomError("answer the consent questions first")
+        raise RoomError(said("answer the consent questions first"))
     if room.stage == "questions":
         return room
     with store.transaction():
@@ -270,13 +271,13 @@ def close_room(store: Store, config: ApplianceConfig, opened: OpenedRoom) -> Clo
     """Finish the interview: queue the answers' analyses (where allowed) and tell HR."""
     room = opened.room
     if room.stage != "questions":
-        raise RoomError("the interview has not started yet")
+        raise RoomError(said("the interview has not started yet"))
     if current_question(store, room) is not None:
-        raise RoomError("please answer every question before you finish")
+        raise RoomError(said("please answer every question before you finish"))
     if store.coding_work.judging_count(room.interview_id, since=now_stamp(-JUDGING_WAIT_S)):
         # The candidate would leave before their code is judged: finishing waits for it, but
         # a stuck queue never keeps them in the room for longer than JUDGING_WAIT_S.
-        raise RoomError("your code is still being judged: finish again in a moment")
+        raise RoomError(said("your code is still being judged: finish again in a moment"))
     answers = store.interview_answers.for_interview(room.interview_id)
     refusal = analysis_refusal(store, room.interview_id, actor="candidate")
     # No queue check here: the answers are recorded, and a full queue takes them anyway.

@@ -36,6 +36,7 @@ from appliance.platform.errors import (
     NotFoundError,
     SpoolIntegrityError,
 )
+from appliance.platform.words import said
 from appliance.room.plan import RoomSettings, settings_from
 from appliance.room.service import (
     OpenedRoom,
@@ -140,7 +141,7 @@ def flush_progress(store: Store) -> None:
 
 def _require_questions(opened: OpenedRoom) -> None:
     if opened.room.stage != "questions":
-        raise RoomError("the questions have not started yet")
+        raise RoomError(said("the questions have not started yet"))
 
 
 def take_of(store: Store, opened: OpenedRoom, client_key: str) -> Take:
@@ -169,7 +170,7 @@ def start_take(
     is made now rather than by the first piece."""
     _require_questions(opened)
     if not 16 <= len(client_key) <= 64 or not client_key.replace("-", "").isalnum():
-        raise RoomError("a recording key is 16 to 64 letters, digits or dashes")
+        raise RoomError(said("a recording key is 16 to 64 letters, digits or dashes"))
     base_type = content_type.split(";", 1)[0].strip().lower()
     if base_type not in CONTENT_TYPES:
         raise MediaRejectedError(f"recordings of type {base_type or '?'} are not accepted")
@@ -183,12 +184,12 @@ def start_take(
     try:
         with store.transaction():
             if question.id in answered_ids(store, opened.room):
-                raise RoomError("this question is already answered")
+                raise RoomError(said("this question is already answered"))
             takes = store.room.takes(question.id)
             if any(t.state in ("recording", "complete") for t in takes):
-                raise RoomError("finish or discard the recording in progress first")
+                raise RoomError(said("finish or discard the recording in progress first"))
             if finished_takes(takes) >= 1 + settings.retakes:
-                raise RoomError("no attempts are left for this question")
+                raise RoomError(said("no attempts are left for this question"))
             number = max((t.number for t in takes), default=0) + 1
             take = store.room.create_take(question.id, number, client_key, content_type[:100])
             if made is not None:
@@ -240,7 +241,7 @@ def _known(store: Store, take: Take) -> Progress:
 def _no_more_pieces(take: Take, seq: int) -> Take:
     if seq < take.next_seq:
         return take  # the answer to an earlier send was lost: acknowledge again
-    raise RoomError("this recording is already complete")
+    raise RoomError(said("this recording is already complete"))
 
 
 def add_piece(
@@ -285,7 +286,9 @@ def add_piece(
             return _no_more_pieces(fresh, seq)
         logger.exception("the pieces file of room take %s cannot be used", take.id)
         raise RoomError(
-            "the parts of this recording sent so far are lost: please record this answer again"
+            said(
+                "the parts of this recording sent so far are lost: please record this answer again"
+            )
         ) from None
     # Outside the file's lock: the row catches up now if the write lock is free, else later.
     _PENDING.note(store, take.id, held)
@@ -352,7 +355,7 @@ def submit_take(
     if take.safe:
         return take  # a repeated finish
     if take.state != "recording":
-        raise RoomError("this recording cannot be finished")
+        raise RoomError(said("this recording cannot be finished"))
     if take.finished_at is not None:
         return _finished_again(store, config, take, pieces, total_bytes, queue=queue)
     if pieces <= 0 or total_bytes <= 0:
@@ -381,12 +384,15 @@ def submit_take(
         fresh = store.room.take(take.id)
         if fresh.state == "recording" and fresh.finished_at is None:
             raise RoomError(
-                "the parts of this recording sent so far are lost: please record this answer again"
+                said(
+                    "the parts of this recording sent so far are lost: "
+                    "please record this answer again"
+                )
             ) from None
     if fresh.safe:
         return fresh
     if fresh.state != "recording":
-        raise RoomError("this recording cannot be finished")
+        raise RoomError(said("this recording cannot be finished"))
     return _finished_again(store, config, fresh, pieces, total_bytes, queue=queue)
 
 
@@ -430,7 +436,7 @@ def finish_take(
     if take.error is not None:
         raise MediaRejectedError(take.error)
     if not take.safe or take.duration_s is None:
-        raise RoomError("this recording cannot be finished")
+        raise RoomError(said("this recording cannot be finished"))
     return Assembled(take, take.duration_s)
 
 
@@ -466,7 +472,7 @@ def assemble_take(store: Store, spool: Spool, config: ApplianceConfig, take_id: 
             spool.publish_pieces(take.spool_name)  # a crash after the record committed
         return take
     if take.finished_at is None or take.spool_name is None or take.wrapped_data_key is None:
-        raise RoomError("this recording is not finished")
+        raise RoomError(said("this recording is not finished"))
     question = store.room.question(take.room_question_id)
     room = store.room.session(question.session_id)
     interview = store.interviews.get(room.interview_id)
@@ -592,9 +598,9 @@ def keep_take(store: Store, opened: OpenedRoom, client_key: str) -> Take:
     if take.state == "used":
         return take
     if take.state == "recording" and take.finished_at is not None and take.error is None:
-        raise RoomError("the answer is still being saved: keep it in a moment")
+        raise RoomError(said("the answer is still being saved: keep it in a moment"))
     if take.state != "complete" or take.recording_id is None:
-        raise RoomError("only a finished recording can be kept")
+        raise RoomError(said("only a finished recording can be kept"))
     question = store.room.question(take.room_question_id)
     with store.transaction():
         store.interview_answers.create(
@@ -608,7 +614,7 @@ def discard_take(store: Store, spool: Spool, opened: OpenedRoom, client_key: str
     _require_questions(opened)
     take = take_of(store, opened, client_key)
     if take.state == "used":
-        raise RoomError("a kept answer cannot be discarded")
+        raise RoomError(said("a kept answer cannot be discarded"))
     if take.state == "discarded":
         return take
     spool_name = None
@@ -616,7 +622,7 @@ def discard_take(store: Store, spool: Spool, opened: OpenedRoom, client_key: str
         # Re-read inside the write lock: the worker may have stored the take a moment ago.
         fresh = store.room.take(take.id)
         if fresh.state == "used":
-            raise RoomError("a kept answer cannot be discarded")
+            raise RoomError(said("a kept answer cannot be discarded"))
         store.room.drop_chunks(take.id)
         discarded = store.room.update_take(take.id, state="discarded", recording_id=None)
         if fresh.recording_id is not None:

@@ -297,10 +297,10 @@ def _decide(
     kind = request.form.get("kind", "")
     try:
         if kind not in allowed_kinds:
-            raise ReviewError("choose one of the listed options")
+            raise ReviewError(_("choose one of the listed options"))
         requisition_id = _int(request.form.get("requisition_id"))
         if requisition_id is None:
-            raise ReviewError("choose the job")
+            raise ReviewError(_("choose the job"))
         record_decision(
             store,
             principal,
@@ -367,7 +367,7 @@ def plan(candidate_id: int) -> ResponseReturnValue:
     try:
         requisition_id = _int(request.form.get("requisition_id"))
         if requisition_id is None:
-            raise ReviewError("choose the job")
+            raise ReviewError(_("choose the job"))
         plan_interview(
             app_store(),
             current_principal(),
@@ -389,7 +389,7 @@ def assign(candidate_id: int, interview_id: int) -> ResponseReturnValue:
     try:
         user_id = _int(request.form.get("user_id"))
         if user_id is None:
-            raise ReviewError("choose a person")
+            raise ReviewError(_("choose a person"))
         assign_interview(
             app_store(),
             current_principal(),
@@ -405,7 +405,7 @@ def assign(candidate_id: int, interview_id: int) -> ResponseReturnValue:
 def _rating() -> int:
     rating = _int(request.form.get("rating"))
     if rating is None:
-        raise ReviewError("a rating is between 1 and 10")
+        raise ReviewError(_("a rating is between 1 and 10"))
     return rating
 
 
@@ -420,7 +420,7 @@ def _scorecard() -> dict[str, int]:
             continue
         rating = _int(value)
         if rating is None:
-            raise ReviewError("a rating is between 1 and 10")
+            raise ReviewError(_("a rating is between 1 and 10"))
         ratings[name.removeprefix(SCORECARD_FIELD)] = rating
     return ratings
 

@@ -222,9 +222,9 @@ def _form_score(form: Any) -> float:
     try:
         score = float(form.get("score", "").strip().replace(",", "."))
     except ValueError:
-        raise ReviewError("a score is between 1 and 10") from None
+        raise ReviewError(_("a score is between 1 and 10")) from None
     if not math.isfinite(score):
-        raise ReviewError("a score is between 1 and 10")
+        raise ReviewError(_("a score is between 1 and 10"))
     return score
 
 

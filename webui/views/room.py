@@ -181,7 +181,9 @@ def _refused_page(exc: Exception) -> ResponseReturnValue:
     if isinstance(exc, RoomClosedError):
         return render_template("room/refused.html", reason="closed"), 410
     if isinstance(exc, RoomError):
-        return render_template("room/refused.html", reason="unavailable", message=str(exc)), 409
+        return render_template(
+            "room/refused.html", reason="unavailable", message=say_error(exc)
+        ), 409
     return render_template("room/refused.html", reason="invalid"), 404
 
 
@@ -370,15 +372,15 @@ def room_json(view: F) -> F:
             opened = room_of(store, token)
             return cast(ResponseReturnValue, view(opened, *args, **kwargs))
         except InvalidLinkError as exc:
-            return json_error(404, "invalid_link", str(exc))
+            return json_error(404, "invalid_link", say_error(exc))
         except RoomClosedError as exc:
-            return json_error(410, "room_closed", str(exc))
+            return json_error(410, "room_closed", say_error(exc))
         except PieceOrderError as exc:
-            return json_error(409, "piece_order", str(exc), expected=exc.expected)
+            return json_error(409, "piece_order", say_error(exc), expected=exc.expected)
         except RoomError as exc:
-            return json_error(409, "room_conflict", str(exc))
+            return json_error(409, "room_conflict", say_error(exc))
         except MediaRejectedError as exc:
-            return json_error(422, "media_rejected", str(exc))
+            return json_error(422, "media_rejected", say_error(exc))
 
     return cast(F, wrapper)
 

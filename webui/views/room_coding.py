@@ -40,6 +40,7 @@ from webui.api.errors import json_error
 from webui.coding_words import verdict_words
 from webui.security import app_config, app_store, public
 from webui.views.room import _language, _refused_page, candidate_page_language
+from webui.words import say, say_error
 
 bp = Blueprint("room_coding", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,19 +71,20 @@ def coding_json(view: F) -> F:
         except BadBodyError as exc:
             return json_error(exc.status, exc.code, str(exc))
         except InvalidLinkError as exc:
-            return json_error(404, "invalid_link", str(exc))
+            return json_error(404, "invalid_link", say_error(exc))
         except RoomClosedError as exc:
-            return json_error(410, "room_closed", str(exc))
+            return json_error(410, "room_closed", say_error(exc))
         except RoomError as exc:
-            return json_error(409, "room_conflict", str(exc))
+            return json_error(409, "room_conflict", say_error(exc))
         except NotFoundError as exc:
-            return json_error(404, "not_found", str(exc))
+            return json_error(404, "not_found", say_error(exc))
         except InvalidInputError as exc:
-            return json_error(422, "invalid_code", "; ".join(exc.problems), problems=exc.problems)
+            said_problems = [say(problem) for problem in exc.problems]
+            return json_error(422, "invalid_code", "; ".join(said_problems), problems=said_problems)
         except QueueFullError as exc:
             return json_error(503, "queue_full", str(exc))
         except RefusedError as exc:
-            return json_error(409, "refused", str(exc))
+            return json_error(409, "refused", say_error(exc))
 
     return cast(F, wrapper)
 
