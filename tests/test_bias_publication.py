@@ -81,3 +81,28 @@ def test_a_published_summary_stays_in_its_region(web: Web) -> None:
     for suffix in ("", ".csv", ".pdf"):
         assert client.get(f"/compliance/bias/published/{audit_id}{suffix}").status_code == 403
     assert client.get("/compliance/bias/published/999999").status_code == 404
+
+
+def test_impact_ratio_properties_on_random_tables() -> None:
+    """Ratios lie in [0, 1], the best group's is exactly 1, a ratio under 0.80 and only such
+    is flagged, and a highest rate of 0 leaves every ratio undefined: on 2 000 random tables."""
+    import random
+    from fractions import Fraction
+
+    rng = random.Random(20261207)
+    for _ in range(2000):
+        groups = rng.randint(1, 6)
+        counts = {}
+        for index in range(groups):
+            total = rng.randint(0, 60)
+            counts[f"g{index}"] = (rng.randint(0, total) if rng.random() > 0.1 else 0, total)
+        table = bias.impact_table(counts, unknown=rng.randint(0, 5))
+        defined = [row for row in table.groups if row.impact_ratio is not None]
+        for row in defined:
+            assert Fraction(0) <= row.impact_ratio <= Fraction(1)
+            assert row.flagged == (row.impact_ratio < Fraction(4, 5))
+        rates = [row.rate for row in table.groups if row.rate is not None]
+        if rates and max(rates) > 0:
+            assert not table.undefined and any(row.impact_ratio == 1 for row in defined)
+        else:
+            assert table.undefined and not defined and not any(row.flagged for row in table.groups)
