@@ -121,6 +121,8 @@ def test_hr_pages_end_to_end(web) -> None:  # type: ignore[no-untyped-def]
     request = store.scheduling.request_for_interview(interview.id)
     assert request is not None
     html = client.get(f"/scheduling/requests/{request.id}").get_data(as_text=True)
+    # The best slots at a glance: a column per day of the viewer, a Book button per time.
+    assert 'id="slot-calendar"' in html and 'aria-label="Book ' in html
     assert "(America/Sao_Paulo, UTC-03:00)" in html and "(UTC, UTC+00:00)" in html
     start = re.search(r'name="start" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     booked = client.post(
@@ -362,3 +364,19 @@ def test_preferred_times_are_rows_not_json(web, appliance) -> None:  # type: ign
         (1, "09:00", "12:00"),
         (3, "14:00", "24:00"),
     ]
+
+
+def test_the_request_page_speaks_the_readers_language(web, appliance) -> None:  # type: ignore[no-untyped-def]
+    app, store = web
+    world = make_world(store, appliance.config)
+    request, _link = candidate_request(world)
+    hr = store.users.by_username("hr.sched")
+    assert hr is not None
+    with store.transaction():
+        store.users.set_preferences(hr.id, language="zh_CN", timezone="Asia/Shanghai")
+    client = app.test_client()
+    login(client, "hr.sched")
+    html = client.get(f"/scheduling/requests/{request.id}").get_data(as_text=True)
+    assert 'id="slot-calendar"' in html and "星期" in html
+    for english in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
+        assert f"{english} " not in html.split('id="slot-calendar"', 1)[1]

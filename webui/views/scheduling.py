@@ -36,6 +36,7 @@ from webui.availability_form import (
     week_from_form,
     week_from_profile,
 )
+from webui.report_words import viewer_language
 from webui.security import (
     app_config,
     app_store,
@@ -255,9 +256,27 @@ def detail(request_id: int) -> ResponseReturnValue:
         message=message,
         names=names,
         viewer_zone=current_user().timezone or "UTC",
-        render_time=render_time,
+        render_time=lambda moment, tz: render_time(moment, tz, _time_language()),
+        calendar=_slot_calendar(slots, current_user().timezone or "UTC"),
+        zone_of=zone,
         to_stamp=to_stamp,
     )
+
+
+def _time_language() -> str:
+    """The reader's language as render_time names it."""
+    return "zh_CN" if viewer_language() == "zh" else "en"
+
+
+def _slot_calendar(slots: list[Slot], timezone: str) -> list[tuple[str, list[Slot]]]:
+    """The slots by day on the viewer's wall clock, in order: (day heading, that day's slots)."""
+    language = _time_language()
+    days: dict[str, tuple[str, list[Slot]]] = {}
+    for slot in sorted(slots, key=lambda item: item.start):
+        local = slot.start.astimezone(zone(timezone))
+        heading = render_time(slot.start, timezone, language, date_only=True)
+        days.setdefault(local.date().isoformat(), (heading, []))[1].append(slot)
+    return [days[key] for key in sorted(days)]
 
 
 @bp.post("/scheduling/requests/<int:request_id>/book")
