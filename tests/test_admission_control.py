@@ -115,7 +115,7 @@ def test_hr_sees_the_queue_and_the_candidate_is_told_when(tmp_path: Path) -> Non
         )
         page = issued.get_data(as_text=True)
         assert issued.status_code == 200 and 'id="opens-later"' in page
-        url = page.split('id="candidate-link">', 1)[1].split("<", 1)[0]
+        url = page.split('id="candidate-link" type="text" value="', 1)[1].split('"', 1)[0]
         candidate = app.test_client().get(url.replace("http://localhost", ""))
         assert candidate.status_code == 200
         assert "Your interview opens on" in candidate.get_data(as_text=True)

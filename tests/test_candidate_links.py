@@ -89,7 +89,7 @@ def test_hr_creates_a_link_and_the_candidate_opens_it(web, setting: dict[str, in
     )
     assert issued.status_code == 200
     page = issued.get_data(as_text=True)
-    url = page.split('id="candidate-link">', 1)[1].split("<", 1)[0]
+    url = page.split('id="candidate-link" type="text" value="', 1)[1].split('"', 1)[0]
     path = url.split("://", 1)[1].split("/", 1)[1]
     candidate = app.test_client()  # no account, no session
     opened = candidate.get("/" + path)
