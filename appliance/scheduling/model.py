@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal, TypeVar
 
+from appliance.platform.words import said
 from appliance.scheduling.week import Typed, check_windows
 from appliance.scheduling.zones import ZoneError, format_wall, parse_wall
 
@@ -128,7 +129,7 @@ def parse_day_windows(items: list[list[object]]) -> tuple[DayWindow, ...]:
     found: list[DayWindow] = []
     for item in items:
         if len(item) != 3:
-            raise ZoneError("a window is [weekday, from, to]")
+            raise ZoneError(said("a window is [weekday, from, to]"))
         weekday = int(str(item[0]))
         if weekday not in WEEKDAYS:
             raise ZoneError(f"{item[0]!r} is not a weekday number (0 is Monday)")

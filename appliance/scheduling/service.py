@@ -20,6 +20,7 @@ from appliance.notify.secrets import read_secret
 from appliance.platform.clock import utcnow
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
+from appliance.platform.words import said
 from appliance.scheduling.availability import interviewers, rules_of
 from appliance.scheduling.caldav_import import caldav_busy
 from appliance.scheduling.ics import CalendarImportError, SkippedEvent, read_busy
@@ -114,7 +115,7 @@ def save_availability(
     if holiday_region not in REGIONS:
         raise SchedulingError(f"unknown holiday region {holiday_region!r}")
     if not 1 <= max_per_day <= 24:
-        raise SchedulingError("the daily cap is between 1 and 24 interviews")
+        raise SchedulingError(said("the daily cap is between 1 and 24 interviews"))
     hours = hours_to_json(parse_hours(working_hours))
     focus = day_windows_to_json(parse_day_windows(focus_blocks))
     with store.audited(principal.actor, "availability.saved", user=user_id):
@@ -171,7 +172,7 @@ def sync_caldav(store: Store, config: ApplianceConfig, *, user_id: int) -> int:
     settings = config.scheduling
     profile = _profile(store, user_id)
     if not settings.caldav_url or not profile.caldav_calendar:
-        raise SchedulingError("no CalDAV server or calendar is configured for this person")
+        raise SchedulingError(said("no CalDAV server or calendar is configured for this person"))
     password = read_secret(settings.caldav_password_file) if settings.caldav_password_file else ""
     start, end = _horizon(config)
     window = (start - timedelta(days=1), end + timedelta(days=1))
@@ -222,7 +223,7 @@ def caldav_chore(store: Store, config: ApplianceConfig, spool: object) -> object
 def _profile(store: Store, user_id: int) -> Profile:
     profile = store.scheduling.profile(user_id)
     if profile is None:
-        raise SchedulingError("record the person's time zone and working hours first")
+        raise SchedulingError(said("record the person's time zone and working hours first"))
     return profile
 
 
@@ -246,22 +247,22 @@ def create_interview_type(
     require(principal, Action.MANAGE_SCHEDULING)
     name = name.strip()
     if not name:
-        raise SchedulingError("an interview type needs a name")
+        raise SchedulingError(said("an interview type needs a name"))
     if store.scheduling.type_named(name) is not None:
         raise SchedulingError(f"an interview type named {name!r} exists")
     if not 5 <= duration_minutes <= 480:
-        raise SchedulingError("an interview lasts between 5 and 480 minutes")
+        raise SchedulingError(said("an interview lasts between 5 and 480 minutes"))
     if not (0 <= buffer_before_minutes <= 240 and 0 <= buffer_after_minutes <= 240):
-        raise SchedulingError("a buffer is between 0 and 240 minutes")
+        raise SchedulingError(said("a buffer is between 0 and 240 minutes"))
     if mode not in ("panel", "pool"):
-        raise SchedulingError("the mode is 'panel' (all attend) or 'pool' (any of them)")
+        raise SchedulingError(said("the mode is 'panel' (all attend) or 'pool' (any of them)"))
     if role_family not in ROLE_FAMILIES:
         raise SchedulingError(f"the role family is one of {', '.join(ROLE_FAMILIES)}")
     members = sorted(set(members))
     if not members:
-        raise SchedulingError("choose at least one interviewer")
+        raise SchedulingError(said("choose at least one interviewer"))
     if mode == "pool" and not 1 <= attendees <= len(members):
-        raise SchedulingError("a pool cannot send more interviewers than it has")
+        raise SchedulingError(said("a pool cannot send more interviewers than it has"))
     for user_id in members:
         _profile(store, user_id)
     with store.audited(principal.actor, "scheduling.type_created") as entry:
@@ -305,7 +306,7 @@ def open_request(
     zone(candidate_timezone)
     windows = day_windows_to_json(parse_day_windows(preferred_windows or []))
     if store.scheduling.request_for_interview(interview.id) is not None:
-        raise SchedulingError("this interview is already being scheduled")
+        raise SchedulingError(said("this interview is already being scheduled"))
     signers = Signers(store)
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(principal.actor, "scheduling.opened", subject=candidate.pseudonym) as entry:
@@ -443,13 +444,13 @@ def book(
     reschedule cut-off.
     """
     if start.tzinfo is None:
-        raise SchedulingError("a start time needs its time zone")
+        raise SchedulingError(said("a start time needs its time zone"))
     signers = Signers(store)
     try:
         with store.transaction():
             request = store.scheduling.get_request(request_id)
             if request.status == "cancelled":
-                raise SchedulingError("this interview is no longer being scheduled")
+                raise SchedulingError(said("this interview is no longer being scheduled"))
             previous = store.scheduling.booking_for(request.id)
             live = previous is not None and previous.status == "booked"
             if live and previous is not None and previous.start == start:
@@ -460,7 +461,7 @@ def book(
                 and previous is not None
                 and not _within_cutoff(config, previous)
             ):
-                raise SchedulingError("it is too late to move this interview; contact us")
+                raise SchedulingError(said("it is too late to move this interview; contact us"))
             finder, wish = finder_for(store, config, request, now=now)
             slot = finder.slot_at(wish, start)
             if slot is None:
@@ -524,9 +525,9 @@ def cancel(
         request = store.scheduling.get_request(request_id)
         booking = store.scheduling.booking_for(request.id)
         if booking is None or booking.status != "booked":
-            raise SchedulingError("nothing is booked")
+            raise SchedulingError(said("nothing is booked"))
         if check_cutoff and not _within_cutoff(config, booking):
-            raise SchedulingError("it is too late to cancel this interview; contact us")
+            raise SchedulingError(said("it is too late to cancel this interview; contact us"))
         cancelled = store.scheduling.cancel_booking(booking.id)
         store.scheduling.set_request_status(request.id, "open")
         booking_messages(

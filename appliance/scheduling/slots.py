@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from appliance.platform.words import said
 from appliance.scheduling.model import (
     FOCUS_WEIGHT_PER_HOUR,
     LOAD_WEIGHT,
@@ -149,9 +150,9 @@ class SlotFinder:
         step_minutes: int = 15,
     ) -> None:
         if not rules.members:
-            raise ZoneError("the interview type has no interviewers")
+            raise ZoneError(said("the interview type has no interviewers"))
         if rules.needed() > len(rules.members):
-            raise ZoneError("the interview needs more interviewers than it has")
+            raise ZoneError(said("the interview needs more interviewers than it has"))
         by_id = {person.user_id: person for person in people}
         missing = [member for member in rules.members if member not in by_id]
         if missing:

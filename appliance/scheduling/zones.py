@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from appliance.platform.errors import ApplianceError
+from appliance.platform.words import said
 
 
 class ZoneError(ApplianceError):
@@ -27,11 +28,11 @@ class ZoneError(ApplianceError):
 def zone(name: str) -> ZoneInfo:
     """The zone named by an IANA name (from the pinned tzdata); ZoneError if unknown."""
     if not name or name != name.strip() or name.startswith("/") or ".." in name:
-        raise ZoneError(f"unknown time zone {name!r}")
+        raise ZoneError(said("unknown time zone %(name)s", name=repr(name)))
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ZoneError(f"unknown time zone {name!r}") from None
+        raise ZoneError(said("unknown time zone %(name)s", name=repr(name))) from None
 
 
 def zone_names() -> list[str]:
@@ -137,11 +138,11 @@ def parse_wall(text: str) -> time:
     try:
         hours, minutes = (int(part) for part in text.strip().split(":"))
     except ValueError:
-        raise ZoneError(f"{text!r} is not a time of day (HH:MM)") from None
+        raise ZoneError(said("%(text)s is not a time of day (HH:MM)", text=repr(text))) from None
     if (hours, minutes) == (24, 0):
         return time.max
     if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ZoneError(f"{text!r} is not a time of day (HH:MM)")
+        raise ZoneError(said("%(text)s is not a time of day (HH:MM)", text=repr(text)))
     return time(hours, minutes)
 
 
