@@ -324,3 +324,49 @@ def test_outcomes_go_with_erasure_and_into_the_subject_export(
         "SELECT count(*) FROM performance_ratings WHERE candidate_id = ?", (first,)
     ).fetchone()
     assert rows[0] == 0
+
+
+def test_an_import_cannot_reach_hires_out_of_scope(store: Store) -> None:
+    admin = _person(store, "hr.admin")
+    world = _world(store, admin)  # jobs in US-NYC
+    record_outcome(
+        store,
+        admin,
+        candidate_id=world.candidates[0][0],
+        requisition_id=world.requisition_id,
+        employee_id="NYC-1",
+        fields=OutcomeFields("2025-01-05", "passed"),
+    )
+    eu = principal_of(
+        store.users.get(make_user(store, "hr.eu", "hr_admin", departments=["*"], regions=["EU"]))
+    )
+    plan = plan_outcomes(
+        store, eu, "x.csv", _csv("employee_id,probation", "NYC-1,failed"), apply=True
+    )
+    assert not plan.applied and [p.column for p in plan.problems] == ["candidate"]
+    assert "NYC-1 is new" in str(plan.problems[0])  # its existence is not told
+    outcome = store.outcomes.by_employee("NYC-1")
+    assert outcome is not None and outcome.probation == "passed"
+
+
+def test_a_damaged_workbook_is_refused_not_a_crash(store: Store) -> None:
+    import zipfile
+
+    admin = _person(store, "hr.admin")
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["employee_id", "start_date"])
+    for index in range(200):
+        sheet.append([f"E{index}", "2025-01-01"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                data = data[: len(data) // 2]
+            target.writestr(item, data)
+    with pytest.raises(OutcomeImportError, match="cannot be read"):
+        plan_outcomes(store, admin, "hr.xlsx", damaged.getvalue())

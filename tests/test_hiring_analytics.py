@@ -88,7 +88,9 @@ def test_months_and_retention() -> None:
     today = date(2026, 12, 7)
     assert retained(outcome("2025-01-01", None), 12, today) is True
     assert retained(outcome("2026-09-01", None), 6, today) is None  # too early to tell
-    assert retained(outcome("2026-09-01", "2026-10-01"), 6, today) is False  # left already
+    # A leaver is not counted before the mark either: early leavers alone would bias a cohort.
+    assert retained(outcome("2026-09-01", "2026-10-01"), 6, today) is None
+    assert retained(outcome("2025-09-01", "2025-10-01"), 6, today) is False
     assert retained(outcome("2025-06-01", "2026-06-01"), 12, today) is True  # left on the mark
     assert retained(outcome(None, None), 6, today) is None
     assert band_of(1.0) == 0 and band_of(2.99) == 0 and band_of(9.0) == 4 and band_of(10) == 4
@@ -230,7 +232,7 @@ def test_questions_that_predict_and_those_that_predict_nothing(store: Store) -> 
     assert interval is not None and interval[0] < collab_q.correlation.rho < interval[1]
     assert collab_q.predicts_nothing == (interval[0] > -WEAK and interval[1] < WEAK)
     assert abs(collab_q.correlation.rho) < 0.05 and collab_q.predicts_nothing
-    assert people_needed(0.0) == 44  # with fewer hires no question can be shown useless
+    assert people_needed(0.0) == 46  # with fewer hires no question can be shown useless
 
 
 def test_few_hires_never_show_a_question_useless(store: Store) -> None:
@@ -246,3 +248,14 @@ def test_few_hires_never_show_a_question_useless(store: Store) -> None:
     ]
     build(store, admin, few)
     assert not any(row.predicts_nothing for row in hiring_analytics(store, admin).questions)
+
+
+def test_people_still_in_the_process_are_not_counted_as_not_hired(store: Store) -> None:
+    admin = _person(store, "hr.admin")
+    build(
+        store,
+        admin,
+        [Applicant((8.0, 8.0), "advance")] * 9 + [Applicant((8.0, 8.0), "hire")] * 11,
+    )
+    row = hiring_analytics(store, admin).hire_rate[3]  # the band 7-<9
+    assert row.n == 11 and row.estimate is not None and row.estimate.value == 1.0

@@ -119,3 +119,11 @@ def test_metrics_only_for_the_configured_networks_or_an_administrator(
         store,
     )
     assert monitored.test_client().get("/metrics", environ_base=remote).status_code == 200
+
+
+def test_readiness_reasons_only_for_monitoring(appliance: Appliance, store: Store) -> None:
+    app = _app(appliance, store)
+    remote = app.test_client().get("/readyz", environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert remote.status_code == 503 and remote.get_json() == {"ready": False}
+    mapped = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"})
+    assert mapped.status_code == 200  # an IPv4 loopback client of a dual-stack listener

@@ -29,9 +29,10 @@ SIGNIFICANCE = 0.05
 
 
 def band_label(band: tuple[float, float]) -> str:
-    """A score band as people read it: '1-2.9', ..., '9-10'."""
+    """A score band, the same in every language: 1 en-dash <3, ..., 9 en-dash 10 (2.95 is in the
+    first)."""
     low, high = band
-    return f"{low:g}-10" if high > 10 else f"{low:g}-{high - 0.1:g}"
+    return f"{low:g}–10" if high > 10 else f"{low:g}–<{high:g}"  # noqa: RUF001 - an en dash
 
 
 def band_of(score: float) -> int:
@@ -221,13 +222,17 @@ def add_months(day: date, months: int) -> date:
 
 
 def retained(outcome: HireOutcome, months: int, today: date) -> bool | None:
-    """Still employed `months` after the start (None: not known yet, or no start date)."""
+    """Still employed `months` after the start (None: not known yet, or no start date).
+
+    Nobody counts before the mark has passed, leavers included: counting early leavers at
+    once while stayers wait would bias a recent cohort towards leaving. Leaving on the mark
+    itself (the last day worked) counts as retained."""
     if outcome.start_date is None:
         return None
     mark = add_months(date.fromisoformat(outcome.start_date), months)
-    if outcome.left_on is not None and date.fromisoformat(outcome.left_on) < mark:
-        return False
-    return True if mark <= today else None
+    if mark > today:
+        return None
+    return outcome.left_on is None or date.fromisoformat(outcome.left_on) >= mark
 
 
 def mean_rating(outcome: HireOutcome) -> float | None:
@@ -296,7 +301,10 @@ def summarise(
         BandRow(band_label(band), sum(band_of(p.score or 0) == i for p in scored), None)
         for i, band in enumerate(BANDS)
     ]
-    decided = [(p.score or 0.0, p.hired) for p in scored if p.application.decided is not None]
+    # Only final decisions: someone advanced is still in the process, not "not hired".
+    decided = [
+        (p.score or 0.0, p.hired) for p in scored if p.application.decided in ("hire", "reject")
+    ]
     hires = [p for p in scored if p.hired and p.outcome is not None]
     retention = {}
     for months in RETENTION_MONTHS:

@@ -23,6 +23,7 @@ from appliance.store import Store
 MIN_N = 10  # fewer people with an answer and a rating: not tested
 WEAK = 0.3  # a relation weaker than this is of little use for choosing people
 Z95 = 1.959963984540054
+SPEARMAN_VARIANCE = 1.06
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class QuestionRow:
         if self.correlation is None or self.correlation.n < 4:
             return None
         rho = max(-0.999999, min(0.999999, self.correlation.rho))
-        half = Z95 / math.sqrt(self.correlation.n - 3)
+        # Spearman's rho: the Fisher-z standard error is about sqrt(1.06 / (n - 3)) (Fieller,
+        # Hartley and Pearson 1957), wider than Pearson's 1 / sqrt(n - 3).
+        half = Z95 * math.sqrt(SPEARMAN_VARIANCE / (self.correlation.n - 3))
         centre = math.atanh(rho)
         return math.tanh(centre - half), math.tanh(centre + half)
 
@@ -120,7 +123,7 @@ def people_needed(rho: float = 0.0) -> int:
     room = WEAK - abs(rho)
     if room <= 0:
         return 0
-    return math.ceil((Z95 / math.atanh(room)) ** 2 + 3)
+    return math.ceil(SPEARMAN_VARIANCE * (Z95 / math.atanh(room)) ** 2 + 3)
 
 
 def suggestions_for(rows: Sequence[QuestionRow], texts: Iterable[str]) -> list[QuestionRow]:

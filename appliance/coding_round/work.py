@@ -41,6 +41,7 @@ MAX_ATTEMPTS = 2
 MAX_DRAFTS = 2000  # per interview and task: an autosave every few seconds for two hours
 MAX_SUBMISSIONS = 20  # per interview and task: each one costs the box a full judging
 CANDIDATE_ACTOR = "candidate"
+NEVER_FULL = 2**62  # a candidate's submission is never refused (appliance.room.service)
 
 
 class CodingLimitError(RefusedError):
@@ -118,7 +119,8 @@ def _submit(
             subject_type="coding_submission",
             subject_id=submission.id,
             payload={"submission_id": submission.id},
-            max_open=config.worker.max_queued_jobs,
+            # A candidate's submitted code is never turned away (as their recorded answers).
+            max_open=NEVER_FULL if actor == CANDIDATE_ACTOR else config.worker.max_queued_jobs,
             max_attempts=MAX_ATTEMPTS,
             priority=PRIORITY,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,13 +26,13 @@ from appliance.hiring.outcomes import (
     check_fields,
     check_rating,
     clean_employee_id,
-    hired_at,
     parse_day,
 )
 from appliance.platform.clock import utcnow
 from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
+from appliance.store.db import IntegrityError
 from appliance.store.outcomes import PROBATION_RESULTS, HireOutcome, OutcomeFields
 
 MAX_BYTES = 4 << 20
@@ -133,8 +134,6 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
-    import zipfile
-
     from openpyxl import load_workbook
 
     try:
@@ -145,6 +144,10 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         sheet = book.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
             yield [_cell(value) for value in row]
+    except (SyntaxError, ValueError, KeyError, zipfile.BadZipFile, OSError) as error:
+        # A damaged sheet shows itself only while its rows are read (ParseError is a
+        # SyntaxError).
+        raise OutcomeImportError(f"the XLSX file cannot be read: {error}") from None
     finally:
         book.close()
 
@@ -195,6 +198,11 @@ class _Planner:
         self.problems: list[LineProblem] = []
         self.hires: dict[tuple[int, int], _Hire] = {}
         self.by_employee: dict[str, tuple[int, int]] = {}
+        # The hires this person may record outcomes for: an employee id of any other hire is
+        # treated as unknown (never changed, and its existence never told).
+        self.reach: set[tuple[int, int]] = {
+            (candidate, job) for candidate, job, _ in store.outcomes.hires_visible(visibility)
+        }
 
     def fault(self, line: int, column: str | None, message: str) -> None:
         self.problems.append(LineProblem(line, column, message))
@@ -209,11 +217,7 @@ class _Planner:
         return candidate.id
 
     def _job(self, candidate_id: int, job: str, line: int) -> int | None:
-        hired = [
-            requisition_id
-            for cid, requisition_id, _ in self.store.outcomes.hires_visible(self.visibility)
-            if cid == candidate_id
-        ]
+        hired = sorted(job_id for cid, job_id in self.reach if cid == candidate_id)
         if job:
             if not job.isdigit() or int(job) not in hired:
                 self.fault(line, "job", f"the candidate was not hired into job {job!r}")
@@ -235,6 +239,16 @@ class _Planner:
             return None
         known = self.store.outcomes.by_employee(employee)
         reference = cells.get("candidate", "")
+        if known is not None and (known.candidate_id, known.requisition_id) not in self.reach:
+            if not reference:
+                self.fault(
+                    line,
+                    "candidate",
+                    f"the employee id {employee} is new: give the candidate's reference",
+                )
+            else:
+                self.fault(line, "employee_id", f"the employee id {employee} cannot be used")
+            return None
         earlier = self.by_employee.get(employee)
         if earlier is not None and not reference and not cells.get("job"):
             return self.hires[earlier]  # named on an earlier line of this file
@@ -247,9 +261,7 @@ class _Planner:
                         line, "candidate", f"the employee id {employee} belongs to another hire"
                     )
                     return None
-            if hired_at(self.store, *key) is None:
-                self.fault(line, "employee_id", "this person's hire has been withdrawn")
-                return None
+            # In reach means the hire stands: hires_visible lists only standing hires.
         else:
             if not reference:
                 self.fault(
@@ -437,6 +449,26 @@ def plan_outcomes(
     plan = OutcomePlan(digest, len(rows) - 1, problems, linked, updated, unchanged, ratings)
     if not apply or problems:
         return plan
+    try:
+        _apply(store, principal, changes, digest, plan, linked, updated, ratings)
+    except IntegrityError:
+        # Someone linked one of these employee ids in the meantime: nothing was written.
+        raise OutcomeImportError(
+            "an employee id of the file was linked to another hire meanwhile: check it again"
+        ) from None
+    return OutcomePlan(digest, plan.lines, (), linked, updated, unchanged, ratings, applied=True)
+
+
+def _apply(
+    store: Store,
+    principal: Principal,
+    changes: list[tuple[_Hire, OutcomeFields, list[str], list[tuple[str, float]]]],
+    digest: str,
+    plan: OutcomePlan,
+    linked: int,
+    updated: int,
+    ratings: int,
+) -> None:
     with store.transaction():
         for hire, fields, changed, new_ratings in changes:
             if not changed and not new_ratings and hire.existing is not None:
@@ -468,7 +500,6 @@ def plan_outcomes(
                 "ratings": ratings,
             },
         )
-    return OutcomePlan(digest, plan.lines, (), linked, updated, unchanged, ratings, applied=True)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from appliance.platform.errors import NotFoundError
 from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
+from appliance.store.db import IntegrityError
 from appliance.store.hiring import Requisition
 from appliance.store.outcomes import (
     PROBATION_RESULTS,
@@ -53,6 +54,14 @@ def clean_employee_id(value: str | None) -> str:
     return text
 
 
+def _not_a_date(what: str, text: str) -> str:
+    return said("%(what)s: %(text)s is not a date (YYYY-MM-DD)", what=what, text=repr(text))
+
+
+def _not_a_rating(what: str, value: object) -> str:
+    return said("%(what)s: %(value)s is not a number from 1 to 5", what=what, value=repr(value))
+
+
 def parse_day(value: str | None, what: str, *, today: date | None = None) -> str | None:
     """An ISO date (YYYY-MM-DD) or None for an empty value; no date after `today` when given."""
     text = (value or "").strip()
@@ -61,11 +70,11 @@ def parse_day(value: str | None, what: str, *, today: date | None = None) -> str
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInputError([f"{what}: {text!r} is not a date (YYYY-MM-DD)"]) from None
+        raise InvalidInputError([_not_a_date(what, text)]) from None
     if len(text) != 10:
-        raise InvalidInputError([f"{what}: {text!r} is not a date (YYYY-MM-DD)"])
+        raise InvalidInputError([_not_a_date(what, text)])
     if today is not None and day > today:
-        raise InvalidInputError([f"{what}: {text} is in the future"])
+        raise InvalidInputError([said("%(what)s: %(day)s is in the future", what=what, day=text)])
     return day.isoformat()
 
 
@@ -74,14 +83,16 @@ def check_fields(fields: OutcomeFields, *, today: date | None = None) -> list[st
     today = today or utcnow().date()
     problems: list[str] = []
     if fields.probation not in PROBATION_RESULTS:
-        problems.append(f"probation must be one of {', '.join(PROBATION_RESULTS)}")
+        problems.append(
+            said("probation must be one of %(choices)s", choices=", ".join(PROBATION_RESULTS))
+        )
     if (fields.left_on is None) != (fields.left_voluntarily is None):
         problems.append(
-            "a leaving date needs whether the person left voluntarily (yes or no), and back"
+            said("a leaving date needs whether the person left voluntarily (yes or no), and back")
         )
     if fields.left_on is not None:
         if date.fromisoformat(fields.left_on) > today:
-            problems.append(f"the leaving date {fields.left_on} is in the future")
+            problems.append(said("the leaving date %(day)s is in the future", day=fields.left_on))
         if fields.start_date is None:
             problems.append(said("a leaving date needs the start date"))
         elif fields.left_on < fields.start_date:
@@ -97,9 +108,9 @@ def check_rating(value: float | str, what: str = "rating") -> float:
     try:
         rating = float(str(value).strip().replace(",", "."))
     except ValueError:
-        raise InvalidInputError([f"{what}: {value!r} is not a number from 1 to 5"]) from None
+        raise InvalidInputError([_not_a_rating(what, value)]) from None
     if not low <= rating <= high:
-        raise InvalidInputError([f"{what}: {value!r} is not a number from 1 to 5"])
+        raise InvalidInputError([_not_a_rating(what, value)])
     return rating
 
 
@@ -163,21 +174,27 @@ def record_outcome(
         candidate_id,
         requisition_id,
     ):
-        problems.append(f"the employee id {employee} belongs to another hire")
+        problems.append(said("the employee id %(id)s belongs to another hire", id=employee))
     if problems:
         raise InvalidInputError(problems)
     before = hire.outcome
     changed = changed_fields(before, employee, fields)
-    with store.audited(
-        principal.actor,
-        "outcome.recorded",
-        subject=hire.candidate.pseudonym,
-        requisition=requisition_id,
-        fields=changed,
-    ):
-        outcome_id = store.outcomes.save(
-            candidate_id, requisition_id, employee, fields, principal.user_id
-        )
+    try:
+        with store.audited(
+            principal.actor,
+            "outcome.recorded",
+            subject=hire.candidate.pseudonym,
+            requisition=requisition_id,
+            fields=changed,
+        ):
+            outcome_id = store.outcomes.save(
+                candidate_id, requisition_id, employee, fields, principal.user_id
+            )
+    except IntegrityError:
+        # Linked to another hire a moment ago, by someone else: nothing was written.
+        raise InvalidInputError(
+            [said("the employee id %(id)s belongs to another hire", id=employee)]
+        ) from None
     return store.outcomes.get(outcome_id)
 
 

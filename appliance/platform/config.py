@@ -425,9 +425,11 @@ class SecurityConfig(_Section):
     )
     metrics_networks: list[str] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
-        description="Addresses (CIDR) allowed to read `/metrics` without signing in: loopback "
-        "by default; add the monitoring server's address. Administrators signed in may read "
-        "it from anywhere.",
+        description="Addresses (CIDR) allowed to read `/metrics` and the reasons of `/readyz` "
+        "without signing in: loopback by default; add the monitoring server's address. "
+        "Administrators signed in may read them from anywhere. Behind a reverse proxy on the "
+        "same host every client comes from loopback: then list only the monitoring server's "
+        "address here, or none.",
     )
 
 

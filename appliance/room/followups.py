@@ -15,6 +15,7 @@ from typing import Any
 from appliance.media.spool import Spool
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
+from appliance.platform.errors import QueueFullError
 from appliance.room.plan import settings_from
 from appliance.room.service import OpenedRoom, analysis_refusal
 from appliance.store import Store
@@ -46,16 +47,21 @@ def request_followup(
     if analysis_refusal(store, room.interview_id, actor="candidate") is not None:
         return None
     deadline = now_stamp(float(settings.followup_budget_s))
-    with store.transaction():
-        store.jobs.enqueue(
-            FOLLOWUP,
-            subject_type="recording",
-            subject_id=take.recording_id,
-            payload={"room_question_id": question.id, "deadline": deadline},
-            max_open=config.worker.max_queued_jobs,
-            max_attempts=1,
-            priority=PRIORITY,
-        )
+    try:
+        with store.transaction():
+            store.jobs.enqueue(
+                FOLLOWUP,
+                subject_type="recording",
+                subject_id=take.recording_id,
+                payload={"room_question_id": question.id, "deadline": deadline},
+                max_open=config.worker.max_queued_jobs,
+                max_attempts=1,
+                priority=PRIORITY,
+            )
+    except QueueFullError:
+        # The answer is kept already; a follow-up question is a nicety the box skips when
+        # it is this busy, never a reason to hold the candidate up.
+        return None
     return deadline
 
 

@@ -21,7 +21,6 @@ from appliance.analytics.hiring import MIN_N, Analytics, BandRow, hiring_analyti
 from appliance.analytics.questions import people_needed
 from appliance.hiring.common import InvalidInputError
 from appliance.hiring.outcome_import import (
-    MAX_BYTES,
     OutcomeImportError,
     OutcomePlan,
     plan_outcomes,
@@ -33,6 +32,7 @@ from appliance.store.outcomes import OutcomeFields
 from webui.charts import Bar, bar_chart
 from webui.report_words import viewer_language
 from webui.security import app_store, current_principal, requires
+from webui.words import say
 
 bp = Blueprint("analytics", __name__)
 
@@ -375,7 +375,7 @@ def add_rating(candidate_id: int, requisition_id: int) -> ResponseReturnValue:
         )
     except InvalidInputError as error:
         for problem in error.problems:
-            flash(problem, "error")
+            flash(say(problem), "error")
     else:
         flash(_("The rating is saved."), "success")
     return redirect(url_for(".outcome", candidate_id=candidate_id, requisition_id=requisition_id))
@@ -396,11 +396,24 @@ def delete_rating(candidate_id: int, requisition_id: int) -> ResponseReturnValue
     return redirect(url_for(".outcome", candidate_id=candidate_id, requisition_id=requisition_id))
 
 
+# The checked file travels back with the "import as checked" form, base64 and form-encoded
+# (about 4/3 of its size): the page takes files whose round trip fits the request limit; the
+# API takes them up to MAX_BYTES.
+PAGE_MAX_BYTES = 3 << 20
+
+
 def _staged() -> tuple[str, bytes] | None:
     """The file of the form: uploaded now, or carried from the check the person just saw."""
     upload = request.files.get("file")
     if upload is not None and upload.filename:
-        data = upload.stream.read(MAX_BYTES + 1)
+        data = upload.stream.read(PAGE_MAX_BYTES + 1)
+        if len(data) > PAGE_MAX_BYTES:
+            raise OutcomeImportError(
+                _(
+                    "The file is larger than %(mib)s MiB: split it, or send it through the API.",
+                    mib=PAGE_MAX_BYTES >> 20,
+                )
+            )
         return upload.filename, data
     staged = request.form.get("staged", "")
     if not staged:
@@ -447,5 +460,5 @@ def import_outcomes() -> ResponseReturnValue:
         staged=base64.b64encode(staged[1]).decode("ascii")
         if staged and plan and plan.ok and not plan.applied
         else "",
-        max_mib=MAX_BYTES >> 20,
+        max_mib=PAGE_MAX_BYTES >> 20,
     ), status

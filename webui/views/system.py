@@ -73,9 +73,13 @@ def _readiness() -> tuple[bool, dict[str, str]]:
 @public
 def readyz() -> ResponseReturnValue:
     """Readiness: databases open, model packs verified, a worker alive, disk above its floor
-    (503 with the reasons otherwise)."""
+    (503 otherwise); the reasons only for the monitoring networks or an administrator, since
+    they name paths and free space."""
     ready, checks = _readiness()
-    response = jsonify({"ready": ready, "checks": checks})
+    body: dict[str, object] = {"ready": ready}
+    if _may_read_metrics():
+        body["checks"] = checks
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 
@@ -83,9 +87,11 @@ def readyz() -> ResponseReturnValue:
 def _may_read_metrics() -> bool:
     address = request.remote_addr or ""
     try:
-        client = ipaddress.ip_address(address)
+        parsed = ipaddress.ip_address(address)
     except ValueError:
-        client = None
+        parsed = None
+    # An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
+    client = getattr(parsed, "ipv4_mapped", None) or parsed
     if client is not None:
         for network in app_config().security.metrics_networks:
             try:
