@@ -9,6 +9,7 @@ import binascii
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -100,32 +101,34 @@ def mean_words(estimate: Estimate | None, n: int) -> str:
     )
 
 
-def _rate_chart(title: str, rows: list[BandRow]) -> Any:
+def _band_chart(
+    title: str,
+    rows: list[BandRow],
+    figure: Callable[[float], str],
+    *,
+    minimum: float = 0.0,
+    maximum: float = 1.0,
+) -> Any:
+    """Bars per score band with their intervals; a band without enough people says so."""
     bars = [
         Bar(
             _("score %(band)s", band=row.band),
             row.estimate.value if row.estimate else None,
             row.estimate.low if row.estimate else None,
             row.estimate.high if row.estimate else None,
-            _percent(row.estimate.value) if row.estimate else _("not enough data (%(n)s)", n=row.n),
+            figure(row.estimate.value) if row.estimate else _("not enough data (%(n)s)", n=row.n),
         )
         for row in rows
     ]
-    return bar_chart(title, bars, maximum=1.0)
+    return bar_chart(title, bars, minimum=minimum, maximum=maximum)
+
+
+def _rate_chart(title: str, rows: list[BandRow]) -> Any:
+    return _band_chart(title, rows, _percent)
 
 
 def _mean_chart(title: str, rows: list[BandRow]) -> Any:
-    bars = [
-        Bar(
-            _("score %(band)s", band=row.band),
-            row.estimate.value if row.estimate else None,
-            row.estimate.low if row.estimate else None,
-            row.estimate.high if row.estimate else None,
-            f"{row.estimate.value:.2f}" if row.estimate else _("not enough data (%(n)s)", n=row.n),
-        )
-        for row in rows
-    ]
-    return bar_chart(title, bars, minimum=1.0, maximum=5.0)
+    return _band_chart(title, rows, lambda mean: f"{mean:.2f}", minimum=1.0, maximum=5.0)
 
 
 def _charts(found: Analytics) -> dict[str, Any]:
