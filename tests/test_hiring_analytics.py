@@ -259,3 +259,18 @@ def test_people_still_in_the_process_are_not_counted_as_not_hired(store: Store) 
     )
     row = hiring_analytics(store, admin).hire_rate[3]  # the band 7-<9
     assert row.n == 11 and row.estimate is not None and row.estimate.value == 1.0
+
+
+def test_many_tests_get_enough_permutations_to_pass_holm() -> None:
+    from appliance.platform.stats import MAX_PERMUTATIONS, PERMUTATIONS, permutations_for
+
+    assert permutations_for(10) == PERMUTATIONS
+    assert permutations_for(500) == 10_000 and permutations_for(10**6) == MAX_PERMUTATIONS
+    x = list(range(60))
+    y = [value * 2 + (value % 3) for value in x]  # an almost perfect relation
+    strong = spearman(x, y, permutations=permutations_for(500))
+    assert strong is not None and strong.p_value == 1 / 10_001
+    # With 500 such tests Holm still lets it through (it could not with 4 000 permutations).
+    assert holm([strong.p_value] * 500)[0] < 0.05
+    default = spearman(x, y)
+    assert default is not None and holm([default.p_value] * 500)[0] > 0.05

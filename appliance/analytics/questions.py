@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.analysis.interview_scores import latest_per_recording, sections_of
-from appliance.platform.stats import Correlation, holm, spearman
+from appliance.platform.stats import Correlation, holm, permutations_for, spearman
 from appliance.store import Store
 
 MIN_N = 10  # fewer people with an answer and a rating: not tested
@@ -97,9 +97,10 @@ def question_validity(pairs: Iterable[tuple[int, float]], store: Store) -> list[
             entry = by_question.setdefault(key, (text, dimension, []))
             entry[2].append((sum(scores) / len(scores), rating))
     rows = []
+    permutations = permutations_for(sum(len(p[2]) >= MIN_N for p in by_question.values()))
     for key, (text, dimension, points) in sorted(by_question.items(), key=lambda i: i[1][0]):
         correlation = (
-            spearman([p[0] for p in points], [p[1] for p in points])
+            spearman([p[0] for p in points], [p[1] for p in points], permutations=permutations)
             if len(points) >= MIN_N
             else None
         )
