@@ -123,6 +123,11 @@ class OutcomeRepository(Repository):
             )
         return found
 
+    def any_rated(self) -> bool:
+        """Whether any hire has a performance rating (else no question can be judged)."""
+        row = self.conn.execute("SELECT EXISTS (SELECT 1 FROM performance_ratings)").fetchone()
+        return bool(row[0])
+
     def hires_visible(self, visibility: Visibility) -> list[tuple[int, int, str]]:
         """(candidate, job, hired at) of every hire in reach whose job's latest decision is a
         hire, erased people left out, newest first."""

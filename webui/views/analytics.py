@@ -27,6 +27,7 @@ from appliance.hiring.outcome_import import (
     plan_outcomes,
 )
 from appliance.hiring.outcomes import get_hire, hires, record_outcome, record_rating, remove_rating
+from appliance.platform.clock import utcnow
 from appliance.platform.stats import Estimate
 from appliance.security.permissions import Action
 from appliance.store.outcomes import OutcomeFields
@@ -359,7 +360,7 @@ def outcome(candidate_id: int, requisition_id: int) -> ResponseReturnValue:
         problems=problems,
         form=request.form if request.method == "POST" else None,
         probation_labels=PROBATION_LABELS,
-        today=date.today().isoformat(),
+        today=utcnow().date().isoformat(),  # the rules' 'not in the future' is in UTC
     ), (422 if problems else 200)
 
 

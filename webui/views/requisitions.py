@@ -283,6 +283,8 @@ def _question_advice(current: ModelSpec | None, dropped: list[str]) -> list[Ques
     principal = current_principal()
     if current is None or allowed(principal, Action.VIEW_ANALYTICS) is None:
         return []
+    if not app_store().outcomes.any_rated():
+        return []  # the common case: no outcome data, so no need to read every person's scores
     texts = [q.text for dim in current.dimensions for q in dim.questions]
     rows = hiring_analytics(app_store(), principal).questions
     return [row for row in suggestions_for(rows, texts) if row.key not in dropped]

@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -104,8 +105,11 @@ def interview_links(interview_id: int) -> list[CandidateLink]:
 
 @bp.app_template_global()
 def analysis_backlog() -> Backlog:
-    """The analysis backlog against the box's capacity (shown where links are created)."""
-    return backlog(app_store(), app_config())
+    """The analysis backlog against the box's capacity (shown where links are created), read
+    once per request however many interviews the page lists."""
+    if "analysis_backlog" not in g:
+        g.analysis_backlog = backlog(app_store(), app_config())
+    return cast(Backlog, g.analysis_backlog)
 
 
 @bp.app_template_global()
