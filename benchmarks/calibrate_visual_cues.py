@@ -195,6 +195,10 @@ def dev_figures(
             "smile": pct(_values(faces, measured, "smile", True, "corner_lift")),
             "no_smile": pct(_values(faces, measured, "smile", False, "corner_lift")),
         },
+        "corner_drop": {
+            "smile": pct(_values(faces, measured, "smile", True, "corner_drop")),
+            "no_smile": pct(_values(faces, measured, "smile", False, "corner_drop")),
+        },
         "gaze_at_camera_frames": {
             "n": len(at_yaw),
             "yaw_median": round(yaw_bias, 2),

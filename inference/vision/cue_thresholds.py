@@ -56,6 +56,17 @@ SMILE_WIDTH = 0.624
 SMILE_WIDTH_RAMP = 0.2  # width score 0 at 0.524 (a neutral mouth), 1 at 0.724 (a broad smile)
 SMILE_CORNER_LIFT = -0.012
 SMILE_LIFT_RAMP = 0.06
+# A third gate, added after the held-out failures of the two above (stop 24: a man talking with
+# a wide mouth and crying faces read as smiles; the frames themselves were not looked at again):
+# the corners' height below the base of the nose, over the eye-corner span, in the head's frame.
+# A smile lifts the corners toward the cheekbones; a dropped jaw pulls them down with the lower
+# lip however wide the mouth is. Dev (26 smiles, 91 non-smiles): smiles 0.117-0.240 (median
+# 0.155; 90th percentile 0.192), talking 0.234-0.310 (median 0.258), neutral 0.190-0.258
+# (median 0.225). Dev has no wide-mouthed non-smile for this gate to reject (the width gate
+# already rejects all 91), so the limit is set only so as to keep every dev smile, by the
+# corner-lift gate's rule mirrored: 0.01 above the highest smile (0.240): 0.250.
+SMILE_CORNER_DROP = 0.25
+SMILE_DROP_RAMP = 0.06
 
 # --- gaze at the camera --------------------------------------------------------------------
 # The eye's rotation is the iris centre's offset from the centroid of the eye opening (the

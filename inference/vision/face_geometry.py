@@ -156,7 +156,7 @@ def _mouth(mesh: FloatArray) -> dict[str, float]:
     across = pts[EYE_B_CORNERS[1]] - pts[EYE_A_CORNERS[0]]
     eye_span = float(np.linalg.norm(across))
     if eye_span < 1e-6:
-        return {"mouth_width": 0.0, "corner_lift": 0.0, "mouth_open": 0.0}
+        return {"mouth_width": 0.0, "corner_lift": 0.0, "mouth_open": 0.0, "corner_drop": 0.0}
     ex = across / eye_span
     down = pts[NOSE_BOTTOM] - pts[FOREHEAD]
     ey = _unit(down - np.dot(down, ex) * ex)  # toward the chin, in the face's plane
@@ -167,15 +167,20 @@ def _mouth(mesh: FloatArray) -> dict[str, float]:
         # Positive when the corners sit above the upper lip's inner midpoint.
         "corner_lift": float(np.dot(pts[LIP_INNER[0]] - corners, ey)) / eye_span,
         "mouth_open": float(np.linalg.norm(pts[LIP_INNER[1]] - pts[LIP_INNER[0]])) / eye_span,
+        # How far the corners sit below the base of the nose, which no expression moves: a
+        # smile pulls them up toward the cheekbones, while a dropped jaw (speech, a gaping or
+        # crying mouth) pulls them down, even when the mouth is as wide as a smile.
+        "corner_drop": float(np.dot(corners - pts[NOSE_BOTTOM], ey)) / eye_span,
     }
 
 
 def smile_intensity(mesh: FloatArray) -> float:
-    """0 .. 1: the smaller of the mouth-widening and corner-lift scores (0.5 = threshold)."""
+    """0 .. 1: the smallest of the widening, corner-lift and corner-height scores (0.5 = limit)."""
     mouth = _mouth(mesh)
     widening = 0.5 + (mouth["mouth_width"] - cal.SMILE_WIDTH) / cal.SMILE_WIDTH_RAMP
     lifting = 0.5 + (mouth["corner_lift"] - cal.SMILE_CORNER_LIFT) / cal.SMILE_LIFT_RAMP
-    return _ramp(min(widening, lifting))
+    raised = 0.5 + (cal.SMILE_CORNER_DROP - mouth["corner_drop"]) / cal.SMILE_DROP_RAMP
+    return _ramp(min(widening, lifting, raised))
 
 
 def measurements(mesh: FloatArray, contours: Sequence[FloatArray] = ()) -> dict[str, float]:
