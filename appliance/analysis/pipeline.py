@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,6 +84,12 @@ class AnalysisStep(ABC):
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
         """Do the work and return the updated draft."""
 
+    def begin(self, ctx: StepContext, draft: ReportDraft) -> bool:
+        """Start the step's work in the background once the steps before have given it what it
+        needs (its `run` then collects the result); True when started. Called after each
+        earlier step; most steps cannot start early and say no."""
+        return False
+
     def cleanup(self, ctx: StepContext) -> None:  # noqa: B027 - optional hook
         """Release what the step held; always called, also after a failure."""
 
@@ -99,21 +105,36 @@ def register_step(cls: type[AnalysisStep]) -> type[AnalysisStep]:
     return cls
 
 
-def run_pipeline(steps: list[AnalysisStep], ctx: StepContext) -> ReportDraft:
-    """Run the steps in order; every step that started gets its cleanup."""
+def run_pipeline(
+    steps: Sequence[AnalysisStep], ctx: StepContext, *, overlap: bool = False
+) -> ReportDraft:
+    """Run the steps in order; every step that started gets its cleanup.
+
+    With `overlap`, after each step the later steps are offered to `begin` in the background
+    (the visual cues beside the transcription: a 2-core box has one core idle otherwise);
+    their results are still taken in the configured order.
+    """
     draft = ReportDraft()
     started: list[AnalysisStep] = []
+    early: set[int] = set()
     try:
         for position, step in enumerate(steps):
             if not step.able_to_run(ctx):
                 draft.steps_skipped.append(step.name)
                 continue
             ctx.report_progress(position / len(steps), step.name)
-            started.append(step)
+            if position not in early:
+                started.append(step)
             began = time.monotonic()
             draft = step.run(ctx, draft)
-            draft.step_seconds[step.name] = round(time.monotonic() - began, 3)
+            # A step that ran in the background records its own time (longer than the wait).
+            draft.step_seconds.setdefault(step.name, round(time.monotonic() - began, 3))
             draft.steps_run.append(step.name)
+            if overlap:
+                for later, waiting in enumerate(steps[position + 1 :], start=position + 1):
+                    if later not in early and waiting.begin(ctx, draft):
+                        early.add(later)
+                        started.append(waiting)
     finally:
         for step in reversed(started):
             step.cleanup(ctx)

@@ -111,15 +111,20 @@ def speech_backend_for(config: ApplianceConfig, language: str) -> SpeechBackend:
 def vision_backend(config: ApplianceConfig) -> VisionBackend:
     """The configured vision backend, built once per process."""
     inf = config.inference
-    key = (inf.vision, inf.vision_pack, inf.vision_device, tuple(str(p) for p in pack_dirs(config)))
+    threads = inf.vision_threads or inf.cpu_threads
+    key = (
+        inf.vision,
+        inf.vision_pack,
+        inf.vision_device,
+        tuple(str(p) for p in pack_dirs(config)),
+        threads,
+    )
     with _lock:
         found = _vision.get(key)
     if found is not None:
         return found
     pack = load_pack(config, inf.vision_pack, allowed_uses={"face"})
-    backend = vision_backend_class(inf.vision)(
-        pack, device=inf.vision_device, cpu_threads=inf.cpu_threads
-    )
+    backend = vision_backend_class(inf.vision)(pack, device=inf.vision_device, cpu_threads=threads)
     with _lock:
         return _vision.setdefault(key, backend)
 

@@ -404,7 +404,9 @@ class Worker:
         )
         heartbeat.start()
         try:
-            draft = run_pipeline(build_pipeline(self.pipeline_names), ctx)
+            draft = run_pipeline(
+                build_pipeline(self.pipeline_names), ctx, overlap=self.config.worker.overlap_steps
+            )
         except StepFailure as exc:
             return self._finish_failure(
                 claim, exc.code, exc.message, exc.retryable, subject, interview.id

@@ -146,6 +146,11 @@ class WorkerConfig(_Section):
         description="Run the second (interactive) worker process under `serve`; when off, "
         "one worker runs every kind of job.",
     )
+    overlap_steps: bool = Field(
+        True,
+        description="Analyse the video's frames (visual cues) beside the transcription instead "
+        "of after it, so both cores work; results are still taken in the pipeline's order.",
+    )
     pipeline: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PIPELINE),
         min_length=1,
@@ -294,6 +299,14 @@ class InferenceConfig(_Section):
     )
     cpu_threads: int = Field(
         0, ge=0, le=64, description="Threads for CPU inference; 0 lets the engine decide."
+    )
+    vision_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads for the vision models; 0 follows `cpu_threads`. (With the visual "
+        "cues beside the transcription, one vision thread was slower than the default on 2 "
+        "cores: the engines' own thread pools share the cores well.)",
     )
     vision: str = Field(
         "openvino", description="Vision backend: `openvino`, `opencv` or `module:Class`."

@@ -12,7 +12,9 @@ the camera, smiles, other people in frame), never an emotion label.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from appliance.analysis.pipeline import AnalysisStep, ReportDraft, StepContext, register_step
@@ -102,17 +104,58 @@ def analyse_video(
     *,
     duration_s: float | None,
     progress_name: str,
+    report: Callable[[float, str], None] | None = None,
 ) -> list[FrameCues]:
-    """Stream the recording's frames through the backend, reporting progress as it goes."""
+    """Stream the recording's frames through the backend, reporting progress as it goes
+    (to `report`, else to the job's progress)."""
     cues: list[FrameCues] = []
     start, width = progress_span(ctx, progress_name)
+    report = report or ctx.report_progress
     with ctx.open_media() as media:
         for chunk in _chunks(sample_frames(media, sampling), CHUNK):
             cues.extend(backend.analyse_many(chunk))
             if duration_s:  # after every chunk: 16 s of video at 2 fps
                 done = min(1.0, cues[-1].t / duration_s)
-                ctx.report_progress(start + width * done, progress_name)
+                report(start + width * done, progress_name)
     return cues
+
+
+class _Cancelled(Exception):
+    """The job ended before the background analysis did."""
+
+
+class _Background(threading.Thread):
+    """The frames analysed beside the steps before (the transcription); the result or the
+    exception is kept for the step's `run`, which waits for it."""
+
+    def __init__(self, work: Callable[[Callable[[float, str], None]], list[FrameCues]]) -> None:
+        super().__init__(name="visual-cues", daemon=True)
+        self._work = work
+        self.cancel = threading.Event()
+        self.cues: list[FrameCues] | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        began = time.monotonic()
+        try:
+            # No progress from here: the job's progress belongs to the step in front.
+            self.cues = self._work(self._check)
+        except BaseException as exc:  # handed to the waiting step as if it ran there
+            self.error = exc
+        finally:
+            self.seconds = time.monotonic() - began
+
+    def _check(self, _fraction: float, _step: str) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
+
+    def result(self) -> list[FrameCues]:
+        """Wait for the analysis; its exception is raised here."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.cues or []
 
 
 def answer_windows(ctx: StepContext, draft: ReportDraft) -> list[tuple[str, float, float]]:
@@ -144,6 +187,56 @@ class VisualCuesStep(AnalysisStep):
 
     name = SECTION
 
+    def __init__(self) -> None:
+        self._background: _Background | None = None
+
+    def begin(self, ctx: StepContext, draft: ReportDraft) -> bool:
+        """Start on the frames once the recording is probed and the policy gate has allowed
+        the cues (both decided here, on the job's own thread)."""
+        decided = ((draft.sections.get("policy") or {}).get("analyses") or {}).get(
+            PolicyAction.RUN_VISUAL_CUES.value
+        )
+        if not (isinstance(decided, dict) and decided.get("allowed")) or not has_video(draft):
+            return False
+        sampling = self._sampling(ctx)
+        duration = (draft.media_info or {}).get("duration_s")
+        try:
+            backend = vision_backend(ctx.config)
+        except Exception:  # a missing or broken pack: `run` tries again and notes why
+            return False
+
+        def work(report: Callable[[float, str], None]) -> list[FrameCues]:
+            return analyse_video(
+                ctx, backend, sampling, duration_s=duration, progress_name=self.name, report=report
+            )
+
+        self._background = _Background(work)
+        self._background.start()
+        return True
+
+    def cleanup(self, ctx: StepContext) -> None:
+        """Stop a background analysis the job no longer waits for (it reads the scratch)."""
+        if self._background is not None:
+            self._background.cancel.set()
+            self._background.join()
+            self._background = None
+
+    @staticmethod
+    def _sampling(ctx: StepContext) -> FrameSampling:
+        return FrameSampling(fps=ctx.config.inference.frame_rate, max_width=MAX_FRAME_WIDTH)
+
+    def _cues(
+        self, ctx: StepContext, draft: ReportDraft, sampling: FrameSampling
+    ) -> list[FrameCues]:
+        duration = (draft.media_info or {}).get("duration_s")
+        if self._background is not None:
+            background = self._background
+            cues = background.result()
+            draft.step_seconds[self.name] = round(background.seconds, 3)
+            return cues
+        backend = vision_backend(ctx.config)
+        return analyse_video(ctx, backend, sampling, duration_s=duration, progress_name=self.name)
+
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
         """Analyse sampled frames where policy and consent allow; never lose the draft."""
         allowed, reason, obligations = policy_answer(ctx, draft, PolicyAction.RUN_VISUAL_CUES)
@@ -151,13 +244,11 @@ class VisualCuesStep(AnalysisStep):
             return skip(draft, self.name, f"not allowed by policy or consent ({reason})")
         if has_video(draft) is False:
             return skip(draft, self.name, "the recording has no video")
-        sampling = FrameSampling(fps=ctx.config.inference.frame_rate, max_width=MAX_FRAME_WIDTH)
+        sampling = self._sampling(ctx)
         duration = (draft.media_info or {}).get("duration_s")
         try:
             backend = vision_backend(ctx.config)
-            cues = analyse_video(
-                ctx, backend, sampling, duration_s=duration, progress_name=self.name
-            )
+            cues = self._cues(ctx, draft, sampling)
         except LostClaimError:
             raise
         except NoMediaStreamsError:
