@@ -153,6 +153,9 @@ def dev_figures(
     """The dev-split figures the thresholds were read from."""
 
     def pct(values: list[float]) -> dict[str, float]:
+        if not values:  # a comparison set (`--labels`) may lack a kind of face
+            return {"n": 0}
+
         def q(share: float) -> float:
             return sorted(values)[min(len(values) - 1, int(share * len(values)))]
 
@@ -174,7 +177,12 @@ def dev_figures(
         fp = sum(v < limit for v in open_)
         precision = tp / (tp + fp) if tp + fp else 0.0
         sweep.append(
-            {"below": limit, "precision": round(precision, 3), "recall": round(tp / len(shut), 3)}
+            {
+                "below": limit,
+                "precision": round(precision, 3),
+                # A comparison set (`--labels`) may have no shut eyes at all.
+                "recall": round(tp / len(shut), 3) if shut else 0.0,
+            }
         )
     # Gaze around the raw (un-biased) angles: the bias is added back to show what it was read from.
     at_yaw = [
