@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from appliance.accounts.auth import principal_of
-from appliance.hiring.capacity import DEFAULT_SECONDS_PER_ANSWER, backlog, seconds_per_answer
 from appliance.hiring.links import LinkNotOpenYetError, check_link, issue_link
 from appliance.platform.clock import from_stamp, now_stamp, to_stamp, utcnow
 from appliance.room.consent import ConsentAnswers
 from appliance.room.service import close_room, room_of
 from appliance.room.takes import keep_take
+from appliance.scheduling.capacity import DEFAULT_SECONDS_PER_ANSWER, backlog, seconds_per_answer
 from appliance.store import Store
 from tests.conftest import Appliance, csrf_token_from, login, make_appliance
 from tests.support.room_fixtures import room_setup

@@ -3,25 +3,36 @@ cancelling, concurrent picks, the database's own guard, the next round after "ad
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from appliance.accounts.auth import principal_of
+from appliance.hiring.links import LinkNotOpenYetError, check_link
 from appliance.hiring.review import record_decision
 from appliance.jobs.worker import Worker
+from appliance.platform.clock import from_stamp, utcnow
 from appliance.platform.errors import NotFoundError
 from appliance.scheduling import service
+from appliance.scheduling.capacity import backlog
 from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
 from appliance.scheduling.next_round import JOB_KIND
+from appliance.scheduling.render import render_time
 from appliance.security.permissions import PermissionDeniedError
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
 from appliance.store.db import IntegrityError
 from appliance.store.scheduling import SchedulingRequest
 from tests.conftest import Appliance, make_user
-from tests.support.scheduling_world import EVERY_DAY, candidate_request, make_world, token_of
+from tests.support.scheduling_world import (
+    EVERY_DAY,
+    candidate_request,
+    make_world,
+    over_capacity,
+    token_of,
+)
 
 # --- tests -------------------------------------------------------------------------------------
 
@@ -315,3 +326,75 @@ def test_advance_opens_the_next_round_and_notifies(appliance: Appliance, store: 
     )
     assert again["opened"] is False
     assert len(store.interviews.for_candidate(interview.candidate_id)) == 2
+
+
+def test_over_capacity_a_booked_room_opens_later(appliance: Appliance, store: Store) -> None:
+    """Admission control holds for the room link of a booking too: booked before the backlog is
+    expected back within capacity, the room opens only then (the booking is never refused, and
+    the candidate is told); booked after, it opens in time."""
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world, phone="+15550100")
+    appliance.config.scheduling.sms_gateway_url = "http://127.0.0.1:9/sms"
+    expected_opening = over_capacity(store, appliance.config)  # about 9 hours from now
+    early = service.find_slots(store, appliance.config, request, limit=1)[0]
+    assert early.start < expected_opening - timedelta(hours=1)
+
+    booking = service.candidate_book(store, appliance.config, request, early.start)
+    assert booking.status == "booked"
+    link = store.links.for_interview(request.interview_id)[0]
+    assert link.opens_at is not None
+    opens = from_stamp(link.opens_at)
+    assert opens == pytest.approx(expected_opening, abs=timedelta(minutes=1))
+    # The link keeps the interview's length and a day's grace after its late opening.
+    assert from_stamp(link.expires_at) - opens == timedelta(hours=1, days=1)
+    mails = {
+        m.purpose: m.payload
+        for m in store.outbox.all()
+        if m.channel == "email" and m.user_id is None and m.purpose != "schedule_invite"
+    }
+    room = re.search(r"/room/(\S+)", mails["invitation"]["text"])
+    assert room is not None
+    with pytest.raises(LinkNotOpenYetError):  # a candidate who comes early is told when
+        check_link(store, room.group(1))
+    audit = store.audit.entries(action="scheduling.booked")[-1]
+    assert audit.details["room_opens_at"] == link.opens_at
+    # The candidate reads when, in their zone: in the invitation, its SMS and the reminder.
+    said = render_time(opens, "Asia/Kolkata")
+    assert f"the interview room opens only at {said}" in mails["invitation"]["text"]
+    assert f"opens only at {said}" in mails["reminder"]["text"]
+    sms = [m.payload["text"] for m in store.outbox.all() if m.channel == "sms"]
+    assert any(f"The interview room opens at {said}." in text for text in sms)
+
+    # Moved to a time after the backlog is expected back within capacity: in time, no note.
+    later = next(
+        s
+        for s in service.find_slots(store, appliance.config, request, limit=None)
+        if s.start >= expected_opening + timedelta(hours=1)
+    )
+    moved = service.hr_book(store, appliance.config, world.hr, request.id, later.start)
+    newest = store.links.for_interview(request.interview_id)[0]
+    assert newest.id != link.id and newest.opens_at is None
+    assert from_stamp(newest.expires_at) == moved.end + timedelta(days=1)
+    invitation = next(
+        m for m in store.outbox.all() if m.message_key == f"booking:{moved.uid}:1:candidate:email"
+    )
+    assert "opens only at" not in invitation.payload["text"]
+    assert "room_opens_at" not in store.audit.entries(action="scheduling.rescheduled")[-1].details
+
+
+def test_the_rule_for_a_booked_time(appliance: Appliance, store: Store) -> None:
+    """One rule: the room of a booking opens when an HR link issued now would, unless the booked
+    time is later; the interview being booked does not wait for its own earlier link."""
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world)
+    now = utcnow()
+    over_capacity(store, appliance.config)
+    found = backlog(store, appliance.config)
+    opening = found.opens_at(now)
+    assert opening is not None
+    assert found.opens_at(now, booked=opening - timedelta(hours=2)) == opening
+    assert found.opens_at(now, booked=opening + timedelta(minutes=1)) is None
+    slot = service.find_slots(store, appliance.config, request, limit=1)[0]
+    service.candidate_book(store, appliance.config, request, slot.start)
+    assert backlog(store, appliance.config).expected == 5  # its room link is out
+    assert backlog(store, appliance.config, excluding=request.interview_id).expected == 0

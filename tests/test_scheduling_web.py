@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from appliance.notify.outbox import deliver_due
+from appliance.platform.clock import from_stamp, to_stamp
+from appliance.scheduling import service
+from appliance.scheduling.render import render_time
 from appliance.scheduling.zones import tzdata_version
 from tests.conftest import csrf_token_from, login, make_user
 from tests.support.scheduling_world import (
@@ -16,6 +20,7 @@ from tests.support.scheduling_world import (
     availability_fields,
     candidate_request,
     make_world,
+    over_capacity,
     token_of,
 )
 
@@ -380,3 +385,63 @@ def test_the_request_page_speaks_the_readers_language(web, appliance) -> None:  
     assert 'id="slot-calendar"' in html and "星期" in html
     for english in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
         assert f"{english} " not in html.split('id="slot-calendar"', 1)[1]
+
+
+def _notice(html: str, element_id: str) -> str:
+    """The text of the paragraph with that id."""
+    return html.split(f'id="{element_id}"', 1)[1].split("</p>", 1)[0]
+
+
+def test_a_booked_request_shows_its_booking_and_when_its_room_opens(web, appliance) -> None:  # type: ignore[no-untyped-def]
+    """Booked, the request page shows the booking (both zones) and no slots to book again,
+    unless HR moves it; over capacity, HR and the candidate read when the room opens."""
+    app, store = web
+    world = make_world(store, appliance.config)
+    request, url = candidate_request(world)
+    expected_opening = over_capacity(store, appliance.config)
+    hr = store.users.by_username("hr.sched")
+    assert hr is not None
+    viewer = hr.timezone or "UTC"
+    client = app.test_client()
+    login(client, "hr.sched")
+    page = client.get(f"/scheduling/requests/{request.id}").get_data(as_text=True)
+    assert 'id="slot-calendar"' in page
+    # Told before booking: a time before the backlog is back within capacity opens late.
+    late = _notice(page, "late-rooms")
+    assert any(
+        render_time(expected_opening + timedelta(minutes=m), viewer) in late for m in (-1, 0, 1)
+    )
+    early = service.find_slots(store, appliance.config, request, limit=1)[0]
+    booked = client.post(
+        f"/scheduling/requests/{request.id}/book",
+        data={"csrf_token": csrf_token_from(page), "start": to_stamp(early.start)},
+        follow_redirects=True,
+    )
+    html = booked.get_data(as_text=True)
+    assert booked.status_code == 200 and 'id="booked-time"' in html
+    assert render_time(early.start, "Asia/Kolkata") in _notice(html, "booked-time")
+    assert render_time(early.start, viewer) in _notice(html, "booked-time")
+    assert 'id="slot-calendar"' not in html and 'name="start"' not in html
+    assert 'id="late-rooms"' not in html and 'id="move-booking"' in html
+    link = store.links.for_interview(request.interview_id)[0]
+    assert link.opens_at is not None
+    opens = from_stamp(link.opens_at)
+    told = _notice(html, "room-opens-later")
+    assert render_time(opens, "Asia/Kolkata") in told and render_time(opens, viewer) in told
+    # HR may still move it: the slots come back on asking.
+    moving = client.get(f"/scheduling/requests/{request.id}?move=1").get_data(as_text=True)
+    assert 'id="slot-calendar"' in moving and 'id="booked-time"' in moving
+    assert 'id="move-booking"' not in moving
+
+    candidate = app.test_client().get(f"/schedule/{token_of(url)}").get_data(as_text=True)
+    assert 'id="booked-time"' in candidate
+    assert render_time(opens, "Asia/Kolkata") in _notice(candidate, "room-opens-later")
+
+    # Cancelled, the request offers its slots again.
+    cancelled = client.post(
+        f"/scheduling/requests/{request.id}/cancel",
+        data={"csrf_token": csrf_token_from(html)},
+        follow_redirects=True,
+    )
+    html = cancelled.get_data(as_text=True)
+    assert 'id="slot-calendar"' in html and 'id="booked-time"' not in html

@@ -19,9 +19,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from appliance.hiring.capacity import backlog
 from appliance.platform.clock import to_stamp, utcnow
 from appliance.platform.config import ApplianceConfig
+from appliance.scheduling.capacity import backlog
 from appliance.store import Store
 from firmware.health import check_health
 

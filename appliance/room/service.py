@@ -221,7 +221,7 @@ def analysis_refusal(store: Store, interview_id: int, *, actor: str) -> str | No
 
 
 # A candidate's recorded answers are never turned away at the end of their effort: admission
-# control acts when links are issued (appliance.hiring.capacity), not when a room closes.
+# control acts when links are issued (appliance.scheduling.capacity), not when a room closes.
 NEVER_FULL = 2**62
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from appliance.platform.clock import to_stamp
+from appliance.platform.clock import from_stamp, to_stamp
 from appliance.platform.errors import ApplianceError
 from appliance.security.signed_links import (
     ROOM_LINKS,
@@ -15,7 +15,7 @@ from appliance.security.signed_links import (
     new_nonce,
 )
 from appliance.store import Store
-from appliance.store.scheduling import SchedulingLink, SchedulingRequest
+from appliance.store.scheduling import Booking, SchedulingLink, SchedulingRequest
 
 
 class InvalidSchedulingLinkError(ApplianceError):
@@ -54,14 +54,31 @@ def issue_scheduling_link(
 
 
 def issue_room_token(
-    store: Store, signers: Signers, interview_id: int, *, created_by: int, expires: datetime
+    store: Store,
+    signers: Signers,
+    interview_id: int,
+    *,
+    created_by: int,
+    expires: datetime,
+    opens_at: str | None = None,
 ) -> str:
     """A candidate room link token (appliance.hiring.links' format and table), for the
-    invitation; inside the caller's transaction."""
+    invitation, opening at `opens_at` (admission control) or at once; inside the caller's
+    transaction."""
     nonce = new_nonce()
     stamp = to_stamp(expires)
-    store.links.create(interview_id, nonce, stamp, created_by)
+    store.links.create(interview_id, nonce, stamp, created_by, opens_at)
     return signers.room.sign(interview_id, nonce, stamp)
+
+
+def booked_room_opens_at(store: Store, interview_id: int, booking: Booking) -> datetime | None:
+    """When the room link sent with a live booking opens, where admission control put it after
+    the booked time (None: it opens in time)."""
+    # The booking's link is the first issued for the interview since the booking was last made.
+    for link in reversed(store.links.for_interview(interview_id)):
+        if link.created_at >= booking.updated_at:
+            return from_stamp(link.opens_at) if link.opens_at is not None else None
+    return None
 
 
 def verify_scheduling_link(store: Store, token: str) -> tuple[SchedulingRequest, SchedulingLink]:

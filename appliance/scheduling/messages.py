@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from appliance.notify.outbox import enqueue
 from appliance.notify.templates import language_of, prepare_text, render
-from appliance.platform.clock import to_stamp, utcnow
+from appliance.platform.clock import from_stamp, to_stamp, utcnow
 from appliance.platform.config import ApplianceConfig, SchedulingConfig
+from appliance.scheduling.capacity import room_opening
 from appliance.scheduling.ics import Invitation, build_invitation
 from appliance.scheduling.links import Signers, issue_room_token, issue_scheduling_link
 from appliance.scheduling.render import render_time
@@ -185,28 +186,52 @@ class _Invite:
         ).decode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Links:
+    """The links of a (not cancelled) booking: its room, when that room opens if admission
+    control put it after the booked time (None: in time), and the manage-booking page."""
+
+    room: str
+    opens_at: str | None
+    manage: str
+
+
 def _booking_links(
     store: Store,
+    config: ApplianceConfig,
     signers: Signers,
     request: SchedulingRequest,
     booking: Booking,
-    base: str,
     *,
     created_by: int,
-) -> tuple[str, str]:
-    """The room URL and the manage-booking URL of a (not cancelled) booking."""
+) -> _Links:
+    """Issue the room link (opening as admission control says) and the manage-booking link."""
+    base = config.scheduling.public_base_url.rstrip("/")
+    opens_at = room_opening(store, config, interview_id=request.interview_id, booked=booking.start)
+    # A room that opens late keeps the whole interview's length, and a day's grace, after it.
+    ends = booking.end if opens_at is None else from_stamp(opens_at) + (booking.end - booking.start)
     room_token = issue_room_token(
         store,
         signers,
         request.interview_id,
         created_by=created_by,
-        expires=booking.end + timedelta(days=1),
+        expires=ends + timedelta(days=1),
+        opens_at=opens_at,
     )
-    room = f"{base}/room/{room_token}"
     manage = f"{base}/schedule/" + issue_scheduling_link(
         store, signers, request.id, created_by=created_by, expires=booking.end
     )
-    return room, manage
+    return _Links(f"{base}/room/{room_token}", opens_at, manage)
+
+
+def _opening_note(opens_at: str | None, timezone: str, language: str) -> tuple[str, str]:
+    """(a short line for SMS, a paragraph for mail) saying when a late room opens; empty when
+    it opens in time."""
+    if opens_at is None:
+        return "", ""
+    opens = render_time(from_stamp(opens_at), timezone, language)
+    line, paragraph = render("room_opens_later", language, {"opens": opens})
+    return line, paragraph.strip()
 
 
 def _attendees(who: Parties, staff: list[User]) -> tuple[tuple[str, str], ...]:
@@ -224,14 +249,15 @@ def _queue_candidate_booking(
     request: SchedulingRequest,
     purpose: str,
     *,
-    room: str,
-    manage: str,
+    links: _Links | None,
     notice: str,
 ) -> None:
     """The candidate's e-mail (with the invitation) and SMS about a booking event."""
     settings, who, booking = sender.settings, invite.who, invite.booking
     zone_name, lang = request.candidate_timezone, who.language
     cutoff_at = booking.start - timedelta(hours=settings.reschedule_cutoff_hours)
+    room = links.room if links else ""
+    line, paragraph = _opening_note(links.opens_at if links else None, zone_name, lang)
     subject, body = render(
         purpose,
         lang,
@@ -241,9 +267,10 @@ def _queue_candidate_booking(
             "when": render_time(booking.start, zone_name, lang),
             "until": render_time(booking.end, zone_name, lang),
             "room": room,
+            "opening": f"\n{paragraph}" if paragraph else "",
             "prepare": prepare_text(who.role_family, lang),
             "cutoff": render_time(cutoff_at, zone_name, lang),
-            "link": manage,
+            "link": links.manage if links else "",
             "notice": notice,
         },
     )
@@ -258,7 +285,7 @@ def _queue_candidate_booking(
         }
         sender.send("candidate:email", "email", purpose, None, payload)
     if who.candidate_phone and settings.sms_gateway_url:
-        sms = {"to": who.candidate_phone, "text": subject}
+        sms = {"to": who.candidate_phone, "text": f"{subject}\n{line}" if line else subject}
         sender.send("candidate:sms", "sms", purpose, None, sms)
 
 
@@ -303,16 +330,17 @@ def booking_messages(
     event: Event,
     *,
     created_by: int,
-) -> None:
-    """Queue invitations (or cancellations) and reminders for a booking event."""
+) -> str | None:
+    """Queue invitations (or cancellations) and reminders for a booking event; returns when
+    the booking's room opens where admission control put that after the booked time."""
     settings = config.scheduling
     who = parties(store, request)
     base = settings.public_base_url.rstrip("/")
     notice = notice_text(store, who.region, who.language)
     method: Literal["REQUEST", "CANCEL"] = "CANCEL" if event == "cancelled" else "REQUEST"
-    room = manage = ""
+    links = None
     if event != "cancelled":
-        room, manage = _booking_links(store, signers, request, booking, base, created_by=created_by)
+        links = _booking_links(store, config, signers, request, booking, created_by=created_by)
     staff = [store.users.get(user_id) for user_id in booking.attendees]
     invite = _Invite(config, booking, who, method, _attendees(who, staff))
     sender = _Sender(
@@ -322,25 +350,31 @@ def booking_messages(
         who.candidate_id,
         request.interview_id,
     )
-    _queue_candidate_booking(
-        sender, invite, request, _PURPOSES[event], room=room, manage=manage, notice=notice
-    )
+    _queue_candidate_booking(sender, invite, request, _PURPOSES[event], links=links, notice=notice)
     profile_url = f"{base}/candidates/{who.candidate_id}"
     staff_purpose = "staff_cancelled" if event == "cancelled" else "staff_booked"
     for user in staff:
         _queue_staff_booking(sender, invite, user, staff_purpose, profile_url)
     # Reminders of the old time are void; new ones follow the new time.
     store.outbox.cancel_pending(f"reminder:{booking.uid}:")
-    if event != "cancelled":
-        queue_reminders(store, config, request, booking, who, room)
+    if links is None:
+        return None
+    queue_reminders(store, config, request, booking, who, links.room, opens_at=links.opens_at)
+    return links.opens_at
 
 
 def _queue_candidate_reminders(
-    sender: _Sender, request: SchedulingRequest, booking: Booking, who: Parties, room: str
+    sender: _Sender,
+    request: SchedulingRequest,
+    booking: Booking,
+    who: Parties,
+    room: str,
+    opens_at: str | None,
 ) -> int:
     """The candidate's reminder by e-mail and SMS; returns how many were queued."""
     settings = sender.settings
     zone_name, lang = request.candidate_timezone, who.language
+    line, paragraph = _opening_note(opens_at, zone_name, lang)
     subject, body = render(
         "reminder",
         lang,
@@ -349,6 +383,7 @@ def _queue_candidate_reminders(
             "position": who.position,
             "when": render_time(booking.start, zone_name, lang),
             "room": room,
+            "opening": f"\n{paragraph}" if paragraph else "",
             "prepare": prepare_text(who.role_family, lang),
         },
     )
@@ -366,7 +401,8 @@ def _queue_candidate_reminders(
         sender.send("candidate:email", "email", "reminder", None, payload)
         queued += 1
     if who.candidate_phone and settings.sms_gateway_url:
-        sms = {"to": who.candidate_phone, "text": subject, **expiry}
+        text = f"{subject}\n{line}" if line else subject
+        sms = {"to": who.candidate_phone, "text": text, **expiry}
         sender.send("candidate:sms", "sms", "reminder", None, sms)
         queued += 1
     return queued
@@ -410,8 +446,11 @@ def queue_reminders(
     booking: Booking,
     who: Parties,
     room: str,
+    *,
+    opens_at: str | None = None,
 ) -> int:
-    """Reminders at the configured offsets before the interview (future ones only)."""
+    """Reminders at the configured offsets before the interview (future ones only); a room
+    that opens after the booked time (`opens_at`) is said so."""
     settings = config.scheduling
     now = utcnow()
     queued = 0
@@ -427,7 +466,7 @@ def queue_reminders(
             request.interview_id,
             not_before=to_stamp(at),
         )
-        queued += _queue_candidate_reminders(sender, request, booking, who, room)
+        queued += _queue_candidate_reminders(sender, request, booking, who, room, opens_at)
         for user_id in booking.attendees:
             _queue_staff_reminder(sender, booking, who, user_id)
             queued += 1

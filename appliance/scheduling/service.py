@@ -484,18 +484,24 @@ def book(
                 booked_by=actor,
             )
             event: Event = "rescheduled" if live else "booked"
-            booking_messages(store, config, signers, request, booking, event, created_by=created_by)
+            # Never refused for a busy box: admission control may only open the room later.
+            opens_at = booking_messages(
+                store, config, signers, request, booking, event, created_by=created_by
+            )
             interview = store.interviews.get(request.interview_id)
             store.scheduling.set_interview_time(interview.id, booking.starts_at)
+            details: dict[str, Any] = {
+                "request": request.id,
+                "booking": booking.id,
+                "sequence": booking.sequence,
+            }
+            if opens_at is not None:
+                details["room_opens_at"] = opens_at
             store.audit.append(
                 actor,
                 f"scheduling.{event}",
                 subject=store.candidates.get(interview.candidate_id).pseudonym,
-                details={
-                    "request": request.id,
-                    "booking": booking.id,
-                    "sequence": booking.sequence,
-                },
+                details=details,
             )
     except IntegrityError as exc:
         if "double booking" not in str(exc):

@@ -4,8 +4,10 @@ interview type, a requisition; and a candidate's open scheduling request with it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from appliance.accounts.auth import principal_of
+from appliance.platform.clock import utcnow
 from appliance.platform.config import ApplianceConfig
 from appliance.scheduling import service
 from appliance.security.permissions import Principal
@@ -29,10 +31,10 @@ def availability_fields(
         for place, (start, end) in enumerate(windows):
             fields[f"hours-{day}-{place}-start"] = start
             fields[f"hours-{day}-{place}-end"] = end
-    for place, (weekday, start, end) in enumerate(focus or []):
+    for place, (weekday, begins, ends) in enumerate(focus or []):
         fields[f"focus-{place}-day"] = str(weekday)
-        fields[f"focus-{place}-start"] = str(start)
-        fields[f"focus-{place}-end"] = str(end)
+        fields[f"focus-{place}-start"] = str(begins)
+        fields[f"focus-{place}-end"] = str(ends)
     return fields
 
 
@@ -126,3 +128,15 @@ def candidate_request(
 def token_of(url: str) -> str:
     """The token at the end of a scheduling link."""
     return url.rsplit("/", 1)[1]
+
+
+def over_capacity(store: Store, config: ApplianceConfig) -> datetime:
+    """Put the box over its analysis capacity: 1 hour of capacity, 400 analyses waiting at the
+    default pace (90 s each, 10 hours), slots from 2 hours ahead. Returns when the backlog is
+    expected back within capacity (in 9 hours), the time before which a booked room opens late."""
+    config.worker.capacity_hours = 1.0
+    config.scheduling.min_notice_hours = 2
+    with store.transaction():
+        for _ in range(400):
+            store.jobs.enqueue("analyse", max_open=10**9, max_attempts=1)
+    return utcnow() + timedelta(hours=9)

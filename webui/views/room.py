@@ -29,7 +29,6 @@ from flask_wtf.csrf import generate_csrf
 
 from appliance.compliance.consents import ConsentError
 from appliance.compliance.self_id import NOT_COLLECTED, SelfIdError
-from appliance.hiring.capacity import Backlog, backlog, opening_stamp
 from appliance.hiring.links import (
     InvalidLinkError,
     LinkNotOpenYetError,
@@ -75,6 +74,7 @@ from appliance.room.takes import (
     submit_take,
     take_of,
 )
+from appliance.scheduling.capacity import Backlog, backlog, opening_stamp
 from appliance.security.permissions import Action
 from appliance.store.links import CandidateLink
 from webui.api.errors import json_error

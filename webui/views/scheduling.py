@@ -17,15 +17,20 @@ from appliance.platform.clock import from_stamp, to_stamp, utcnow
 from appliance.platform.errors import ApplianceError, ConfigError, NotFoundError
 from appliance.platform.jsonlimits import MAX_DEPTH
 from appliance.scheduling import service
+from appliance.scheduling.capacity import backlog
 from appliance.scheduling.ics import CalendarImportError, SkippedEvent
-from appliance.scheduling.links import InvalidSchedulingLinkError, verify_scheduling_link
+from appliance.scheduling.links import (
+    InvalidSchedulingLinkError,
+    booked_room_opens_at,
+    verify_scheduling_link,
+)
 from appliance.scheduling.model import Slot
 from appliance.scheduling.pickers import schedulable_interviews
 from appliance.scheduling.render import render_time
 from appliance.scheduling.zones import ZoneError, tzdata_version, zone, zone_names
 from appliance.security.permissions import Action
 from appliance.store.people import User
-from appliance.store.scheduling import SchedulingRequest
+from appliance.store.scheduling import Booking, SchedulingRequest
 from webui.availability_form import (
     MAX_FOCUS,
     MAX_RANGES,
@@ -216,17 +221,34 @@ def _visible_request(request_id: int) -> SchedulingRequest:
     return app_store().scheduling.get_request_visible(request_id, visibility())
 
 
+def _live_booking(found: SchedulingRequest) -> Booking | None:
+    """The request's booking while it stands (not cancelled)."""
+    booking = app_store().scheduling.booking_for(found.id)
+    return booking if booking is not None and booking.status == "booked" else None
+
+
+def _late_rooms_until(found: SchedulingRequest) -> datetime | None:
+    """While the analysis queue is over capacity: the time before which a booked interview's
+    room would open only then (admission control's own rule); None when any time opens in time."""
+    return backlog(app_store(), app_config(), excluding=found.interview_id).opens_at()
+
+
 @bp.get("/scheduling/requests/<int:request_id>")
 @requires(Action.MANAGE_SCHEDULING)
 def detail(request_id: int) -> ResponseReturnValue:
-    """A request: its booking, the best slots (candidate's and viewer's zones), alternatives."""
+    """A request: its booking (and when its room opens, if late), or the best slots
+    (candidate's and viewer's zones) and alternatives while there is none or HR moves it."""
     store, config = app_store(), app_config()
     scheduling_request = _visible_request(request_id)
+    booking = _live_booking(scheduling_request)
+    moving = booking is not None and request.args.get("move") == "1"
+    offer = booking is None or moving
     message = ""
     slots = []
     try:
-        slots = service.find_slots(store, config, scheduling_request, limit=20)
-        wanted = request.args.get("want", "").strip()
+        # A booked request offers no slots to book again, unless HR asks to move it.
+        slots = service.find_slots(store, config, scheduling_request, limit=20) if offer else []
+        wanted = request.args.get("want", "").strip() if offer else ""
         if wanted:
             asked = datetime.fromisoformat(wanted).replace(
                 tzinfo=zone(scheduling_request.candidate_timezone)
@@ -251,7 +273,15 @@ def detail(request_id: int) -> ResponseReturnValue:
         req=scheduling_request,
         interview=store.interviews.get(scheduling_request.interview_id),
         kind=store.scheduling.get_type(scheduling_request.type_id),
-        booking=store.scheduling.booking_for(scheduling_request.id),
+        booking=booking,
+        room_opens=(
+            booked_room_opens_at(store, scheduling_request.interview_id, booking)
+            if booking is not None
+            else None
+        ),
+        offer=offer,
+        moving=moving,
+        late_until=_late_rooms_until(scheduling_request) if offer else None,
         slots=slots,
         message=message,
         names=names,
@@ -556,7 +586,7 @@ def candidate_page(token: str) -> ResponseReturnValue:
     found = _candidate_request(token)
     interview = store.interviews.get(found.interview_id)
     language = "zh_CN" if interview.language.lower().startswith("zh") else "en"
-    booking = store.scheduling.booking_for(found.id)
+    booking = _live_booking(found)
     days: list[tuple[str, list[Slot]]] = []
     problem = ""
     try:
@@ -565,18 +595,22 @@ def candidate_page(token: str) -> ResponseReturnValue:
         )
     except FORM_ERRORS:
         problem = _("No times can be offered right now; we will contact you.")
-    live = booking is not None and booking.status == "booked"
-    may_change = (
-        live
-        and booking is not None
-        and utcnow() < booking.start - timedelta(hours=config.scheduling.reschedule_cutoff_hours)
+    may_change = booking is not None and utcnow() < booking.start - timedelta(
+        hours=config.scheduling.reschedule_cutoff_hours
     )
+    offer = booking is None or may_change
     return render_template(
         "scheduling/candidate.html",
         token=token,
         req=found,
         days=days,
-        booking=booking if live else None,
+        booking=booking,
+        room_opens=(
+            booked_room_opens_at(store, found.interview_id, booking)
+            if booking is not None
+            else None
+        ),
+        late_until=_late_rooms_until(found) if offer else None,
         may_change=may_change,
         problem=problem,
         zones=zone_names(),

@@ -5,6 +5,11 @@ The backlog is the analyses waiting or running plus the answers expected from in
 that are out and not yet finished, at the pace the box has shown lately. Above the configured
 capacity a new link is still issued, but opens later: the candidate is told when, instead of
 being turned away after recording. A recorded answer is never refused (`appliance.room`).
+
+The same rule holds for the room link sent with a booked interview: its room opens at the booked
+time unless the backlog expected by then is still above capacity; then it opens when the backlog
+is expected back under it, as an HR link issued now would. It lives here, below `hiring`, so that
+both scheduling and the hiring side (which imports scheduling) can apply it.
 """
 
 from __future__ import annotations
@@ -44,15 +49,23 @@ class Backlog:
         """Whether the backlog is above the capacity the box was given."""
         return self.hours > self.capacity_hours
 
-    def opens_at(self, now: datetime | None = None) -> datetime | None:
-        """When a link issued now opens (None: at once)."""
+    def opens_at(
+        self, now: datetime | None = None, *, booked: datetime | None = None
+    ) -> datetime | None:
+        """When a link issued now opens (None: at once); with `booked`, when the room of an
+        interview booked for then opens (None: at the booked time, the backlog expected by
+        then being within capacity)."""
         if not self.over:
             return None
-        return (now or utcnow()) + timedelta(hours=self.hours - self.capacity_hours)
+        # The box works the backlog off hour for hour: back within capacity this much later.
+        opening = (now or utcnow()) + timedelta(hours=self.hours - self.capacity_hours)
+        if booked is not None and opening <= booked:
+            return None
+        return opening
 
-    def opens_stamp(self) -> str | None:
-        """`opens_at` as a store stamp (None: at once)."""
-        moment = self.opens_at()
+    def opens_stamp(self, *, booked: datetime | None = None) -> str | None:
+        """`opens_at` as a store stamp (None: at once, or at the booked time)."""
+        moment = self.opens_at(booked=booked)
         return None if moment is None else to_stamp(moment)
 
 
@@ -87,8 +100,10 @@ def answers_per_link(store: Store) -> float:
     return float(statistics.median(counts)) if counts else float(DEFAULT_ANSWERS_PER_LINK)
 
 
-def backlog(store: Store, config: ApplianceConfig) -> Backlog:
-    """The backlog now, against the capacity in the configuration."""
+def backlog(store: Store, config: ApplianceConfig, *, excluding: int | None = None) -> Backlog:
+    """The backlog now, against the capacity in the configuration; `excluding`: an interview
+    whose own links are not counted (the one a link is being issued for waits for no one's
+    answers but the others')."""
     waiting = int(
         store.conn.execute(
             "SELECT count(*) FROM jobs WHERE kind = ? AND state IN ('queued', 'running')",
@@ -101,9 +116,10 @@ def backlog(store: Store, config: ApplianceConfig) -> Backlog:
             "SELECT count(DISTINCT l.interview_id) FROM candidate_links l"
             " JOIN interviews i ON i.id = l.interview_id"
             " WHERE l.revoked_at IS NULL AND l.expires_at > ? AND i.status = 'planned'"
+            " AND l.interview_id IS NOT ?"
             " AND NOT EXISTS (SELECT 1 FROM room_sessions s"
             "  WHERE s.interview_id = l.interview_id AND s.closed_at IS NOT NULL)",
-            (now_stamp(),),
+            (now_stamp(), excluding),
         ).fetchone()[0]
     )
     pace, measured = seconds_per_answer(store)
@@ -116,10 +132,19 @@ def opening_stamp(store: Store, config: ApplianceConfig) -> str | None:
     return backlog(store, config).opens_stamp()
 
 
+def room_opening(
+    store: Store, config: ApplianceConfig, *, interview_id: int, booked: datetime
+) -> str | None:
+    """When the room link of an interview booked for `booked` opens, as a store stamp: None
+    (at the booked time) unless the backlog expected by then is above capacity."""
+    return backlog(store, config, excluding=interview_id).opens_stamp(booked=booked)
+
+
 __all__ = [
     "Backlog",
     "answers_per_link",
     "backlog",
     "opening_stamp",
+    "room_opening",
     "seconds_per_answer",
 ]
