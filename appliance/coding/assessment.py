@@ -99,9 +99,8 @@ def assess(
     say(0.05, "running the test cases")
     judged = judge(sandbox, language, code, task.tests, task.limits)
     say(0.3, "running the reference solution")
-    reference = judge(
-        sandbox, task.reference_language, task.reference_code, task.tests, task.limits
-    )
+    ref_language, ref_code = task.reference_for(language)  # its own language's, where given
+    reference = judge(sandbox, ref_language, ref_code, task.tests, task.limits)
     compiled = judged.compile is None or judged.compile.ok
     growth = (
         measure_growth(sandbox, task, language, code, lambda step: say(0.6, step))
@@ -136,7 +135,7 @@ def assess(
             "peak_memory_bytes": judged.max_memory_bytes,
         },
         "reference": {
-            "language": task.reference_language,
+            "language": ref_language,
             "verdict": reference.verdict.value,
             "passed": reference.visible_passed + reference.hidden_passed,
             "total": len(reference.cases),

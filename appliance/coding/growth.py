@@ -119,8 +119,9 @@ def measure_growth(
         return GrowthReport(available=False, reason=inputs)
     sizes = task.generator.sizes
     say("timing the reference")
+    ref_language, ref_code = task.reference_for(language)
     reference, expected = _measure(
-        sandbox, task.reference_language, task.reference_code, sizes, inputs, task.limits, None
+        sandbox, ref_language, ref_code, sizes, inputs, task.limits, None
     )
     if reference is None or reference.stopped_at is not None:
         return GrowthReport(available=False, reason="reference_failed", sizes=sizes)

@@ -1,6 +1,6 @@
 """A coding task as the round uses it: statement, starter code, languages, test cases, limits,
-a reference solution and an optional input generator; and its JSON form (the file's form too,
-docs/coding-tasks.md), which is what the store keeps per version."""
+reference solutions (one or one per language) and an optional input generator; and its JSON
+form (the file's form too, docs/coding-tasks.md), which is what the store keeps per version."""
 
 from __future__ import annotations
 
@@ -26,7 +26,12 @@ class Generator:
 
 @dataclass(frozen=True)
 class CodingTask:
-    """One coding task; `tests` holds visible and hidden cases with their expected outputs."""
+    """One coding task; `tests` holds visible and hidden cases with their expected outputs.
+
+    `reference_language`/`reference_code` is the main reference solution; `other_references`
+    holds solutions in further languages (language -> code). A submission is measured beside
+    the reference in its own language, else beside the main one.
+    """
 
     key: str
     title: Mapping[str, str]
@@ -38,6 +43,21 @@ class CodingTask:
     reference_code: str
     starter: Mapping[str, str] = field(default_factory=dict)
     generator: Generator | None = None
+    other_references: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def references(self) -> dict[str, str]:
+        """Every reference solution by language, the main one first."""
+        found = {self.reference_language: self.reference_code}
+        for language, code in self.other_references.items():
+            found.setdefault(language, code)
+        return found
+
+    def reference_for(self, language: str) -> tuple[str, str]:
+        """The reference a submission in `language` is compared with: (language, code)."""
+        if language != self.reference_language and language in self.other_references:
+            return language, self.other_references[language]
+        return self.reference_language, self.reference_code
 
     def title_in(self, language: str) -> str:
         """The title in `language` ("en" or "zh"), else in the other one."""
@@ -76,7 +96,12 @@ def task_to_json(task: CodingTask) -> dict[str, Any]:
             "memory_mb": task.limits.memory_bytes // MIB,
         },
         "starter": dict(task.starter),
-        "reference": {"language": task.reference_language, "code": task.reference_code},
+        # One reference keeps the original form (files of old versions read back the same).
+        "reference": (
+            [{"language": name, "code": code} for name, code in task.references.items()]
+            if len(task.references) > 1
+            else {"language": task.reference_language, "code": task.reference_code}
+        ),
         "tests": [
             {"name": test.name, "input": test.input, "output": test.expected, "hidden": test.hidden}
             for test in task.tests
@@ -95,6 +120,10 @@ def task_from_json(data: Mapping[str, Any]) -> CodingTask:
     """A task from its stored JSON form (checked when it was imported)."""
     limits = data.get("limits") or {}
     generator = data.get("generator")
+    reference = data["reference"]
+    # One mapping (every version stored before per-language references), or a list of them.
+    references = [reference] if isinstance(reference, Mapping) else list(reference)
+    main, others = references[0], references[1:]
     return CodingTask(
         key=str(data["key"]),
         title=dict(data.get("title") or {}),
@@ -114,8 +143,8 @@ def task_from_json(data: Mapping[str, Any]) -> CodingTask:
             wall_s=float(limits.get("wall_seconds", 5.0)),
             memory_bytes=int(limits.get("memory_mb", 256)) * MIB,
         ),
-        reference_language=str(data["reference"]["language"]),
-        reference_code=str(data["reference"]["code"]),
+        reference_language=str(main["language"]),
+        reference_code=str(main["code"]),
         starter=dict(data.get("starter") or {}),
         generator=(
             Generator(
@@ -126,4 +155,5 @@ def task_from_json(data: Mapping[str, Any]) -> CodingTask:
             if isinstance(generator, Mapping)
             else None
         ),
+        other_references={str(item["language"]): str(item["code"]) for item in others},
     )

@@ -1,7 +1,9 @@
 """Coding-task files (YAML or JSON): parsed, checked with line-precise errors, and written back.
 
 The schema is docs/coding-tasks.md (example: examples/coding-task.yaml). Nothing is imported
-unless the whole file is valid; every fault found is listed with its line and field.
+unless the whole file is valid; every fault found is listed with its line and field. A task
+made in a form is checked by the same rules (`check_task_data`: the file's fields as data,
+its faults named by field alone).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +25,7 @@ from appliance.coding.sandbox import MAX_SOURCE_BYTES
 from appliance.coding.task import SCHEMA, TEXT_LANGUAGES, CodingTask, Generator, task_to_json
 from appliance.platform import jsonlimits
 from appliance.platform.problems import Problem
+from appliance.platform.words import said
 from appliance.platform.yamllimits import yaml_shape_problem
 
 FORMATS = ("yaml", "json")
@@ -47,6 +52,14 @@ PROGRAM_FIELDS = frozenset({"language", "code"})
 GENERATOR_FIELDS = frozenset({"language", "code", "sizes"})
 
 
+@dataclass(frozen=True)
+class FieldProblem(Problem):
+    """A fault with the path of its field (`tests[1].output`, `limits.cpu_seconds`, or empty
+    for the whole task), so a form can show it beside the field it is about."""
+
+    field: str = ""
+
+
 class TaskFileError(ValueError):
     """The file cannot be imported; `problems` lists every fault found (up to a limit)."""
 
@@ -65,25 +78,29 @@ class _Checker:
     def add(self, node: yaml.Node | None, path: str, message: str) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
             return
-        where = f"line {_line(node)}" if node is not None else ""
+        # Nodes made from data (a form) have no line.
+        where = f"line {_line(node)}" if node is not None and node.start_mark else ""
         if path:
             where = f"{where}, field {path}" if where else f"field {path}"
-        self.problems.append(Problem(where, message))
+        self.problems.append(FieldProblem(where, message, path))
 
     def mapping(
         self, node: yaml.Node, path: str, known: frozenset[str]
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
-            self.add(node, path, "must be a mapping of fields")
+            self.add(node, path, said("must be a mapping of fields"))
             return None
         found: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value in node.value:
             name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
             inner = f"{path}.{name}" if path else name
             if name not in known:
-                self.add(key_node, inner, f"unknown field (known: {', '.join(sorted(known))})")
+                known_text = ", ".join(sorted(known))
+                self.add(
+                    key_node, inner, said("unknown field (known: %(known)s)", known=known_text)
+                )
             elif name in found:
-                self.add(key_node, inner, "appears twice")
+                self.add(key_node, inner, said("appears twice"))
             else:
                 found[name] = (key_node, value)
         return found
@@ -98,26 +115,29 @@ class _Checker:
         in_bytes: bool = False,
     ) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
-            self.add(node, path, "must be text")
+            self.add(node, path, said("must be text"))
             return None
         value = "" if node.tag == "tag:yaml.org,2002:null" else str(node.value)
         size = len(value.encode("utf-8")) if in_bytes else len(value)
         if required and not value.strip():
-            self.add(node, path, "is empty")
+            self.add(node, path, said("is empty"))
             return None
         if size > limit:
-            unit = "bytes" if in_bytes else "characters"
-            self.add(node, path, f"is longer than {limit} {unit}")
+            if in_bytes:
+                self.add(node, path, said("is longer than %(limit)s bytes", limit=limit))
+            else:
+                self.add(node, path, said("is longer than %(limit)s characters", limit=limit))
             return None
         return value
 
     def number(self, node: yaml.Node, path: str, low: float, high: float) -> float | None:
         value = _plain(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.add(node, path, "must be a number")
+            self.add(node, path, said("must be a number"))
             return None
         if not math.isfinite(value) or not low <= value <= high:
-            self.add(node, path, f"must be between {low:g} and {high:g}")
+            bounds = {"low": format(low, "g"), "high": format(high, "g")}
+            self.add(node, path, said("must be between %(low)s and %(high)s", **bounds))
             return None
         return float(value)
 
@@ -126,13 +146,23 @@ class _Checker:
         if name is None:
             return None
         if name not in LANGUAGES:
-            self.add(node, path, f"unknown language {name!r} (known: {', '.join(LANGUAGES)})")
-            return None
-        if name not in self.offered:
+            known = ", ".join(LANGUAGES)
             self.add(
                 node,
                 path,
-                f"this box has no toolchain for {name} (it runs: {', '.join(self.offered)})",
+                said("unknown language %(name)s (known: %(known)s)", name=repr(name), known=known),
+            )
+            return None
+        if name not in self.offered:
+            runs = ", ".join(self.offered)
+            self.add(
+                node,
+                path,
+                said(
+                    "this box has no toolchain for %(name)s (it runs: %(runs)s)",
+                    name=name,
+                    runs=runs,
+                ),
             )
             return None
         return name
@@ -151,7 +181,7 @@ class _Checker:
             if value is not None:
                 found[lang] = value.strip() if path == "title" else value
         if not fields:
-            self.add(node, path, "needs an English (en) or Chinese (zh) text")
+            self.add(node, path, said("needs an English (en) or Chinese (zh) text"))
         return found
 
 
@@ -238,7 +268,7 @@ def _program(
         return None
     for name in ("language", "code"):
         if name not in fields:
-            check.add(node, f"{path}.{name}", "is required")
+            check.add(node, f"{path}.{name}", said("is required"))
     language = (
         check.language(fields["language"][1], f"{path}.language") if "language" in fields else None
     )
@@ -252,10 +282,10 @@ def _program(
 
 def _tests(check: _Checker, node: yaml.Node) -> tuple[TestCase, ...]:
     if not isinstance(node, yaml.SequenceNode) or not node.value:
-        check.add(node, "tests", "must be a non-empty list of cases")
+        check.add(node, "tests", said("must be a non-empty list of cases"))
         return ()
     if len(node.value) > MAX_TESTS:
-        check.add(node, "tests", f"at most {MAX_TESTS} cases")
+        check.add(node, "tests", said("at most %(count)s cases", count=MAX_TESTS))
         return ()
     cases: list[TestCase] = []
     names: dict[str, int] = {}
@@ -266,7 +296,7 @@ def _tests(check: _Checker, node: yaml.Node) -> tuple[TestCase, ...]:
             continue
         for name in ("input", "output"):
             if name not in fields:
-                check.add(item, f"{path}.{name}", "is required")
+                check.add(item, f"{path}.{name}", said("is required"))
         texts = {
             name: check.text(
                 fields[name][1],
@@ -286,19 +316,23 @@ def _tests(check: _Checker, node: yaml.Node) -> tuple[TestCase, ...]:
                 check.add(
                     fields["name"][1],
                     f"{path}.name",
-                    f"{label!r} is taken by tests[{names[label]}]",
+                    said(
+                        "%(name)s is taken by tests[%(index)s]",
+                        name=repr(label),
+                        index=names[label],
+                    ),
                 )
             names[label] = index
         hidden = False
         if "hidden" in fields:
             flag = _plain(fields["hidden"][1])
             if not isinstance(flag, bool):
-                check.add(fields["hidden"][1], f"{path}.hidden", "must be true or false")
+                check.add(fields["hidden"][1], f"{path}.hidden", said("must be true or false"))
             hidden = flag is True
         if texts.get("input") is not None and texts.get("output") is not None:
             cases.append(TestCase(str(texts["input"]), str(texts["output"]), hidden, label))
     if cases and all(case.hidden for case in cases):
-        check.add(node, "tests", "at least one case must be visible (hidden: false)")
+        check.add(node, "tests", said("at least one case must be visible (hidden: false)"))
     return tuple(cases)
 
 
@@ -310,10 +344,14 @@ def _sizes(check: _Checker, node: yaml.Node, path: str) -> tuple[int, ...]:
         or not low <= len(value) <= high
         or not all(isinstance(n, int) and not isinstance(n, bool) for n in value)
     ):
-        check.add(node, path, f"must be a list of {low} to {high} whole numbers")
+        check.add(
+            node,
+            path,
+            said("must be a list of %(low)s to %(high)s whole numbers", low=low, high=high),
+        )
         return ()
     if any(not 1 <= n <= MAX_SIZE for n in value) or value != sorted(set(value)):
-        check.add(node, path, f"sizes must grow, each between 1 and {MAX_SIZE}")
+        check.add(node, path, said("sizes must grow, each between 1 and %(most)s", most=MAX_SIZE))
         return ()
     return tuple(value)
 
@@ -324,14 +362,18 @@ def _task(check: _Checker, root: yaml.Node) -> CodingTask | None:
         return None
     for name in ("key", "title", "statement", "reference", "tests"):
         if name not in top:
-            check.add(root, name, "is required")
+            check.add(root, name, said("is required"))
     if "schema" in top:
         schema = _plain(top["schema"][1])
         if schema != SCHEMA:
-            check.add(top["schema"][1], "schema", f"must be {SCHEMA!r}, not {schema!r}")
+            check.add(
+                top["schema"][1],
+                "schema",
+                said("must be %(schema)s, not %(given)s", schema=repr(SCHEMA), given=repr(schema)),
+            )
     key = check.text(top["key"][1], "key", limit=40) if "key" in top else None
     if key is not None and not KEY.match(key):
-        check.add(top["key"][1], "key", "starts with a-z, then a-z, 0-9, _ or - (at most 40)")
+        check.add(top["key"][1], "key", said("starts with a-z, then a-z, 0-9, _ or - (at most 40)"))
         key = None
     title = check.texts_by_language(top["title"][1], "title", MAX_TITLE) if "title" in top else {}
     statement = (
@@ -343,7 +385,7 @@ def _task(check: _Checker, root: yaml.Node) -> CodingTask | None:
     if "languages" in top:
         node = top["languages"][1]
         if not isinstance(node, yaml.SequenceNode) or not node.value:
-            check.add(node, "languages", "must be a non-empty list")
+            check.add(node, "languages", said("must be a non-empty list"))
         else:
             named = [check.language(item, f"languages[{i}]") for i, item in enumerate(node.value)]
             languages = list(dict.fromkeys(name for name in named if name is not None))
@@ -356,18 +398,16 @@ def _task(check: _Checker, root: yaml.Node) -> CodingTask | None:
                 # With the languages left to the box, a starter for one it lacks just goes
                 # unused (the same file imports on boxes with other toolchains).
                 if "languages" in top:
-                    check.add(lang_node, f"starter.{lang}", "is not one of the task's languages")
+                    check.add(
+                        lang_node, f"starter.{lang}", said("is not one of the task's languages")
+                    )
                 continue
             code = check.text(
                 code_node, f"starter.{lang}", limit=MAX_STARTER_BYTES, required=False, in_bytes=True
             )
             if code is not None:
                 starter[lang] = code
-    reference = (
-        _program(check, top["reference"][1], "reference", PROGRAM_FIELDS)
-        if "reference" in top
-        else None
-    )
+    references = _references(check, top["reference"][1]) if "reference" in top else None
     tests = _tests(check, top["tests"][1]) if "tests" in top else ()
     generator = None
     if "generator" in top:
@@ -381,11 +421,9 @@ def _task(check: _Checker, root: yaml.Node) -> CodingTask | None:
             )
             if language and code and sizes:
                 generator = Generator(language, code, sizes)
-    if check.problems or key is None or reference is None or reference[1] is None:
+    if check.problems or key is None or not references:
         return None
-    _fields, ref_language, ref_code = reference
-    if ref_language is None or ref_code is None:
-        return None
+    (ref_language, ref_code), *others = references.items()
     return CodingTask(
         key=key,
         title=title,
@@ -397,7 +435,54 @@ def _task(check: _Checker, root: yaml.Node) -> CodingTask | None:
         reference_code=ref_code,
         starter=starter,
         generator=generator,
+        other_references=dict(others),
     )
+
+
+def _references(check: _Checker, node: yaml.Node) -> dict[str, str] | None:
+    """`reference`: one {language, code}, or a list of them (one per language, the main one
+    first); None when a fault was found."""
+    if not isinstance(node, yaml.SequenceNode):
+        found = _program(check, node, "reference", PROGRAM_FIELDS)
+        if found is None or found[1] is None or found[2] is None:
+            return None
+        return {found[1]: found[2]}
+    if not node.value:
+        check.add(node, "reference", said("must be a non-empty list"))
+        return None
+    references: dict[str, str] = {}
+    complete = True
+    for index, item in enumerate(node.value):
+        path = f"reference[{index}]"
+        found = _program(check, item, path, PROGRAM_FIELDS)
+        if found is None:
+            complete = False
+            continue
+        fields, language, code = found
+        if language is None or code is None:
+            complete = False
+            continue
+        if language in references:
+            check.add(
+                fields["language"][1],
+                f"{path}.language",
+                said("a second reference in %(language)s (one per language)", language=language),
+            )
+            complete = False
+            continue
+        references[language] = code
+    return references if complete else None
+
+
+def check_task_data(data: Mapping[str, Any], *, offered: list[str] | None = None) -> CodingTask:
+    """Check a task given as data in the file's form (a form's fields) by the rules of the
+    file; TaskFileError lists every fault, each a FieldProblem named by its field."""
+    root = yaml.representer.SafeRepresenter(sort_keys=False).represent_data(dict(data))
+    check = _Checker(offered if offered is not None else available())
+    task = _task(check, root)
+    if check.problems or task is None:
+        raise TaskFileError(check.problems or [Problem("", said("the task is incomplete"))])
+    return task
 
 
 def parse_task_file(

@@ -1,5 +1,6 @@
-"""Coding tasks of a job: imported from a task file (each save the task's next version),
-exported as one, listed for HR, and shown to a candidate without what they must not see.
+"""Coding tasks of a job: imported from a task file or saved from the task form
+(`task_form`; each save the task's next version), exported as a file, listed for HR, and
+shown to a candidate without what they must not see.
 
 HR manages them with the right to edit jobs; anyone who may see the job sees the list. What
 a candidate is given (`candidate_task_json`) has no hidden case, reference or generator.
@@ -7,6 +8,7 @@ a candidate is given (`candidate_task_json`) has no hidden case, reference or ge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +49,26 @@ def import_task(
     visibility = require(principal, Action.EDIT_REQUISITIONS)
     job = store.requisitions.get_visible(requisition_id, visibility)
     task = parse_task_file(data, filename, offered=offered_languages())
+    return save_version(store, principal, job.id, task, origin=origin)
+
+
+def save_version(
+    store: Store,
+    principal: Principal,
+    requisition_id: int,
+    task: CodingTask,
+    *,
+    origin: str,
+    check: Callable[[list[StoredTask]], None] | None = None,
+) -> StoredTask:
+    """Save a checked task as the next version of its key for the job, audited (the caller
+    has checked that the principal may edit the job); `check` sees the key's versions so far
+    (newest first) in the same transaction and may refuse by raising."""
     with store.audited(principal.actor, "coding_task.saved") as entry:
+        if check is not None:
+            check(store.coding_tasks.versions(requisition_id, task.key))
         saved = store.coding_tasks.save(
-            job.id,
+            requisition_id,
             task.key,
             task.title_in("en"),
             task_to_json(task),
@@ -57,12 +76,17 @@ def import_task(
             created_by=principal.user_id,
         )
         entry.details.update(
-            requisition=job.id, task=saved.id, key=saved.key, version=saved.version
+            requisition=requisition_id,
+            task=saved.id,
+            key=saved.key,
+            version=saved.version,
+            origin=origin,
         )
     return saved
 
 
-def _visible_task(store: Store, principal: Principal, action: Action, task_id: int) -> StoredTask:
+def visible_task(store: Store, principal: Principal, action: Action, task_id: int) -> StoredTask:
+    """A task version whose job the caller reaches with `action` (else not found)."""
     visibility = require(principal, action)
     stored = store.coding_tasks.get(task_id)
     store.requisitions.get_visible(stored.requisition_id, visibility)  # else not found
@@ -76,7 +100,7 @@ def export_task(
     cases and the reference, so only people who may edit the job get it."""
     if fmt not in FORMATS:
         raise InvalidInputError([f"choose a format: {', '.join(FORMATS)}"])
-    stored = _visible_task(store, principal, Action.EDIT_REQUISITIONS, task_id)
+    stored = visible_task(store, principal, Action.EDIT_REQUISITIONS, task_id)
     with store.transaction():
         store.audit.append(
             principal.actor, "coding_task.exported", details={"task": stored.id, "format": fmt}
@@ -100,7 +124,7 @@ def job_tasks(store: Store, principal: Principal, requisition_id: int) -> list[J
 
 def task_versions(store: Store, principal: Principal, task_id: int) -> list[StoredTask]:
     """Every version of the task `task_id` is a version of, newest first."""
-    stored = _visible_task(store, principal, Action.VIEW_REQUISITIONS, task_id)
+    stored = visible_task(store, principal, Action.VIEW_REQUISITIONS, task_id)
     return store.coding_tasks.versions(stored.requisition_id, stored.key)
 
 
@@ -119,6 +143,7 @@ def summary_json(stored: StoredTask, task: CodingTask) -> dict[str, Any]:
             "wall_seconds": task.limits.wall_s,
             "memory_mb": task.limits.memory_bytes >> 20,
         },
+        "reference_languages": list(task.references),
         "growth_estimate": task.generator is not None,
         "origin": stored.origin,
         "created_at": stored.created_at,

@@ -25,7 +25,7 @@ from appliance.store.fieldcrypt import (
 )
 from appliance.store.sealed import OWNER_OF, PENDING, SealedRepository, savepoint
 
-TASK_ORIGINS = ("import", "api")
+TASK_ORIGINS = ("import", "api", "form")
 SUBMISSION_STATES = ("queued", "judged", "failed")
 _DRAFTS = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['coding_drafts']}"
 _SUBMISSIONS = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['coding_submissions']}"

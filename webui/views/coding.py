@@ -1,6 +1,7 @@
-"""Coding rounds on the web: a job's coding tasks (upload a task file, download a version),
-HR's page for trying a round out on an interview, and the coding API (routes on the API
-blueprint, so they share its bearer-token rule and CSRF exemption).
+"""Coding rounds on the web: a job's coding tasks (upload a task file, download a version,
+create or edit one in a form), HR's page for trying a round out on an interview, and the
+coding API (routes on the API blueprint, so they share its bearer-token rule and CSRF
+exemption).
 
 The candidate room's own editor is wired elsewhere; it calls the core's `room_*` functions
 with the candidate's signed link (appliance/coding_round/work.py).
@@ -19,15 +20,34 @@ from appliance.coding.task import task_from_json
 from appliance.coding.task_file import MAX_BYTES, TaskFileError
 from appliance.coding_round import tasks as coding_tasks
 from appliance.coding_round.results import interview_coding, submission_json
+from appliance.coding_round.task_form import (
+    MAX_ROWS,
+    FieldFault,
+    TaskForm,
+    TaskFormError,
+    create_task,
+    edit_task,
+    editable_task,
+    form_from_task,
+    new_form,
+    newest_version,
+)
 from appliance.coding_round.work import interview_tasks, save_draft, submit
 from appliance.hiring.common import InvalidInputError
-from appliance.platform.errors import RefusedError
+from appliance.platform.errors import NotFoundError, RefusedError
 from appliance.security.permissions import Action, allowed
-from appliance.store.coding import CodeDraft, CodeSubmission
+from appliance.store.coding import CodeDraft, CodeSubmission, StoredTask
 from webui import coding_words
 from webui.api import support as api
 from webui.api.errors import json_error
-from webui.security import app_config, app_store, current_principal, requires
+from webui.coding_task_form import (
+    edit_rows,
+    fault_lists,
+    posted_languages,
+    shown_languages,
+    task_form_from_post,
+)
+from webui.security import app_config, app_store, current_principal, requires, visibility
 from webui.views.api import bp as api_bp
 from webui.views.requisitions import render_detail
 
@@ -55,17 +75,7 @@ def import_task(requisition_id: int) -> ResponseReturnValue:
         )
     except TaskFileError as exc:
         return render_detail(requisition_id, [str(problem) for problem in exc.problems], 422)
-    flash(
-        _(
-            "The coding task %(key)s was saved as version %(version)s.",
-            key=saved.key,
-            version=saved.version,
-        ),
-        "success",
-    )
-    return redirect(
-        url_for("requisitions.detail", requisition_id=requisition_id) + "#coding-tasks", 303
-    )
+    return _saved(requisition_id, saved)
 
 
 @bp.get("/jobs/<int:requisition_id>/coding-tasks/<int:task_id>/export")
@@ -80,6 +90,105 @@ def export_task(requisition_id: int, task_id: int) -> ResponseReturnValue:
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+# --- a task in a form ---------------------------------------------------------------------------
+
+
+def _task_form_page(
+    requisition_id: int,
+    form: TaskForm,
+    languages: list[str],
+    *,
+    stored: StoredTask | None = None,
+    faults: list[FieldFault] | None = None,
+    autofocus: str = "",
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The task form, new (`stored` None) or an edit of the version `stored`."""
+    store = app_store()
+    job = store.requisitions.get_visible(requisition_id, visibility())
+    errors, summary = fault_lists(faults or [])
+    task = task_from_json(stored.spec) if stored is not None else None
+    return (
+        render_template(
+            "coding/task_form.html",
+            job=job,
+            form=form,
+            stored=stored,
+            newest=newest_version(store, stored) if stored is not None else None,
+            generator=task.generator if task is not None else None,
+            languages=languages,
+            offered=coding_tasks.offered_languages(),
+            errors=errors,
+            summary=summary,
+            autofocus=autofocus,
+            max_rows=MAX_ROWS,
+        ),
+        status,
+    )
+
+
+def _saved(requisition_id: int, saved: StoredTask) -> ResponseReturnValue:
+    flash(
+        _(
+            "The coding task %(key)s was saved as version %(version)s.",
+            key=saved.key,
+            version=saved.version,
+        ),
+        "success",
+    )
+    return redirect(
+        url_for("requisitions.detail", requisition_id=requisition_id) + "#coding-tasks", 303
+    )
+
+
+@bp.route("/jobs/<int:requisition_id>/coding-tasks/new", methods=["GET", "POST"])
+@requires(Action.EDIT_REQUISITIONS)
+def new_task(requisition_id: int) -> ResponseReturnValue:
+    """A new coding task in a form: statement, languages, starter code, tests as rows,
+    limits and reference solutions, checked by the task file's rules when saved."""
+    offered = coding_tasks.offered_languages()
+    if request.method == "GET":
+        return _task_form_page(requisition_id, new_form(), offered)
+    languages = posted_languages(request.form, offered)
+    form = task_form_from_post(request.form, languages)
+    focus = edit_rows(form, request.form)
+    if focus is not None:
+        return _task_form_page(requisition_id, form, languages, autofocus=focus)
+    try:
+        saved = create_task(app_store(), current_principal(), requisition_id, form)
+    except TaskFormError as exc:
+        return _task_form_page(requisition_id, form, languages, faults=exc.faults, status=422)
+    return _saved(requisition_id, saved)
+
+
+@bp.route("/jobs/<int:requisition_id>/coding-tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@requires(Action.EDIT_REQUISITIONS)
+def edit_task_form(requisition_id: int, task_id: int) -> ResponseReturnValue:
+    """A task version in the form; saving makes the task's next version (its key and input
+    generator stay)."""
+    store, principal = app_store(), current_principal()
+    stored, task = editable_task(store, principal, task_id)
+    if stored.requisition_id != requisition_id:
+        raise NotFoundError("no such coding task for this job")
+    offered = coding_tasks.offered_languages()
+    if request.method == "GET":
+        form = form_from_task(task)
+        return _task_form_page(requisition_id, form, shown_languages(offered, form), stored=stored)
+    languages = posted_languages(request.form, offered)
+    form = task_form_from_post(request.form, languages)
+    form.key = stored.key
+    focus = edit_rows(form, request.form)
+    if focus is not None:
+        return _task_form_page(requisition_id, form, languages, stored=stored, autofocus=focus)
+    try:
+        saved = edit_task(store, principal, task_id, form)
+    except TaskFormError as exc:
+        return _task_form_page(
+            requisition_id, form, languages, stored=stored, faults=exc.faults, status=422
+        )
+    return _saved(requisition_id, saved)
 
 
 # --- trying a round out (HR) --------------------------------------------------------------------
