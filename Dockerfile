@@ -60,5 +60,8 @@ RUN python -m appliance packs build --into /opt/appliance/model-packs --wheels /
 USER 10001:10001
 VOLUME ["/var/lib/appliance"]
 EXPOSE 8080
+# Liveness: /healthz over the box's own HTTPS, trusting only its own certificate.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+  CMD ["python", "-m", "appliance", "healthcheck", "--data-dir", "/var/lib/appliance"]
 ENTRYPOINT ["python", "-m", "appliance"]
 CMD ["serve", "--data-dir", "/var/lib/appliance"]

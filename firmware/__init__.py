@@ -1,1 +1,1 @@
-"""The box itself: health checks now; signed updates, A/B slots and rollback build on them."""
+"""The box itself: its health check and signed A/B updates with rollback (docs/updates.md)."""

@@ -100,9 +100,29 @@ def test_serve_speaks_https_with_the_key_only_in_memory(tmp_path: Path) -> None:
         target = os.readlink(f"/proc/{web.pid}/fd/{keyfile.rsplit('/', 1)[1]}")
         assert target.startswith("/memfd:"), target
         _no_clear_key(appliance.data_dir)
+        # The container's HEALTHCHECK: the same page, trusting the box's own certificate.
+        assert _healthcheck(appliance, port).returncode == 0
     finally:
         popen.terminate()
         popen.wait(timeout=30)
+    stopped = _healthcheck(appliance, port)
+    assert stopped.returncode == 1 and "does not answer" in stopped.stderr
+
+
+def _healthcheck(appliance: Appliance, port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", "healthcheck", "--config", str(appliance.config_path)],
+        env=appliance.env(
+            APPLIANCE_WEB__PORT=str(port),
+            APPLIANCE_WEB__HOST="0.0.0.0",  # noqa: S104 - a wildcard bind is asked on loopback
+            APPLIANCE_WEB__TLS="on",
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_plain_http_beyond_loopback_is_refused(tmp_path: Path) -> None:

@@ -375,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.cli.watchdog import register as register_watchdog
 
     register_watchdog(sub)  # watchdog [--once] [--interval S]
+    from appliance.cli.healthcheck import register as register_healthcheck
+
+    register_healthcheck(sub)  # healthcheck [--timeout S]
+    from appliance.cli.update import register as register_update
+
+    register_update(sub)  # update init|stage|apply|status|rollback|recover
     add_import_arguments(add("import", cmd_import))
     return parser
 
