@@ -41,7 +41,7 @@ from webui.security import (
     view_action,
     wants_json,
 )
-from webui.words import say
+from webui.words import say, say_error
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -246,8 +246,9 @@ def _appliance_error(error: ApplianceError) -> ResponseReturnValue:
         if isinstance(error, kind):
             if status == 404:
                 return _error_response(404, code, "not found")  # no hint what exists
-            # A refusal's reason is for the person; a permission is said in words instead.
-            detail = None if status in (401, 403) else str(error)
+            # A refusal's reason is for the person, in their language (the API keeps English);
+            # a permission is said in words instead.
+            detail = None if status in (401, 403) else say_error(error)
             return _error_response(status, code, str(error), error=error, detail=detail)
     return _error_response(500, "internal_error", "the appliance could not do that", error=error)
 

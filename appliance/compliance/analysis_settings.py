@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from appliance.compliance.common import REGIONS, ComplianceError, check_region
 from appliance.compliance.policy import POLICY_VERSION, PolicyAction, prohibition
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
@@ -38,8 +39,15 @@ def set_region_analysis(
                         "policy_version": POLICY_VERSION,
                     },
                 )
+            # The rule's summary and legal source are the policy's own words: values.
             raise RegionPolicyError(
-                f"{action.value} cannot be enabled in {region}: {rule.summary} ({rule.source})"
+                said(
+                    "%(action)s cannot be enabled in %(region)s: %(summary)s (%(source)s)",
+                    action=action.value,
+                    region=region,
+                    summary=rule.summary,
+                    source=rule.source,
+                )
             )
     repo = compliance_of(store).region_settings
     with store.audited(actor, "region_analysis.changed", region=region) as entry:

@@ -22,6 +22,7 @@ from typing import Any
 from appliance.compliance.common import ComplianceError, require_region
 from appliance.hiring.review import current_scores
 from appliance.platform.clock import utcnow
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.bias_audits import AssessedPerson, PublishedAudit
@@ -88,7 +89,7 @@ def category_of(person: Person, dimension: str) -> str | None:
         if person.sex is None or person.race_ethnicity is None:
             return None
         return f"{person.race_ethnicity} · {person.sex}"
-    raise BiasAuditError(f"unknown dimension {dimension!r}")
+    raise BiasAuditError(said("unknown dimension %(dimension)s", dimension=repr(dimension)))
 
 
 def _log_comb(n: int, k: int) -> float:
@@ -242,14 +243,24 @@ def impact_table(
     of the ratios when `exclude_small`; exactly 2 % is not under it.
     """
     if exclusion_base not in EXCLUSION_BASES:
-        raise BiasAuditError(f"the 2 % is a share of one of: {', '.join(EXCLUSION_BASES)}")
+        # said() formats with %, so the literal percent sign is doubled.
+        raise BiasAuditError(
+            said("the 2 %% is a share of one of: %(bases)s", bases=", ".join(EXCLUSION_BASES))
+        )
     known = sum(count for _, count in counts.values())
     total = known + unknown
     denominator = total if exclusion_base == BASE_ALL else known
     prepared = []
     for category, (positives, count) in counts.items():
         if count < 0 or not 0 <= positives <= count:
-            raise BiasAuditError(f"impossible counts for {category!r}: {positives}/{count}")
+            raise BiasAuditError(
+                said(
+                    "impossible counts for %(category)s: %(positives)s/%(count)s",
+                    category=repr(category),
+                    positives=positives,
+                    count=count,
+                )
+            )
         share = Fraction(count, total) if total else Fraction(0)
         excludable = denominator > 0 and Fraction(count, denominator) < EXCLUDABLE_SHARE
         rate = Fraction(positives, count) if count else None
@@ -505,7 +516,7 @@ def compute_summary(
 def _source(data_source: str) -> str:
     text = (data_source or "").strip()
     if not text or len(text) > 500:
-        raise BiasAuditError("name the data source (1 to 500 characters)")
+        raise BiasAuditError(said("name the data source (1 to 500 characters)"))
     return text
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from appliance.compliance.bias import exclusion_base_of
 from appliance.compliance.common import require_region
 from appliance.platform.errors import NotFoundError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.bias_audits import PublishedAudit
@@ -41,7 +42,7 @@ def published_audit(store: Store, principal: Principal, audit_id: int) -> Publis
     """One published summary, for a person who may view bias audits in its region."""
     found = compliance_of(store).bias_audits.published(audit_id)
     if found is None:
-        raise NotFoundError("no such published audit")
+        raise NotFoundError(said("no such published audit"))
     require_region(principal, Action.VIEW_BIAS_AUDIT, found.region)
     return found
 

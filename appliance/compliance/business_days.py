@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from appliance.compliance.common import ComplianceError, check_region, parse_day, require_region
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
@@ -55,7 +56,12 @@ def add_holiday(
     when = parse_day(day)
     label = (name or "").strip()
     if not label or len(label) > MAX_HOLIDAY_NAME_CHARS:
-        raise ComplianceError(f"a holiday needs a name of 1 to {MAX_HOLIDAY_NAME_CHARS} characters")
+        raise ComplianceError(
+            said(
+                "a holiday needs a name of 1 to %(limit)s characters",
+                limit=MAX_HOLIDAY_NAME_CHARS,
+            )
+        )
     with store.audited(principal.actor, "holiday.set", region=region) as entry:
         holiday = compliance_of(store).holidays.put(
             region, when.isoformat(), label, principal.user_id

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from appliance.platform.clock import from_stamp, to_stamp
 from appliance.platform.config import RegionEnum
 from appliance.platform.errors import RefusedError
+from appliance.platform.words import said
 from appliance.security.permissions import (
     WILDCARD,
     Action,
@@ -31,7 +32,13 @@ class ComplianceError(RefusedError):
 def check_region(region: str) -> str:
     """`region` if the appliance knows its policy, else ComplianceError."""
     if region not in REGIONS:
-        raise ComplianceError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+        raise ComplianceError(
+            said(
+                "unknown region %(region)s (known: %(known)s)",
+                region=repr(region),
+                known=", ".join(REGIONS),
+            )
+        )
     return region
 
 
@@ -49,7 +56,9 @@ def require_region(principal: Principal, action: Action, region: str) -> Visibil
     visibility = require(principal, action)
     check_region(region)
     if not in_scope(visibility, region):
-        raise PermissionDeniedError(f"{action.value} does not reach region {region}")
+        raise PermissionDeniedError(
+            said("%(action)s does not reach region %(region)s", action=action.value, region=region)
+        )
     return visibility
 
 
@@ -62,7 +71,7 @@ def parse_moment(value: str | datetime | None, *, default: datetime | None = Non
     """An aware datetime from a store stamp, an ISO-8601 text or a datetime (naive = UTC)."""
     if value is None:
         if default is None:
-            raise ComplianceError("a time is required")
+            raise ComplianceError(said("a time is required"))
         return default
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -74,7 +83,7 @@ def parse_moment(value: str | datetime | None, *, default: datetime | None = Non
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ComplianceError(f"not a date and time: {value!r}") from None
+        raise ComplianceError(said("not a date and time: %(value)s", value=repr(value))) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -92,7 +101,9 @@ def parse_day(value: str | date) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ComplianceError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        raise ComplianceError(
+            said("not a date (YYYY-MM-DD): %(value)s", value=repr(value))
+        ) from None
 
 
 def normalize_regions(regions: list[str]) -> list[str]:

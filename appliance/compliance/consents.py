@@ -25,6 +25,7 @@ from appliance.compliance.common import (
 from appliance.compliance.notices import notice_text
 from appliance.platform.clock import from_stamp, now_stamp, utcnow
 from appliance.platform.errors import NotFoundError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import Consent, Notice, NoticeDelivery, compliance_of
@@ -153,10 +154,10 @@ def _given_at(principal: Principal | None, given_at: str | datetime | None) -> s
     if given_at is None:
         return now_stamp()
     if principal is None:
-        raise ConsentError("a consent given in the room is stamped with the current time")
+        raise ConsentError(said("a consent given in the room is stamped with the current time"))
     moment = parse_moment(given_at)
     if (moment - utcnow()).total_seconds() > CLOCK_SKEW_S:
-        raise ConsentError("a consent cannot be given in the future")
+        raise ConsentError(said("a consent cannot be given in the future"))
     return stamp_of(moment)
 
 
@@ -164,9 +165,11 @@ def _checked_text(text_shown: str) -> str:
     """The exact text shown, refused when empty or too long."""
     text = text_shown or ""
     if not text.strip():
-        raise ConsentError("the exact text shown to the candidate is required")
+        raise ConsentError(said("the exact text shown to the candidate is required"))
     if len(text) > MAX_TEXT_CHARS:
-        raise ConsentError(f"the text shown is longer than {MAX_TEXT_CHARS} characters")
+        raise ConsentError(
+            said("the text shown is longer than %(limit)s characters", limit=MAX_TEXT_CHARS)
+        )
     return text
 
 
@@ -174,7 +177,7 @@ def _checked_language(language: str) -> str:
     """The language code the text was shown in, refused when missing or implausibly long."""
     code = (language or "").strip()
     if not code or len(code) > 16:
-        raise ConsentError("the language the text was shown in is required")
+        raise ConsentError(said("the language the text was shown in is required"))
     return code
 
 
@@ -185,17 +188,26 @@ def _check_notice(
     needs one, and a biometric consent has a text of its own (CN-1)."""
     if notice is not None:
         if not notice.published:
-            raise ConsentError("a consent can only refer to a published notice")
+            raise ConsentError(said("a consent can only refer to a published notice"))
         if notice.region not in (*regions_for_interview(store, interview.id), "default"):
-            raise ConsentError(f"a notice for {notice.region} does not apply to this interview")
+            raise ConsentError(
+                said(
+                    "a notice for %(region)s does not apply to this interview",
+                    region=notice.region,
+                )
+            )
     if kind in NEEDS_NOTICE and notice is None:
         raise ConsentError(
-            "a consent to AI evaluation follows a notice that explains how the AI works:"
-            " name the notice version shown"
+            said(
+                "a consent to AI evaluation follows a notice that explains how the AI works:"
+                " name the notice version shown"
+            )
         )
     if kind == BIOMETRIC and notice is not None and text.strip() == notice_text(notice).strip():
         raise ConsentError(
-            "a biometric consent is separate from the general notice: its own text is required"
+            said(
+                "a biometric consent is separate from the general notice: its own text is required"
+            )
         )
 
 
@@ -204,11 +216,11 @@ def _waiver_date(
 ) -> str:
     """MD-1: a waiver is complete (signed name, interview date, read or not); returns the date."""
     if not (signed_name or "").strip():
-        raise ConsentError("the waiver needs the applicant's name as signed")
+        raise ConsentError(said("the waiver needs the applicant's name as signed"))
     if not interview_date:
-        raise ConsentError("the waiver needs the date of the interview")
+        raise ConsentError(said("the waiver needs the date of the interview"))
     if read_confirmed is None:
-        raise ConsentError("the waiver states whether the applicant read it")
+        raise ConsentError(said("the waiver states whether the applicant read it"))
     return parse_day(interview_date).isoformat()
 
 
@@ -232,7 +244,13 @@ def record_consent(
     signed form); None is the candidate in the room (given now).
     """
     if kind not in KINDS:
-        raise ConsentError(f"unknown consent kind {kind!r} (known: {', '.join(KINDS)})")
+        raise ConsentError(
+            said(
+                "unknown consent kind %(kind)s (known: %(known)s)",
+                kind=repr(kind),
+                known=", ".join(KINDS),
+            )
+        )
     interview = _interview(store, principal, interview_id)
     text = _checked_text(text_shown)
     code = _checked_language(language)
@@ -324,9 +342,9 @@ def withdraw_consent(
     repo = compliance_of(store).consents
     consent = repo.get(consent_id)
     if consent.interview_id != interview.id:
-        raise NotFoundError(f"no consent {consent_id}")
+        raise NotFoundError(said("no consent %(id)s", id=consent_id))
     if not consent.active:
-        raise ConsentError("the consent was already withdrawn")
+        raise ConsentError(said("the consent was already withdrawn"))
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(
         principal.actor if principal is not None else "candidate",

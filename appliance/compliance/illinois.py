@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from appliance.compliance.bias import RACE_CATEGORIES, BiasAuditError
 from appliance.compliance.common import check_region, require_region
 from appliance.platform.clock import to_stamp
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal
 from appliance.store import Store
 from appliance.store.bias_audits import AssessedPerson
@@ -91,7 +92,7 @@ def illinois_report(store: Store, principal: Principal, *, year: int) -> Illinoi
     """The IL-4 report for the 12 months ending 30 November of `year` (Illinois time)."""
     require_region(principal, Action.VIEW_BIAS_AUDIT, check_region(IL_REGION))
     if not 2000 <= year <= 9998:
-        raise BiasAuditError("choose a report year")
+        raise BiasAuditError(said("choose a report year"))
     first, last, due = illinois_period(year)
     zone = ZoneInfo(IL_ZONE)
     start = to_stamp(datetime(first.year, first.month, first.day, tzinfo=zone))

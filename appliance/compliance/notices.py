@@ -23,6 +23,7 @@ from appliance.compliance.common import (
     stamp_of,
 )
 from appliance.platform.clock import now_stamp
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import NOTICE_FIELDS, Notice, NoticeDelivery, compliance_of
@@ -86,18 +87,24 @@ def missing_fields(fields: dict[str, str]) -> tuple[str, ...]:
 def _clean(fields: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(fields) - set(NOTICE_FIELDS))
     if unknown:
-        raise NoticeError(f"unknown notice field(s): {', '.join(unknown)}")
+        raise NoticeError(said("unknown notice field(s): %(fields)s", fields=", ".join(unknown)))
     cleaned = {name: (fields.get(name) or "").strip() for name in NOTICE_FIELDS}
     too_long = [name for name, text in cleaned.items() if len(text) > MAX_FIELD_CHARS]
     if too_long:
-        raise NoticeError(f"longer than {MAX_FIELD_CHARS} characters: {', '.join(too_long)}")
+        raise NoticeError(
+            said(
+                "longer than %(limit)s characters: %(fields)s",
+                limit=MAX_FIELD_CHARS,
+                fields=", ".join(too_long),
+            )
+        )
     return cleaned
 
 
 def _language(language: str) -> str:
     cleaned = (language or "").strip()
     if not cleaned or len(cleaned) > 16 or not cleaned.replace("_", "").replace("-", "").isalnum():
-        raise NoticeError("a notice needs a language code such as en or zh_CN")
+        raise NoticeError(said("a notice needs a language code such as en or zh_CN"))
     return cleaned
 
 
@@ -120,7 +127,9 @@ def save_notice(
         if existing is not None:
             require_region(principal, Action.MANAGE_NOTICES, existing.region)
             if (existing.region, existing.language) != (region, code):
-                raise NoticeError("a new region or language is a new notice, not a new version")
+                raise NoticeError(
+                    said("a new region or language is a new notice, not a new version")
+                )
         if existing is not None and not existing.published:
             notice = repo.update_draft(existing.id, cleaned)
         else:
@@ -136,12 +145,16 @@ def publish_notice(store: Store, principal: Principal, notice_id: int) -> Notice
     notice = repo.get(notice_id)
     require_region(principal, Action.MANAGE_NOTICES, notice.region)
     if notice.published:
-        raise NoticeError(f"version {notice.version} is already published")
+        raise NoticeError(said("version %(version)s is already published", version=notice.version))
     missing = missing_fields(notice.fields())
     if missing:
         titles = ", ".join(f"{name} ({FIELD_TITLES[name]})" for name in missing)
         raise NoticeError(
-            f"the notice cannot be published: required fields are empty: {titles}", missing
+            said(
+                "the notice cannot be published: required fields are empty: %(fields)s",
+                fields=titles,
+            ),
+            missing,
         )
     with store.audited(
         principal.actor,
@@ -216,14 +229,22 @@ def record_delivery(
     repo = compliance_of(store)
     notice = repo.notices.get(notice_id)
     if not notice.published:
-        raise NoticeError("only a published notice can be sent")
+        raise NoticeError(said("only a published notice can be sent"))
     if notice.region not in (*regions_for_interview(store, interview.id), "default"):
-        raise NoticeError(f"a notice for {notice.region} does not apply to this interview")
+        raise NoticeError(
+            said("a notice for %(region)s does not apply to this interview", region=notice.region)
+        )
     if channel not in DELIVERY_CHANNELS:
-        raise NoticeError(f"unknown channel {channel!r} (known: {', '.join(DELIVERY_CHANNELS)})")
+        raise NoticeError(
+            said(
+                "unknown channel %(channel)s (known: %(known)s)",
+                channel=repr(channel),
+                known=", ".join(DELIVERY_CHANNELS),
+            )
+        )
     sent = stamp_of(sent_at) if sent_at is not None else now_stamp()
     if sent > now_stamp(300):
-        raise NoticeError("a notice cannot be recorded as sent in the future")
+        raise NoticeError(said("a notice cannot be recorded as sent in the future"))
     candidate = store.candidates.get(interview.candidate_id)
     with store.audited(
         principal.actor,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from appliance.compliance.bias import RACE_CATEGORIES, SEX_CATEGORIES
 from appliance.compliance.common import ComplianceError, normalize_regions
 from appliance.compliance.policy import Effect, Fact, PolicyAction, may, rules_for
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, require
 from appliance.store import Store
 from appliance.store.compliance import compliance_of
@@ -82,7 +83,10 @@ def category(value: str | None, categories: tuple[str, ...], what: str) -> str |
     if not text or text == PREFER_NOT_TO_SAY:
         return None
     if text not in categories:
-        raise SelfIdError(f"unknown {what} category {text!r}", UNKNOWN_CATEGORY)
+        raise SelfIdError(
+            said("unknown %(what)s category %(value)s", what=what, value=repr(text)),
+            UNKNOWN_CATEGORY,
+        )
     return text
 
 
@@ -106,8 +110,8 @@ def record_declaration(
     interview_id: int | None = None,
 ) -> None:
     """Check the categories and the region policy, then store the declaration (audited)."""
-    sex = category(sex, SEX_CATEGORIES, "sex")
-    race_ethnicity = category(race_ethnicity, RACE_CATEGORIES, "race/ethnicity")
+    sex = category(sex, SEX_CATEGORIES, said("sex"))
+    race_ethnicity = category(race_ethnicity, RACE_CATEGORIES, said("race/ethnicity"))
     regions = candidate_regions(store, candidate.id)
     declared = sex is not None or race_ethnicity is not None
     # Declaring nothing processes no special-category data: only a prohibition refuses it.
@@ -119,11 +123,16 @@ def record_declaration(
     decision = may(store, PolicyAction.COLLECT_SELF_ID, regions=regions, context=context)
     if not decision.allowed:
         if _prohibited(regions):
+            # The decision's reason is the policy's own words (with its legal sources): a value.
             raise SelfIdError(
-                f"self-identification is not collected: {decision.reason}", NOT_COLLECTED
+                said("self-identification is not collected: %(reason)s", reason=decision.reason),
+                NOT_COLLECTED,
             )
         raise SelfIdError(
-            f"recording these categories needs the candidate's consent: {decision.reason}",
+            said(
+                "recording these categories needs the candidate's consent: %(reason)s",
+                reason=decision.reason,
+            ),
             CONSENT_REQUIRED,
         )
     with store.audited(

@@ -23,6 +23,7 @@ from appliance.imports.schema import (
     ImportDocument,
 )
 from appliance.platform import jsonlimits
+from appliance.platform.words import said
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -70,12 +71,18 @@ def parse_source(source: ImportSource) -> ParsedSource:
 def _decode(data: bytes, locate: Locator) -> tuple[str | None, list[ImportProblem]]:
     if len(data) > MAX_SOURCE_BYTES:
         limit = MAX_SOURCE_BYTES // (1 << 20)
-        return None, [locate.problem((), f"the file is larger than the limit of {limit} MiB")]
+        return None, [
+            locate.problem(
+                (), said("the file is larger than the limit of %(limit)s MiB", limit=limit)
+            )
+        ]
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         return None, [
-            locate.problem((), f"the file is not UTF-8 text (byte {exc.start + 1} is not)")
+            locate.problem(
+                (), said("the file is not UTF-8 text (byte %(byte)s is not)", byte=exc.start + 1)
+            )
         ]
 
 
@@ -120,20 +127,24 @@ def _parse_json(data: bytes) -> ParsedSource:
     except jsonlimits.JsonLimitError as exc:
         return ParsedSource(None, [locate.problem((), str(exc))], locate)
     except json.JSONDecodeError as exc:
-        problem = ImportProblem(f"{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
+        problem = ImportProblem(
+            f"{exc.lineno}:{exc.colno}", said("not valid JSON: %(reason)s", reason=exc.msg)
+        )
         return ParsedSource(None, [problem], locate)
     if repeated:
         return ParsedSource(
             None,
             [
-                locate.problem((), f"the key {key!r} appears twice in one object")
+                locate.problem(
+                    (), said("the key %(key)s appears twice in one object", key=repr(key))
+                )
                 for key in repeated[:20]
             ],
             locate,
         )
     if not isinstance(raw, dict):
         return ParsedSource(
-            None, [locate.problem((), "the file must hold one JSON object")], locate
+            None, [locate.problem((), said("the file must hold one JSON object"))], locate
         )
     return _validated(raw, locate)
 
@@ -149,9 +160,13 @@ def _parse_csv(data: bytes) -> ParsedSource:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return ParsedSource(None, [ImportProblem("1", f"not valid CSV: {exc}")], Locator())
+        return ParsedSource(
+            None,
+            [ImportProblem("1", said("not valid CSV: %(reason)s", reason=str(exc)))],
+            Locator(),
+        )
     if header is None:
-        return ParsedSource(None, [ImportProblem("1", "the file is empty")], Locator())
+        return ParsedSource(None, [ImportProblem("1", said("the file is empty"))], Locator())
     names = [name.strip() for name in header]
     columns, problems = _csv_columns(names)
     locate = CsvLocator(columns)
@@ -169,16 +184,18 @@ def _csv_columns(names: list[str]) -> tuple[dict[str, int], list[ImportProblem]]
     problems = []
     for index, name in enumerate(names, start=1):
         if name not in CSV_COLUMNS:
-            problems.append(ImportProblem(f"1:{index}", "unknown column", name or None))
+            problems.append(ImportProblem(f"1:{index}", said("unknown column"), name or None))
         elif name in columns:
-            problems.append(ImportProblem(f"1:{index}", "the column appears twice", name))
+            problems.append(ImportProblem(f"1:{index}", said("the column appears twice"), name))
         else:
             columns[name] = index
     for name in CSV_REQUIRED_COLUMNS:
         if name not in columns:
-            problems.append(ImportProblem("1", f"the column {name} is missing"))
+            problems.append(ImportProblem("1", said("the column %(name)s is missing", name=name)))
     if "requisition" not in columns and "requisition_title" not in columns:
-        problems.append(ImportProblem("1", "a column requisition or requisition_title is needed"))
+        problems.append(
+            ImportProblem("1", said("a column requisition or requisition_title is needed"))
+        )
     return columns, problems
 
 
@@ -202,7 +219,14 @@ def _csv_candidates(
                 continue
             if len(row) != width:
                 problems.append(
-                    ImportProblem(str(start), f"{len(row)} cells where the header has {width}")
+                    ImportProblem(
+                        str(start),
+                        said(
+                            "%(cells)s cells where the header has %(width)s",
+                            cells=len(row),
+                            width=width,
+                        ),
+                    )
                 )
                 continue
             cells = {name: row[index - 1].strip() for name, index in columns.items()}
@@ -224,7 +248,9 @@ def _csv_candidates(
             candidates[index]["applications"].append(application)
             locate.application_lines[index].append(start)
     except csv.Error as exc:
-        problems.append(ImportProblem(str(line + 1), f"not valid CSV: {exc}"))
+        problems.append(
+            ImportProblem(str(line + 1), said("not valid CSV: %(reason)s", reason=str(exc)))
+        )
     return candidates, problems
 
 
@@ -256,7 +282,7 @@ def _csv_candidate_conflicts(
     return [
         ImportProblem(
             f"{start}:{columns[column]}",
-            f"differs from line {first_line}, which has the same external_id",
+            said("differs from line %(line)s, which has the same external_id", line=first_line),
             column,
         )
         for column in CSV_CANDIDATE_COLUMNS

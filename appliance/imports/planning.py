@@ -21,6 +21,7 @@ from appliance.imports.schema import ENTITIES, ImportDocument
 from appliance.imports.validation import check_document
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.imports import ImportBatch
@@ -261,7 +262,7 @@ def own_batch(store: Store, principal: Principal, batch_id: int) -> ImportBatch:
     """A batch the principal started; any other one is reported as not found."""
     batch = import_repository(store).get(batch_id)
     if batch.created_by != principal.user_id:
-        raise NotFoundError(f"no import batch {batch_id}")
+        raise NotFoundError(said("no import batch %(batch)s", batch=batch_id))
     return batch
 
 
@@ -272,8 +273,12 @@ def staged_plan(store: Store, principal: Principal, batch_id: int) -> ImportPlan
     data = import_repository(store).staged_source(batch.id)
     if batch.status != "planned" or data is None:
         raise ImportRejectedError(
-            f"batch {batch.id} has no file waiting for confirmation ({batch.status}): "
-            "upload the file again"
+            said(
+                "batch %(batch)s has no file waiting for confirmation (%(status)s): "
+                "upload the file again",
+                batch=batch.id,
+                status=batch.status,
+            )
         )
     name = f"staged.{batch.source_format}"
     return _analyse(store, visibility, ImportSource(name, data), batch.id)

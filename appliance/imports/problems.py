@@ -18,6 +18,7 @@ from appliance.imports.schema import (
     CSV_DECISION_COLUMNS,
 )
 from appliance.platform.errors import ApplianceError
+from appliance.platform.words import Said, said
 
 # --- problems and where they are ---------------------------------------------------------------
 
@@ -90,9 +91,9 @@ class CsvLocator(Locator):
 
 
 _MESSAGES = {
-    "missing": "this field is required",
-    "extra_forbidden": "unknown field (not part of import-v1)",
-    "string_too_short": "must not be empty",
+    "missing": said("this field is required"),
+    "extra_forbidden": said("unknown field (not part of import-v1)"),
+    "string_too_short": said("must not be empty"),
 }
 
 
@@ -100,11 +101,14 @@ def _message(error: Any) -> str:
     kind = error.get("type", "")
     context = error.get("ctx") or {}
     if kind == "string_too_long":
-        return f"too long: the limit is {context.get('max_length')} characters"
+        return said("too long: the limit is %(limit)s characters", limit=context.get("max_length"))
     if kind == "too_long":
-        return f"too many entries: the limit is {context.get('max_length')}"
+        return said("too many entries: the limit is %(limit)s", limit=context.get("max_length"))
     if kind in _MESSAGES:
         return _MESSAGES[kind]
+    cause = context.get("error")  # a check of schema.py that said its sentence
+    if isinstance(cause, ValueError) and cause.args and isinstance(cause.args[0], Said):
+        return cause.args[0]
     message = str(error.get("msg", "invalid"))
     return message.removeprefix("Value error, ")
 

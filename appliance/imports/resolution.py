@@ -14,6 +14,7 @@ from appliance.hiring.common import reaches
 from appliance.imports.problems import DocPath, ImportProblem, Locator
 from appliance.imports.schema import ApplicationRecord, CandidateRecord, ImportDocument
 from appliance.platform.errors import ApplianceError
+from appliance.platform.words import said
 from appliance.security.permissions import Visibility
 from appliance.store import Store
 from appliance.store.hiring import Requisition
@@ -134,8 +135,10 @@ class _RequisitionLookup:
         problems.append(
             locate.problem(
                 (*path, "requisition"),
-                "no requisition with this external id in the file or imported before "
-                "(within your regions)",
+                said(
+                    "no requisition with this external id in the file or imported before "
+                    "(within your regions)"
+                ),
             )
         )
         return None
@@ -149,9 +152,12 @@ class _RequisitionLookup:
         problems.append(
             locate.problem(
                 (*path, "requisition_title"),
-                "no requisition within your regions has this title"
+                said("no requisition within your regions has this title")
                 if not matches
-                else f"{len(matches)} requisitions have this title: use the external id",
+                else said(
+                    "%(count)s requisitions have this title: use the external id",
+                    count=len(matches),
+                ),
             )
         )
         return None
@@ -188,7 +194,7 @@ def _resolve_file_requisitions(
             problems.append(
                 locate.problem(
                     ("requisitions", i, "region"),
-                    "you may not import requisitions into this region",
+                    said("you may not import requisitions into this region"),
                 )
             )
 
@@ -251,7 +257,8 @@ def _user_ids(
         user = store.users.by_username(username)
         if user is None:
             problems.extend(
-                locate.problem(path, "there is no account with this user name") for path in paths
+                locate.problem(path, said("there is no account with this user name"))
+                for path in paths
             )
         else:
             users[username] = user.id

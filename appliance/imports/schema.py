@@ -26,6 +26,7 @@ from pydantic import (
 
 from appliance.hiring.review import MAX_REASON_CHARS
 from appliance.platform.clock import to_stamp
+from appliance.platform.words import said
 
 SCHEMA_ID = "interview-appliance/import-v1"
 MAX_TEXT = 200  # as the web forms: names, titles, departments, locations, e-mail addresses
@@ -52,13 +53,13 @@ DecisionKind = Literal[
 
 def _no_control(value: str) -> str:
     if any(unicodedata.category(char) == "Cc" for char in value):
-        raise ValueError("control characters are not allowed")
+        raise ValueError(said("control characters are not allowed"))
     return value
 
 
 def _no_control_but_lines(value: str) -> str:
     if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in value):
-        raise ValueError("control characters other than line breaks and tabs are not allowed")
+        raise ValueError(said("control characters other than line breaks and tabs are not allowed"))
     return value
 
 
@@ -72,19 +73,19 @@ _PHONE = re.compile(r"[0-9+()./\- ]{3,40}")
 
 def _email(value: str) -> str:
     if not _EMAIL.fullmatch(value):
-        raise ValueError("not a valid e-mail address")
+        raise ValueError(said("not a valid e-mail address"))
     return value
 
 
 def _phone(value: str) -> str:
     if not _PHONE.fullmatch(value):
-        raise ValueError("a phone number holds 3 to 40 digits, spaces and + ( ) . / -")
+        raise ValueError(said("a phone number holds 3 to 40 digits, spaces and + ( ) . / -"))
     return value
 
 
 def _external_id(value: str) -> str:
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
-        raise ValueError("an external id holds no spaces or control characters")
+        raise ValueError(said("an external id holds no spaces or control characters"))
     return value
 
 
@@ -150,7 +151,7 @@ class ApplicationRecord(_Record):
     @model_validator(mode="after")
     def _one_reference(self) -> ApplicationRecord:
         if (self.requisition is None) == (self.requisition_title is None):
-            raise ValueError("give either requisition (an external id) or requisition_title")
+            raise ValueError(said("give either requisition (an external id) or requisition_title"))
         return self
 
 

@@ -35,6 +35,7 @@ from appliance.imports.schema import (
 )
 from appliance.imports.verification import CreatedRecords, verify_import
 from appliance.platform.clock import to_stamp
+from appliance.platform.words import said
 from appliance.security.permissions import Action, Principal, Visibility, require
 from appliance.store import Store
 from appliance.store.imports import ImportRepository
@@ -74,12 +75,20 @@ def run_import(store: Store, principal: Principal, plan: ImportPlan) -> ImportRe
     visibility = require(principal, Action.IMPORT_DATA)
     if not plan.ok or plan.document is None or plan.resolution is None:
         raise ImportRejectedError(
-            f"the file has {len(plan.problems)} problem(s); nothing was imported", plan.problems
+            said(
+                "the file has %(count)s problem(s); nothing was imported",
+                count=len(plan.problems),
+            ),
+            plan.problems,
         )
     current = own_batch(store, principal, plan.batch_id)
     if current.status != "planned":
         raise ImportRejectedError(
-            f"batch {current.id} is {current.status}, not waiting for import: run the dry run again"
+            said(
+                "batch %(batch)s is %(status)s, not waiting for import: run the dry run again",
+                batch=current.id,
+                status=current.status,
+            )
         )
     actor = principal.actor
     attempt = _Attempt()
@@ -110,8 +119,10 @@ def _import_verified(
     resolution = resolve(store, visibility, document, plan.locate)
     if resolution != plan.resolution:
         raise ImportFailedError(
-            "the store changed since the dry run (new duplicates, requisitions or "
-            "accounts): run the dry run again",
+            said(
+                "the store changed since the dry run (new duplicates, requisitions or "
+                "accounts): run the dry run again"
+            ),
             batch_id=plan.batch_id,
             reason="conflict",
             problems=resolution.problems,
@@ -216,7 +227,7 @@ class _BatchWriter:
         path: DocPath = ("candidates", i, "applications", j)
         ref = self.resolution.references[i][j]
         if ref is None:
-            raise _LateProblemError(self.plan.locate.problem(path, "no requisition"))
+            raise _LateProblemError(self.plan.locate.problem(path, said("no requisition")))
         requisition_id = self.requisition_ids[ref.value] if ref.in_file else ref.value
         interview = self.store.interviews.create(
             candidate_id,
@@ -243,7 +254,7 @@ class _BatchWriter:
             user = self.store.users.by_username(decision.decided_by)
             if user is None or self.planned_users.get(decision.decided_by) != user.id:
                 raise _LateProblemError(
-                    self.plan.locate.problem(path, "there is no account with this user name")
+                    self.plan.locate.problem(path, said("there is no account with this user name"))
                 )
             self.users[decision.decided_by] = user.id
         return self.users[decision.decided_by]
@@ -267,13 +278,22 @@ def _rolled_back_error(
 ) -> ImportFailedError:
     """The error that tells the importer a run failed and nothing of it was kept."""
     problems = [exc.problem] if isinstance(exc, _LateProblemError) else []
-    what = (
-        "the imported records did not verify"
+    message = (
+        said(
+            "the imported records did not verify; everything was rolled back and nothing was "
+            "imported (batch %(batch)s)",
+            batch=plan.batch_id,
+        )
         if reason == "verification_mismatch"
-        else f"the import failed ({reason})"
+        else said(
+            "the import failed (%(reason)s); everything was rolled back and nothing was "
+            "imported (batch %(batch)s)",
+            reason=reason,
+            batch=plan.batch_id,
+        )
     )
     return ImportFailedError(
-        f"{what}; everything was rolled back and nothing was imported (batch {plan.batch_id})",
+        message,
         batch_id=plan.batch_id,
         reason=reason,
         report=report,

@@ -11,13 +11,16 @@ from datetime import datetime
 from appliance.imports.problems import ImportProblem, Locator
 from appliance.imports.schema import CandidateRecord, ImportDocument
 from appliance.platform.clock import utcnow
+from appliance.platform.words import said
 
 
 def check_document(document: ImportDocument, locate: Locator) -> list[ImportProblem]:
     """What is wrong inside the file itself, whatever the store holds."""
     problems: list[ImportProblem] = []
     if not document.requisitions and not document.candidates:
-        problems.append(locate.problem((), "the file holds no requisitions and no candidates"))
+        problems.append(
+            locate.problem((), said("the file holds no requisitions and no candidates"))
+        )
     problems.extend(_repeated_requisition_ids(document, locate))
     seen_candidates: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
@@ -40,7 +43,10 @@ def _repeated_requisition_ids(document: ImportDocument, locate: Locator) -> list
             problems.append(
                 locate.problem(
                     ("requisitions", i, "external_id"),
-                    f"the external id is used twice in the file (first at {first})",
+                    said(
+                        "the external id is used twice in the file (first at %(first)s)",
+                        first=first,
+                    ),
                 )
             )
         seen.setdefault(requisition.external_id, i)
@@ -64,7 +70,7 @@ def _repeated_candidate_identity(
         problems.append(
             locate.problem(
                 ("candidates", i, "external_id"),
-                f"the external id is used twice in the file (first at {first})",
+                said("the external id is used twice in the file (first at %(first)s)", first=first),
             )
         )
     seen_ids.setdefault(candidate.external_id, i)
@@ -75,7 +81,10 @@ def _repeated_candidate_identity(
             problems.append(
                 locate.problem(
                     ("candidates", i, "email"),
-                    f"another candidate in the file has this e-mail address ({first})",
+                    said(
+                        "another candidate in the file has this e-mail address (%(first)s)",
+                        first=first,
+                    ),
                 )
             )
         seen_emails.setdefault(email, i)
@@ -98,8 +107,10 @@ def _application_problems(
             problems.append(
                 locate.problem(
                     ("candidates", i, "applications", j, target[0]),
-                    "the candidate applies to this requisition twice (one application per "
-                    "requisition)",
+                    said(
+                        "the candidate applies to this requisition twice (one application per "
+                        "requisition)"
+                    ),
                 )
             )
         targets.add(target)
@@ -108,7 +119,7 @@ def _application_problems(
                 problems.append(
                     locate.problem(
                         ("candidates", i, "applications", j, "decisions", k, "decided_at"),
-                        "a decision cannot be dated in the future",
+                        said("a decision cannot be dated in the future"),
                     )
                 )
     return problems

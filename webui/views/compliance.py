@@ -26,6 +26,7 @@ from appliance.compliance import (
 )
 from appliance.compliance.common import REGIONS, ComplianceError, regions_in_scope
 from appliance.platform.clock import to_stamp, utcnow
+from appliance.platform.words import said
 from appliance.security.permissions import Action
 from appliance.store.compliance import Notice, compliance_of
 from webui.bias_pdf import bias_summary_pdf
@@ -312,7 +313,7 @@ def delivery_record(interview_id: int) -> ResponseReturnValue:
     notice_id = _optional_int("notice_id")
     try:
         if notice_id is None:
-            raise notices.NoticeError("choose the notice that was sent")
+            raise notices.NoticeError(said("choose the notice that was sent"))
         notices.record_delivery(
             app_store(),
             current_principal(),
@@ -386,7 +387,7 @@ def _period() -> tuple[str | None, str | None, str, str]:
             day = date.fromisoformat(end_text) + timedelta(days=1)
             end = to_stamp(datetime(day.year, day.month, day.day, tzinfo=UTC))
     except ValueError:
-        raise ComplianceError("dates are written YYYY-MM-DD") from None
+        raise ComplianceError(said("dates are written YYYY-MM-DD")) from None
     return start, end, start_text, end_text
 
 
@@ -447,7 +448,7 @@ def bias_publish() -> ResponseReturnValue:
     try:
         arguments = _audit_arguments()
         if not request.form.get("region"):
-            raise ComplianceError("choose the region of the audit")
+            raise ComplianceError(said("choose the region of the audit"))
         published = bias.publish_audit(
             store, principal, bias.bias_audit(store, principal, **arguments)
         )
