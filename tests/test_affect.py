@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,3 +269,50 @@ def test_only_the_gate_reads_affect_observations() -> None:
         if reads.search(path.read_text(encoding="utf-8"))
     )
     assert readers == ["appliance/analysis/affect_scoring.py", "appliance/store/affect.py"]
+
+
+def test_the_frames_are_decoded_once_for_cues_and_affect(
+    affect_appliance: Appliance, tmp_path: Path
+) -> None:
+    from appliance.analysis.pipeline import ReportDraft, StepContext
+    from appliance.analysis.steps.affect import AffectStep, load_classifier
+    from appliance.analysis.steps.visual_cues import VisualCuesStep
+    from appliance.platform.clock import now_stamp
+    from appliance.store.recordings import Recording
+
+    media = MEDIA / "single_face.mp4"
+    opened: list[int] = []
+
+    def open_media() -> Any:
+        opened.append(1)
+        return open(media, "rb")  # the step closes it
+
+    nothing = Recording(
+        1, 1, 1, "spool", media.name, "video/mp4", 1, "0" * 64, b"", None, now_stamp()
+    )
+    ctx = StepContext(
+        7,
+        nothing,
+        "default",
+        "en",
+        affect_appliance.config,
+        open_media,
+        tmp_path,
+        lambda f, s: None,
+    )
+    allowed = {"allowed": True, "reason": ""}
+    draft = ReportDraft(media_info={"has_video": True, "duration_s": 2.5})
+    draft.sections["policy"] = {
+        "analyses": {"run_visual_cues": allowed, "run_affect_analysis": allowed}
+    }
+    draft = VisualCuesStep().run(ctx, draft)
+    assert len(opened) == 1 and len(draft.artifacts["affect_crops"]) == 5
+    draft = AffectStep().run(ctx, draft)
+    assert len(opened) == 1  # the affect step took the faces cut during the cues' decode
+    # ... and classified them exactly as decoding the video again would have.
+    classifier = load_classifier(affect_appliance.config)
+    again = AffectStep()._classify(
+        ctx, classifier, draft.artifacts["frame_cues"], draft.artifacts["frame_interval_s"]
+    )
+    assert len(opened) == 2
+    assert draft.apart["affect"]["observations"] == again["observations"]

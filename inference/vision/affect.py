@@ -26,6 +26,30 @@ LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 BOX_MARGIN = 0.1  # the classifier was trained on loosely cropped faces
 
 
+def face_crop(
+    frame: Frame, box: tuple[float, float, float, float]
+) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The face (box as fractions x, y, w, h, with a margin) as the model's 64 x 64 grey picture:
+    small enough to keep for every sampled frame while the video is decoded once."""
+    h, w = frame.shape[:2]
+    x, y, bw, bh = box
+    x0 = int(max(0.0, (x - BOX_MARGIN * bw)) * w)
+    y0 = int(max(0.0, (y - BOX_MARGIN * bh)) * h)
+    x1 = int(min(1.0, x + bw * (1 + BOX_MARGIN)) * w)
+    y1 = int(min(1.0, y + bh * (1 + BOX_MARGIN)) * h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        raise InferenceError("the face box is too small to classify")
+    grey = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(grey, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return np.asarray(small, dtype=np.uint8)
+
+
+def crop_input(crop: np.ndarray[Any, np.dtype[np.uint8]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """A `face_crop` as the model's grey -1..1 input tensor."""
+    scaled = crop.astype(np.float32) * (2.0 / 255.0) - 1.0
+    return scaled.reshape(1, INPUT_SIZE, INPUT_SIZE, 1)
+
+
 class AffectClassifier:
     """Class probabilities of a face's expression, one face box at a time."""
 
@@ -48,22 +72,15 @@ class AffectClassifier:
         self, frame: Frame, box: tuple[float, float, float, float]
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
         """The face (box as fractions x, y, w, h) as the model's grey -1..1 input."""
-        h, w = frame.shape[:2]
-        x, y, bw, bh = box
-        x0 = int(max(0.0, (x - BOX_MARGIN * bw)) * w)
-        y0 = int(max(0.0, (y - BOX_MARGIN * bh)) * h)
-        x1 = int(min(1.0, x + bw * (1 + BOX_MARGIN)) * w)
-        y1 = int(min(1.0, y + bh * (1 + BOX_MARGIN)) * h)
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            raise InferenceError("the face box is too small to classify")
-        grey = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(grey, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        scaled = small.astype(np.float32) * (2.0 / 255.0) - 1.0
-        return scaled.reshape(1, INPUT_SIZE, INPUT_SIZE, 1)
+        return crop_input(face_crop(frame, box))
 
     def classify(self, frame: Frame, box: tuple[float, float, float, float]) -> dict[str, float]:
         """Probabilities per label for the face in `box` (they sum to 1)."""
-        self.request.infer({0: self.face_input(frame, box)})
+        return self.classify_crop(face_crop(frame, box))
+
+    def classify_crop(self, crop: np.ndarray[Any, np.dtype[np.uint8]]) -> dict[str, float]:
+        """Probabilities per label for a face already cut by `face_crop`."""
+        self.request.infer({0: crop_input(crop)})
         raw = np.array(self.request.output_tensors[0].data, dtype=np.float64).reshape(-1)
         if raw.min() < 0 or abs(raw.sum() - 1.0) > 1e-3:  # logits: make them probabilities
             raw = np.exp(raw - raw.max())

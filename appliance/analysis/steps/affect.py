@@ -20,7 +20,7 @@ from appliance.compliance.policy import PolicyAction
 from appliance.platform.config import ApplianceConfig
 from appliance.store.queue import LostClaimError
 from inference.frames import FrameSampling, sample_frames
-from inference.interfaces import FrameCues
+from inference.interfaces import FrameCues, InferenceError
 from inference.vision.summary import main_face
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ class AffectStep(AnalysisStep):
         try:
             classifier = load_classifier(ctx.config)
             try:
-                output = self._classify(ctx, classifier, cues, float(interval))
+                output = self._classify(
+                    ctx, classifier, cues, float(interval), draft.artifacts.get("affect_crops")
+                )
             finally:
                 classifier.close()
         except LostClaimError:
@@ -96,18 +98,31 @@ class AffectStep(AnalysisStep):
         )
 
     def _classify(
-        self, ctx: StepContext, classifier: Any, cues: list[FrameCues], interval: float
+        self,
+        ctx: StepContext,
+        classifier: Any,
+        cues: list[FrameCues],
+        interval: float,
+        crops: dict[float, Any] | None = None,
     ) -> dict[str, Any]:
-        boxes = {round(c.t, 3): face.box for c in cues if (face := main_face(c)) is not None}
         observations: list[dict[str, Any]] = []
-        sampling = FrameSampling(fps=1.0 / interval, max_width=MAX_FRAME_WIDTH)
-        with ctx.open_media() as media:
-            for t, frame in sample_frames(media, sampling):
-                box = boxes.get(round(t, 3))
-                if box is None:
-                    continue
-                probabilities = classifier.classify(frame, box)
-                observations.append({"t": round(t, 3), "probabilities": probabilities})
+        if crops is not None:  # cut while the visual cues decoded the frames: no second decode
+            for t in sorted(crops):
+                probabilities = classifier.classify_crop(crops[t])
+                observations.append({"t": t, "probabilities": probabilities})
+        else:
+            boxes = {round(c.t, 3): face.box for c in cues if (face := main_face(c)) is not None}
+            sampling = FrameSampling(fps=1.0 / interval, max_width=MAX_FRAME_WIDTH)
+            with ctx.open_media() as media:
+                for t, frame in sample_frames(media, sampling):
+                    box = boxes.get(round(t, 3))
+                    if box is None:
+                        continue
+                    try:
+                        probabilities = classifier.classify(frame, box)
+                    except InferenceError:  # a face too small to classify, as with crops
+                        continue
+                    observations.append({"t": round(t, 3), "probabilities": probabilities})
         return {
             "model": classifier.model_name,
             "frame_rate": round(1.0 / interval, 4),

@@ -25,7 +25,7 @@ from appliance.store.queue import LostClaimError
 from inference.frames import FrameSampling, sample_frames
 from inference.interfaces import Frame, FrameCues, VisionBackend
 from inference.media import MediaError, NoMediaStreamsError
-from inference.vision.summary import summarise, summarise_answers
+from inference.vision.summary import main_face, summarise, summarise_answers
 
 logger = logging.getLogger(__name__)
 
@@ -105,19 +105,56 @@ def analyse_video(
     duration_s: float | None,
     progress_name: str,
     report: Callable[[float, str], None] | None = None,
+    keep: Callable[[Frame, FrameCues], None] | None = None,
 ) -> list[FrameCues]:
     """Stream the recording's frames through the backend, reporting progress as it goes
-    (to `report`, else to the job's progress)."""
+    (to `report`, else to the job's progress); `keep` sees each frame with its cues."""
     cues: list[FrameCues] = []
     start, width = progress_span(ctx, progress_name)
     report = report or ctx.report_progress
     with ctx.open_media() as media:
         for chunk in _chunks(sample_frames(media, sampling), CHUNK):
-            cues.extend(backend.analyse_many(chunk))
+            found = backend.analyse_many(chunk)
+            if keep is not None:
+                for (_, frame), frame_cues in zip(chunk, found, strict=True):
+                    keep(frame, frame_cues)
+            cues.extend(found)
             if duration_s:  # after every chunk: 16 s of video at 2 fps
                 done = min(1.0, cues[-1].t / duration_s)
                 report(start + width * done, progress_name)
     return cues
+
+
+class AffectCrops:
+    """The main face of each sampled frame, cut for the expression classifier while the frames
+    are decoded for the cues (the affect step then decodes nothing): only when the pipeline
+    runs that step and the policy allows it. Kept in memory for the job, never stored."""
+
+    def __init__(self) -> None:
+        self.by_time: dict[float, Any] = {}
+
+    def keep(self, frame: Frame, cues: FrameCues) -> None:
+        """Cut the main face of one frame (a face too small to classify is left out)."""
+        from inference.interfaces import InferenceError
+        from inference.vision.affect import face_crop
+
+        face = main_face(cues)
+        if face is None:
+            return
+        try:
+            self.by_time[round(cues.t, 3)] = face_crop(frame, face.box)
+        except InferenceError:
+            return
+
+
+def affect_wanted(ctx: StepContext, draft: ReportDraft) -> bool:
+    """Whether the affect step will run on this job's frames (pipeline and policy)."""
+    if "affect" not in ctx.config.worker.pipeline:
+        return False
+    decided = ((draft.sections.get("policy") or {}).get("analyses") or {}).get(
+        PolicyAction.RUN_AFFECT_ANALYSIS.value
+    )
+    return isinstance(decided, dict) and bool(decided.get("allowed"))
 
 
 class _Cancelled(Exception):
@@ -189,6 +226,7 @@ class VisualCuesStep(AnalysisStep):
 
     def __init__(self) -> None:
         self._background: _Background | None = None
+        self._crops: AffectCrops | None = None
 
     def begin(self, ctx: StepContext, draft: ReportDraft) -> bool:
         """Start on the frames once the recording is probed and the policy gate has allowed
@@ -204,10 +242,17 @@ class VisualCuesStep(AnalysisStep):
             backend = vision_backend(ctx.config)
         except Exception:  # a missing or broken pack: `run` tries again and notes why
             return False
+        crops = self._crops = AffectCrops() if affect_wanted(ctx, draft) else None
 
         def work(report: Callable[[float, str], None]) -> list[FrameCues]:
             return analyse_video(
-                ctx, backend, sampling, duration_s=duration, progress_name=self.name, report=report
+                ctx,
+                backend,
+                sampling,
+                duration_s=duration,
+                progress_name=self.name,
+                report=report,
+                keep=crops.keep if crops is not None else None,
             )
 
         self._background = _Background(work)
@@ -235,7 +280,16 @@ class VisualCuesStep(AnalysisStep):
             draft.step_seconds[self.name] = round(background.seconds, 3)
             return cues
         backend = vision_backend(ctx.config)
-        return analyse_video(ctx, backend, sampling, duration_s=duration, progress_name=self.name)
+        self._crops = AffectCrops() if affect_wanted(ctx, draft) else None
+        crops = self._crops
+        return analyse_video(
+            ctx,
+            backend,
+            sampling,
+            duration_s=duration,
+            progress_name=self.name,
+            keep=crops.keep if crops is not None else None,
+        )
 
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
         """Analyse sampled frames where policy and consent allow; never lose the draft."""
@@ -283,4 +337,6 @@ class VisualCuesStep(AnalysisStep):
         }
         draft.artifacts["frame_cues"] = cues
         draft.artifacts["frame_interval_s"] = interval
+        if self._crops is not None:
+            draft.artifacts["affect_crops"] = self._crops.by_time
         return draft
