@@ -99,35 +99,46 @@ def dashboard(store: Store, principal: Principal) -> Dashboard:
     return Dashboard(counts, latest, awaiting, assigned)
 
 
+def _decided(store: Store, candidate_id: int) -> dict[int, str]:
+    """When the newest decision on each job was made for a candidate (requisition id -> stamp)."""
+    decided: dict[int, str] = {}
+    for decision in store.decisions.for_candidate(candidate_id):
+        if decision.kind in DECISIONS:
+            decided[decision.requisition_id] = max(
+                decided.get(decision.requisition_id, ""), decision.decided_at
+            )
+    return decided
+
+
 def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingInterview]:
     """Visible analysed interviews with no decision on their job since their newest report,
     newest first."""
     requisitions = RequisitionLookup(store)
-    found = []
+    analysed: list[tuple[Candidate, Interview]] = []
     for candidate in store.candidates.visible(visibility, status="analysed", limit=AWAITING_SCAN):
-        decided: dict[int, str] = {}
-        for decision in store.decisions.for_candidate(candidate.id):
-            if decision.kind in DECISIONS:
-                decided[decision.requisition_id] = max(
-                    decided.get(decision.requisition_id, ""), decision.decided_at
+        analysed += [
+            (candidate, interview)
+            for interview in store.interviews.for_candidate_visible(candidate.id, visibility)
+            if interview.status == "analysed"
+        ]
+    # Every page view asks this: the reports are counted in one query, never opened (their
+    # sealed content is the largest thing in the store), and decisions are read only for
+    # candidates with a reported interview.
+    stamps = store.reports.stamps_for_interviews([interview.id for _, interview in analysed])
+    decisions: dict[int, dict[int, str]] = {}
+    found = []
+    for candidate, interview in analysed:
+        if interview.id not in stamps:
+            continue
+        reports, newest = stamps[interview.id]
+        if candidate.id not in decisions:
+            decisions[candidate.id] = _decided(store, candidate.id)
+        if decisions[candidate.id].get(interview.requisition_id, "") < newest:
+            found.append(
+                AwaitingInterview(
+                    interview, candidate, requisitions(interview.requisition_id), reports, newest
                 )
-        for interview in store.interviews.for_candidate_visible(candidate.id, visibility):
-            if interview.status != "analysed":
-                continue
-            reports = store.reports.for_interview(interview.id)
-            if not reports:
-                continue
-            newest = max(report.created_at for report in reports)
-            if decided.get(interview.requisition_id, "") < newest:
-                found.append(
-                    AwaitingInterview(
-                        interview,
-                        candidate,
-                        requisitions(interview.requisition_id),
-                        len(reports),
-                        newest,
-                    )
-                )
+            )
     return sorted(found, key=lambda item: item.newest, reverse=True)
 
 

@@ -6,6 +6,7 @@ creating one also writes its pseudonymous entry of the AI decision log (scores o
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,25 @@ class ReportRepository(SealedRepository):
             f"{_SELECT} WHERE t.interview_id = ? ORDER BY t.id", (interview_id,)
         ).fetchall()
         return self._opened(rows)
+
+    def stamps_for_interviews(self, interview_ids: Collection[int]) -> dict[int, tuple[int, str]]:
+        """(how many reports, when the newest was drafted) of each of these interviews that has
+        any, in one query per 500 ids and without opening a report's sealed content (the
+        dashboard asks this of every analysed interview it shows)."""
+        ids = sorted(set(interview_ids))
+        found: dict[int, tuple[int, str]] = {}
+        for start in range(0, len(ids), 500):  # well below SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT interview_id, count(*) AS reports, max(created_at) AS newest FROM reports"
+                f" WHERE interview_id IN ({', '.join('?' for _ in chunk)}) GROUP BY interview_id",
+                chunk,
+            )
+            found.update(
+                (int(row["interview_id"]), (int(row["reports"]), str(row["newest"])))
+                for row in rows
+            )
+        return found
 
     def replace_content(self, report_id: int, content: dict[str, Any]) -> None:
         """Seal new content into a report (retention removing the transcript, say)."""
