@@ -21,6 +21,7 @@ Every step is written to the audit log (actor `update`) and to the journal's his
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,7 @@ from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import ApplianceError
 from appliance.platform.locks import exclusive_lock
 from appliance.security.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
+from appliance.store import Store
 from appliance.store.keyring import Keyset
 from appliance.store.runtime import KEY_FD_ENV, open_store, send_keyset
 from firmware.bundle import (
@@ -47,6 +50,7 @@ from firmware.bundle import (
     Manifest,
     Policy,
     check_manifest,
+    file_sha256,
     open_bundle,
     parse_signatures,
     signature_message,
@@ -90,6 +94,30 @@ class Box:
     config_file: Path
     keyset: Keyset
     passphrase: str = field(repr=False)
+    # The store a running appliance already has open (the web UI's, see `running_box`): used
+    # instead of opening one with `keyset`.
+    store: Store | None = field(default=None, repr=False)
+
+
+def running_box(install: Install, config: ApplianceConfig, store: Store) -> Box:
+    """A Box over the store the running appliance has open, for `stage` (the web UI's update
+    page): it holds the device key for the counter but no passphrase and no database keys,
+    so nothing that must run with the appliance stopped (apply, rollback, recover) can use it."""
+    keyset = Keyset(db=b"", vault=b"", device=store.device_key)
+    return Box(install, config, config.paths.config, keyset, "", store=store)
+
+
+@contextlib.contextmanager
+def _opened(box: Box) -> Iterator[Store]:
+    """The box's own store when it has one, else one opened (and closed) for this use."""
+    if box.store is not None:
+        yield box.store
+        return
+    store = open_store(box.config, box.keyset, check_schema=False)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def checkpoint(step: str) -> None:
@@ -130,12 +158,8 @@ def _audit(box: Box, action: str, details: dict[str, Any], *, strict: bool = Fal
     """One audit entry (actor `update`). Strict ones must land; the others, written while the
     data may be half-way, are logged when they cannot be (the journal's history keeps them)."""
     try:
-        store = open_store(box.config, box.keyset, check_schema=False)
-        try:
-            with store.audited(ACTOR, action) as entry:
-                entry.details.update(details)
-        finally:
-            store.close()
+        with _opened(box) as store, store.audited(ACTOR, action) as entry:
+            entry.details.update(details)
     except ApplianceError:
         if strict:
             raise
@@ -145,11 +169,8 @@ def _audit(box: Box, action: str, details: dict[str, Any], *, strict: bool = Fal
 def _schema(box: Box) -> int:
     from appliance.store.migrate import current_version
 
-    store = open_store(box.config, box.keyset, check_schema=False)
-    try:
+    with _opened(box) as store:
         return current_version(store.conn)
-    finally:
-        store.close()
 
 
 def _device_public(keyset: Keyset) -> Any:
@@ -167,11 +188,8 @@ def counter_floor(box: Box) -> int:
 
 
 def _audited_counter(box: Box) -> int:
-    store = open_store(box.config, box.keyset, check_schema=False)
-    try:
+    with _opened(box) as store:
         entries = store.audit.entries(action="update.applied", limit=1_000_000)
-    finally:
-        store.close()
     counters = [e.details.get("counter") for e in entries]
     return max((c for c in counters if isinstance(c, int)), default=0)
 
@@ -444,6 +462,29 @@ def stage(box: Box, bundle: Path) -> Journal:
             },
         )
         return staging
+
+
+def stage_for(box: Box, bundle: Path, actor: str, *, name: str) -> Journal:
+    """`stage`, asked for by a person (the web UI's update page): besides the updater's own
+    entries, one `update.stage_requested` under their name says which bundle (`name`, its
+    size and SHA-256) they gave and what came of it."""
+    details: dict[str, Any] = {
+        "bundle": name,
+        "bytes": bundle.stat().st_size,
+        "sha256": file_sha256(bundle),
+    }
+    try:
+        journal = stage(box, bundle)
+    except (ApplianceError, OSError) as exc:
+        result = "refused" if isinstance(exc, UpdateRefusedError) else "not-staged"
+        details.update(result=result, reason=str(exc).replace(str(bundle), name))
+        with _opened(box) as store, store.audited(actor, "update.stage_requested") as entry:
+            entry.details.update(details)
+        raise
+    details.update(result="staged", version=journal.version, counter=journal.counter)
+    with _opened(box) as store, store.audited(actor, "update.stage_requested") as entry:
+        entry.details.update(details)
+    return journal
 
 
 # --- the transition (apply, rollback by hand) and its undo -------------------------------------

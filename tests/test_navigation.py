@@ -51,7 +51,13 @@ HR_PAGES = {
         "/scheduling/outbox",
     ],
     "Compliance": ["/privacy", "/compliance/notices", "/compliance/bias"],
-    "Administration": ["/admin/users", "/admin/settings", "/imports", "/system/status"],
+    "Administration": [
+        "/admin/users",
+        "/admin/settings",
+        "/imports",
+        "/system/status",
+        "/admin/updates",
+    ],
 }
 
 

@@ -20,6 +20,7 @@ ACTION_WORDS: dict[Action, LazyString] = {
     Action.CHANGE_OWN_ACCOUNT: lazy_gettext("change your own account"),
     Action.MANAGE_USERS: lazy_gettext("manage user accounts"),
     Action.MANAGE_SETTINGS: lazy_gettext("change the appliance's settings"),
+    Action.MANAGE_UPDATES: lazy_gettext("manage software updates"),
     Action.VIEW_REQUISITIONS: lazy_gettext("see jobs"),
     Action.EDIT_REQUISITIONS: lazy_gettext("create or edit jobs"),
     Action.VIEW_CANDIDATES: lazy_gettext("see candidates"),

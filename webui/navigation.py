@@ -108,6 +108,7 @@ MENU: tuple[MenuGroup, ...] = (
             MenuLink("admin.settings", lazy_gettext("Settings")),
             MenuLink("imports.index", lazy_gettext("Data import")),
             MenuLink("system.status_page", lazy_gettext("System")),
+            MenuLink("updates.index", lazy_gettext("Updates")),
         ),
     ),
 )

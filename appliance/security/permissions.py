@@ -40,6 +40,7 @@ class Action(StrEnum):
     CHANGE_OWN_ACCOUNT = "account.change"
     MANAGE_USERS = "users.manage"
     MANAGE_SETTINGS = "settings.manage"
+    MANAGE_UPDATES = "updates.manage"  # stage signed update bundles, see how updates stand
     VIEW_REQUISITIONS = "requisitions.view"
     EDIT_REQUISITIONS = "requisitions.edit"
     VIEW_CANDIDATES = "candidates.view"
@@ -97,6 +98,7 @@ PERMISSIONS: dict[str, dict[Action, Scope]] = {
         **_EVERYONE,
         Action.MANAGE_USERS: Scope.ALL,
         Action.MANAGE_SETTINGS: Scope.ALL,
+        Action.MANAGE_UPDATES: Scope.ALL,
         Action.VIEW_REQUISITIONS: Scope.REGION,
         Action.EDIT_REQUISITIONS: Scope.REGION,
         Action.VIEW_CANDIDATES: Scope.REGION,

@@ -30,6 +30,7 @@ from webui.views import (
     scheduling,
     segments,
     system,
+    updates,
     uploads,
 )
 
@@ -38,6 +39,7 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the web UI and the API."""
     return [
         system.bp,
+        updates.bp,
         account.bp,
         admin.bp,
         dashboard.bp,
