@@ -662,3 +662,26 @@ def test_digits_spoken_one_by_one_stay_one_digit_string() -> None:
     )
     transcript = Transcript("en", [segment], "whisper", "base", 2.4)
     assert normalise_transcript(transcript).segments[0].text == "My 3301."
+
+
+@pytest.mark.slow
+def test_batched_decoding_is_an_option_cut_into_sentences(pack_folder: Path) -> None:
+    # Off by default: on the long-form set it was about twice as fast but lost words
+    # (docs/speech-decoding.md). When chosen, its 30 s chunks come back as sentences.
+    backend = WhisperBackend(
+        load_speech_pack(pack_folder, "whisper-base"), cpu_threads=2, batch_size=4
+    )
+    gap = b"\x00\x00" * 16000
+    clips = sorted(LIBRIVOX.glob("*.wav"))
+    pcm = gap.join(b"".join(decode_audio_pcm(path)) for path in clips)
+    try:
+        transcript = backend.transcribe([pcm], sample_rate=16000, language="en")
+    finally:
+        backend.close()
+    assert len(transcript.segments) >= len(clips)
+    assert all(s.end - s.start < 15 for s in transcript.segments)
+    assert all(s.text.rstrip().endswith((".", "?", "!")) for s in transcript.segments[:-1])
+    words = [w.start for s in transcript.segments for w in s.words]
+    assert words == sorted(words) and len(words) >= 70
+    with pytest.raises(InferenceError):
+        WhisperBackend(load_speech_pack(pack_folder, "whisper-base"), batch_size=-1)

@@ -35,8 +35,11 @@ _KNOWN_OPTIONS = frozenset(
         "word_timestamps",
         "cut_search_s",
         "language_override",
+        "batch_size",
     }
 )
+# Where a batched segment (a VAD chunk of up to 30 s) is cut into sentences for reading.
+SENTENCE_ENDS = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
 # The cut between two windows is placed at the quietest 200 ms in the last stretch of a window.
 _CUT_FRAME_S = 0.2
 
@@ -117,6 +120,12 @@ class WhisperBackend(SpeechBackend):
         self.language_override = float(options.get("language_override", 0.8))
         self.min_silence_ms = int(options.get("min_silence_ms", 500))
         self.word_timestamps = bool(options.get("word_timestamps", True))
+        # Above 0: transcription decodes the VAD's speech chunks in batches of this many
+        # (faster-whisper's BatchedInferencePipeline), each chunk on its own rather than
+        # conditioned on the text before it (docs/speech-decoding.md has the measured table).
+        self.batch_size = int(options.get("batch_size", 0))
+        if self.batch_size < 0:
+            raise InferenceError("batch_size must be 0 (one window after another) or more")
         try:
             self._model = WhisperModel(
                 str(pack.root),
@@ -130,6 +139,11 @@ class WhisperBackend(SpeechBackend):
                 f"model pack {pack.manifest.name!r} could not be loaded: {exc}"
             ) from None
         self.multilingual = bool(self._model.model.is_multilingual)
+        self._batched: Any = None
+        if self.batch_size:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(self._model)
 
     @property
     def engine(self) -> Any:
@@ -197,6 +211,17 @@ class WhisperBackend(SpeechBackend):
 
     def _decode(self, audio: npt.NDArray[np.float32], language: str | None, task: str) -> Any:
         """faster-whisper on one window: (lazy segments, info)."""
+        if self._batched is not None and task == "transcribe":
+            return self._batched.transcribe(
+                audio,
+                language=language,
+                task=task,
+                beam_size=self.beam_size,
+                word_timestamps=self.word_timestamps,
+                vad_filter=True,  # the batches are the VAD's speech chunks
+                vad_parameters={"min_silence_duration_ms": self.min_silence_ms},
+                batch_size=self.batch_size,
+            )
         return self._model.transcribe(
             audio,
             language=language,
@@ -220,30 +245,52 @@ class WhisperBackend(SpeechBackend):
         ranked = {str(code): float(p) for code, p in (info.all_language_probs or ())}
         return prior, ranked.get(prior, 0.0)
 
-    @staticmethod
-    def _convert(found: Iterable[Any], offset: float) -> Iterator[Segment]:
-        """faster-whisper segments as ours, shifted by the window's offset."""
+    def _convert(self, found: Iterable[Any], offset: float) -> Iterator[Segment]:
+        """faster-whisper segments as ours, shifted by the window's offset; in batches, a
+        segment with word times is cut at its sentence ends (a batched segment is a whole VAD
+        chunk of up to 30 s, too long to read or to quote as one line)."""
         for seg in found:
             text = str(seg.text).strip()
             if not text:
                 continue
-            words = tuple(
-                Word(
-                    text=str(w.word).strip(),
-                    start=round(float(w.start) + offset, 3),
-                    end=round(float(w.end) + offset, 3),
-                    confidence=round(float(w.probability), 4),
+            raw = [w for w in (seg.words or ()) if str(w.word).strip()]
+            if not raw or self._batched is None:
+                yield Segment(
+                    text=text,
+                    start=round(float(seg.start) + offset, 3),
+                    end=round(float(seg.end) + offset, 3),
+                    words=tuple(_word(w, offset) for w in raw),
                 )
-                for w in (seg.words or ())
-                if str(w.word).strip()
-            )
-            yield Segment(
-                text=text,
-                start=round(float(seg.start) + offset, 3),
-                end=round(float(seg.end) + offset, 3),
-                words=words,
-            )
+                continue
+            sentence: list[Any] = []
+            for index, w in enumerate(raw):
+                sentence.append(w)
+                if str(w.word).strip().endswith(SENTENCE_ENDS) or index == len(raw) - 1:
+                    yield _segment_of(sentence, offset)
+                    sentence = []
 
     def close(self) -> None:
         """Drop the model so its memory can be freed."""
+        self.__dict__.pop("_batched", None)
         self.__dict__.pop("_model", None)
+
+
+def _segment_of(words: list[Any], offset: float) -> Segment:
+    """One of our segments from consecutive faster-whisper words (their own spacing kept, so
+    English keeps its spaces and Chinese has none)."""
+    return Segment(
+        text="".join(str(w.word) for w in words).strip(),
+        start=round(float(words[0].start) + offset, 3),
+        end=round(float(words[-1].end) + offset, 3),
+        words=tuple(_word(w, offset) for w in words),
+    )
+
+
+def _word(w: Any, offset: float) -> Word:
+    """A faster-whisper word as ours, shifted by the window's offset."""
+    return Word(
+        text=str(w.word).strip(),
+        start=round(float(w.start) + offset, 3),
+        end=round(float(w.end) + offset, 3),
+        confidence=round(float(w.probability), 4),
+    )
