@@ -1,9 +1,11 @@
 """Hostile submissions against the coding sandbox, as real processes (no mocks).
 
-Each attack runs twice: with every mechanism this box has ("full") and in the fallback a box
-without namespaces gets ("fallback": privilege drop, rlimits, seccomp, uid sweeps only). Each
-must fail cleanly: a verdict that is not OK, no process of the run left, nothing of the box or
-of a run beside it hurt.
+Each attack runs three times: with every mechanism this box has ("full"), in the fallback a
+box without namespaces gets ("fallback": privilege drop, rlimits, seccomp, uid sweeps only),
+and in the mode an appliance that is not root gets ("userns": the sandbox served by a real
+unprivileged process, tests/support/unprivileged_sandbox.py; skipped, with the reason, where
+this box has no unprivileged user namespaces). Each must fail cleanly: a verdict that is not
+OK, no process of the run left, nothing of the box or of a run beside it hurt.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ from appliance.coding.model import Limits, RunResult, Verdict
 from appliance.coding.sandbox import Isolation, Sandbox, UidPool
 
 from .conftest import REPO
+from .support.unprivileged_sandbox import (
+    SERVER_PIDS,
+    RemoteSandbox,
+    give_to,
+    server_python,
+    start_unprivileged,
+    unprivileged_uid,
+)
+
+AnySandbox = Sandbox | RemoteSandbox
+APPLIANCE_UID = unprivileged_uid()  # the userns mode's appliance; it owns the data directory
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops from root to a uid")
 
@@ -39,11 +52,14 @@ GIB = 1 << 30
 
 
 def live_processes(uid: int) -> list[int]:
-    """PIDs of the uid that still run (zombies waiting for a reaper run nothing)."""
+    """PIDs of the uid that still run (zombies waiting for a reaper run nothing), but for the
+    unprivileged appliances serving the userns mode (they have that mode's uid)."""
     found = []
     for process in psutil.process_iter(["uids", "status"]):
         uids = process.info["uids"]
         if uids is None or process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if process.pid in SERVER_PIDS:
             continue
         if uid in (uids.real, uids.effective, uids.saved):
             found.append(process.pid)
@@ -70,19 +86,37 @@ def data_dir() -> Iterator[Path]:
     os.chmod(root, 0o755)  # noqa: S103 - a careless data directory, on purpose
     (root / "careless.txt").write_text("WORLD-READABLE-SECRET")
     os.chmod(root / "careless.txt", 0o644)
+    give_to(root, APPLIANCE_UID)  # the appliance's, as provisioning leaves it
     yield root
     shutil.rmtree(root)
     shutil.rmtree(Sandbox(root).scratch, ignore_errors=True)  # the (empty) scratch root
 
 
-@pytest.fixture(scope="module", params=["full", "fallback"])
-def sandbox(request: pytest.FixtureRequest, data_dir: Path) -> Sandbox:
+@pytest.fixture(scope="module", params=["full", "fallback", "userns"])
+def sandbox(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[AnySandbox]:
+    if request.param == "userns":
+        remote = start_unprivileged(data_dir, uid=APPLIANCE_UID)
+        yield remote
+        remote.close()
+        return
     isolation = Isolation() if request.param == "full" else FALLBACK
-    return Sandbox(data_dir, isolation=isolation)
+    yield Sandbox(data_dir, isolation=isolation)
 
 
-def is_full(sandbox: Sandbox) -> bool:
+def is_full(sandbox: AnySandbox) -> bool:
     return sandbox.isolation.mount_namespace
+
+
+def appliance_pid(sandbox: AnySandbox) -> int:
+    """The process that stands for the appliance: this one, or the unprivileged server."""
+    return sandbox.pid if isinstance(sandbox, RemoteSandbox) else os.getpid()
+
+
+def appliance_spawns(sandbox: AnySandbox) -> int:
+    """The appliance starts a process of its own (exit status of /bin/true)."""
+    if isinstance(sandbox, RemoteSandbox):
+        return int(sandbox.call("spawn", ["/bin/true"]))
+    return subprocess.run(["/bin/true"], check=False, timeout=30).returncode
 
 
 def assert_clean(result: RunResult) -> None:
@@ -91,14 +125,16 @@ def assert_clean(result: RunResult) -> None:
     assert wait_until(lambda: not live_processes(result.mechanisms.uid or 0), 2.0)
 
 
-def test_fork_bomb_is_contained_and_a_run_beside_it_is_fine(sandbox: Sandbox) -> None:
+def test_fork_bomb_is_contained_and_a_run_beside_it_is_fine(sandbox: AnySandbox) -> None:
     bomb = (
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     )
     beside: list[RunResult] = []
+    spawned: list[int] = []
 
     def neighbour() -> None:
         time.sleep(0.5)  # while the bomb is at its height
+        spawned.append(appliance_spawns(sandbox))  # the appliance is not starved either
         beside.append(sandbox.run_source("python", ECHO, "still here", Limits(wall_s=10)))
 
     thread = threading.Thread(target=neighbour)
@@ -110,9 +146,10 @@ def test_fork_bomb_is_contained_and_a_run_beside_it_is_fine(sandbox: Sandbox) ->
     assert time.monotonic() - started < TIGHT.wall_s + 3
     assert_clean(result)
     assert beside and beside[0].ok and beside[0].stdout == "still here\n"
+    assert spawned == [0]
 
 
-def test_infinite_loop_hits_the_cpu_limit(sandbox: Sandbox) -> None:
+def test_infinite_loop_hits_the_cpu_limit(sandbox: AnySandbox) -> None:
     # A wall clock far beyond the CPU limit: on a loaded machine a second of CPU can take
     # longer than two seconds of wall time, and then the wall clock would stop it first.
     result = sandbox.run_source("python", "while True:\n    pass\n", "", Limits(cpu_s=1, wall_s=30))
@@ -123,7 +160,7 @@ def test_infinite_loop_hits_the_cpu_limit(sandbox: Sandbox) -> None:
     assert_clean(result)
 
 
-def test_sleeping_forever_hits_the_wall_clock(sandbox: Sandbox) -> None:
+def test_sleeping_forever_hits_the_wall_clock(sandbox: AnySandbox) -> None:
     started = time.monotonic()
     result = sandbox.run_source("python", "import time\ntime.sleep(3600)\n", "", TIGHT)
     assert result.verdict is Verdict.TIME_LIMIT and "wall" in result.reason
@@ -131,7 +168,7 @@ def test_sleeping_forever_hits_the_wall_clock(sandbox: Sandbox) -> None:
     assert_clean(result)
 
 
-def test_ten_gigabyte_allocation_fails_at_the_memory_limit(sandbox: Sandbox) -> None:
+def test_ten_gigabyte_allocation_fails_at_the_memory_limit(sandbox: AnySandbox) -> None:
     available = psutil.virtual_memory().available
     result = sandbox.run_source("python", "b = bytearray(10 * 1024**3)\nprint(len(b))\n", "", TIGHT)
     assert result.verdict is Verdict.MEMORY_LIMIT
@@ -167,7 +204,7 @@ ALLOCATE_10_GB = {
 
 
 @pytest.mark.parametrize("language", sorted(ALLOCATE_10_GB))
-def test_ten_gigabyte_allocation_in_other_languages(sandbox: Sandbox, language: str) -> None:
+def test_ten_gigabyte_allocation_in_other_languages(sandbox: AnySandbox, language: str) -> None:
     if language not in sandbox.languages():
         pytest.skip(f"no {language} toolchain on this box")
     available = psutil.virtual_memory().available
@@ -180,7 +217,7 @@ def test_ten_gigabyte_allocation_in_other_languages(sandbox: Sandbox, language: 
     assert_clean(result)
 
 
-def test_ten_gigabyte_file_write_stops_at_the_file_limit(sandbox: Sandbox) -> None:
+def test_ten_gigabyte_file_write_stops_at_the_file_limit(sandbox: AnySandbox) -> None:
     disk = shutil.disk_usage("/").free
     shm = shutil.disk_usage("/dev/shm").free
     write = (
@@ -234,7 +271,7 @@ def _accepted(server: socket.socket) -> bool:
 
 
 def test_network_connect_to_the_host_fails(
-    sandbox: Sandbox, listener: tuple[socket.socket, int]
+    sandbox: AnySandbox, listener: tuple[socket.socket, int]
 ) -> None:
     server, port = listener
     result = sandbox.run_source("python", _connect_source(port), "", Limits(wall_s=10))
@@ -245,9 +282,10 @@ def test_network_connect_to_the_host_fails(
     assert result.mechanisms.network_cut
 
 
+@pytest.mark.parametrize("mode", ["root", "userns"])
 @pytest.mark.parametrize("alone", ["net_namespace", "seccomp"])
 def test_each_network_mechanism_alone_stops_the_connect(
-    alone: str, data_dir: Path, listener: tuple[socket.socket, int]
+    alone: str, mode: str, data_dir: Path, listener: tuple[socket.socket, int]
 ) -> None:
     """Either mechanism is enough by itself (the fallback relies on seccomp alone)."""
     server, port = listener
@@ -255,23 +293,31 @@ def test_each_network_mechanism_alone_stops_the_connect(
         isolation = Isolation(seccomp=False)
     else:
         isolation = Isolation(net_namespace=False)
-    result = Sandbox(data_dir, isolation=isolation).run_source(
-        "python", _connect_source(port), "", Limits(wall_s=10)
-    )
+    source = _connect_source(port)
+    if mode == "userns":
+        remote = start_unprivileged(data_dir, uid=APPLIANCE_UID, isolation=isolation)
+        try:
+            result = remote.run_source("python", source, "", Limits(wall_s=10))
+        finally:
+            remote.close()
+    else:
+        result = Sandbox(data_dir, isolation=isolation).run_source(
+            "python", source, "", Limits(wall_s=10)
+        )
     assert result.ok, result.stderr
     assert getattr(result.mechanisms, alone)
     assert "CONNECTED" not in result.stdout and not _accepted(server)
 
 
 def test_the_data_directory_and_init_environ_are_unreadable(
-    sandbox: Sandbox, data_dir: Path
+    sandbox: AnySandbox, data_dir: Path
 ) -> None:
     targets = [
         data_dir / "keys" / "db-key.sealed.json",
         data_dir / "careless.txt",
         Path("/proc/1/environ"),
-        Path(f"/proc/{os.getpid()}/environ"),  # the appliance itself
-        Path(f"/proc/{os.getpid()}/mem"),
+        Path(f"/proc/{appliance_pid(sandbox)}/environ"),  # the appliance itself
+        Path(f"/proc/{appliance_pid(sandbox)}/mem"),
         Path("/etc/shadow"),
     ]
     source = (
@@ -295,7 +341,7 @@ def test_the_data_directory_and_init_environ_are_unreadable(
         assert str(data_dir) in result.mechanisms.hidden
 
 
-def test_the_root_is_read_only(sandbox: Sandbox) -> None:
+def test_the_root_is_read_only(sandbox: AnySandbox) -> None:
     source = (
         "import sys\n"
         "for path in ('/var/tmp/sandbox-was-here', '/etc/sandbox-was-here', 'ok-here'):\n"
@@ -314,7 +360,7 @@ def test_the_root_is_read_only(sandbox: Sandbox) -> None:
     Path("/var/tmp/sandbox-was-here").unlink(missing_ok=True)
 
 
-def test_seccomp_refuses_namespaces_mounts_and_tracing(sandbox: Sandbox) -> None:
+def test_seccomp_refuses_namespaces_mounts_and_tracing(sandbox: AnySandbox) -> None:
     source = (
         "import ctypes, os\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -331,7 +377,7 @@ def test_seccomp_refuses_namespaces_mounts_and_tracing(sandbox: Sandbox) -> None
     assert result.stdout.splitlines() == ["unshare -1 1", "ptrace -1 1", "mount -1 1", "unix ok"]
 
 
-def test_escaping_the_process_group_does_not_outlive_the_run(sandbox: Sandbox) -> None:
+def test_escaping_the_process_group_does_not_outlive_the_run(sandbox: AnySandbox) -> None:
     source = (
         "import os, time\n"
         "if os.fork() == 0:\n"
@@ -370,35 +416,65 @@ sandbox.run_source("python", source, "", Limits(cpu_s=120, wall_s=120))
 """
 
 
-def test_killing_the_parent_takes_the_whole_run_down(sandbox: Sandbox, tmp_path: Path) -> None:
-    uid = 2_000_300_000 + (os.getpid() % 1000) * 2 + (0 if is_full(sandbox) else 1)
+def test_killing_the_parent_takes_the_whole_run_down(sandbox: AnySandbox, tmp_path: Path) -> None:
+    unprivileged = isinstance(sandbox, RemoteSandbox)
+    if unprivileged:
+        # The runner is an unprivileged appliance too: runs have its uid, and their leases
+        # (slots, not uids) live in a folder it may write.
+        uid = APPLIANCE_UID
+        locks = Path(tempfile.mkdtemp(prefix="appliance-locks-", dir="/var/tmp"))
+        give_to(locks, uid)
+        found = server_python()
+        assert not isinstance(found, str), found
+        python, env = found
+        prefix = [python, "-m", "tests.support.unprivileged_sandbox", str(uid), "--exec"]
+        # runner, launcher, init and the program's 4 processes, all of the appliance's uid
+        started = 7
+    else:
+        uid = 2_000_300_000 + (os.getpid() % 1000) * 2 + (0 if is_full(sandbox) else 1)
+        locks = tmp_path / "locks"
+        prefix, env = [sys.executable], {**os.environ, "PYTHONPATH": str(REPO)}
+        started = 4  # the program's processes (launcher and init are root's)
     mode = "full" if is_full(sandbox) else "fallback"
     runner = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(uid), str(tmp_path / "locks"), mode],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        [*prefix, "-c", RUNNER, str(uid), str(locks), mode], cwd=REPO, env=env
     )
     try:
-        assert wait_until(lambda: len(live_processes(uid)) >= 4, 20), "the run never started"
+        assert wait_until(lambda: len(live_processes(uid)) >= started, 20), "it never started"
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=10)
         assert wait_until(lambda: not live_processes(uid), 5), live_processes(uid)
     finally:
         if runner.poll() is None:
             runner.kill()
-    # The uid is free again, and a new run on it works.
-    pool = UidPool(base=uid, count=1, lock_dir=tmp_path / "locks")
-    again = Sandbox(uids=pool, isolation=sandbox.isolation)
-    assert again.run_source("python", ECHO, "fine", Limits()).stdout == "fine\n"
-    # The dead runner's scratch folder is an orphan the next start sweeps away.
-    swept = again.sweep()
-    assert any(name.startswith(f"coding-p{runner.pid}-") for name in swept), swept
+    # The uid (or slot) is free again, and a new run on it works.
+    again: AnySandbox
+    if unprivileged:
+        again = start_unprivileged(None, uid=uid, uids=(uid, 1, locks))
+    else:
+        pool = UidPool(base=uid, count=1, lock_dir=locks)
+        again = Sandbox(uids=pool, isolation=sandbox.isolation)
+    try:
+        assert again.run_source("python", ECHO, "fine", Limits()).stdout == "fine\n"
+        # The dead runner's scratch folder is an orphan the next start sweeps away.
+        swept = again.sweep()
+        assert any(name.startswith(f"coding-p{runner.pid}-") for name in swept), swept
+    finally:
+        if isinstance(again, RemoteSandbox):
+            again.close()
+            shutil.rmtree(locks)
 
 
-def test_without_root_every_run_is_refused(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An appliance that is not root cannot give a run a uid of its own: fail closed rather
-    than run the code as the appliance's user (who can read the data directory)."""
+def test_the_unprivileged_mode_never_runs_as_root(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An appliance that is not root gets the userns mode, where the program keeps the
+    appliance's uid; a launcher that is root anyway refuses it (uid 0 would own root's files)
+    rather than run the code as root."""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    result = Sandbox(data_dir).run_source("python", "print('ran')\n", "", Limits())
+    made = Sandbox(data_dir)
+    assert made.mode == "userns"
+    monkeypatch.undo()
+    result = made.run_source("python", "print('ran')\n", "", Limits())
     assert result.verdict is Verdict.REFUSED and "root" in result.reason
     assert result.stdout == ""

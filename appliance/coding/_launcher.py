@@ -1,14 +1,24 @@
-"""The sandbox launcher: isolates one run, drops to the run's uid and execs the program.
+"""The sandbox launcher: isolates one run, drops its privileges and execs the program.
 
-`appliance.coding.sandbox` imports it as root into an interpreter started with `-I -S`, so it
-must stay standard-library only: it never imports the appliance (whose code, venv and secrets the
-sandboxed program must not reach). Three processes, each with one job:
+`appliance.coding.sandbox` imports it into an interpreter started with `-I -S`, so it must stay
+standard-library only: it never imports the appliance (whose code, venv and secrets the
+sandboxed program must not reach). Two modes (`cfg["mode"]`), chosen by the appliance:
+
+- "root": the launcher runs as root; the program drops to the run's own leased uid;
+- "userns": the appliance is not root; the launcher first makes a user namespace mapping the
+  appliance's own uid and gid to themselves, which gives it the capabilities (inside that
+  namespace only) to make the same namespaces and mounts; the program keeps the appliance's
+  uid but drops every capability before it execs.
+
+Three processes, each with one job:
 
 - the launcher (outside the new PID namespace): creates the namespaces, makes the root
   read-only, hides the data directory, mounts the run's private scratch tmpfs, then waits;
-- init (PID 1 inside the new PID namespace, still root): mounts a private /proc, starts the
-  program, enforces the wall-clock limit, reaps everything, reports the exit and usage;
-- the program: rlimits, no groups, the run's uid, no new privileges, a seccomp filter, exec.
+- init (PID 1 inside the new PID namespace, root or holding the namespace's capabilities):
+  mounts a private /proc, starts the program, enforces the wall-clock limit, reaps
+  everything, reports the exit and usage;
+- the program: rlimits, no groups and the run's uid (root mode) or no capabilities at all
+  (userns mode), no new privileges, a seccomp filter, exec.
 
 When init exits the kernel kills every process left in its PID namespace, so nothing of a run
 outlives it; when the appliance dies, parent-death signals carry the kill down the chain.
@@ -55,19 +65,30 @@ MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
 MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_STRICTATIME = 1 << 24
 AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new syscalls are unified)
-# linux/prctl.h
+# linux/prctl.h, linux/capability.h, linux/securebits.h
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
 PR_SET_SECCOMP = 22
+PR_SET_SECUREBITS = 28
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+CAPABILITY_VERSION_3 = 0x20080522
+# NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each set and locked; KEEP_CAPS locked off.
+SECUREBITS_LOCKED_DOWN = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80
 SECCOMP_MODE_FILTER = 2
 # linux/seccomp.h, linux/filter.h
 SECCOMP_RET_KILL_PROCESS = 0x80000000
@@ -78,15 +99,17 @@ BPF_JEQ_K = 0x15
 BPF_JGE_K = 0x35
 BPF_JSET_K = 0x45
 BPF_RET_K = 0x06
-EPERM, EACCES, ENOSYS = 1, 13, 38
+EPERM, EACCES, EINVAL, ENOSPC, ENOSYS = 1, 13, 22, 28, 38
 AF_UNIX = 1
 
 # Per architecture: the audit arch, the syscalls the filter looks at, and those it refuses.
-# Refused: namespaces and mounts (the kernel surface a container escape starts from), tracing,
-# keyrings, BPF, perf, userfaultfd, io_uring (it can open sockets behind the filter's back).
-# io_uring_setup/enter/register, open_tree, move_mount, fsopen, fsconfig, fsmount, mount_setattr:
-# numbered alike on every architecture.
-_UNIFIED = [425, 426, 427, 428, 429, 430, 431, 432, 442]
+# Refused: namespaces and mounts (the kernel surface a container escape starts from; in the
+# userns mode also what a program that kept CAP_SYS_ADMIN in its namespace would unmount the
+# hiding tmpfs with), tracing, keyrings, BPF, perf, userfaultfd, io_uring (it can open sockets
+# behind the filter's back). io_uring_setup/enter/register, open_tree, move_mount, fsopen,
+# fsconfig, fsmount, fspick, mount_setattr, open_tree_attr: numbered alike on every
+# architecture (a number the kernel does not know just fails ENOSYS either way).
+_UNIFIED = [425, 426, 427, 428, 429, 430, 431, 432, 433, 442, 467]
 _ARCHES: dict[str, dict[str, Any]] = {
     "x86_64": {
         "audit": 0xC000003E,
@@ -124,6 +147,18 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
 class _MountAttr(ctypes.Structure):
     _fields_ = (
         ("attr_set", ctypes.c_uint64),
@@ -154,15 +189,18 @@ def _mount(source: str | None, target: str, kind: str | None, flags: int, data: 
     _check(result, f"mount {target}")
 
 
-def _prctl(option: int, arg: int = 0, arg_pointer: int = 0) -> None:
-    result = _libc.prctl(
-        ctypes.c_int(option),
-        ctypes.c_ulong(arg),
-        ctypes.c_ulong(arg_pointer),
-        ctypes.c_ulong(0),
-        ctypes.c_ulong(0),
+def _prctl(option: int, arg: int = 0, arg_pointer: int = 0) -> int:
+    result = int(
+        _libc.prctl(
+            ctypes.c_int(option),
+            ctypes.c_ulong(arg),
+            ctypes.c_ulong(arg_pointer),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
     )
     _check(result, f"prctl {option}")
+    return result
 
 
 class _Quiet:
@@ -243,6 +281,10 @@ def _sweep_uid(uid: int, gid: int) -> None:
     what it reached, so /proc tells when they are gone. A look at /proc alone is not enough
     to skip it: a process forked after the listing was read would be missed.
     """
+    if os.geteuid() != 0:
+        # Only root mode has a uid per run. In the userns mode every run shares the
+        # appliance's uid: kill(-1) as that uid would kill the appliance itself.
+        return
     pid = os.fork()
     if pid == 0:
         try:
@@ -286,6 +328,10 @@ def _read_only_root() -> None:
         flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID
         flags |= MS_NODEV if "nodev" in options else 0
         flags |= MS_NOEXEC if "noexec" in options else 0
+        # In a user namespace the kernel refuses a remount that changes a locked atime mode.
+        flags |= MS_NOATIME if "noatime" in options else 0
+        flags |= MS_NODIRATIME if "nodiratime" in options else 0
+        flags |= MS_STRICTATIME if "strictatime" in options else 0
         _mount(None, target, None, flags, None)
 
 
@@ -363,6 +409,137 @@ def _keep(scratch: str, host_fd: int, patterns: list[str], cfg: dict[str, Any]) 
         _write_file(entry.name, data, perm, cfg["uid"], cfg["gid"], host_fd)
         kept.append(entry.name)
     return kept
+
+
+# --- user namespace (the unprivileged mode) ---------------------------------------------------
+
+# Limits of the run's own user namespace (/proc/sys/user/ is per user namespace): no namespace
+# inside it (the seccomp filter refuses them too), and few inotify and fanotify objects, which
+# are also counted against the appliance's uid (its own and every run's together).
+_RUN_USER_LIMITS = {
+    "max_user_namespaces": 0,
+    "max_pid_namespaces": 0,
+    "max_net_namespaces": 0,
+    "max_mnt_namespaces": 0,
+    "max_ipc_namespaces": 0,
+    "max_uts_namespaces": 0,
+    "max_cgroup_namespaces": 0,
+    "max_time_namespaces": 0,
+    "max_inotify_instances": 4,
+    "max_inotify_watches": 1024,
+    "max_fanotify_groups": 0,
+    "max_fanotify_marks": 0,
+}
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _write_text(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _userns_settings(inside: bool) -> list[str]:
+    """The settings of this box that forbid or cripple unprivileged user namespaces (`inside`:
+    asked from the run's own namespace, whose limits the launcher set itself)."""
+    found = []
+    if _read_text("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        found.append("sysctl kernel.unprivileged_userns_clone=0 (set it to 1)")
+    if not inside and _read_text("/proc/sys/user/max_user_namespaces") == "0":
+        found.append("sysctl user.max_user_namespaces=0 (set it above 0)")
+    if _read_text("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        found.append(
+            "AppArmor's kernel.apparmor_restrict_unprivileged_userns=1 (give the appliance's "
+            "interpreter an AppArmor profile that allows `userns,`)"
+        )
+    status = _read_text("/proc/self/status") or ""
+    if any(line.split() == ["Seccomp:", "2"] for line in status.splitlines()):
+        found.append(
+            "a seccomp filter on the appliance: systemd's RestrictNamespaces= or "
+            "SystemCallFilter= without unshare and mount, or Docker's default seccomp profile "
+            "(run the container with --security-opt seccomp=<a profile allowing unshare, mount "
+            "and mount_setattr>)"
+        )
+    return found
+
+
+def _userns_refusal(what: str, err: int) -> str:
+    """A refusal that names the setting to change (docs/coding-sandbox.md, deployment)."""
+    settings = _userns_settings(inside=what != "make a user namespace")
+    if err == ENOSPC and not settings:
+        settings = ["user.max_user_namespaces is reached"]
+    if err == EINVAL and not settings:
+        settings = ["this kernel has no user namespaces (CONFIG_USER_NS)"]
+    cause = "; ".join(settings) if settings else "no setting found that explains it"
+    return f"the unprivileged sandbox cannot {what} ({os.strerror(err)}): {cause}"
+
+
+def _enter_user_namespace(want: dict[str, bool], uid: int, gid: int) -> dict[str, bool]:
+    """unshare the user namespace with all the others, then map the appliance's own uid and
+    gid to themselves (the only map an unprivileged process may write: one id, no setgroups).
+
+    The launcher then holds every capability, but only over the new namespaces."""
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    flags |= CLONE_NEWNET if want.get("net") else 0
+    _unshare(flags)
+    _write_text("/proc/self/setgroups", "deny")
+    _write_text("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_text("/proc/self/gid_map", f"{gid} {gid} 1")
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+        raise OSError("the user namespace's id map did not take")
+    for name, value in _RUN_USER_LIMITS.items():
+        with _Quiet(OSError):  # best effort: a read-only /proc/sys (systemd) refuses it
+            _write_text(f"/proc/sys/user/{name}", str(value))
+    return {"net": bool(want.get("net")), "mount": True, "pid": True, "ipc": True}
+
+
+def _hides_processes(mountinfo: str) -> bool:
+    """Whether the /proc on top at /proc shows each process only what it may ptrace
+    (hidepid=invisible or ptraceable: systemd's ProtectProc=invisible)."""
+    hidden = False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 7 or fields[4] != "/proc" or "-" not in fields:
+            continue
+        tail = fields[fields.index("-") + 1 :]  # fs type, source, super options
+        options = set(tail[2].split(",")) if len(tail) >= 3 and tail[0] == "proc" else set()
+        hidden = bool(
+            options & {"hidepid=2", "hidepid=invisible", "hidepid=4", "hidepid=ptraceable"}
+        )
+    return hidden
+
+
+def _drop_capabilities() -> None:
+    """Every capability set emptied (effective, permitted, inheritable, bounding, ambient),
+    locked so that no execve (not even of a file with capabilities) brings one back."""
+    _prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN)
+    cap = 0
+    while True:
+        try:
+            _prctl(PR_CAPBSET_DROP, cap)
+        except OSError as exc:
+            if exc.errno != EINVAL:
+                raise
+            break  # past the last capability this kernel knows
+        cap += 1
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    header = _CapHeader(CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    if any(getattr(d, f) for d in data for f in ("effective", "permitted", "inheritable")):
+        raise OSError("a capability survived capset")
+    if any(_prctl(PR_CAPBSET_READ, number) for number in range(cap)):
+        raise OSError("a capability survived in the bounding set")
 
 
 # --- seccomp ------------------------------------------------------------------------------------
@@ -459,16 +636,23 @@ def _program(cfg: dict[str, Any], cwd: str, error_fd: int) -> NoReturn:
         for name, (soft, hard) in cfg["rlimits"].items():
             resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (soft, hard))
         uid, gid = int(cfg["uid"]), int(cfg["gid"])
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
-            raise OSError("the uid change did not take")
-        if os.getgroups():
-            raise OSError("supplementary groups are still set")
+        if cfg["mode"] == "userns":
+            # The appliance's own uid (the only one mapped) with no capability at all: it
+            # could otherwise unmount the tmpfs that hides the data directory.
+            _drop_capabilities()
+            if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+                raise OSError("the run does not have the mapped uid")
+        else:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+                raise OSError("the uid change did not take")
+            if os.getgroups():
+                raise OSError("supplementary groups are still set")
         try:
             os.setuid(0)
-        except PermissionError:
+        except (PermissionError, OSError):  # EPERM; EINVAL where 0 is not mapped (userns)
             pass
         else:
             raise OSError("root could be regained")
@@ -499,13 +683,37 @@ def _init(cfg: dict[str, Any], cwd: str, pid_ns: bool, mount_ns: bool, status_fd
     """PID 1 of the run: starts the program, enforces the wall clock, reaps, reports."""
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Python's SIGINT handler would let a program of the same uid (userns mode) end init
+        # with a KeyboardInterrupt; at SIG_DFL the kernel drops it for a namespace's init.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         pid_ns = pid_ns and os.getpid() == 1
         if not mount_ns:
             pass  # a mount here would change the host's /proc: the host's stays, uids protect it
         else:
-            # The run's own /proc (with a PID namespace, only the run's processes), showing
-            # each uid only its own: not even init's command line (paths, limits).
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            try:
+                # The run's own /proc (with a PID namespace, only the run's processes),
+                # showing each uid only its own: not even init's command line (paths, limits).
+                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            except OSError as exc:
+                if cfg["mode"] != "userns" or exc.errno != EPERM:
+                    raise
+                # In a user namespace the kernel mounts a new proc only where the whole of
+                # /proc is visible: no file or folder of it covered by a mount (systemd's
+                # ProtectKernelTunables=, ProtectKernelLogs=; Docker's masked paths). The
+                # /proc already there will do where it shows each process only what it may
+                # ptrace (hidepid=invisible: systemd's ProtectProc=invisible): the program
+                # may ptrace nothing outside its user namespace, nor init or the launcher
+                # (they hold capabilities it has not), and it signals by PID namespace.
+                with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+                    if not _hides_processes(handle.read()):
+                        reason = (
+                            "the unprivileged sandbox cannot mount a private /proc: parts of "
+                            "/proc are covered by mounts (systemd's ProtectKernelTunables= or "
+                            "ProtectKernelLogs= without ProtectProc=invisible; Docker's masked "
+                            "paths: run with --security-opt systempaths=unconfined)"
+                        )
+                        _report(status_fd, kind="refused", reason=reason)
+                        os._exit(0)
         if not pid_ns:
             _prctl(PR_SET_CHILD_SUBREAPER, 1)  # escapees re-parent to us, not to the host init
         error_r, error_w = os.pipe()
@@ -517,8 +725,12 @@ def _init(cfg: dict[str, Any], cwd: str, pid_ns: bool, mount_ns: bool, status_fd
         os.close(error_w)
         timed_out = False
 
+        deadline = started + float(cfg["wall_s"])
+
         def on_alarm(signum: int, frame: object) -> None:
             nonlocal timed_out
+            if time.monotonic() < deadline - 0.05:
+                return  # not our timer: a program of init's uid (userns mode) sent it
             timed_out = True
             _kill_everything(program, pid_ns, cfg)
 
@@ -590,6 +802,58 @@ def _isolate(want: dict[str, bool]) -> dict[str, bool]:
     return got
 
 
+def _kernel_version() -> tuple[int, int]:
+    release = os.uname().release.split("-")[0].split(".")
+    try:
+        return int(release[0]), int(release[1])
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def _refusal(mode: str, want: dict[str, bool], uid: int, gid: int) -> str | None:
+    """Why this launcher must not run the program at all (None: it may try)."""
+    if mode == "root":
+        return None if os.geteuid() == 0 else "the sandbox needs root to drop to a run's uid"
+    if mode != "userns":
+        return f"unknown sandbox mode {mode!r}"
+    if os.geteuid() == 0:
+        # kuid 0 would own every file root owns (/etc/shadow): root mode is for root.
+        return "the unprivileged mode does not run as root"
+    if (uid, gid) != (os.geteuid(), os.getegid()):
+        return "the unprivileged mode runs the program as the appliance's own uid and gid"
+    if _kernel_version() < (5, 14):
+        # Before 5.14 RLIMIT_NPROC counted every process of a uid, in every user namespace:
+        # the runs and the appliance together, so a run's limit would mean nothing.
+        return "the unprivileged mode needs Linux 5.14 or later (RLIMIT_NPROC per namespace)"
+    missing = [name for name in ("mount", "pid", "ipc") if not want.get(name)]
+    if missing:
+        # The run has the appliance's uid: only the mounts keep the data directory from it,
+        # only the PID namespace keeps it from signalling the appliance.
+        return f"the unprivileged mode needs the {', '.join(missing)} namespace(s)"
+    return None
+
+
+def _mount_view(
+    cfg: dict[str, Any], files: list[tuple[str, bytes, int]], uid: int, gid: int
+) -> list[str]:
+    """The run's view of the box: a read-only root, the hidden folders, a private scratch
+    tmpfs on /tmp holding the run's files. Returns the folders it hid."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing propagates to the host
+    _read_only_root()
+    hidden = [path for path in cfg["hide"] if _hide(path)]
+    scratch = "/tmp"  # noqa: S108 - a fresh private tmpfs inside the run's mount namespace
+    options = (
+        f"size={int(cfg['scratch_bytes'])},nr_inodes={int(cfg['scratch_inodes'])},"
+        f"mode=0700,uid={uid},gid={gid}"
+    )
+    _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+    for name, data, mode in files:
+        _write_file(name, data, mode, uid, gid, scratch_fd)
+    os.close(scratch_fd)
+    return hidden
+
+
 def launch(cfg: dict[str, Any]) -> int:
     """Run one program as `cfg` describes; the result goes to the status pipe."""
     status_fd = int(cfg["status_fd"])
@@ -611,14 +875,24 @@ def launch(cfg: dict[str, Any]) -> int:
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(cfg["parent"]):
         return 1  # the appliance died before the parent-death signal was armed
-    if os.geteuid() != 0:
-        _report(status_fd, kind="refused", reason="the sandbox needs root to drop to a run's uid")
-        return 0
+    mode = cfg["mode"] = str(cfg.get("mode", "root"))
     uid, gid = int(cfg["uid"]), int(cfg["gid"])
-    host_fd = os.open(cfg["workdir"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     want: dict[str, bool] = cfg["want"]
+    refusal = _refusal(mode, want, uid, gid)
+    if refusal:
+        _report(status_fd, kind="refused", reason=refusal)
+        return 0
+    host_fd = os.open(cfg["workdir"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     files = _snapshot(host_fd, int(cfg["scratch_bytes"])) if want.get("mount") else []
-    got = _isolate(want)
+    if mode == "userns":
+        try:
+            got = _enter_user_namespace(want, uid, gid)
+        except OSError as exc:
+            reason = _userns_refusal("make a user namespace", exc.errno or EPERM)
+            _report(status_fd, kind="refused", reason=reason)
+            return 0
+    else:
+        got = _isolate(want)
     pid_ns = got["pid"]
     if not pid_ns:
         # Leftovers of an earlier run on this uid whose teardown was cut short. With a PID
@@ -627,26 +901,21 @@ def launch(cfg: dict[str, Any]) -> int:
     seccomp = bool(want.get("seccomp")) and seccomp_supported()
     cfg["want"]["seccomp"] = seccomp
     cwd = cfg["workdir"]
+    hidden: list[str] = []
     if got["mount"]:
-        _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing propagates to the host
-        _read_only_root()
-        hidden = [path for path in cfg["hide"] if _hide(path)]
-        scratch = "/tmp"  # noqa: S108 - a fresh private tmpfs inside the run's mount namespace
-        options = (
-            f"size={int(cfg['scratch_bytes'])},nr_inodes={int(cfg['scratch_inodes'])},"
-            f"mode=0700,uid={uid},gid={gid}"
-        )
-        _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, options)
-        scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
-        for name, data, mode in files:
-            _write_file(name, data, mode, uid, gid, scratch_fd)
-        os.close(scratch_fd)
-        cwd = scratch
-    else:
-        hidden = []
+        try:
+            hidden = _mount_view(cfg, files, uid, gid)
+        except OSError as exc:
+            if mode != "userns":
+                raise
+            reason = _userns_refusal("mount inside its user namespace", exc.errno or EPERM)
+            _report(status_fd, kind="refused", reason=f"{reason} ({exc})")
+            return 0
+        cwd = "/tmp"  # noqa: S108 - the private scratch tmpfs _mount_view put there
     cfg["env"] = {**cfg["env"], "HOME": cwd, "TMPDIR": cwd}
     mechanisms = {
-        "privilege_drop": True,
+        "privilege_drop": mode == "root",
+        "user_namespace": mode == "userns",
         "uid": uid,
         "net_namespace": got["net"],
         "mount_namespace": got["mount"],

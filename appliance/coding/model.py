@@ -58,6 +58,9 @@ COMPILE_LIMITS = Limits(
 class Mechanisms:
     """Which isolation mechanisms a run actually had (reported by the launcher)."""
 
+    # The mode: a user namespace of the run's own with no capability (the appliance is not
+    # root), or `privilege_drop` to a leased uid (root).
+    user_namespace: bool = False
     privilege_drop: bool = False
     uid: int | None = None
     net_namespace: bool = False
@@ -77,6 +80,7 @@ class Mechanisms:
     def active(self) -> list[str]:
         """The names of the mechanisms in force, for reports and the operator's status page."""
         names = [
+            "user_namespace",
             "privilege_drop",
             "net_namespace",
             "mount_namespace",

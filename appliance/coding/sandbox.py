@@ -3,8 +3,15 @@ rlimits, a wall clock and a private scratch folder that is wiped afterwards.
 
 The isolation itself happens in `_launcher.py`, a fresh interpreter started for each run, so
 this (threaded) process only spawns, reads pipes and judges: nothing runs between fork and exec
-here. Each concurrent run gets its own uid from a pool, so a fork bomb's RLIMIT_NPROC is its own
-and a sweep by uid can only ever touch that run. See docs/coding-sandbox.md.
+here. Two modes, chosen by who the appliance runs as:
+
+- root: each concurrent run gets its own uid from a pool, so a fork bomb's RLIMIT_NPROC is its
+  own and a sweep by uid can only ever touch that run;
+- not root ("userns"): each run gets a user namespace of its own, in which the launcher makes
+  the same namespaces and mounts; the program keeps the appliance's uid with no capability,
+  and RLIMIT_NPROC counts per user namespace, so per run.
+
+See docs/coding-sandbox.md.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import marshal
 import math
 import os
+import pwd
 import random
 import re
 import secrets
@@ -71,6 +79,73 @@ MEMORY_NEAR = 0.9  # a failed run whose peak came this close to the limit ran ou
 # A file over RLIMIT_FSIZE (EFBIG) or a full scratch tmpfs (ENOSPC).
 _FILE_FULL = re.compile(rb"File too large|\[Errno 27\]|No space left on device|\[Errno 28\]")
 BASE_ENV = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+# The userns mode: the launcher and init live in the run's user namespace too, and
+# RLIMIT_NPROC there counts every process of the namespace; two more keep the program's own
+# allowance what it is in root mode.
+USERNS_HELPERS = 2
+USERNS_SIGPENDING = 64  # queued signals count against the appliance's uid as well
+# Hidden in the userns mode besides the root mode's list: the run has the appliance's uid, so
+# whatever that uid may read is the run's to read unless a mount covers it. /tmp is the run's
+# own scratch tmpfs in both modes.
+USERNS_HIDE = (Path("/var/tmp"), Path("/dev/mqueue"))  # noqa: S108 - hidden, not used
+# Where an installation keeps folders of its own: any folder one level below these that the
+# appliance's uid owns, or that only its groups may read, is hidden as well.
+PRIVATE_ROOTS = (
+    "/",
+    "/etc",
+    "/opt",
+    "/srv",
+    "/var",
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
+    "/var/spool",
+    "/var/backups",
+    "/var/opt",
+    "/mnt",
+    "/media",
+)
+NEVER_HIDDEN = {"/proc", "/sys", "/dev", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"}
+
+
+def _is_private(path: Path, uid: int, groups: set[int]) -> bool:
+    """Whether a run with this uid and groups may read `path` where another uid may not."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if not path.is_dir() or path.is_symlink():
+        return False
+    return info.st_uid == uid or (
+        info.st_gid in groups and bool(info.st_mode & 0o040) and not info.st_mode & 0o004
+    )
+
+
+def own_folders() -> list[Path]:
+    """Folders the appliance's uid or groups may read and a run in the userns mode could too:
+    this installation and its venv, the uid's home, and any folder one level below the
+    usual places (`PRIVATE_ROOTS`) it owns. Never a folder that holds a toolchain."""
+    uid = os.geteuid()
+    groups = {os.getegid(), *os.getgroups()}
+    candidates = [Path(__file__).resolve().parents[2], Path(sys.prefix)]
+    with suppress(KeyError):
+        candidates.append(Path(pwd.getpwuid(uid).pw_dir))
+    for root in PRIVATE_ROOTS:
+        with suppress(OSError):
+            candidates += [
+                entry for entry in Path(root).iterdir() if str(entry) not in NEVER_HIDDEN
+            ]
+    tools = [Path(os.path.realpath(path)) for name in LANGUAGES for path in (toolchain(name) or ())]
+    tools.append(Path(os.path.realpath(_interpreter())))
+    found = []
+    for path in dict.fromkeys(candidates):
+        if str(path) in NEVER_HIDDEN or str(path) == "/":
+            continue
+        if any(tool.is_relative_to(path) for tool in tools):
+            continue
+        if _is_private(path, uid, groups):
+            found.append(path)
+    return found
 
 
 @dataclass(frozen=True)
@@ -140,7 +215,8 @@ class Sandbox:
         max_parallel: int | None = None,
     ) -> None:
         self.isolation = isolation or Isolation()
-        self.uids = uids or UidPool()
+        # Root gives each run a uid of its own; otherwise each run gets a user namespace.
+        self.mode = "root" if os.geteuid() == 0 else "userns"
         digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
         if scratch is None:
             on_shm = SHM.is_dir() and os.access(SHM, os.W_OK)
@@ -153,7 +229,16 @@ class Sandbox:
         # Hidden from every run: the data directory, this sandbox's own scratch (other runs'
         # folders), secrets mounted under /run, and people's homes.
         hidden = [data_dir, scratch, *hide, Path("/run"), SHM, Path("/home"), Path("/root")]
+        if self.mode == "userns":
+            # After the root mode's list, so that a folder inside one of these (a data
+            # directory under /var/tmp) is hidden, and listed, first.
+            hidden += [*USERNS_HIDE, *own_folders()]
         self.hide = tuple(dict.fromkeys(str(p) for p in hidden if p is not None))
+        # In the userns mode the pool's uids are not used: its leases (under the scratch
+        # root, as /run/lock may be read-only there) only cap the runs at UID_COUNT at once.
+        self.uids = uids or (
+            UidPool() if self.mode == "root" else UidPool(lock_dir=scratch / ".slots")
+        )
         self._gate = threading.BoundedSemaphore(max_parallel) if max_parallel else None
         self._mechanisms: Mechanisms | None = None
 
@@ -178,7 +263,8 @@ class Sandbox:
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}")
         encoded = source.encode("utf-8")
-        with self.uids.lease() as uid:
+        with self.uids.lease() as leased:
+            uid = leased if self.mode == "root" else os.geteuid()
             box = self._make_box()
             try:
                 work = box / "work"
@@ -269,10 +355,8 @@ class Workspace:
         return self.sandbox._launch(self, argv, limits, data)
 
     def _refusal(self) -> RunResult | None:
-        if os.geteuid() != 0:
-            # Only root can hand a run its own uid; running it as the appliance's user would
-            # give it the data directory. Fail closed (docs/coding-sandbox.md, deployment).
-            return RunResult(Verdict.REFUSED, reason="the sandbox needs root to drop privileges")
+        # Not root is no refusal by itself: the launcher makes a user namespace, or refuses
+        # with the setting that forbids it (docs/coding-sandbox.md, deployment).
         if not self.tools:
             return RunResult(Verdict.REFUSED, reason=f"no {self.language.label} toolchain here")
         if self.source_bytes > MAX_SOURCE_BYTES:
@@ -338,11 +422,17 @@ class _Run:
         data = limits.memory_bytes + lang.overhead_bytes
         processes = limits.processes or lang.processes
         stack = limits.stack_bytes or lang.stack_bytes
+        userns = self.sandbox.mode == "userns"
+        extra: dict[str, list[int]] = {}
+        if userns:
+            processes += USERNS_HELPERS
+            extra["SIGPENDING"] = [USERNS_SIGPENDING, USERNS_SIGPENDING]
         return {
             "parent": os.getpid(),
             "status_fd": status_fd,
+            "mode": self.sandbox.mode,
             "uid": self.space.uid,
-            "gid": self.space.uid,
+            "gid": os.getegid() if userns else self.space.uid,
             "workdir": str(self.space.work),
             "argv": self.argv,
             "env": BASE_ENV,  # the launcher adds HOME and TMPDIR: the scratch it mounted
@@ -357,6 +447,7 @@ class _Run:
                 "STACK": [stack, stack],
                 "MEMLOCK": [0, 0],
                 "MSGQUEUE": [0, 0],
+                **extra,
             },
             "wall_s": limits.wall_s,
             "scratch_bytes": limits.scratch_bytes,
@@ -532,6 +623,11 @@ class _Run:
             self._sweep()
 
     def _sweep(self) -> None:
+        if self.sandbox.mode == "userns":
+            # Every run shares the appliance's uid: no sweep by uid. Killing the launcher's
+            # process group took init with it (init is in it, and its parent-death signal is
+            # SIGKILL), and the run's PID namespace dies with its init.
+            return
         uid = self.space.uid
         launcher = [_interpreter(), "-I", "-S", "-c", BOOT, str(LAUNCHER.parent)]
         reaper = [*launcher, "reap", str(uid), str(uid)]
@@ -552,6 +648,7 @@ class _Run:
         reports = self._reports()
         setup = reports.get("setup") or reports.get("refused") or {}
         mechanisms = Mechanisms(
+            user_namespace=bool(setup.get("user_namespace")),
             privilege_drop=bool(setup.get("privilege_drop")),
             uid=setup.get("uid"),
             net_namespace=bool(setup.get("net_namespace")),
