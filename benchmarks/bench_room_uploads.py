@@ -75,8 +75,13 @@ for index in range(count):
     setup = room_setup(store, name=f"Bench Candidate {index}", settings={"max_answer_s": 900})
     give_consent(store, setup.token, ConsentAnswers(ai_evaluation=True))
     tokens.append(setup.token)
+# One more interview, for the real recording the worker analyses meanwhile (if asked).
+busy = room_setup(store, name="Bench Interviewee", settings={"max_answer_s": 900})
+give_consent(store, busy.token, ConsentAnswers(ai_evaluation=True))
 store.close()
-print(json.dumps({"config": str(appliance.config_path), "tokens": tokens}))
+print(json.dumps(
+    {"config": str(appliance.config_path), "tokens": tokens, "busy_interview": busy.interview_id}
+))
 """
 
 
@@ -226,6 +231,68 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
+def _status(env: dict[str, str], code: Path, config: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "appliance", "status", "--config", config, "--limit", "2000"],
+        env=env,
+        cwd=code,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def _start_real_analysis(
+    env: dict[str, str], code: Path, config: str, interview_id: int, seconds: float
+) -> dict[str, Any]:
+    """Ingest a real interview of `seconds` for the worker under `serve` to analyse."""
+    from benchmarks.end_to_end_parts import interview_video
+
+    video = interview_video(seconds)
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "appliance", "ingest", "--config", config),
+            *("--interview", str(interview_id), str(video)),
+        ],
+        env=env,
+        cwd=code,
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
+    jobs = [j for j in _status(env, code, config)["jobs"] if j["kind"] == "analyse"]
+    return {"media_s": seconds, "job": max(j["id"] for j in jobs), "began": time.monotonic()}
+
+
+def _analysis_outcome(
+    env: dict[str, str], code: Path, config: str, analysis: dict[str, Any]
+) -> dict[str, Any]:
+    """State of the real analysis when the candidates were done, then how long it took in all
+    (waiting at most 15 minutes) and what that pace means in answers analysed an hour."""
+    state_then = None
+    deadline = time.monotonic() + 900
+    while True:
+        jobs = _status(env, code, config)["jobs"]
+        job = next(j for j in jobs if j["id"] == analysis["job"])
+        state_then = state_then or f"{job['state']} ({job['progress']} %)"
+        if job["state"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    wall = time.monotonic() - analysis["began"]
+    speed = analysis["media_s"] / wall
+    return {
+        "state_when_candidates_were_done": state_then,
+        "final_state": job["state"],
+        "wall_s_from_ingest": round(wall, 1),
+        "real_time_factor": round(speed, 2),
+        # What the box analyses meanwhile: minutes of answers per hour, at this pace.
+        "answer_minutes_analysed_per_hour": round(speed * 60),
+    }
+
+
 def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     quick = bool(request.config.getoption("benchmark_disable"))
     count = 4 if quick else int(os.environ.get("APPLIANCE_BENCH_CANDIDATES", "40"))
@@ -261,10 +328,16 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    # The batch worker's analysis: one core busy at its niceness for the whole run.
-    busy = subprocess.Popen(
-        [sys.executable, "-c", "import os; os.nice(10)\nwhile True: pass"], env=env
-    )
+    # The batch worker's analysis: with APPLIANCE_BENCH_ANALYSIS_S, a real interview of that
+    # length (speech and a face, benchmarks/end_to_end_parts.py) ingested for the real worker
+    # under `serve`; otherwise one core kept busy at the worker's niceness, as analysis would.
+    analysis_s = 0.0 if quick else float(os.environ.get("APPLIANCE_BENCH_ANALYSIS_S", "0"))
+    busy: subprocess.Popen[bytes] | None = None
+    if analysis_s <= 0:
+        busy = subprocess.Popen(
+            [sys.executable, "-c", "import os; os.nice(10)\nwhile True: pass"], env=env
+        )
+    analysis: dict[str, Any] = {}
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -277,6 +350,10 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
                 tmp_path / "serve.log"
             ).read_text()
             time.sleep(0.3)
+        if analysis_s > 0:
+            analysis = _start_real_analysis(
+                env, code, setup["config"], setup["busy_interview"], analysis_s
+            )
         family = [psutil.Process(serve.pid), *psutil.Process(serve.pid).children(recursive=True)]
         written_before = _written(family)
         candidates = [Candidate(token) for token in setup["tokens"]]
@@ -294,9 +371,12 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
         for thread in threads:
             thread.join(timeout=ANSWERS * seconds + 900)
         written = _written(family) - written_before
+        if analysis:
+            analysis.update(_analysis_outcome(env, code, setup["config"], analysis))
     finally:
-        busy.kill()
-        busy.wait()
+        if busy is not None:
+            busy.kill()
+            busy.wait()
         serve.terminate()
         try:
             serve.wait(timeout=30)
@@ -337,6 +417,11 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
         "wal_bytes": _size(data_dir / "db" / "appliance.db-wal"),
         "spool_bytes": _size(data_dir / "spool"),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "worker_busy_with": (
+            f"a real {analysis_s:g} s interview" if analysis_s > 0 else "a spinning process"
+        ),
+        "real_analysis": analysis or None,
     }
     print(json.dumps(figures, indent=2))
     if not quick:
