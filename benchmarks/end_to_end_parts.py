@@ -139,13 +139,18 @@ def interview_video(seconds: float, cache_dir: Path = CACHE_DIR) -> Path:
     return target
 
 
-def write_interview_video(path: Path, seconds: float) -> Path:
-    """Encode the video to `path` (MP4), feeding both encoders in presentation-time order."""
+def write_interview_video(path: Path, seconds: float, *, interleaved: bool = True) -> Path:
+    """Encode the video to `path` (MP4), feeding both encoders in presentation-time order;
+    `interleaved=False` writes all the video before any audio (the spool reader's worst case,
+    `bench_spool_media.py`)."""
     pictures = _face_pictures()
     speech = _speech(seconds)
     chunk = SPEECH_RATE // 10  # 100 ms of speech per audio frame fed to the resampler
     frames = round(seconds * FPS)
-    with av.open(str(path), "w", format="mp4") as out:
+    # Not interleaved: the muxer must not reorder what it is given (it holds packets back up
+    # to `max_interleave_delta`, 10 s by default, to interleave them itself).
+    options = {} if interleaved else {"max_interleave_delta": "1"}
+    with av.open(str(path), "w", format="mp4", container_options=options) as out:
         video: Any = out.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.options = {"preset": "veryfast"}
@@ -157,7 +162,8 @@ def write_interview_video(path: Path, seconds: float) -> Path:
         while index < frames or start < len(speech):
             # Whichever stream is behind in time is fed next, so the muxer receives (and
             # writes) the packets of both streams interleaved, as a recording device does.
-            if index < frames and (start >= len(speech) or index / FPS <= start / SPEECH_RATE):
+            video_first = not interleaved or start >= len(speech)
+            if index < frames and (video_first or index / FPS <= start / SPEECH_RATE):
                 picture = av.VideoFrame.from_ndarray(
                     pictures[index % len(pictures)], format="yuv420p"
                 )
