@@ -49,7 +49,7 @@ import requests
 
 from appliance.cli.demo import DEMO_PASSWORD
 from benchmarks.end_to_end_parts import interview_video, media_present
-from tests.support.ports import free_port
+from benchmarks.serving import serving
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "page_latency.json"
@@ -471,30 +471,8 @@ def test_pages_while_analysing(request: pytest.FixtureRequest, tmp_path: Path) -
     assert made.returncode == 0, made.stderr[-3000:]
     setup = json.loads(made.stdout.strip().splitlines()[-1])
     setup_s = time.monotonic() - began
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "serve", "--config", setup["config"]],
-        env={**env, "APPLIANCE_WEB__PORT": str(port), "APPLIANCE_WEB__HOST": "127.0.0.1"},
-        cwd=code,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     phases: dict[str, Any] = {}
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert serve.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "serve.log"
-            ).read_text()
-            time.sleep(0.3)
+    with serving(setup["config"], env, code, tmp_path / "serve.log", start_s=90) as (base, serve):
         box = Box(base, serve, sign_in(base, HR_USER, DEMO_PASSWORD))
         report_id = setup["reports"][0]
         warm_up_s = None
@@ -520,14 +498,6 @@ def test_pages_while_analysing(request: pytest.FixtureRequest, tmp_path: Path) -
         if not quick:
             alone_job = ingest(env, code, setup["config"], interviews["alone"], long_media)
             phases["alone"] = analysis(box, alone_job, [], urls, max_s=max_analysis_s)
-    finally:
-        serve.terminate()
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
-        log.close()
 
     figures: dict[str, Any] = {
         "code": str(code),

@@ -39,7 +39,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.ports import free_port
+from benchmarks.serving import serving
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "room_uploads.json"
@@ -317,17 +317,6 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
     )
     setup = json.loads(made.stdout.strip().splitlines()[-1])
     data_dir = Path(setup["config"]).parent
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "serve", "--config", setup["config"]],
-        env={**env, "APPLIANCE_WEB__PORT": str(port), "APPLIANCE_WEB__HOST": "127.0.0.1"},
-        cwd=code,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     # The batch worker's analysis: with APPLIANCE_BENCH_ANALYSIS_S, a real interview of that
     # length (speech and a face, benchmarks/end_to_end_parts.py) ingested for the real worker
     # under `serve`; otherwise one core kept busy at the worker's niceness, as analysis would.
@@ -339,51 +328,37 @@ def test_candidates_recording_at_once(request: pytest.FixtureRequest, tmp_path: 
         )
     analysis: dict[str, Any] = {}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert serve.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "serve.log"
-            ).read_text()
-            time.sleep(0.3)
-        if analysis_s > 0:
-            analysis = _start_real_analysis(
-                env, code, setup["config"], setup["busy_interview"], analysis_s
-            )
-        family = [psutil.Process(serve.pid), *psutil.Process(serve.pid).children(recursive=True)]
-        written_before = _written(family)
-        candidates = [Candidate(token) for token in setup["tokens"]]
-        begin = time.monotonic() + 2.0
-        threads = [
-            threading.Thread(
-                target=run_candidate,
-                # Spread over one answer's length: someone is always finishing somewhere.
-                args=(base, who, pieces, begin + seconds * index / count, ANSWERS),
-            )
-            for index, who in enumerate(candidates)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=ANSWERS * seconds + 900)
-        written = _written(family) - written_before
-        if analysis:
-            analysis.update(_analysis_outcome(env, code, setup["config"], analysis))
+        with serving(setup["config"], env, code, tmp_path / "serve.log") as (base, serve):
+            if analysis_s > 0:
+                analysis = _start_real_analysis(
+                    env, code, setup["config"], setup["busy_interview"], analysis_s
+                )
+            family = [
+                psutil.Process(serve.pid),
+                *psutil.Process(serve.pid).children(recursive=True),
+            ]
+            written_before = _written(family)
+            candidates = [Candidate(token) for token in setup["tokens"]]
+            begin = time.monotonic() + 2.0
+            threads = [
+                threading.Thread(
+                    target=run_candidate,
+                    # Spread over one answer's length: someone is always finishing somewhere.
+                    args=(base, who, pieces, begin + seconds * index / count, ANSWERS),
+                )
+                for index, who in enumerate(candidates)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=ANSWERS * seconds + 900)
+            written = _written(family) - written_before
+            if analysis:
+                analysis.update(_analysis_outcome(env, code, setup["config"], analysis))
     finally:
         if busy is not None:
             busy.kill()
             busy.wait()
-        serve.terminate()
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
-        log.close()
 
     latencies = [lat for who in candidates for lat in who.piece_latency_s]
     # Steady state: from when the last candidate began to when the first one stopped.
