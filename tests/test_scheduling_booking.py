@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appliance.accounts.auth import principal_of
-from appliance.hiring.links import LinkNotOpenYetError, check_link
+from appliance.hiring.links import InvalidLinkError, LinkNotOpenYetError, check_link
 from appliance.hiring.review import record_decision
 from appliance.jobs.worker import Worker
 from appliance.platform.clock import from_stamp, utcnow
@@ -398,3 +398,47 @@ def test_the_rule_for_a_booked_time(appliance: Appliance, store: Store) -> None:
     service.candidate_book(store, appliance.config, request, slot.start)
     assert backlog(store, appliance.config).expected == 5  # its room link is out
     assert backlog(store, appliance.config, excluding=request.interview_id).expected == 0
+
+
+def _room_tokens(store: Store) -> list[str]:
+    """The room link tokens sent to candidates by e-mail, oldest first, each once."""
+    tokens: list[str] = []
+    for message in store.outbox.all():
+        if message.channel != "email" or message.user_id is not None:
+            continue
+        for token in re.findall(r"/room/(\S+)", message.payload.get("text", "")):
+            if token not in tokens:
+                tokens.append(token)
+    return tokens
+
+
+def test_a_moved_or_cancelled_booking_revokes_its_room_link(
+    appliance: Appliance, store: Store
+) -> None:
+    """The room link sent for the old time stops opening the room once the interview is moved
+    (the new time's link works) or cancelled, and no longer counts in the backlog."""
+    world = make_world(store, appliance.config)
+    request, _ = candidate_request(world)
+    slots = service.find_slots(store, appliance.config, request, limit=50)
+    first = service.candidate_book(store, appliance.config, request, slots[0].start)
+    [old] = _room_tokens(store)
+    assert check_link(store, old)[0].id == request.interview_id
+    assert backlog(store, appliance.config).expected == 5
+
+    later = next(s for s in slots if s.start >= first.end + timedelta(hours=2))
+    service.hr_book(store, appliance.config, world.hr, request.id, later.start)
+    tokens = _room_tokens(store)
+    assert tokens[0] == old and len(tokens) == 2
+    with pytest.raises(InvalidLinkError):
+        check_link(store, old)
+    assert check_link(store, tokens[1])[0].id == request.interview_id
+    assert backlog(store, appliance.config).expected == 5  # one live link, not two
+    moved = store.audit.entries(action="scheduling.rescheduled")[-1]
+    assert moved.details["room_links_revoked"] == 1
+
+    service.hr_cancel(store, appliance.config, world.hr, request.id)
+    with pytest.raises(InvalidLinkError):
+        check_link(store, tokens[1])
+    assert backlog(store, appliance.config).expected == 0
+    cancelled = store.audit.entries(action="scheduling.cancelled")[-1]
+    assert cancelled.details["room_links_revoked"] == 1

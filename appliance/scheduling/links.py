@@ -71,6 +71,21 @@ def issue_room_token(
     return signers.room.sign(interview_id, nonce, stamp)
 
 
+def revoke_booked_room_links(store: Store, interview_id: int, booking: Booking) -> int:
+    """Revoke the room links sent with a booking that is being moved or cancelled (every live
+    link of the interview issued since the booking was last made), so that the old time's link
+    no longer opens the room nor counts in the backlog; how many were live. Inside the caller's
+    transaction, before the booking row changes."""
+    live = [
+        link
+        for link in store.links.for_interview(interview_id)
+        if link.created_at >= booking.updated_at and link.revoked_at is None
+    ]
+    for link in live:
+        store.links.revoke(link.id)
+    return len(live)
+
+
 def booked_room_opens_at(store: Store, interview_id: int, booking: Booking) -> datetime | None:
     """When the room link sent with a live booking opens, where admission control put it after
     the booked time (None: it opens in time)."""

@@ -24,7 +24,7 @@ from appliance.platform.words import said
 from appliance.scheduling.availability import interviewers, rules_of
 from appliance.scheduling.caldav_import import caldav_busy
 from appliance.scheduling.ics import CalendarImportError, SkippedEvent, read_busy
-from appliance.scheduling.links import Signers
+from appliance.scheduling.links import Signers, revoke_booked_room_links
 from appliance.scheduling.messages import Event, booking_messages, schedule_invite
 from appliance.scheduling.model import (
     CandidateWish,
@@ -469,6 +469,11 @@ def book(
                 raise SlotTakenError(
                     alternatives_text(nearest, start, request.candidate_timezone), nearest
                 )
+            revoked = (
+                revoke_booked_room_links(store, request.interview_id, previous)
+                if live and previous is not None
+                else 0
+            )
             kind = store.scheduling.get_type(request.type_id)
             hold = (
                 slot.start - timedelta(minutes=kind.buffer_before_minutes),
@@ -497,6 +502,8 @@ def book(
             }
             if opens_at is not None:
                 details["room_opens_at"] = opens_at
+            if revoked:
+                details["room_links_revoked"] = revoked
             store.audit.append(
                 actor,
                 f"scheduling.{event}",
@@ -534,6 +541,7 @@ def cancel(
             raise SchedulingError(said("nothing is booked"))
         if check_cutoff and not _within_cutoff(config, booking):
             raise SchedulingError(said("it is too late to cancel this interview; contact us"))
+        revoked = revoke_booked_room_links(store, request.interview_id, booking)
         cancelled = store.scheduling.cancel_booking(booking.id)
         store.scheduling.set_request_status(request.id, "open")
         booking_messages(
@@ -542,7 +550,12 @@ def cancel(
         interview = store.interviews.get(request.interview_id)
         store.scheduling.set_interview_time(interview.id, None)
         entry.subject = store.candidates.get(interview.candidate_id).pseudonym
-        entry.details.update(request=request.id, booking=booking.id, sequence=cancelled.sequence)
+        entry.details.update(
+            request=request.id,
+            booking=booking.id,
+            sequence=cancelled.sequence,
+            room_links_revoked=revoked,
+        )
     return cancelled
 
 
