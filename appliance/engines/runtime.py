@@ -112,19 +112,23 @@ def vision_backend(config: ApplianceConfig) -> VisionBackend:
     """The configured vision backend, built once per process."""
     inf = config.inference
     threads = inf.vision_threads or inf.cpu_threads
+    options = dict(inf.vision_options.get(inf.vision, {}))
     key = (
         inf.vision,
         inf.vision_pack,
         inf.vision_device,
         tuple(str(p) for p in pack_dirs(config)),
         threads,
+        repr(sorted(options.items())),
     )
     with _lock:
         found = _vision.get(key)
     if found is not None:
         return found
     pack = load_pack(config, inf.vision_pack, allowed_uses={"face"})
-    backend = vision_backend_class(inf.vision)(pack, device=inf.vision_device, cpu_threads=threads)
+    backend = vision_backend_class(inf.vision)(
+        pack, device=inf.vision_device, cpu_threads=threads, **options
+    )
     with _lock:
         return _vision.setdefault(key, backend)
 

@@ -315,6 +315,17 @@ class InferenceConfig(_Section):
     vision_device: str = Field(
         "AUTO", description="OpenVINO device for vision: AUTO, CPU, GPU or NPU."
     )
+    vision_options: dict[str, dict[str, float | int | bool]] = Field(
+        default_factory=dict,
+        description="Options per vision backend, e.g. `{openvino = {detect_every = 16}}`. "
+        "openvino: `tracking` (default true: in a video each face's box for the next frame "
+        "comes from its face mesh, and the detector runs on the first frame, on every "
+        "`detect_every`-th frame (default 8) and where a track is lost; false: the detector "
+        "on every frame), `detector_tiles` (default true: tiles for small faces on stills, on "
+        "frames where the whole frame shows none, and on every `tile_every`-th frame of 32; "
+        "`tile_every` 0 is 32 with tracking, 10 without), `async_requests` (0: the device's "
+        "optimal number). Threads come from `vision_threads`.",
+    )
     frame_rate: float = Field(
         2.0, gt=0, le=30, description="Frames per second sampled from video for visual cues."
     )

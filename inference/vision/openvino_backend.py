@@ -6,13 +6,22 @@ one reused infer request per model; `analyse_many()` keeps several requests in f
 `AsyncInferQueue` per model, stage by stage over a bounded chunk of frames, which is what lets
 both cores (or an accelerator's queue) work at once. One backend serves one thread at a time
 (the worker's), since its requests are reused.
+
+In a video, as in MediaPipe's own face-mesh graph, the detector does not run on every frame: a
+face's box for the next frame comes from this frame's mesh, and the detector runs again where
+that track is lost (the mesh no longer sees a face, or its landmarks leave the crop: see
+`_follow`), where no face is tracked, and on every `detect_every`-th frame of a chunk (so that
+a face that walks in is found). The frames between two scheduled detections form a lane; the
+lanes of a chunk are tracked side by side, one step at a time, so that the async requests
+still have work for every core. A single frame (a still) is always detected, tiles and all;
+`tracking=False` detects on every frame, as before.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
@@ -60,6 +69,20 @@ CHUNK_FRAMES = 32  # frames per stage-by-stage batch in analyse_many: fewer barr
 # 2 fps). On held-out clips the tiles changed the face count only on group photos and profile
 # close-ups; they were 6 of the 7 detector passes of every frame.
 TILE_EVERY = 10
+# With tracking, on the first frame of a chunk only (every 16 s at 2 fps, so a second person
+# further back takes up to 16 s to be noticed, not 5): every 10th frame they would be 24 of
+# the 31 detector passes of a chunk of 32 with a face in view (0.97 passes a frame against
+# 0.31; 0.3-0.5 ms a frame on two cores).
+TRACKED_TILE_EVERY = CHUNK_FRAMES
+# A detection on every this-many-th frame of a chunk, however well the tracks hold: a face
+# that walks in is found within this many frames (4 s at 2 fps). Each such frame starts a lane
+# of tracking, and the 4 lanes of a chunk are tracked side by side: 4 mesh requests at a time
+# for the cores (on 2 cores 8, 16 and 32 took the same time within the noise).
+DETECT_EVERY = 8
+# A tracked face whose mesh puts it this far (of the region's side) from the region's centre,
+# or this much (log of the ratio) larger or smaller, is meshed again in its new region.
+REFIT_SHIFT = 0.04
+REFIT_SCALE = 0.05
 
 FloatArray = npt.NDArray[np.float32]
 Outputs = tuple[FloatArray, ...]
@@ -178,6 +201,90 @@ def eye_rois(mesh: FloatArray) -> list[Roi]:
     return rois
 
 
+# How a detection's box sits on the extent of its face's mesh: the centre's offset (x, y, as
+# fractions of the landmarks' width and height), then the box's width and height over theirs.
+# Over 441 detected faces of 22 real clips the medians were (0.02, 0.06, 1.10, 0.92), and
+# each clip's own ranged over 0.00-0.06, 0.02-0.09, 1.06-1.35 and 0.88-1.06. A track keeps
+# the mean of these medians and the figures of the detection it started from, so that a
+# tracked face gets about the crop a detection of it would give and its cues read as they
+# would there; the medians alone, or the detection's figures alone (one detection's box can
+# be a tenth too large for the frames after), agreed less often with detection on every frame.
+BoxFit = tuple[float, float, float, float]
+TYPICAL_FIT: BoxFit = (0.02, 0.06, 1.10, 0.92)
+OWN_FIT_WEIGHT = 0.5
+# A track whose face grew or shrank by a tenth (log of the ratio) between two sampled frames
+# is taken as lost: the mesh slid onto part of the face (a hand over it, a cut between shots)
+# more often than the face changed size so fast.
+LOST_SCALE = 0.10
+
+
+def _extent(mesh: FloatArray) -> tuple[float, float, float, float]:
+    """Centre, width and height of a mesh's landmarks (pixels)."""
+    xy = mesh[:, :2]
+    x0, y0 = (float(v) for v in xy.min(axis=0))
+    x1, y1 = (float(v) for v in xy.max(axis=0))
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0
+
+
+def box_fit(mesh: FloatArray, box: tuple[float, float, float, float]) -> BoxFit:
+    """How a track places its face's box on the mesh, from its detection's box (xmin, ymin,
+    width, height) and that face's mesh: half those figures, half the typical ones."""
+    cx, cy, width, height = _extent(mesh)
+    if width < 1.0 or height < 1.0:  # a collapsed mesh: the figures would blow up
+        return TYPICAL_FIT
+    x, y, w, h = box
+    own = ((x + w / 2.0 - cx) / width, (y + h / 2.0 - cy) / height, w / width, h / height)
+    k = OWN_FIT_WEIGHT
+    return (
+        k * own[0] + (1 - k) * TYPICAL_FIT[0],
+        k * own[1] + (1 - k) * TYPICAL_FIT[1],
+        k * own[2] + (1 - k) * TYPICAL_FIT[2],
+        k * own[3] + (1 - k) * TYPICAL_FIT[3],
+    )
+
+
+def mesh_box(mesh: FloatArray, fit: BoxFit = TYPICAL_FIT) -> tuple[float, float, float, float]:
+    """The detector's box (xmin, ymin, width, height in pixels) for a face, from its mesh."""
+    cx, cy, width, height = _extent(mesh)
+    cx, cy = cx + fit[0] * width, cy + fit[1] * height
+    w, h = fit[2] * width, fit[3] * height
+    return cx - w / 2.0, cy - h / 2.0, w, h
+
+
+def track_roi(mesh: FloatArray, fit: BoxFit = TYPICAL_FIT) -> Roi:
+    """The mesh model's region for a face in the next frame: what `face_roi` would make of a
+    detection of it, turned level with the mesh's outer eye corners."""
+    x, y, w, h = mesh_box(mesh, fit)
+    a, b = mesh[geo.EYE_A_CORNERS[0], :2], mesh[geo.EYE_B_CORNERS[1], :2]
+    return roi_between(
+        (float(a[0]), float(a[1])),
+        (float(b[0]), float(b[1])),
+        (x + w / 2.0, y + h / 2.0),
+        max(w, h) * FACE_ROI_SCALE,
+    )
+
+
+def landmarks_inside(landmarks: FloatArray) -> bool:
+    """Whether every landmark of a mesh lies within its crop (crop pixels, as the model gives
+    them): one outside means the face has moved out of the region, and it is detected again."""
+    xy = landmarks.reshape(-1, 3)[:, :2]
+    return bool(np.all((xy >= 0.0) & (xy <= MESH_SIZE)))
+
+
+def _moved(before: Roi, after: Roi) -> bool:
+    """Whether a face's region moved or changed size enough to mesh the face again in it."""
+    shift = math.hypot(after.cx - before.cx, after.cy - before.cy) / before.size
+    return shift >= REFIT_SHIFT or abs(math.log(after.size / before.size)) >= REFIT_SCALE
+
+
+def _centre_inside(box: tuple[float, float, float, float], others: Iterable[_FaceWork]) -> bool:
+    cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+    return any(
+        o.box[0] <= cx <= o.box[0] + o.box[2] and o.box[1] <= cy <= o.box[1] + o.box[3]
+        for o in others
+    )
+
+
 @dataclass
 class _FaceWork:
     """One face moving through the stages of one frame."""
@@ -190,6 +297,7 @@ class _FaceWork:
     eyes: list[Roi] = field(default_factory=list)
     irises: list[FloatArray] = field(default_factory=list)
     contours: list[FloatArray] = field(default_factory=list)
+    fit: BoxFit = TYPICAL_FIT  # how the face's detection sat on its mesh (tracking)
 
 
 def _sigmoid(x: float) -> float:
@@ -254,7 +362,11 @@ class OpenVinoVisionBackend(VisionBackend):
             core.set_property("CPU", {"INFERENCE_NUM_THREADS": threads})
         self.device = device
         self.tiles = bool(options.get("detector_tiles", True))
-        self.tile_every = max(1, int(options.get("tile_every", TILE_EVERY)))
+        self.tracking = bool(options.get("tracking", True))
+        self.detect_every = max(1, int(options.get("detect_every", DETECT_EVERY)))
+        # 0 (or unset) takes the default of the mode: tracking off is then exactly as before.
+        tile_every = int(options.get("tile_every") or 0)
+        self.tile_every = tile_every or (TRACKED_TILE_EVERY if self.tracking else TILE_EVERY)
         try:
             compiled = {
                 name: core.compile_model(core.read_model(str(pack.path(name))), device)
@@ -346,22 +458,13 @@ class OpenVinoVisionBackend(VisionBackend):
         for _, frame in chunk:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InferenceError("a frame must be an H x W x 3 uint8 RGB array")
-        found_in = self._detect(chunk, run)
-        faces: list[_FaceWork] = []
-        for index, found in enumerate(found_in):
-            for det in found:
-                box = (det.xmin, det.ymin, det.width, det.height)
-                faces.append(_FaceWork(index, box, det.score, face_roi(det)))
-
-        mesh_inputs = (unit_input(f.roi.crop(chunk[f.frame][1], MESH_SIZE)) for f in faces)
-        meshes = run(self.mesh, mesh_inputs)
-        confirmed: list[_FaceWork] = []
-        for face, (landmarks, presence) in zip(faces, meshes, strict=True):
-            if _sigmoid(float(presence.reshape(-1)[0])) >= MIN_MESH_PRESENCE:
-                face.mesh = face.roi.to_image(landmarks.reshape(-1, 3), MESH_SIZE)
-                face.eyes = eye_rois(face.mesh)
-                confirmed.append(face)
-        faces = confirmed
+        if self.tracking and len(chunk) > 1:
+            faces = self._tracked(chunk, run)
+        else:
+            found = self._detect(chunk, run, range(len(chunk)))
+            faces = self._confirmed(
+                chunk, [(i, det) for i, dets in enumerate(found) for det in dets], run
+            )
 
         eye_inputs = (
             unit_input(roi.crop(chunk[f.frame][1], IRIS_SIZE)) for f in faces for roi in f.eyes
@@ -377,41 +480,187 @@ class OpenVinoVisionBackend(VisionBackend):
 
         return faces
 
+    def _confirmed(
+        self,
+        chunk: list[tuple[float, Frame]],
+        detections: list[tuple[int, Detection]],
+        run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
+    ) -> list[_FaceWork]:
+        """The detections (frame index, detection) the mesh confirms, with their meshes."""
+        if not detections:
+            return []
+        faces = [
+            _FaceWork(i, (det.xmin, det.ymin, det.width, det.height), det.score, face_roi(det))
+            for i, det in detections
+        ]
+        mesh_inputs = (unit_input(f.roi.crop(chunk[f.frame][1], MESH_SIZE)) for f in faces)
+        confirmed: list[_FaceWork] = []
+        for face, (landmarks, presence) in zip(faces, run(self.mesh, mesh_inputs), strict=True):
+            if _sigmoid(float(presence.reshape(-1)[0])) >= MIN_MESH_PRESENCE:
+                face.mesh = face.roi.to_image(landmarks.reshape(-1, 3), MESH_SIZE)
+                face.eyes = eye_rois(face.mesh)
+                face.fit = box_fit(face.mesh, face.box)
+                confirmed.append(face)
+        return confirmed
+
+    def _scheduled(self, index: int) -> bool:
+        """Whether the detector runs on this frame of a chunk whatever the tracks do: every
+        `detect_every`-th frame, and the frames the periodic tiles fall on (they need it)."""
+        return index % self.detect_every == 0 or (self.tiles and index % self.tile_every == 0)
+
+    def _tracked(
+        self,
+        chunk: list[tuple[float, Frame]],
+        run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
+    ) -> list[_FaceWork]:
+        """The faces of a chunk of video, detected on scheduled frames and tracked between.
+
+        Each lane (a scheduled frame and those up to the next) starts from a detection; every
+        later frame takes each face's region from the mesh of the frame before. A frame where
+        a track is lost, or that follows one without a face, is detected again, and the faces
+        found there that no held track covers join the tracked ones. All lanes advance one
+        frame a step, so each stage gets as many inputs at once as there are lanes.
+        """
+        starts = [i for i in range(len(chunk)) if self._scheduled(i)]
+        lanes = [range(a, b) for a, b in zip(starts, [*starts[1:], len(chunk)], strict=True)]
+        by_frame: list[list[_FaceWork]] = [[] for _ in chunk]
+        for step in range(max(len(lane) for lane in lanes)):
+            frames = [lane[step] for lane in lanes if step < len(lane)]
+            follows = [i for i in frames if step > 0 and by_frame[i - 1]]
+            held, lost = self._follow(
+                chunk, [(i, prev) for i in follows for prev in by_frame[i - 1]], run
+            )
+            for face in held:
+                by_frame[face.frame].append(face)
+            again = [i for i in frames if i not in follows or i in lost]
+            found = self._detect(chunk, run, again, shown={f.frame for f in held})
+            new = [
+                (i, det)
+                for i, dets in zip(again, found, strict=True)
+                for det in dets
+                if not _centre_inside((det.xmin, det.ymin, det.width, det.height), by_frame[i])
+            ]
+            for face in self._confirmed(chunk, new, run):
+                by_frame[face.frame].append(face)
+        return [face for faces in by_frame for face in faces]
+
+    def _follow(
+        self,
+        chunk: list[tuple[float, Frame]],
+        tracks: list[tuple[int, _FaceWork]],
+        run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
+    ) -> tuple[list[_FaceWork], set[int]]:
+        """Each (frame index, face of the frame before) followed into its frame: the faces the
+        mesh still holds, and the frames where a track was lost.
+
+        A face that moved or grew in the half second between sampled frames sits off-centre in
+        the region its last mesh gave, and the mesh of an off-centre face reads the head turned
+        (2-8 degrees of yaw past a shift of a twentieth of the region): such a face is meshed
+        once more in the region its first mesh gives, which is about what a detection would
+        have made of it (1-2 degrees from it on real video). A track is lost where the mesh
+        sees no face, puts a landmark outside its crop, has still not settled after that second
+        pass, or makes the face a tenth larger or smaller than the frame before.
+        """
+        faces = [
+            _FaceWork(i, prev.box, prev.score, track_roi(prev.mesh, prev.fit), fit=prev.fit)
+            for i, prev in tracks
+            if prev.mesh is not None
+        ]
+        given = [f.roi.size for f in faces]
+        lost: set[int] = set()
+        pending = faces
+        for final in (False, True):
+            if not pending:
+                break
+            inputs = (unit_input(f.roi.crop(chunk[f.frame][1], MESH_SIZE)) for f in pending)
+            again: list[_FaceWork] = []
+            for face, (landmarks, presence) in zip(pending, run(self.mesh, inputs), strict=True):
+                if _sigmoid(float(presence.reshape(-1)[0])) < MIN_MESH_PRESENCE or (
+                    not landmarks_inside(landmarks)
+                ):
+                    lost.add(face.frame)
+                    continue
+                face.mesh = face.roi.to_image(landmarks.reshape(-1, 3), MESH_SIZE)
+                refitted = track_roi(face.mesh, face.fit)
+                if not _moved(face.roi, refitted):
+                    continue
+                face.mesh = None
+                if final:  # still not settled: the mesh is not following a face; detect
+                    lost.add(face.frame)
+                else:
+                    face.roi = refitted
+                    again.append(face)
+            pending = again
+        held: list[_FaceWork] = []
+        # In the tracks' order: the first of two tracks that ran onto one face stays.
+        for face, size in zip(faces, given, strict=True):
+            if face.mesh is None:  # lost
+                continue
+            if abs(math.log(face.roi.size / size)) >= LOST_SCALE:
+                face.mesh = None
+                lost.add(face.frame)
+                continue
+            face.box = mesh_box(face.mesh, face.fit)
+            if _centre_inside(face.box, (h for h in held if h.frame == face.frame)):
+                continue
+            face.eyes = eye_rois(face.mesh)
+            held.append(face)
+        return held, lost
+
     def _detect(
         self,
         chunk: list[tuple[float, Frame]],
         run: Callable[[_Stage, Iterable[FloatArray]], list[Outputs]],
+        indices: Sequence[int],
+        shown: set[int] | None = None,
     ) -> list[list[Detection]]:
-        """Faces of each frame: the whole frame first; the tiles too where it found none, on a
-        single frame (a still), and on every `tile_every`-th frame of a chunk of video (chunks
-        are fixed-size, so the same video always gets the same frames tiled)."""
+        """Faces of the chunk's frames at `indices`: the whole frame first; the tiles too where
+        it found none (unless a track shows a face there: the indices in `shown`), on a single
+        frame (a still), and on every `tile_every`-th frame of a chunk of video (chunks are
+        fixed-size, so the same video always gets the same frames tiled)."""
+        if not indices:
+            return []
         regions = [
-            detector_rois(frame.shape[1], frame.shape[0], tiles=self.tiles) for _, frame in chunk
+            detector_rois(chunk[i][1].shape[1], chunk[i][1].shape[0], tiles=self.tiles)
+            for i in indices
         ]
         whole = run(
             self.detector,
-            (detector_input(f, rois[0]) for (_, f), rois in zip(chunk, regions, strict=True)),
+            (
+                detector_input(chunk[i][1], rois[0])
+                for i, rois in zip(indices, regions, strict=True)
+            ),
         )
         found = [
-            frame_detections(frame, rois[:1], [out])
-            for (_, frame), rois, out in zip(chunk, regions, whole, strict=True)
+            frame_detections(chunk[i][1], rois[:1], [out])
+            for i, rois, out in zip(indices, regions, whole, strict=True)
         ]
         wanted = [
-            index
-            for index, rois in enumerate(regions)
+            k
+            for k, (i, rois) in enumerate(zip(indices, regions, strict=True))
             if len(rois) > 1
-            and (not found[index] or len(chunk) == 1 or index % self.tile_every == 0)
+            and (
+                (not found[k] and i not in (shown or ()))
+                or len(chunk) == 1
+                or i % self.tile_every == 0
+            )
         ]
+        if not wanted:
+            return found
         tiles = iter(
             run(
                 self.detector,
-                (detector_input(chunk[i][1], roi) for i in wanted for roi in regions[i][1:]),
+                (
+                    detector_input(chunk[indices[k]][1], roi)
+                    for k in wanted
+                    for roi in regions[k][1:]
+                ),
             )
         )
-        for index in wanted:
-            rois = regions[index]
-            outputs = [whole[index], *(next(tiles) for _ in rois[1:])]
-            found[index] = frame_detections(chunk[index][1], rois, outputs)
+        for k in wanted:
+            rois = regions[k]
+            outputs = [whole[k], *(next(tiles) for _ in rois[1:])]
+            found[k] = frame_detections(chunk[indices[k]][1], rois, outputs)
         return found
 
     def close(self) -> None:
