@@ -387,9 +387,11 @@ def _appliance(settings: dict[str, Any]) -> dict[str, Any]:
     import appliance.analysis.steps  # noqa: F401 - registers the built-in steps
     from appliance.jobs.worker import Worker
     from appliance.platform.config import load_config
+    from appliance.platform.memory import limit_malloc_arenas
     from appliance.store.runtime import obtain_keyset, open_store
 
     config = load_config(Path(settings["config"]))
+    limit_malloc_arenas(config.worker.malloc_arenas)  # as `worker` does
     store = open_store(config, obtain_keyset(config))
     worker = Worker(config, store)
     warm_up = []

@@ -174,9 +174,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run the analysis worker until stopped."""
     from appliance.jobs.worker import Worker, WorkerStopping, lower_priority
     from appliance.platform.locks import shared_lock
+    from appliance.platform.memory import limit_malloc_arenas
     from appliance.store.runtime import obtain_keyset, open_store
 
     config = load(args)
+    limit_malloc_arenas(config.worker.malloc_arenas)  # before any engine starts its threads
     if args.nice:
         lower_priority(args.nice)
     keyset = obtain_keyset(config, passphrase_file=args.passphrase_file)
