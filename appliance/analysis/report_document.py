@@ -12,7 +12,7 @@ Reading one is a read of candidate data: the caller logs it (see `log_document_r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.analysis.answer_transcripts import answer_words, player_kind
@@ -36,6 +36,7 @@ from appliance.analysis.report_facts import (
 from appliance.analysis.report_steps import language_check, scoring_state, step_states
 from appliance.analysis.segmentation import answer_spans
 from appliance.compliance.policy import PolicyAction, decide_for_interview
+from appliance.hiring.report_views import ReportDetail, report_detail
 from appliance.hiring.review import log_candidate_read
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
@@ -44,8 +45,9 @@ from appliance.store import Store
 from appliance.store.competency import ModelSpec
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
+from appliance.store.recordings import Recording
 from appliance.store.reports import Report
-from appliance.store.review import Evaluation
+from appliance.store.review import Evaluation, ScoreOverride
 from inference.interfaces import Transcript
 
 FORMAT = "interview-appliance/report-1"
@@ -54,15 +56,31 @@ EXPLANATION_FORMAT = "interview-appliance/explanation-1"
 
 @dataclass(frozen=True)
 class _Names:
+    """Display names of accounts, each looked up once per document."""
+
     store: Store
+    known: dict[int, str] = field(default_factory=dict)
 
     def __call__(self, user_id: int | None) -> str:
         if user_id is None:
             return ""
-        try:
-            return self.store.users.get(user_id).display_name
-        except Exception:  # a removed account still shows who it was, by id
-            return f"user {user_id}"
+        if user_id not in self.known:
+            try:
+                self.known[user_id] = self.store.users.get(user_id).display_name
+            except Exception:  # a removed account still shows who it was, by id
+                self.known[user_id] = f"user {user_id}"
+        return self.known[user_id]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the caller has read already for a document (the report page: its detail), so
+    nothing is read or opened twice."""
+
+    candidate: Candidate
+    requisition: Requisition
+    overrides: dict[int, list[ScoreOverride]]  # report id -> its overrides, oldest first
+    recordings: dict[int, Recording]
 
 
 def _number(value: Any) -> float | None:
@@ -356,14 +374,19 @@ def _answers(
     return found
 
 
-def _players(store: Store, reports: list[Report]) -> dict[int, str]:
-    """Recording id -> `audio` or `video`: the element that plays each recording."""
+def _players(
+    store: Store, reports: list[Report], known: dict[int, Recording] | None = None
+) -> dict[int, str]:
+    """Recording id -> `audio` or `video`: the element that plays each recording (`known`:
+    recordings read already)."""
     found: dict[int, str] = {}
     for report in reports:
         if report.recording_id is None or report.recording_id in found:
             continue
         try:
-            recording = store.recordings.get(report.recording_id)
+            recording = (known or {}).get(report.recording_id) or store.recordings.get(
+                report.recording_id
+            )
         except NotFoundError:
             continue
         found[report.recording_id] = player_kind(recording, _dict(report.content).get("media"))
@@ -577,21 +600,29 @@ def _override_history(scores: InterviewScores, names: _Names) -> list[dict[str, 
 
 
 def _document(
-    store: Store, interview: Interview, reports: list[Report], *, whole: bool
+    store: Store,
+    interview: Interview,
+    reports: list[Report],
+    *,
+    whole: bool,
+    read: _Read | None = None,
 ) -> dict[str, Any]:
     """The document of these reports; `whole`: of the whole interview (its own overrides and
-    the people's scorecards apply), else of one report."""
+    the people's scorecards apply), else of one report. `read`: what the caller has read."""
     names = _Names(store)
-    candidate = store.candidates.get(interview.candidate_id)
-    requisition = store.requisitions.get(interview.requisition_id)
+    candidate = read.candidate if read else store.candidates.get(interview.candidate_id)
+    requisition = read.requisition if read else store.requisitions.get(interview.requisition_id)
+    overrides = (
+        read.overrides if read else {r.id: store.overrides.for_report(r.id) for r in reports}
+    )
     scores = score_overrides(
         reports,
-        [(r, o) for r in reports for o in store.overrides.for_report(r.id)],
+        [(r, o) for r in reports for o in overrides[r.id]],
         store.interview_overrides.for_interview(interview.id) if whole else [],
     )
     scoring, recordings = scores.scoring, scores.recordings
     observed = _visual(reports)
-    players = _players(store, reports)
+    players = _players(store, reports, read.recordings if read else None)
     # Asked whenever there is video to watch: people may watch it for their own review even
     # where the machine may not analyse it, and the page says which applies.
     visual_allowed = (bool(observed) or "video" in players.values()) and visual_cues_allowed_now(
@@ -629,6 +660,24 @@ def report_document(store: Store, principal: Principal, report_id: int) -> dict[
     visibility = require(principal, Action.VIEW_REPORTS)
     report = store.reports.get_visible(report_id, visibility)
     return _document(store, store.interviews.get(report.interview_id), [report], whole=False)
+
+
+def report_page(
+    store: Store, principal: Principal, report_id: int
+) -> tuple[ReportDetail, dict[str, Any]]:
+    """What the report page shows of one report: its detail (`report_detail`) and its document
+    (`report_document`), with the report, interview, candidate, job, recording and overrides
+    read and opened once for both. The caller logs the read."""
+    visibility = require(principal, Action.VIEW_REPORTS)
+    detail = report_detail(store, visibility, report_id)
+    read = _Read(
+        detail.candidate,
+        detail.requisition,
+        {detail.report.id: [view.override for view in detail.overrides]},
+        {detail.recording.id: detail.recording} if detail.recording is not None else {},
+    )
+    document = _document(store, detail.interview, [detail.report], whole=False, read=read)
+    return detail, document
 
 
 def interview_document(store: Store, principal: Principal, interview_id: int) -> dict[str, Any]:

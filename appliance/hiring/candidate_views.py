@@ -207,17 +207,22 @@ class CandidateRow:
 def candidate_rows(
     store: Store, visibility: Visibility, candidates: Iterable[Candidate]
 ) -> list[CandidateRow]:
-    """List rows for candidates (their visible interviews with each job)."""
-    requisitions = RequisitionLookup(store)
+    """List rows for candidates (their visible interviews with each job): two queries for the
+    whole list, not one per candidate."""
+    listed = list(candidates)
+    interviews = store.interviews.for_candidates_visible([c.id for c in listed], visibility)
+    jobs = store.requisitions.many(
+        {interview.requisition_id for found in interviews.values() for interview in found}
+    )
     return [
         CandidateRow(
             candidate,
             [
-                (interview, requisitions(interview.requisition_id))
-                for interview in store.interviews.for_candidate_visible(candidate.id, visibility)
+                (interview, jobs[interview.requisition_id])
+                for interview in interviews.get(candidate.id, [])
             ],
         )
-        for candidate in candidates
+        for candidate in listed
     ]
 
 

@@ -62,10 +62,8 @@ def dashboard(store: Store, principal: Principal) -> Dashboard:
     counts: dict[str, int] | None = None
     latest: list[CandidateRow] = []
     if candidates_scope is not None:
-        counts = {
-            status: store.candidates.count_visible(candidates_scope, status=status)
-            for status in INTERVIEW_STATUSES
-        }
+        by_status = store.candidates.count_visible_by_status(candidates_scope)
+        counts = {status: by_status.get(status, 0) for status in INTERVIEW_STATUSES}
         latest = candidate_rows(
             store,
             candidates_scope,
@@ -99,46 +97,31 @@ def dashboard(store: Store, principal: Principal) -> Dashboard:
     return Dashboard(counts, latest, awaiting, assigned)
 
 
-def _decided(store: Store, candidate_id: int) -> dict[int, str]:
-    """When the newest decision on each job was made for a candidate (requisition id -> stamp)."""
-    decided: dict[int, str] = {}
-    for decision in store.decisions.for_candidate(candidate_id):
-        if decision.kind in DECISIONS:
-            decided[decision.requisition_id] = max(
-                decided.get(decision.requisition_id, ""), decision.decided_at
-            )
-    return decided
-
-
 def awaiting_decision(store: Store, visibility: Visibility) -> list[AwaitingInterview]:
     """Visible analysed interviews with no decision on their job since their newest report,
     newest first."""
-    requisitions = RequisitionLookup(store)
-    analysed: list[tuple[Candidate, Interview]] = []
-    for candidate in store.candidates.visible(visibility, status="analysed", limit=AWAITING_SCAN):
-        analysed += [
-            (candidate, interview)
-            for interview in store.interviews.for_candidate_visible(candidate.id, visibility)
-            if interview.status == "analysed"
-        ]
-    # Every page view asks this: the reports are counted in one query, never opened (their
-    # sealed content is the largest thing in the store), and decisions are read only for
-    # candidates with a reported interview.
+    # Every page view asks this, so it is a handful of queries however many are waiting: the
+    # candidates, their interviews, the reports counted (never opened: their sealed content is
+    # the largest thing in the store), the newest decision per job (reasons not opened), jobs.
+    candidates = store.candidates.visible(visibility, status="analysed", limit=AWAITING_SCAN)
+    interviews = store.interviews.for_candidates_visible([c.id for c in candidates], visibility)
+    analysed = [
+        (candidate, interview)
+        for candidate in candidates
+        for interview in interviews.get(candidate.id, [])
+        if interview.status == "analysed"
+    ]
     stamps = store.reports.stamps_for_interviews([interview.id for _, interview in analysed])
-    decisions: dict[int, dict[int, str]] = {}
-    found = []
-    for candidate, interview in analysed:
-        if interview.id not in stamps:
-            continue
-        reports, newest = stamps[interview.id]
-        if candidate.id not in decisions:
-            decisions[candidate.id] = _decided(store, candidate.id)
-        if decisions[candidate.id].get(interview.requisition_id, "") < newest:
-            found.append(
-                AwaitingInterview(
-                    interview, candidate, requisitions(interview.requisition_id), reports, newest
-                )
-            )
+    reported = [(c, i) for c, i in analysed if i.id in stamps]
+    decided = store.decisions.newest_of_kinds({c.id for c, _ in reported}, DECISIONS)
+    jobs = store.requisitions.many({i.requisition_id for _, i in reported})
+    found = [
+        AwaitingInterview(
+            interview, candidate, jobs[interview.requisition_id], *stamps[interview.id]
+        )
+        for candidate, interview in reported
+        if decided.get((candidate.id, interview.requisition_id), "") < stamps[interview.id][1]
+    ]
     return sorted(found, key=lambda item: item.newest, reverse=True)
 
 

@@ -7,15 +7,23 @@ needs and reads it back as one `ModelSpec`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.store.base import Repository
+from appliance.store.sealed import savepoint
+
+if TYPE_CHECKING:
+    from appliance.store import Store
 
 LANGUAGES = ("en", "zh")
 LEVELS = (3, 6, 9)
 ORIGINS = ("editor", "starter", "import", "api")
+SPEC_CACHE = 64  # model versions kept in memory per store
 
 
 @dataclass(frozen=True)
@@ -110,14 +118,31 @@ class VersionInfo:
 
 
 class CompetencyRepository(Repository):
-    """Save and read full model specs; a save always inserts a new version."""
+    """Save and read full model specs; a save always inserts a new version.
+
+    A saved version is never changed or deleted (a change is a new version), so the specs read
+    are kept in memory by id: every report page names its model, which takes a dozen queries
+    to read. Only what was read outside a transaction is kept (it is committed: a save is one
+    savepoint, never seen half-written), at most `SPEC_CACHE` versions, per store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._specs: OrderedDict[int, ModelSpec] = OrderedDict()
+        self._specs_lock = threading.Lock()
 
     def save(self, spec: ModelSpec, *, created_by: int | None = None) -> ModelSpec:
-        """Store `spec` as the next version of the model called `spec.name`."""
+        """Store `spec` as the next version of the model called `spec.name` (all or nothing)."""
         if not spec.dimensions:
             raise ValueError("a competency model needs at least one dimension")
         if spec.origin not in ORIGINS:
             raise ValueError(f"unknown model origin {spec.origin!r}")
+        with savepoint(self.conn, "competency_model"):
+            model_id = self._insert(spec, created_by)
+        return self.spec(model_id)
+
+    def _insert(self, spec: ModelSpec, created_by: int | None) -> int:
+        """Insert the next version of `spec`'s model with its dimensions; returns its id."""
         row = self.conn.execute(
             "SELECT coalesce(max(version), 0) FROM competency_models WHERE name = ?",
             (spec.name,),
@@ -167,10 +192,25 @@ class CompetencyRepository(Repository):
                     " VALUES (?, ?, ?, ?)",
                     (dim_id, keyword.language, keyword.phrase, k_position),
                 )
-        return self.spec(model_id)
+        return model_id
 
     def spec(self, model_id: int) -> ModelSpec:
         """One saved model version with anchors, keywords and questions."""
+        with self._specs_lock:
+            kept = self._specs.get(model_id)
+            if kept is not None:
+                self._specs.move_to_end(model_id)
+                return kept
+        found = self._read_spec(model_id)
+        if not self.conn.in_transaction:
+            with self._specs_lock:
+                self._specs[model_id] = found
+                while len(self._specs) > SPEC_CACHE:
+                    self._specs.popitem(last=False)
+        return found
+
+    def _read_spec(self, model_id: int) -> ModelSpec:
+        """`spec` from the database."""
         row = self.conn.execute(
             "SELECT * FROM competency_models WHERE id = ?", (model_id,)
         ).fetchone()

@@ -381,9 +381,12 @@ class CandidateRepository(SealedRepository):
         """Candidates the visibility reaches, filtered by name/e-mail text, job and status."""
         where, params = self._visible_sql(visibility, requisition_id, status)
         if not text:
+            # The page's bounds are written into the statement (whole numbers: nothing can be
+            # injected). Bound as parameters, this statement took as long as listing every
+            # candidate: four times as long for a page of ten (SQLCipher, memory security on).
             rows = self.conn.execute(
-                f"SELECT c.* {where} ORDER BY c.id DESC LIMIT ? OFFSET ?",
-                (*params, limit, offset),
+                f"SELECT c.* {where} ORDER BY c.id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
+                params,
             )
             return self._opened(rows.fetchall())
         cursor = self.conn.execute(f"SELECT c.* {where} ORDER BY c.id DESC", params)
@@ -399,6 +402,21 @@ class CandidateRepository(SealedRepository):
         """How many candidates `visible` would list without a text (counted, not opened)."""
         where, params = self._visible_sql(visibility, requisition_id, status)
         return int(self.conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
+
+    def count_visible_by_status(self, visibility: Visibility) -> dict[str, int]:
+        """`count_visible` for every interview status at once (a status no visible interview
+        has is left out): one query, the candidates counted here (SQLite's GROUP BY costs more
+        than the query under memory security)."""
+        clause, params = visibility.interview_clause("i", "r")
+        rows = self.conn.execute(
+            "SELECT i.status, i.candidate_id FROM interviews i"
+            f" JOIN requisitions r ON r.id = i.requisition_id WHERE {clause}",
+            params,
+        )
+        candidates: dict[str, set[int]] = {}
+        for row in rows:
+            candidates.setdefault(str(row["status"]), set()).add(int(row["candidate_id"]))
+        return {status: len(ids) for status, ids in candidates.items()}
 
     def get_visible(self, candidate_id: int, visibility: Visibility) -> Candidate:
         """One candidate if the visibility reaches them; otherwise the same NotFoundError."""

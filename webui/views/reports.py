@@ -18,8 +18,9 @@ from appliance.analysis.report_document import (
     log_document_read,
     log_explanation_export,
     report_document,
+    report_page,
 )
-from appliance.hiring.report_views import ReportDetail, report_detail
+from appliance.hiring.report_views import ReportDetail
 from appliance.hiring.review import (
     DECISIONS,
     RECOMMENDATIONS,
@@ -28,10 +29,10 @@ from appliance.hiring.review import (
     override_score,
 )
 from appliance.platform.errors import RefusedError
-from appliance.security.permissions import Action, Visibility, allowed, require
+from appliance.security.permissions import Action, allowed
 from webui import report_words
 from webui.report_pdf import ReportFontMissingError, explanation_pdf, report_pdf
-from webui.security import app_store, current_principal, requires, visibility
+from webui.security import app_store, current_principal, requires
 from webui.words import say_error
 
 bp = Blueprint("reports", __name__)
@@ -65,20 +66,19 @@ def _legacy_rows(detail: ReportDetail) -> list[dict[str, Any]]:
 
 def _report_page(
     report_id: int,
-    vis: Visibility,
     *,
     problems: list[str] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     store, principal = app_store(), current_principal()
-    detail = report_detail(store, vis, report_id)
+    detail, document = report_page(store, principal, report_id)
     log_candidate_read(store, principal, detail.candidate.pseudonym, f"report:{report_id}")
     return (
         render_template(
             "reports/show.html",
             detail=detail,
-            doc=report_document(store, principal, report_id),
+            doc=document,
             may_override=allowed(principal, Action.OVERRIDE_SCORE) is not None,
             viewer_language=_viewer_language(),
             decisions=DECISIONS,
@@ -97,7 +97,7 @@ def _report_page(
 def show(report_id: int) -> ResponseReturnValue:
     """A report: media, steps run, scores with evidence, overrides; read-only unless the
     viewer may override scores."""
-    return _report_page(report_id, visibility())
+    return _report_page(report_id)
 
 
 @bp.post("/reports/<int:report_id>/overrides")
@@ -117,13 +117,7 @@ def override(report_id: int) -> ResponseReturnValue:
         )
     except RefusedError as exc:
         values = {key: form.get(key, "") for key in ("dimension", "score", "reason")}
-        return _report_page(
-            report_id,
-            require(principal, Action.VIEW_REPORTS),
-            problems=[say_error(exc)],
-            values=values,
-            status=422,
-        )
+        return _report_page(report_id, problems=[say_error(exc)], values=values, status=422)
     flash(_("The score was overridden."), "success")
     return redirect(url_for("reports.show", report_id=report_id), 303)
 
