@@ -17,7 +17,7 @@ WHEELS := $(VAR)/wheels
 SYSTEM_STAMP := $(VENV)/.system-packages
 PY_STAMP := $(VENV)/.installed
 
-.PHONY: setup translations packs test-media editor run test test-quick lint bench clean-demo
+.PHONY: setup translations packs test-media editor run test test-quick lint bench dist clean-demo
 
 setup: $(SYSTEM_STAMP) $(PY_STAMP) translations packs test-media editor
 
@@ -89,6 +89,16 @@ lint: setup
 bench: setup
 	@$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
 	@LIVE_ASSIST_SENTENCES=10 $(PY) -m pytest -q tests/test_live_assist_stream.py
+
+# The compiled build: Nuitka turns the appliance into one standalone folder, dist/appliance.dist
+# (docs/packaging.md); long on two cores, so not part of `make test`. Then the built binary
+# provisions a demo box, analyses the demo recording and serves the web UI (tests/test_dist_build.py).
+dist: setup
+	@if [ "$$(id -u)" = 0 ] && ! command -v patchelf >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patchelf ccache >/dev/null; fi
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,dist]'
+	@$(PY) -m provisioning.build_dist --into dist
+	@$(PY) -m pytest -q -p no:cacheprovider tests/test_dist_build.py
 
 clean-demo:
 	rm -rf $(VAR)

@@ -48,6 +48,7 @@ import pytest
 import requests
 
 from appliance.cli.demo import DEMO_PASSWORD
+from appliance.platform.executable import WEB_SERVER_COMMAND
 from benchmarks.end_to_end_parts import interview_video, media_present
 from benchmarks.serving import serving
 
@@ -295,7 +296,7 @@ class Box:
                 cmdline = process.cmdline()
             except psutil.NoSuchProcess:
                 continue
-            if "gunicorn" in cmdline:
+            if WEB_SERVER_COMMAND in cmdline:  # serve's web child (gunicorn and its workers)
                 role = "web"
             elif "--except-kinds" in cmdline or "--nice" in cmdline:
                 role = "batch_worker"

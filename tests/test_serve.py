@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from appliance.platform.errors import MaintenanceLockError
+from appliance.platform.executable import WEB_SERVER_COMMAND
 from appliance.store import Store
 from appliance.store.migrate import available_migrations
 from tests.conftest import Appliance, demo_interview, write_wav
@@ -27,7 +28,7 @@ def _stop_and_check(server: Serving, sig: signal.Signals) -> None:
     everything = server.descendants()  # gunicorn's own workers too
     kinds = sorted(
         "gunicorn"
-        if "gunicorn" in " ".join(child.cmdline())
+        if WEB_SERVER_COMMAND in child.cmdline()
         else "worker"
         if "worker" in child.cmdline()
         else child.name()
@@ -134,7 +135,7 @@ def _child(server: Serving, kind: str) -> psutil.Process:
             continue
         found = (
             "gunicorn"
-            if "gunicorn" in " ".join(line)
+            if WEB_SERVER_COMMAND in line
             else "interactive"
             if "--only-kinds" in line
             else "batch"

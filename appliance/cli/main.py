@@ -389,7 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; an ApplianceError becomes one line on stderr and its exit code."""
-    args = build_parser().parse_args(argv)
+    from appliance.platform.executable import WEB_SERVER_COMMAND, run_web_server
+
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == [WEB_SERVER_COMMAND]:
+        # serve's web child: gunicorn parses its own options (not listed in --help).
+        return run_web_server(given[1:])
+    args = build_parser().parse_args(given)
     try:
         code: int = args.handler(args)
     except ApplianceError as exc:

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from appliance.platform.config import ApplianceConfig
+from appliance.platform.executable import WEB_SERVER_COMMAND, appliance_command
 from appliance.platform.locks import shared_lock
 from appliance.security.passphrase import CREDENTIALS_ENV, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV
 from appliance.security.tls import ensure_certificate, key_in_memory, uses_tls
@@ -71,9 +71,8 @@ def gunicorn_argv(config: ApplianceConfig, tls_key_fd: int | None = None) -> lis
         else []
     )
     return [
-        sys.executable,
-        "-m",
-        "gunicorn",
+        *appliance_command(),
+        WEB_SERVER_COMMAND,
         "--config",
         str(conf),
         *tls,
@@ -91,7 +90,7 @@ def gunicorn_argv(config: ApplianceConfig, tls_key_fd: int | None = None) -> lis
 
 def worker_argv(config: ApplianceConfig, config_path: Path, lane: str) -> list[str]:
     """The command line of a worker process in its lane (`batch` or `interactive`)."""
-    argv = [sys.executable, "-m", "appliance", "worker", "--config", str(config_path)]
+    argv = [*appliance_command(), "worker", "--config", str(config_path)]
     if lane == "batch" and config.worker.batch_niceness:
         argv += ["--nice", str(config.worker.batch_niceness)]
     if not config.worker.interactive_lane:

@@ -31,7 +31,15 @@ def _pin_to_slot() -> None:
     """Run on from the slot's real folder, not through `current`: an update switches that link
     while this process still imports modules lazily."""
     import appliance
+    from appliance.platform.executable import COMPILED
+    from firmware.errors import UpdateStateError
 
+    if COMPILED:
+        # Slots hold source trees run by the interpreter; a compiled build is replaced whole.
+        raise UpdateStateError(
+            "this is the compiled build: signed A/B updates apply to the Python install; "
+            "install a new compiled build instead (docs/packaging.md)"
+        )
     here = Path(appliance.__file__).parent.parent  # as imported: maybe through `current`
     real = here.resolve()
     started_as_module = Path(sys.argv[0]).resolve() == real / "appliance" / "__main__.py"

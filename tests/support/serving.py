@@ -20,7 +20,7 @@ import psutil
 from tests.conftest import REPO, Appliance
 from tests.support.ports import free_port
 
-__all__ = ["Response", "Serving", "free_port", "http_get", "serving"]
+__all__ = ["Response", "Serving", "free_port", "http_get", "serve_command", "serving"]
 
 # Loopback only, and never through a proxy configured in the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -82,23 +82,19 @@ def _wait_until_up(serving: Serving, timeout: float) -> None:
 
 
 @contextmanager
-def serving(appliance: Appliance, tmp_path: Path) -> Iterator[Serving]:
-    """Start `serve` on a free loopback port; whatever still runs afterwards is killed."""
-    port = free_port()
-    log = tmp_path / "serve.log"
+def serve_command(
+    argv: list[str], env: dict[str, str], cwd: Path, log: Path, *, port: int, start_s: float = 60
+) -> Iterator[Serving]:
+    """Run a `serve` command line listening on `port` until /healthz answers; whatever still
+    runs afterwards (serve and its children) is killed."""
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "serve", "--config", str(appliance.config_path)],
-            env=appliance.env(APPLIANCE_WEB__PORT=str(port), APPLIANCE_WEB__HOST="127.0.0.1"),
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
     started = Serving(popen, port, log)
     family: list[psutil.Process] = []
     try:
-        _wait_until_up(started, 60)
+        _wait_until_up(started, start_s)
         family = [psutil.Process(popen.pid), *started.descendants()]
         yield started
     finally:
@@ -109,3 +105,17 @@ def serving(appliance: Appliance, tmp_path: Path) -> Iterator[Serving]:
             with suppress(psutil.NoSuchProcess):
                 process.kill()
         psutil.wait_procs(family[1:], timeout=10)
+
+
+@contextmanager
+def serving(appliance: Appliance, tmp_path: Path) -> Iterator[Serving]:
+    """Start `serve` on a free loopback port; whatever still runs afterwards is killed."""
+    port = free_port()
+    with serve_command(
+        [sys.executable, "-m", "appliance", "serve", "--config", str(appliance.config_path)],
+        appliance.env(APPLIANCE_WEB__PORT=str(port), APPLIANCE_WEB__HOST="127.0.0.1"),
+        REPO,
+        tmp_path / "serve.log",
+        port=port,
+    ) as started:
+        yield started

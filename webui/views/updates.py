@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from appliance.backup.files import BackupError, complete_backups
 from appliance.backup.files import Manifest as BackupManifest
 from appliance.platform.config import ApplianceConfig
 from appliance.platform.errors import ApplianceError
+from appliance.platform.executable import appliance_command
 from appliance.platform.scratch import make_scratch, scratch_root
 from appliance.security.permissions import Action, allowed
 from firmware.errors import UpdateRefusedError
@@ -207,9 +207,14 @@ def _when(stamp: Any) -> str:
 def _command(install: Install, config: ApplianceConfig, args: str) -> str:
     """`python -m appliance update ARGS` as the operator runs it: with the code of `current`."""
     return (
-        f"cd {_quoted(install.current)} && {_quoted(sys.executable)} -m appliance update {args} "
+        f"cd {_quoted(install.current)} && {_program()} update {args} "
         f"--data-dir {_quoted(config.data_dir)} --root {_quoted(install.root)}"
     )
+
+
+def _program() -> str:
+    """`python -m appliance` (or the compiled binary) as a shell command."""
+    return " ".join(_quoted(part) for part in appliance_command())
 
 
 def _quoted(path: Path | str) -> str:
@@ -464,7 +469,7 @@ def _page_data() -> UpdatesPage:
     install, config = _install(), app_config()
     page = UpdatesPage(str(install.root), install.initialised())
     page.init_command = (
-        f"cd {_quoted(running_source())} && {_quoted(sys.executable)} -m appliance update init "
+        f"cd {_quoted(running_source())} && {_program()} update init "
         f"--trusted-keys FILE --data-dir {_quoted(config.data_dir)} --root {_quoted(install.root)}"
     )
     if not page.initialised:
