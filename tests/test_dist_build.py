@@ -67,8 +67,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
     """A demo box provisioned by the compiled binary, run from outside the source tree."""
     if not BINARY.is_file():
         pytest.skip(f"no compiled build at {BINARY} (make dist)")
-    if not (MODEL_PACKS / "whisper-base").is_dir() and not any(MODEL_PACKS.glob("*")):
-        pytest.skip("no model packs (make packs)")
+    if not (MODEL_PACKS / "whisper-base").is_dir():  # the demo recording is transcribed
+        pytest.skip("no speech model pack (make packs)")
     root = tmp_path_factory.mktemp("dist-box")
     passphrase = root / "passphrase"
     passphrase.write_text("a compiled appliance's demo passphrase\n")

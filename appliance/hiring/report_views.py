@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.hiring.common import NameLookup, competency_model_of
+from appliance.hiring.review import scores_with_overrides
 from appliance.security.permissions import Visibility
 from appliance.store import Store
 from appliance.store.competency import ModelSpec
-from appliance.store.decision_log import ai_scores
 from appliance.store.hiring import Interview, Requisition
 from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
@@ -126,15 +126,6 @@ def _score_rows(
     return rows
 
 
-def _current_scores(report: Report, overrides: list[ScoreOverride]) -> dict[str, float]:
-    """`appliance.hiring.review.current_scores` of a report and its overrides already read (it
-    would read both again): the AI's scores, the latest override per competency applied."""
-    scores = ai_scores(report.content)
-    for override in overrides:
-        scores[override.dimension] = override.new_score
-    return scores
-
-
 def report_detail(store: Store, visibility: Visibility, report_id: int) -> ReportDetail:
     """A visible report with its scores (after overrides), evidence and override history."""
     report = store.reports.get_visible(report_id, visibility)
@@ -154,7 +145,7 @@ def report_detail(store: Store, visibility: Visibility, report_id: int) -> Repor
         report,
         model,
         content.get("scores"),
-        _current_scores(report, overrides),
+        scores_with_overrides(report, overrides),
         {override.dimension for override in overrides},
     )
     names = NameLookup(store)

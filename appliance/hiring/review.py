@@ -7,7 +7,7 @@ and writes the audit entry in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from appliance.hiring.common import competency_model_of
@@ -16,6 +16,7 @@ from appliance.platform.words import said
 from appliance.scheduling.next_round import enqueue_next_round
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
+from appliance.store.reports import Report
 from appliance.store.review import Decision, Evaluation, ScoreOverride
 
 DECISIONS = ("advance", "reject", "hire")
@@ -127,9 +128,15 @@ def override_score(
 
 def current_scores(store: Store, report_id: int) -> dict[str, float]:
     """AI scores with the latest human override applied per dimension."""
-    report = store.reports.get(report_id)
+    return scores_with_overrides(
+        store.reports.get(report_id), store.overrides.for_report(report_id)
+    )
+
+
+def scores_with_overrides(report: Report, overrides: Sequence[ScoreOverride]) -> dict[str, float]:
+    """`current_scores` of a report and its overrides (oldest first) that are already read."""
     scores = ai_scores(report.content)
-    for override in store.overrides.for_report(report_id):
+    for override in overrides:
         scores[override.dimension] = override.new_score
     return scores
 
