@@ -106,6 +106,8 @@ class WhisperBackend(SpeechBackend):
         os.environ["HF_HUB_OFFLINE"] = "1"
         from faster_whisper import WhisperModel
 
+        from inference.speech import features
+
         self.pack = pack
         self.model_name = f"{pack.manifest.name}@{pack.manifest.version}"
         self.window_s = float(options.get("window_s", 300.0))
@@ -138,6 +140,8 @@ class WhisperBackend(SpeechBackend):
             raise InferenceError(
                 f"model pack {pack.manifest.name!r} could not be loaded: {exc}"
             ) from None
+        # Same features, a fraction of the transient memory on long windows (features.py).
+        features.install(self._model)
         self.multilingual = bool(self._model.model.is_multilingual)
         self._batched: Any = None
         if self.batch_size:
