@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import pytest
 
 from inference.media import decode_audio_pcm
-from inference.speech.normalise import normalise_text, normalise_transcript
+from inference.speech.error_rates import error_rate
+from inference.speech.normalise import normalise_transcript
 from inference.speech.whisper import WhisperBackend
 from tests.support.speech_packs import LIBRIVOX, SPEECH_ZH, load_speech_pack, speech_pack_dir
 
@@ -34,15 +34,6 @@ GAP_S = 1.8
 
 def _pcm(path: Path) -> bytes:
     return b"".join(decode_audio_pcm(path, sample_rate=SAMPLE_RATE))
-
-
-def _english_words(text: str) -> str:
-    text = re.sub(r"\bmr\.?(?=\s)", "mister", text.lower())
-    return " ".join(re.sub(r"[^\w\s']", " ", text.replace("-", " ")).split())
-
-
-def _cjk(text: str) -> str:
-    return "".join(re.findall(r"[\u4e00-\u9fff0-9]", normalise_text(text, "zh")))
 
 
 def _long_form() -> dict[str, tuple[bytes, str]]:
@@ -80,9 +71,9 @@ def _row(
     cpu = time.process_time() - started
     seconds = len(audio) / 2 / SAMPLE_RATE
     if language == "en":
-        error = jiwer.wer(_english_words(ref), _english_words(transcript.text))
+        error = error_rate(ref, transcript.text, "en").value
     else:
-        error = jiwer.cer(_cjk(ref), _cjk(normalise_transcript(transcript).text))
+        error = error_rate(ref, normalise_transcript(transcript).text, "zh").value
     return {
         "audio": language,
         "seconds": round(seconds, 1),

@@ -49,8 +49,18 @@ LEFT_OUT = (
 )
 # Third-party packages that read files of their own at run time (found by the smoke test:
 # the voice-activity model of faster-whisper, the Mandarin dictionaries, fpdf's colour
-# profile, OpenCV's cascades, the time-zone database where the system has none).
-THIRD_PARTY_DATA = ("faster_whisper", "jieba", "cn2an", "zhconv", "fpdf", "cv2", "tzdata")
+# profile, OpenCV's cascades, the time-zone database where the system has none; the English
+# spelling table of the error rates' normaliser).
+THIRD_PARTY_DATA = (
+    "faster_whisper",
+    "jieba",
+    "cn2an",
+    "zhconv",
+    "fpdf",
+    "cv2",
+    "tzdata",
+    "whisper_normalizer",
+)
 # gunicorn reads its settings file by path, so it ships as a file beside the compiled webui.
 DATA_FILES = (("webui/gunicorn.conf.py", "webui/gunicorn.conf.py"),)
 # Native libraries loaded with ctypes from the package's own folder (Nuitka sees only those

@@ -83,3 +83,38 @@ def test_bad_files_get_a_clear_error_and_their_own_exit_code(
         == EXIT_MEDIA_CHECK
     )
     assert "no such file" in capsys.readouterr().err
+
+
+def test_transcribe_measures_the_error_rate_against_a_reference(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    transcription = LIBRIVOX / "transcription"
+    if not CLIP.is_file() or not transcription.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    [said] = [
+        line.split("</s>")[0].replace("<s>", "").strip()
+        for line in transcription.read_text(encoding="utf-8").splitlines()
+        if CLIP.stem in line
+    ]
+    reference = tmp_path / "said.txt"
+    reference.write_text(said.upper() + "\n", encoding="utf-8")  # case is no error
+    command = ["transcribe", str(CLIP), "--data-dir", str(data_dir), "--reference"]
+    assert main([*command, str(reference), "--json"]) == 0
+    rate = json.loads(capsys.readouterr().out)["error_rate"]
+    assert rate["kind"] == "wer" and rate["reference_units"] == len(said.split())
+    assert rate["value"] <= 0.1
+    # A reference of other words is mostly errors, and says so.
+    other = tmp_path / "other.txt"
+    other.write_text("the quick brown fox jumps over the lazy dog " * 3, encoding="utf-8")
+    assert main([*command, str(other)]) == 0
+    printed = capsys.readouterr().out
+    assert "word error rate against the reference:" in printed
+    assert json.loads(json.dumps(printed)) and "of 27 words" in printed
+    # A reference that is not text, or empty, is refused before any transcription.
+    binary = tmp_path / "said.bin"
+    binary.write_bytes(b"\xff\xfe\x00\xd8" * 10)
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n", encoding="utf-8")
+    for bad, message in ((binary, "not UTF-8"), (empty, "empty"), (tmp_path / "no.txt", "no such")):
+        assert main([*command, str(bad)]) == EXIT_MEDIA_CHECK
+        assert message in capsys.readouterr().err

@@ -26,6 +26,7 @@ from inference.interfaces import InferenceError, Segment, Transcript, Word
 from inference.media import decode_audio_pcm
 from inference.packs import MANIFEST, PackIntegrityError, PackRegistry, PackUseError
 from inference.registry import speech_backend_class
+from inference.speech.error_rates import comparable_text
 from inference.speech.normalise import (
     normalise_numbers,
     normalise_text,
@@ -104,13 +105,8 @@ def librivox_transcripts(whisper_base: WhisperBackend) -> list[tuple[str, Transc
 
 
 def _english_for_wer(text: str) -> str:
-    """Lower case, Mr./Mrs. spelled out as the reference does, hyphens split, no punctuation."""
-    text = text.lower()
-    text = re.sub(r"\bmr\.?(?=\s)", "mister", text)
-    text = re.sub(r"\bmrs\.?(?=\s)", "missus", text)
-    text = re.sub("[-\u2013\u2014]", " ", text)
-    text = re.sub(r"[^\w\s']", " ", text)
-    return " ".join(text.split())
+    """The text as the appliance's error rates compare English (`comparable_text`)."""
+    return comparable_text(text, "en")
 
 
 def _cjk_chars(text: str) -> str:

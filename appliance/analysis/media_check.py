@@ -22,6 +22,7 @@ from appliance.platform.errors import ApplianceError
 from appliance.store.recordings import Recording
 from inference.frames import FrameSampling
 from inference.media import MediaError
+from inference.speech.error_rates import error_rate
 from inference.vision.summary import summarise
 
 # Exit status when the file cannot be checked (unreadable media, no model pack).
@@ -58,20 +59,70 @@ def _probed(ctx: StepContext) -> ReportDraft:
         raise MediaCheckError(exc.message) from None
 
 
-def transcribe_file(config: ApplianceConfig, path: Path, language: str | None) -> dict[str, Any]:
-    """The transcribe step on `path`: transcript (words with times, language) and translation."""
+# A reference transcript is text a person typed: a few pages at most.
+MAX_REFERENCE_BYTES = 1_000_000
+
+
+def read_reference(path: Path) -> str:
+    """A reference transcript's text (UTF-8), or a MediaCheckError saying what is wrong."""
+    try:
+        if path.stat().st_size > MAX_REFERENCE_BYTES:
+            raise MediaCheckError(f"{path.name}: a reference transcript is at most 1 MB of text")
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MediaCheckError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise MediaCheckError(f"{path.name}: the reference is not UTF-8 text") from None
+    except OSError as exc:
+        raise MediaCheckError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    if not text.strip():
+        raise MediaCheckError(f"{path.name}: the reference transcript is empty")
+    return text
+
+
+def transcribe_file(
+    config: ApplianceConfig, path: Path, language: str | None, reference: str | None = None
+) -> dict[str, Any]:
+    """The transcribe step on `path`: transcript (words with times, language) and translation;
+    with a `reference` text, the error rate of the transcript against it."""
     ctx = _context(config, path, language)
     draft = _probed(ctx)
     try:
         draft = TranscribeStep().run(ctx, draft)
     except StepFailure as exc:
         raise MediaCheckError(exc.message) from None
-    return {
+    transcript = draft.sections.get("transcript")
+    result: dict[str, Any] = {
         "file": path.name,
         "duration_s": (draft.media_info or {}).get("duration_s"),
-        "transcript": draft.sections.get("transcript"),
+        "transcript": transcript,
         "translation": draft.sections.get("translation"),
         "notes": draft.notes,
+    }
+    if reference is not None:
+        result["error_rate"] = _error_rate(reference, transcript, language)
+    return result
+
+
+def _error_rate(
+    reference: str, transcript: dict[str, Any] | None, language: str | None
+) -> dict[str, Any]:
+    # The reference is in the language the operator expects; without one, the heard language.
+    spoken = language or (transcript or {}).get("language") or ""
+    heard = " ".join(s["text"] for s in (transcript or {}).get("segments", []))
+    try:
+        found = error_rate(reference, heard, spoken)
+    except ValueError as exc:
+        raise MediaCheckError(str(exc)) from None
+    return {
+        "kind": found.kind,
+        "value": round(found.value, 4),
+        "language": spoken,
+        "reference_units": found.reference_units,
+        "unit": found.unit,
+        "substitutions": found.substitutions,
+        "deletions": found.deletions,
+        "insertions": found.insertions,
     }
 
 

@@ -1,7 +1,8 @@
 """`python -m appliance transcribe FILE` and `look FILE`: the production speech and vision
 steps on any media file, so an operator can check a model pack on their own recordings.
 
-    transcribe FILE [--language en|zh|...] [--json] [--config FILE | --data-dir DIR]
+    transcribe FILE [--language en|zh|...] [--reference TEXT_FILE] [--json]
+               [--config FILE | --data-dir DIR]
     look FILE [--json] [--config FILE | --data-dir DIR]
 """
 
@@ -40,6 +41,15 @@ def _print_transcript(result: dict[str, Any]) -> None:
             print(f"[{_clock(segment['start'])}-{_clock(segment['end'])}] {segment['text']}")
     for name, note in result["notes"].items():
         print(f"note ({name}): {note}")
+    rate = result.get("error_rate")
+    if rate:
+        name = "character" if rate["kind"] == "cer" else "word"
+        print(
+            f"\n{name} error rate against the reference: {rate['value']:.1%} of "
+            f"{rate['reference_units']} {rate['unit']} ({rate['substitutions']} heard wrong, "
+            f"{rate['deletions']} missed, {rate['insertions']} added; numbers, case and "
+            "punctuation compared as spoken)"
+        )
 
 
 def _flag(value: Any) -> str:
@@ -69,9 +79,10 @@ def _print_look(result: dict[str, Any]) -> None:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe a media file with the configured speech backend and defaults."""
-    from appliance.analysis.media_check import transcribe_file
+    from appliance.analysis.media_check import read_reference, transcribe_file
 
-    result = transcribe_file(load(args), Path(args.file), args.language)
+    reference = read_reference(Path(args.reference)) if args.reference else None
+    result = transcribe_file(load(args), Path(args.file), args.language, reference)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
@@ -98,6 +109,11 @@ def register(subparsers: Any) -> None:
     add_config_arguments(transcribe)
     transcribe.add_argument("file")
     transcribe.add_argument("--language", help="the expected language (en, zh, ...): the prior")
+    transcribe.add_argument(
+        "--reference",
+        metavar="TEXT_FILE",
+        help="a UTF-8 text of what was said: prints the word (Mandarin: character) error rate",
+    )
     transcribe.add_argument("--json", action="store_true", help="print the result as JSON")
     look = subparsers.add_parser("look", help=cmd_look.__doc__)
     look.set_defaults(handler=cmd_look)
