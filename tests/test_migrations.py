@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from appliance.platform.errors import MigrationRequiredError
@@ -108,3 +111,56 @@ def test_migrate_command_is_explicit_and_idempotent(appliance: Appliance) -> Non
     result = appliance.cli("migrate")
     assert result.returncode == 0, result.stderr
     assert f"applied 0 migration(s); schema version {len(available_migrations())}" in result.stdout
+
+
+def test_migration_0022_indexes_report_stamps_over_existing_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = available_migrations()
+    stamps = next(m for m in shipped if m.version == 22)
+    assert stamps.name == "report_stamps_index"
+    key = os.urandom(32)
+    database = Database.create(tmp_path / "old.db", key, memory_security=False)
+    conn = database.connect()
+    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:21])
+    apply(database, conn, key, tmp_path / "backups", keep=2)
+    now = "2026-01-05T10:00:00.000000Z"
+    conn.execute(
+        "INSERT INTO requisitions (title, department, location, region, created_at, updated_at)"
+        " VALUES ('Backend', 'Eng', 'Berlin', 'EU', ?, ?)",
+        (now, now),
+    )
+    conn.execute(
+        "INSERT INTO candidates (pseudonym, full_name, created_at, updated_at)"
+        " VALUES ('c-1', 'sealed', ?, ?)",
+        (now, now),
+    )
+    conn.execute(
+        "INSERT INTO interviews (candidate_id, requisition_id, kind, created_at, updated_at)"
+        " VALUES (1, 1, 'upload', ?, ?)",
+        (now, now),
+    )
+    for n in (1, 2):
+        conn.execute(
+            "INSERT INTO jobs (kind, max_attempts, run_after, created_at, updated_at)"
+            " VALUES ('analyse', 1, ?, ?, ?)",
+            (now, now, now),
+        )
+        conn.execute(
+            "INSERT INTO reports (interview_id, job_id, content, created_at)"
+            " VALUES (1, ?, '{}', ?)",
+            (n, f"2026-01-0{n + 5}T10:00:00.000000Z"),
+        )
+    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:22])
+    applied, _backup = apply(database, conn, key, tmp_path / "backups", keep=2)
+    assert [m.version for m in applied] == [22] and current_version(conn) == 22
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"reports_interview", "reports_interview_created"} <= names
+    query = "SELECT interview_id, created_at FROM reports WHERE interview_id IN (1, 2)"
+    plan = " ".join(str(tuple(row)) for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "COVERING INDEX reports_interview_created" in plan
+    assert sorted(tuple(row) for row in conn.execute(query)) == [
+        (1, "2026-01-06T10:00:00.000000Z"),
+        (1, "2026-01-07T10:00:00.000000Z"),
+    ]
+    conn.close()

@@ -6,8 +6,10 @@ another process's writes are seen); and the templates' translations exactly Flas
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,22 @@ from flask_babel import ngettext as babel_ngettext
 from markupsafe import Markup
 
 from appliance.accounts.auth import principal_of
-from appliance.analysis.report_document import report_document, report_page
+from appliance.analysis import report_document as report_document_module
+from appliance.analysis.report_document import (
+    report_document,
+    report_page,
+    visual_cues_allowed_now,
+)
+from appliance.analysis.report_facts import answer_delivery, timed_words
+from appliance.compliance.common import regions_of
+from appliance.compliance.policy import PolicyAction, decide_for_interview
 from appliance.hiring.candidate_views import search_candidates
 from appliance.hiring.dashboard import awaiting_decision, dashboard
 from appliance.hiring.report_views import report_detail
 from appliance.hiring.review import DECISIONS
 from appliance.security.permissions import Action, Principal, Scope, Visibility, require
 from appliance.store import Store
+from appliance.store.base import limit_clause
 from appliance.store.competency import DimensionSpec, ModelSpec
 from appliance.store.hiring import Interview
 from tests.conftest import Appliance, login, make_user
@@ -356,3 +367,140 @@ def test_a_locale_forced_inside_a_request_is_followed(web: Any) -> None:
         assert render_template_string("{{ _('Candidates') }}") == chinese != "Candidates"
     # Outside any application, as Flask-Babel: untranslated.
     assert app.jinja_env.from_string("{{ _('Candidates') }}").render() == "Candidates"
+
+
+# --- what the report page no longer reads or works out twice -----------------------------------
+
+
+def test_the_report_page_asks_the_policy_without_reading_the_interview_again(
+    appliance: Appliance, store: Store, tmp_path: Path
+) -> None:
+    admin = _admin(store)
+    interview_id, report_id, _recording = analysed_report(appliance, store, tmp_path)
+    report_page(store, admin, report_id)
+    with statements(store) as ran:
+        _detail, document = report_page(store, admin, report_id)
+    for table in ("interviews", "candidates", "requisitions"):
+        assert len([s for s in ran if f"SELECT * FROM {table} WHERE id" in s]) == 1, table
+    assert document["video_analysis_allowed"] is True and document["visual_cues"]
+    # The regions are still the policy's: a candidate living in another region is asked about.
+    interview = store.interviews.get(interview_id)
+    candidate, job = (
+        store.candidates.get(interview.candidate_id),
+        store.requisitions.get(interview.requisition_id),
+    )
+    for residence in ("EU", "CN", "US-IL", ""):
+        moved = replace(candidate, residence_region=residence)
+        assert (
+            visual_cues_allowed_now(store, interview, candidate=moved, requisition=job)
+            == decide_for_interview(
+                store,
+                PolicyAction.RUN_VISUAL_CUES,
+                interview_id,
+                extra={"dry_run": True},
+                regions=regions_of(job.region, residence),
+            ).allowed
+        )
+    other = replace(candidate, id=candidate.id + 1000, residence_region="CN")
+    assert visual_cues_allowed_now(store, interview, candidate=other, requisition=job) == (
+        visual_cues_allowed_now(store, interview)
+    )  # someone else's candidate is never taken for the interview's: read from the store
+
+
+def _deliveries(document: dict[str, Any]) -> list[Any]:
+    return [answer["delivery"] for answer in document["answers"]]
+
+
+def _fresh(store: Store, admin: Principal, report_id: int) -> list[Any]:
+    """The answers' delivery figures worked out anew, nothing kept."""
+    report_document_module._delivery_kept.clear()
+    found = _deliveries(report_page(store, admin, report_id)[1])
+    report_document_module._delivery_kept.clear()
+    return found
+
+
+def _slower(content: dict[str, Any]) -> dict[str, Any]:
+    """The same report with its words spoken at half the pace (a different delivery)."""
+    changed = copy.deepcopy(content)
+    for segment in changed["sections"]["transcript"]["segments"]:
+        for word in segment["words"]:
+            word["start"], word["end"] = word["start"] * 1.5, word["end"] * 1.5
+    return changed
+
+
+def test_delivery_figures_are_kept_per_version_of_the_report(
+    appliance: Appliance, store: Store, tmp_path: Path
+) -> None:
+    admin = _admin(store)
+    _interview, report_id, _recording = analysed_report(appliance, store, tmp_path)
+    report = store.reports.get(report_id)
+    assert report.content_version is not None
+    first = _fresh(store, admin, report_id)
+    assert first and all(first)
+    assert _deliveries(report_page(store, admin, report_id)[1]) == first  # worked out, kept
+    assert {key[:2] for key in report_document_module._delivery_kept} == {
+        (report_id, report.content_version)
+    }
+    shown = report_page(store, admin, report_id)[1]
+    shown["answers"][0]["delivery"]["typical_rate"].append(0)  # a page's copy is its own
+    assert _deliveries(report_page(store, admin, report_id)[1]) == first
+
+    # Resealed content (retention removing words, a re-analysis) is a new version.
+    with store.transaction():
+        store.reports.replace_content(report_id, _slower(report.content))
+    changed = store.reports.get(report_id)
+    assert changed.content_version not in (None, report.content_version)
+    after = _deliveries(report_page(store, admin, report_id)[1])
+    assert after == _fresh(store, admin, report_id) and after != first
+
+    # What a rolled-back reseal showed is never shown once it is gone.
+    report_page(store, admin, report_id)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.reports.replace_content(report_id, report.content)
+        assert _deliveries(report_page(store, admin, report_id)[1]) == first
+        raise RuntimeError("rolled back")
+    assert _deliveries(report_page(store, admin, report_id)[1]) == after
+
+    # Other boundaries for an answer are other figures.
+    words, language = timed_words(changed.content["sections"]) or ([], "")
+    middle = (words[0].start + words[-1].end) / 2
+    sections = changed.content["sections"]
+    assert report_document_module._answer_delivery(
+        changed, sections, lambda: (words, language), words[0].start, middle
+    ) == answer_delivery(sections, (words, language), words[0].start, middle)
+    assert report_document_module._answer_delivery(
+        changed, sections, lambda: (words, language), middle, words[-1].end + 1
+    ) == answer_delivery(sections, (words, language), middle, words[-1].end + 1)
+
+
+def test_an_erased_candidates_report_keeps_nothing(
+    appliance: Appliance, store: Store, tmp_path: Path
+) -> None:
+    admin = _admin(store)
+    _interview, report_id, _recording = analysed_report(appliance, store, tmp_path)
+    assert all(_deliveries(report_page(store, admin, report_id)[1]))
+    store.vault.shred(store.candidates.get(store.reports.get(report_id).interview_id).pseudonym)
+    erased = store.reports.get(report_id)
+    assert erased.content_version is None and erased.content == {"erased": True}
+    kept = dict(report_document_module._delivery_kept)
+    assert not any(_deliveries(report_page(store, admin, report_id)[1]))
+    assert report_document_module._delivery_kept == kept
+
+
+def test_a_row_limit_is_written_into_the_statement_only_as_an_integer(store: Store) -> None:
+    assert limit_clause(20) == "LIMIT 20" and limit_clause(-1) == "LIMIT -1"
+    for wrong in ("20", "1; DROP TABLE reports", 2.5, True, None):
+        with pytest.raises(TypeError):
+            limit_clause(wrong)  # type: ignore[arg-type]
+    with statements(store) as ran:
+        store.audit.entries(action="candidate.read", limit=3)
+    assert ran and all("LIMIT 3" in s and "LIMIT ?" not in s for s in ran)
+
+
+def test_report_stamps_come_from_an_index_not_the_sealed_rows(store: Store) -> None:
+    plan = store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT interview_id, created_at FROM reports"
+        " WHERE interview_id IN (?, ?)",
+        (1, 2),
+    ).fetchall()
+    assert any("COVERING INDEX reports_interview_created" in str(tuple(row)) for row in plan)

@@ -12,7 +12,10 @@ Reading one is a read of candidate data: the caller logs it (see `log_document_r
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from appliance.analysis.answer_transcripts import answer_words, player_kind
@@ -35,6 +38,7 @@ from appliance.analysis.report_facts import (
 )
 from appliance.analysis.report_steps import language_check, scoring_state, step_states
 from appliance.analysis.segmentation import answer_spans
+from appliance.compliance.common import regions_of
 from appliance.compliance.policy import PolicyAction, decide_for_interview
 from appliance.hiring.report_views import ReportDetail, report_detail
 from appliance.hiring.review import log_candidate_read
@@ -48,7 +52,7 @@ from appliance.store.people import Candidate
 from appliance.store.recordings import Recording
 from appliance.store.reports import Report
 from appliance.store.review import Evaluation, ScoreOverride
-from inference.interfaces import Transcript
+from inference.interfaces import Transcript, Word
 
 FORMAT = "interview-appliance/report-1"
 EXPLANATION_FORMAT = "interview-appliance/explanation-1"
@@ -81,6 +85,19 @@ class _Read:
     requisition: Requisition
     overrides: dict[int, list[ScoreOverride]]  # report id -> its overrides, oldest first
     recordings: dict[int, Recording]
+
+
+class _Once:
+    """A value worked out on the first call and kept for the next ones."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
 
 
 def _number(value: Any) -> float | None:
@@ -316,6 +333,47 @@ def _spans_of(store: Store, report: Report) -> list[dict[str, Any]]:
     ]
 
 
+# Each answer's delivery figures, worked out from the report's words (a real interview's
+# transcript: most of a report page's own work) and kept per process: by report, sealing of
+# its content (`Report.content_version`: resealed content, say with its transcript removed,
+# is a new version) and the answer's boundaries (a person may correct them). A report whose
+# content was not opened with its candidate's key has no version and is never kept. The
+# figures are numbers about the speech, never its words.
+_DELIVERY_KEPT = 1024
+_delivery_kept: dict[tuple[int, str, float, float], dict[str, Any] | None] = {}
+_delivery_lock = threading.Lock()
+
+
+def _copied(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A kept answer's figures as a fresh dict each time (the page's document owns its own)."""
+    if found is None:
+        return None
+    return {key: list(value) if isinstance(value, list) else value for key, value in found.items()}
+
+
+def _answer_delivery(
+    report: Report,
+    sections: dict[str, Any],
+    spoken: Callable[[], tuple[list[Word], str] | None],
+    start: float | None,
+    end: float | None,
+) -> dict[str, Any] | None:
+    """`answer_delivery` of one answer of `report`, worked out once per version of its content
+    and boundaries (`spoken`: the report's timed words, read only when they are needed)."""
+    if report.content_version is None or start is None or end is None:
+        return answer_delivery(sections, spoken(), start, end)
+    key = (report.id, report.content_version, start, end)
+    with _delivery_lock:
+        if key in _delivery_kept:
+            return _copied(_delivery_kept[key])
+    found = answer_delivery(sections, spoken(), start, end)
+    with _delivery_lock:
+        if len(_delivery_kept) >= _DELIVERY_KEPT:
+            _delivery_kept.clear()
+        _delivery_kept[key] = _copied(found)
+    return found
+
+
 def _answers(
     store: Store,
     reports: list[Report],
@@ -328,7 +386,7 @@ def _answers(
     found = []
     for report in reports:
         sections = _sections(report)
-        spoken = timed_words(sections)
+        spoken = _Once(partial(timed_words, sections))
         cues = _dict(sections.get("visual_cues"))
         cues = cues if cues_allowed and cues.get("status", "done") == "done" else {}
         correction = (
@@ -367,7 +425,7 @@ def _answers(
                     if correction is not None and correction.spans
                     else None,
                     **answer_words(sections, start, end, answer.get("language")),
-                    "delivery": answer_delivery(sections, spoken, start, end),
+                    "delivery": _answer_delivery(report, sections, spoken, start, end),
                     "visual": answer_visual(cues, answer.get("index")) if cues else None,
                 }
             )
@@ -421,14 +479,30 @@ def _delivery(reports: list[Report]) -> list[dict[str, Any]]:
     return found
 
 
-def visual_cues_allowed_now(store: Store, interview: Interview) -> bool:
+def visual_cues_allowed_now(
+    store: Store,
+    interview: Interview,
+    *,
+    candidate: Candidate | None = None,
+    requisition: Requisition | None = None,
+) -> bool:
     """Whether the region policy and the candidate's consent still allow visual cues.
 
     Asked again when a report is shown: a consent withdrawn or a region setting turned off
     after the analysis withholds the observations from then on (a preview: nothing logged).
+    `candidate` and `requisition`: the interview's, where the caller has read them already
+    (their regions are the policy's; the consents, notices and settings are always read).
     """
+    regions = (
+        regions_of(requisition.region, candidate.residence_region)
+        if candidate is not None
+        and requisition is not None
+        and candidate.id == interview.candidate_id
+        and requisition.id == interview.requisition_id
+        else None
+    )
     decision = decide_for_interview(
-        store, PolicyAction.RUN_VISUAL_CUES, interview.id, extra={"dry_run": True}
+        store, PolicyAction.RUN_VISUAL_CUES, interview.id, extra={"dry_run": True}, regions=regions
     )
     return decision.allowed
 
@@ -626,7 +700,7 @@ def _document(
     # Asked whenever there is video to watch: people may watch it for their own review even
     # where the machine may not analyse it, and the page says which applies.
     visual_allowed = (bool(observed) or "video" in players.values()) and visual_cues_allowed_now(
-        store, interview
+        store, interview, candidate=candidate, requisition=requisition
     )
     cues_allowed = bool(observed) and visual_allowed
     scorecards = _scorecards(store.evaluations.for_interview(interview.id), names)

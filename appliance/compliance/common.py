@@ -122,7 +122,13 @@ def regions_for_interview(store: Store, interview_id: int) -> list[str]:
     interview = store.interviews.get(interview_id)
     requisition = store.requisitions.get(interview.requisition_id)
     candidate = store.candidates.get(interview.candidate_id)
-    regions = [requisition.region]
-    if candidate.residence_region in REGIONS:
-        regions.append(candidate.residence_region)
+    return regions_of(requisition.region, candidate.residence_region)
+
+
+def regions_of(requisition_region: str, residence_region: str | None) -> list[str]:
+    """`regions_for_interview` from what a caller has read already: the interview's
+    requisition's region and its candidate's declared residence."""
+    regions = [requisition_region]
+    if residence_region in REGIONS:
+        regions.append(residence_region)
     return normalize_regions(regions)

@@ -555,12 +555,17 @@ def decide_for_interview(
     actor: str = "system",
     at: str | datetime | None = None,
     extra: dict[str, Any] | None = None,
+    regions: list[str] | None = None,
 ) -> Decision:
-    """`may` for an interview: its regions and facts come from the store."""
+    """`may` for an interview: its regions and facts come from the store. `regions`: the
+    interview's regions as `regions_for_interview` gives them, where the caller has read its
+    requisition and candidate already (`regions_of`); else they are read here."""
     context: dict[str, Any] = {**(extra or {}), "interview_id": interview_id, "actor": actor}
     if at is not None:
         context["at"] = at
-    return may(store, action, regions=regions_for_interview(store, interview_id), context=context)
+    if regions is None:
+        regions = regions_for_interview(store, interview_id)
+    return may(store, action, regions=regions, context=context)
 
 
 def policy_table() -> list[dict[str, Any]]:

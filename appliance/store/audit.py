@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.platform.clock import now_stamp
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 
 GENESIS = "0" * 64
 
@@ -74,7 +74,7 @@ class AuditRepository(Repository):
         if action:
             sql += " WHERE action = ?"
             params = (action,)
-        rows = self.conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
+        rows = self.conn.execute(f"{sql} ORDER BY seq {limit_clause(limit)}", params).fetchall()
         return [
             AuditEntry(
                 row["seq"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from typing import TYPE_CHECKING, Any
 
 from appliance.store.db import Connection
@@ -21,6 +22,16 @@ class Repository:
     def conn(self) -> Connection:
         """The calling thread's connection to the main database."""
         return self._store.conn
+
+
+def limit_clause(limit: int) -> str:
+    """`LIMIT n` with the count written into the statement: SQLCipher's memory security makes a
+    bound `LIMIT ?` several times dearer than a constant one. The count must be an integer
+    (TypeError otherwise: nothing but a number is ever written into SQL); a negative one means
+    no limit, as a bound one did."""
+    if isinstance(limit, bool):
+        raise TypeError("a row limit is an integer")
+    return f"LIMIT {operator.index(limit)}"
 
 
 def dumps(value: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
-from appliance.store.base import Repository
+from appliance.store.base import Repository, limit_clause
 from appliance.store.db import Row
 from appliance.store.queue import Job, job_from_row
 
@@ -79,7 +79,7 @@ class JobViewRepository(Repository):
 
     def visible(self, visibility: Visibility, *, limit: int = 100) -> list[JobView]:
         """The newest jobs the visibility reaches."""
-        rows = self._select(visibility, "1", [], "ORDER BY j.id DESC LIMIT ?", [limit])
+        rows = self._select(visibility, "1", [], f"ORDER BY j.id DESC {limit_clause(limit)}")
         return [_view(row) for row in rows]
 
     def get_visible(self, job_id: int, visibility: Visibility) -> JobView:
@@ -102,7 +102,6 @@ class JobViewRepository(Repository):
             visibility,
             "j.state IN (?, ?) AND j.finished_at > ?",
             [*FINISHED_STATES, since],
-            "ORDER BY j.finished_at DESC, j.id DESC LIMIT ?",
-            [limit],
+            f"ORDER BY j.finished_at DESC, j.id DESC {limit_clause(limit)}",
         )
         return [_view(row) for row in rows]

@@ -9,6 +9,7 @@ from typing import Any
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
+from appliance.store.base import limit_clause
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import open_json, seal_json
 from appliance.store.room import open_bytes, seal_bytes
@@ -176,7 +177,8 @@ class LiveRepository(SealedRepository):
             "SELECT i.id, c.pseudonym, r.title FROM interviews i"
             " JOIN requisitions r ON r.id = i.requisition_id"
             " JOIN candidates c ON c.id = i.candidate_id"
-            f" WHERE i.status NOT IN ('cancelled') AND {clause} ORDER BY i.id DESC LIMIT ?",
-            (*params, limit),
+            f" WHERE i.status NOT IN ('cancelled') AND {clause} ORDER BY i.id DESC"
+            f" {limit_clause(limit)}",
+            params,
         )
         return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]

@@ -13,6 +13,7 @@ from typing import Any
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
+from appliance.store.base import limit_clause
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import open_json, seal_json
 from appliance.store.sealed import SealedRepository
@@ -188,8 +189,8 @@ class OutboxRepository(SealedRepository):
         """Pending messages whose time has come, oldest first."""
         rows = self.conn.execute(
             "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
-            (now, limit),
+            f" ORDER BY next_attempt_at, id {limit_clause(limit)}",
+            (now,),
         )
         return [int(row["id"]) for row in rows]
 
@@ -341,8 +342,8 @@ class InAppRepository(SealedRepository):
             "SELECT n.*, o.message_key AS message_key, c.pseudonym AS sealed_owner"
             " FROM notifications n JOIN outbox o ON o.id = n.outbox_id"
             " JOIN candidates c ON c.id = n.candidate_id WHERE n.user_id = ?"
-            " ORDER BY n.id DESC LIMIT ?",
-            (user_id, limit),
+            f" ORDER BY n.id DESC {limit_clause(limit)}",
+            (user_id,),
         ).fetchall()
         keys = self._keys(row["sealed_owner"] for row in rows)
         return [
