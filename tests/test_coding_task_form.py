@@ -36,11 +36,12 @@ from appliance.coding_round.work import JOB_KIND, submit
 from appliance.jobs.worker import Worker
 from appliance.platform.words import Said
 from appliance.security.permissions import PermissionDeniedError
-from appliance.store import Store, migrate
-from appliance.store.db import Database, IntegrityError
-from appliance.store.migrate import apply, available_migrations, current_version
+from appliance.store import Store
+from appliance.store.db import IntegrityError
+from appliance.store.migrate import current_version
 from tests.conftest import Appliance
 from tests.support.coding_round import REFERENCE, SUBMISSIONS, coding_world, task_data, task_file
+from tests.support.old_stores import NOW, store_before
 
 C_REFERENCE = (
     "#include <stdio.h>\nint main(void){long long s=0,v;"
@@ -231,30 +232,11 @@ def test_saving_a_new_task_and_an_edit_as_its_next_version(store: Store) -> None
 def test_migration_0021_allows_form_tasks_and_keeps_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = available_migrations()
-    rebuild = next(m for m in shipped if m.version == 21)
+    old = store_before(tmp_path, monkeypatch, 21)
+    rebuild = next(m for m in old.shipped if m.version == 21)
     assert rebuild.name == "coding_task_form"
-    key = os.urandom(32)
-    database = Database.create(tmp_path / "old.db", key, memory_security=False)
-    conn = database.connect()
-    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:20])
-    apply(database, conn, key, tmp_path / "backups", keep=2)
-    now = "2026-01-05T10:00:00.000000Z"
-    conn.execute(
-        "INSERT INTO requisitions (title, department, location, region, created_at, updated_at)"
-        " VALUES ('Backend', 'Eng', 'Berlin', 'EU', ?, ?)",
-        (now, now),
-    )
-    conn.execute(
-        "INSERT INTO candidates (pseudonym, full_name, created_at, updated_at)"
-        " VALUES ('c-1', 'sealed', ?, ?)",
-        (now, now),
-    )
-    conn.execute(
-        "INSERT INTO interviews (candidate_id, requisition_id, kind, created_at, updated_at)"
-        " VALUES (1, 1, 'upload', ?, ?)",
-        (now, now),
-    )
+    conn = old.conn
+    now = NOW
     for version in (1, 2):
         conn.execute(
             "INSERT INTO coding_tasks (requisition_id, key, version, title, spec, origin,"
@@ -282,8 +264,7 @@ def test_migration_0021_allows_form_tasks_and_keeps_every_row(
         "SELECT type, name, tbl_name FROM sqlite_master WHERE tbl_name LIKE 'coding%' ORDER BY 2"
     ).fetchall()
 
-    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:21])
-    applied, _backup = apply(database, conn, key, tmp_path / "backups", keep=2)
+    applied = old.migrate_to(21, monkeypatch)
     assert [m.version for m in applied] == [21] and current_version(conn) == 21
     assert [tuple(r) for r in conn.execute("SELECT id, version, origin FROM coding_tasks")] == [
         (1, 1, "import"),

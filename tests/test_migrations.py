@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from appliance.store.db import Database, OperationalError
 from appliance.store.migrate import Migration, apply, available_migrations, current_version, pending
 
 from .conftest import Appliance
+from .support.old_stores import NOW, store_before
 
 
 def _with_extra(extra: list[Migration]) -> list[Migration]:
@@ -116,30 +116,11 @@ def test_migrate_command_is_explicit_and_idempotent(appliance: Appliance) -> Non
 def test_migration_0022_indexes_report_stamps_over_existing_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = available_migrations()
-    stamps = next(m for m in shipped if m.version == 22)
+    old = store_before(tmp_path, monkeypatch, 22)
+    stamps = next(m for m in old.shipped if m.version == 22)
     assert stamps.name == "report_stamps_index"
-    key = os.urandom(32)
-    database = Database.create(tmp_path / "old.db", key, memory_security=False)
-    conn = database.connect()
-    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:21])
-    apply(database, conn, key, tmp_path / "backups", keep=2)
-    now = "2026-01-05T10:00:00.000000Z"
-    conn.execute(
-        "INSERT INTO requisitions (title, department, location, region, created_at, updated_at)"
-        " VALUES ('Backend', 'Eng', 'Berlin', 'EU', ?, ?)",
-        (now, now),
-    )
-    conn.execute(
-        "INSERT INTO candidates (pseudonym, full_name, created_at, updated_at)"
-        " VALUES ('c-1', 'sealed', ?, ?)",
-        (now, now),
-    )
-    conn.execute(
-        "INSERT INTO interviews (candidate_id, requisition_id, kind, created_at, updated_at)"
-        " VALUES (1, 1, 'upload', ?, ?)",
-        (now, now),
-    )
+    conn = old.conn
+    now = NOW
     for n in (1, 2):
         conn.execute(
             "INSERT INTO jobs (kind, max_attempts, run_after, created_at, updated_at)"
@@ -151,8 +132,7 @@ def test_migration_0022_indexes_report_stamps_over_existing_reports(
             " VALUES (1, ?, '{}', ?)",
             (n, f"2026-01-0{n + 5}T10:00:00.000000Z"),
         )
-    monkeypatch.setattr(migrate, "available_migrations", lambda: shipped[:22])
-    applied, _backup = apply(database, conn, key, tmp_path / "backups", keep=2)
+    applied = old.migrate_to(22, monkeypatch)
     assert [m.version for m in applied] == [22] and current_version(conn) == 22
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"reports_interview", "reports_interview_created"} <= names
