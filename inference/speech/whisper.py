@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from inference.heap import give_back_freed_memory
 from inference.interfaces import InferenceError, Segment, SpeechBackend, Transcript, Word
 from inference.packs import VerifiedPack
 from inference.registry import register_speech
@@ -200,6 +201,9 @@ class WhisperBackend(SpeechBackend):
                 segments.extend(self._convert(found, offset))
             except ValueError as exc:  # e.g. a language code Whisper does not know
                 raise InferenceError(f"whisper refused the input: {exc}") from None
+            # The window's arrays go now; without the trim glibc would keep their pages.
+            del samples, audio, found, info
+            give_back_freed_memory()
         duration = total_samples / sample_rate
         logger.debug("whisper %s: %.1f s of audio, %d segments", task, duration, len(segments))
         return Transcript(
