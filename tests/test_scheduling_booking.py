@@ -364,6 +364,13 @@ def test_over_capacity_a_booked_room_opens_later(appliance: Appliance, store: St
     assert f"opens only at {said}" in mails["reminder"]["text"]
     sms = [m.payload["text"] for m in store.outbox.all() if m.channel == "sms"]
     assert any(f"The interview room opens at {said}." in text for text in sms)
+    # The interviewers are told too, in their own zone: mail and in-app note alike.
+    staff = [m for m in store.outbox.all() if m.purpose == "staff_booked"]
+    assert {m.channel for m in staff} >= {"email", "inapp"}
+    for message in staff:
+        user = store.users.get(message.user_id)
+        when = render_time(opens, user.timezone or "UTC")
+        assert f"the candidate's interview room opens only at {when}" in message.payload["text"]
 
     # Moved to a time after the backlog is expected back within capacity: in time, no note.
     later = next(
@@ -379,6 +386,12 @@ def test_over_capacity_a_booked_room_opens_later(appliance: Appliance, store: St
         m for m in store.outbox.all() if m.message_key == f"booking:{moved.uid}:1:candidate:email"
     )
     assert "opens only at" not in invitation.payload["text"]
+    moved_staff = [
+        m
+        for m in store.outbox.all()
+        if m.message_key.startswith(f"booking:{moved.uid}:1:user:") and m.channel == "email"
+    ]
+    assert moved_staff and all("opens only at" not in m.payload["text"] for m in moved_staff)
     assert "room_opens_at" not in store.audit.entries(action="scheduling.rescheduled")[-1].details
 
 

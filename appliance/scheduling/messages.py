@@ -224,13 +224,15 @@ def _booking_links(
     return _Links(f"{base}/room/{room_token}", opens_at, manage)
 
 
-def _opening_note(opens_at: str | None, timezone: str, language: str) -> tuple[str, str]:
+def _opening_note(
+    opens_at: str | None, timezone: str, language: str, *, message: str = "room_opens_later"
+) -> tuple[str, str]:
     """(a short line for SMS, a paragraph for mail) saying when a late room opens; empty when
-    it opens in time."""
+    it opens in time. `message`: the candidate's wording, or the interviewers'."""
     if opens_at is None:
         return "", ""
     opens = render_time(from_stamp(opens_at), timezone, language)
-    line, paragraph = render("room_opens_later", language, {"opens": opens})
+    line, paragraph = render(message, language, {"opens": opens})
     return line, paragraph.strip()
 
 
@@ -290,11 +292,18 @@ def _queue_candidate_booking(
 
 
 def _queue_staff_booking(
-    sender: _Sender, invite: _Invite, user: User, purpose: str, profile_url: str
+    sender: _Sender,
+    invite: _Invite,
+    user: User,
+    purpose: str,
+    profile_url: str,
+    opens_at: str | None = None,
 ) -> None:
-    """An interviewer's e-mail (with the invitation, when they have an address) and in-app note."""
+    """An interviewer's e-mail (with the invitation, when they have an address) and in-app note;
+    `opens_at`: when the candidate's room opens, where that is later than the booked time."""
     who, booking = invite.who, invite.booking
     u_zone, u_lang = user.timezone or "UTC", language_of(user.language)
+    _, paragraph = _opening_note(opens_at, u_zone, u_lang, message="staff_room_opens_later")
     subject, body = render(
         purpose,
         u_lang,
@@ -305,6 +314,7 @@ def _queue_staff_booking(
             "when": render_time(booking.start, u_zone, u_lang),
             "until": render_time(booking.end, u_zone, u_lang),
             "link": profile_url,
+            "opening": f"\n{paragraph}" if paragraph else "",
         },
     )
     if user.email:
@@ -354,7 +364,9 @@ def booking_messages(
     profile_url = f"{base}/candidates/{who.candidate_id}"
     staff_purpose = "staff_cancelled" if event == "cancelled" else "staff_booked"
     for user in staff:
-        _queue_staff_booking(sender, invite, user, staff_purpose, profile_url)
+        _queue_staff_booking(
+            sender, invite, user, staff_purpose, profile_url, links.opens_at if links else None
+        )
     # Reminders of the old time are void; new ones follow the new time.
     store.outbox.cancel_pending(f"reminder:{booking.uid}:")
     if links is None:
