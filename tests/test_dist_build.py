@@ -166,3 +166,15 @@ def test_compiled_update_is_refused_with_its_exit_code(box: tuple[Path, dict[str
         check=False,
     )
     assert done.returncode == 55 and "compiled build" in done.stderr, done.stderr
+
+
+def test_usage_names_the_command_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Help and usage lines name `python -m appliance`, or the compiled binary's own name."""
+    from appliance.cli.main import build_parser
+    from appliance.platform import executable
+
+    assert build_parser().format_usage().startswith("usage: python -m appliance ")
+    monkeypatch.setattr(executable, "COMPILED", True)
+    monkeypatch.setattr(executable, "_compiled_binary", lambda: "/opt/box/interview-appliance")
+    assert executable.command_name() == "interview-appliance"
+    assert build_parser().format_usage().startswith("usage: interview-appliance ")

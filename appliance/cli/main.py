@@ -20,6 +20,7 @@ from appliance.platform.config import (
     read_toml,
 )
 from appliance.platform.errors import ApplianceError, ConfigError
+from appliance.platform.executable import command_name
 from appliance.platform.paths import DataPaths
 
 logger = logging.getLogger("appliance")
@@ -305,7 +306,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m appliance`."""
-    parser = argparse.ArgumentParser(prog="python -m appliance", description=__doc__)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(

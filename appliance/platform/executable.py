@@ -31,6 +31,13 @@ def appliance_command() -> list[str]:
     return [sys.executable, "-m", "appliance"]
 
 
+def command_name() -> str:
+    """How a person types the appliance's command here, for help and usage lines."""
+    if COMPILED:
+        return os.path.basename(_compiled_binary())
+    return "python -m appliance"
+
+
 def run_web_server(argv: list[str]) -> int:
     """Run gunicorn with these arguments (what `python -m gunicorn ARGS` would do)."""
     from gunicorn.app.wsgiapp import run
