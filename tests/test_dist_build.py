@@ -26,6 +26,7 @@ from appliance.platform.executable import WEB_SERVER_COMMAND, appliance_command
 from provisioning.build_dist import nuitka_argv
 from tests.conftest import MODEL_PACKS, REPO
 from tests.support.serving import free_port, serve_command
+from tests.support.speech_packs import LIBRIVOX
 
 BINARY = Path(
     os.environ.get(
@@ -178,3 +179,26 @@ def test_usage_names_the_command_as_typed(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(executable, "_compiled_binary", lambda: "/opt/box/interview-appliance")
     assert executable.command_name() == "interview-appliance"
     assert build_parser().format_usage().startswith("usage: interview-appliance ")
+
+
+@needs_binary
+def test_compiled_transcribe_measures_against_a_reference(
+    box: tuple[Path, dict[str, str]],
+) -> None:
+    """The error rate's normalisers (their data files included) work in the compiled build."""
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    transcription = LIBRIVOX / "transcription"
+    if not clip.is_file() or not transcription.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    data, env = box
+    [said] = [
+        line.split("</s>")[0].replace("<s>", "").strip()
+        for line in transcription.read_text(encoding="utf-8").splitlines()
+        if clip.stem in line
+    ]
+    reference = data.parent / "said.txt"
+    reference.write_text(said, encoding="utf-8")
+    argv = [str(BINARY), "transcribe", str(clip), "--data-dir", str(data)]
+    done = _run([*argv, "--reference", str(reference), "--json"], env, data.parent)
+    rate = json.loads(done.stdout)["error_rate"]
+    assert rate["kind"] == "wer" and rate["value"] <= 0.1
