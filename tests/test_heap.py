@@ -53,4 +53,3 @@ def test_freed_heap_pages_are_given_back() -> None:
     trimmed = _freed_mib("trim")
     assert kept[0] == "False" and kept[1] < 10  # free() alone kept the pages
     assert trimmed[0] == "True" and trimmed[1] >= 100  # of the 120 MiB freed
-
