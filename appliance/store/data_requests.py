@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
-from appliance.store.base import dumps, loads
+from appliance.store.base import dumps, limit_clause, loads
 from appliance.store.candidate_scope import candidate_scope
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import FieldKey, open_text
@@ -144,8 +144,9 @@ class DataRequestRepository(SealedRepository):
             scope += " AND t.candidate_id = ?"
             params.append(candidate_id)
         rows = self.conn.execute(
-            f"{_REQUESTS} WHERE {scope} ORDER BY t.status <> 'open', t.due_at, t.id LIMIT ?",
-            (*params, limit),
+            f"{_REQUESTS} WHERE {scope} ORDER BY t.status <> 'open', t.due_at, t.id"
+            f" {limit_clause(limit)}",
+            params,
         ).fetchall()
         return self._opened(rows)
 

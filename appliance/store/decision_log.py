@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.platform.clock import now_stamp
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 from appliance.store.db import Row
 
 
@@ -140,6 +140,6 @@ class DecisionLogRepository(Repository):
     def purges(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The latest purges, newest first."""
         rows = self.conn.execute(
-            "SELECT * FROM decision_log_purges ORDER BY id DESC LIMIT ?", (limit,)
+            f"SELECT * FROM decision_log_purges ORDER BY id DESC {limit_clause(limit)}"
         )
         return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118

@@ -10,7 +10,7 @@ from typing import Any
 
 from appliance.platform.clock import now_stamp
 from appliance.security.permissions import Visibility
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 from appliance.store.candidate_scope import candidate_scope
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import ERASED, ERASED_CONTENT
@@ -189,8 +189,8 @@ class ErasureRepository(Repository):
         """Tombstones of candidates the visibility reaches, newest first."""
         scope, params = candidate_scope(visibility, "e.candidate_id")
         rows = self.conn.execute(
-            f"SELECT e.* FROM erasures e WHERE {scope} ORDER BY e.id DESC LIMIT ?",
-            (*params, limit),
+            f"SELECT e.* FROM erasures e WHERE {scope} ORDER BY e.id DESC {limit_clause(limit)}",
+            params,
         )
         return [_erasure(row) for row in rows]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
-from appliance.store.base import dumps, loads
+from appliance.store.base import dumps, limit_clause, loads
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import open_json
 from appliance.store.sealed import SealedRepository
@@ -296,8 +296,9 @@ class ExportRepository(SealedRepository):
     def for_user(self, user_id: int, *, limit: int = 100) -> list[ExportRequest]:
         """An account's requests, newest first."""
         rows = self.conn.execute(
-            "SELECT * FROM export_requests WHERE requested_by = ? ORDER BY id DESC LIMIT ?",
-            (user_id, limit),
+            "SELECT * FROM export_requests WHERE requested_by = ? ORDER BY id DESC "
+            + limit_clause(limit),
+            (user_id,),
         )
         return [_request(row) for row in rows]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 from appliance.store.db import Row
 
 ENTITIES = ("requisition", "candidate")
@@ -107,7 +107,7 @@ class ImportRepository(Repository):
     def recent(self, limit: int = 50) -> list[ImportBatch]:
         """The newest batches first."""
         rows = self.conn.execute(
-            f"SELECT {_BATCH_COLUMNS} FROM import_batches ORDER BY id DESC LIMIT ?", (limit,)
+            f"SELECT {_BATCH_COLUMNS} FROM import_batches ORDER BY id DESC {limit_clause(limit)}"
         )
         return [_batch(row) for row in rows]
 

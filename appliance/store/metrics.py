@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.store.base import Repository
+from appliance.store.base import Repository, limit_clause
 
 RECENT_RUNS = 50
 
@@ -63,8 +63,7 @@ class MetricsRepository(Repository):
             " FROM job_runs r JOIN jobs j ON j.id = r.job_id"
             " JOIN recordings rec ON j.subject_type = 'recording' AND rec.id = j.subject_id"
             " WHERE j.kind = 'analyse' AND r.outcome = 'succeeded' AND r.ended_at IS NOT NULL"
-            " AND rec.media_info IS NOT NULL ORDER BY r.id DESC LIMIT ?)",
-            (RECENT_RUNS,),
+            f" AND rec.media_info IS NOT NULL ORDER BY r.id DESC {limit_clause(RECENT_RUNS)})",
         ).fetchone()
         media, wall = row[0], row[1]
         if not media or not wall or wall <= 0:

@@ -9,7 +9,7 @@ from typing import Any
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 from appliance.store.db import Row
 from appliance.store.fieldcrypt import ERASED, FieldKey, open_text, seal_text
 from appliance.store.sealed import SealedRepository
@@ -346,7 +346,7 @@ class CandidateRepository(SealedRepository):
     def search(self, text: str = "", *, limit: int = 100) -> list[Candidate]:
         """Candidates whose name or e-mail contains `text`."""
         if not text:
-            rows = self.conn.execute("SELECT * FROM candidates ORDER BY id LIMIT ?", (limit,))
+            rows = self.conn.execute(f"SELECT * FROM candidates ORDER BY id {limit_clause(limit)}")
             return self._opened(rows.fetchall())
         cursor = self.conn.execute("SELECT * FROM candidates ORDER BY id")
         return self._page(cursor, text, limit, 0)

@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError, QueueFullError
-from appliance.store.base import Repository, dumps, loads
+from appliance.store.base import Repository, dumps, limit_clause, loads
 from appliance.store.db import Row, transaction
 
 OPEN_STATES = ("queued", "running")
@@ -380,7 +380,7 @@ class JobRepository(Repository):
 
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs."""
-        rows = self.conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self.conn.execute(f"SELECT * FROM jobs ORDER BY id DESC {limit_clause(limit)}")
         return [job_from_row(row) for row in rows]
 
     def runs(self, job_id: int) -> list[dict[str, Any]]:

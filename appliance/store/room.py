@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 
 from appliance.platform.clock import now_stamp
 from appliance.platform.errors import NotFoundError
-from appliance.store.base import dumps, loads
+from appliance.store.base import dumps, limit_clause, loads
 from appliance.store.db import OperationalError, Row
 from appliance.store.fieldcrypt import (
     NONCE_BYTES,
@@ -600,8 +600,9 @@ class NotificationRepository(SealedRepository):
     def for_user(self, user_id: int, *, limit: int = 100) -> list[Notification]:
         """A person's notifications, newest first."""
         rows = self.conn.execute(
-            "SELECT * FROM hr_notifications WHERE user_id = ? ORDER BY id DESC LIMIT ?",
-            (user_id, limit),
+            "SELECT * FROM hr_notifications WHERE user_id = ? ORDER BY id DESC "
+            + limit_clause(limit),
+            (user_id,),
         )
         return [
             Notification(
