@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.snippets import run_snippet
 
 # 128 MiB in 64 KiB blocks (below glibc's mmap threshold: they come from the heap), every
 # sixteenth kept so that the freed ones sit between live ones and are not trimmed by free().
@@ -34,15 +33,7 @@ print(gave, round(before - resident_mib()))
 
 
 def _freed_mib(mode: str) -> tuple[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-c", _FRAGMENTED_HEAP, mode],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    gave, mib = done.stdout.split()
+    gave, mib = run_snippet(_FRAGMENTED_HEAP, mode)
     return gave, int(mib)
 
 

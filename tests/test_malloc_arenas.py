@@ -3,13 +3,12 @@ share the capped arenas instead of getting one each (read from glibc's own `mall
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
 from appliance.platform.memory import limit_malloc_arenas
-from tests.conftest import REPO
+from tests.support.snippets import run_snippet
 
 _COUNT_ARENAS = """
 import ctypes, sys, tempfile, threading
@@ -42,15 +41,7 @@ with tempfile.NamedTemporaryFile(suffix=".xml") as out:
 
 
 def _arenas(limit: int) -> tuple[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-c", _COUNT_ARENAS, str(limit)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    state, count = done.stdout.split()
+    state, count = run_snippet(_COUNT_ARENAS, limit)
     return state, int(count)
 
 

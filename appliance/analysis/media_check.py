@@ -5,6 +5,7 @@ involved: the file is the operator's, read in place, and nothing is written anyw
 from __future__ import annotations
 
 import io
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +116,10 @@ def _error_rate(
     except ValueError as exc:
         raise MediaCheckError(str(exc)) from None
     return {
-        "kind": found.kind,
+        **asdict(found),
         "value": round(found.value, 4),
         "language": spoken,
-        "reference_units": found.reference_units,
         "unit": found.unit,
-        "substitutions": found.substitutions,
-        "deletions": found.deletions,
-        "insertions": found.insertions,
     }
 
 

@@ -109,6 +109,16 @@ def open_text(
     return open_sealed(key, value, table=table, column=column, row=row)
 
 
+def json_sealing(text: str) -> str | None:
+    """Which sealing a sealed JSON column's text is (its nonce, base64: every seal draws a new
+    random one), without opening it; None for text that is not sealed."""
+    prefix = '"' + PREFIX
+    if not text.startswith(prefix):
+        return None
+    nonce = text[len(prefix) : len(prefix) + 4 * NONCE_BYTES // 3]
+    return nonce if len(nonce) == 4 * NONCE_BYTES // 3 else None
+
+
 def _dumps(value: Any) -> str:
     # The same compact, stable JSON as appliance.store.base.dumps (not imported: the store
     # package imports this module).

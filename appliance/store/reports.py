@@ -15,7 +15,7 @@ from appliance.platform.errors import NotFoundError
 from appliance.security.permissions import Visibility
 from appliance.store.db import Row
 from appliance.store.decision_log import DecisionLogRepository, ai_scores
-from appliance.store.fieldcrypt import PREFIX, FieldKey, open_json
+from appliance.store.fieldcrypt import FieldKey, json_sealing, open_json
 from appliance.store.sealed import OWNER_OF, PENDING_JSON, SealedRepository, savepoint
 
 _SELECT = f"SELECT t.*, c.pseudonym AS sealed_owner FROM {OWNER_OF['reports']}"
@@ -33,23 +33,11 @@ class Report:
     status: str
     content: dict[str, Any]
     created_at: str
-    # Which sealing of the content this is (its nonce and tag: every seal draws a new nonce,
-    # and the tag binds it to that ciphertext), for keeping what is worked out from the
-    # content (`report_document`'s delivery figures). None where the content was not opened
-    # with the candidate's key (erased, or a row from before field encryption): never kept.
+    # Which sealing of the content this is (`fieldcrypt.json_sealing`: resealed content is a
+    # new one), for keeping what is worked out from the content (`report_document`'s delivery
+    # figures). None where the content was not opened with the candidate's key (erased, or a
+    # row from before field encryption): never kept.
     content_version: str | None = field(default=None, compare=False, repr=False)
-
-
-# The stored text of sealed content: a JSON string `"fc1:` + base64(nonce ‖ ciphertext ‖ tag)
-# `"`. Its first 21 characters hold the prefix and the 12-byte nonce, its last 25 the tag.
-_SEALED_JSON = f'"{PREFIX}'
-_NONCE_END, _TAG_START = len(_SEALED_JSON) + 16, -25
-
-
-def _content_version(text: str, key: FieldKey | None) -> str | None:
-    if key is None or not text.startswith(_SEALED_JSON) or len(text) < 2 * len(_SEALED_JSON) + 40:
-        return None
-    return text[len(_SEALED_JSON) : _NONCE_END] + text[_TAG_START:-1]
 
 
 def _report(row: Row, key: FieldKey | None) -> Report:
@@ -63,7 +51,7 @@ def _report(row: Row, key: FieldKey | None) -> Report:
         row["status"],
         open_json(key, text, table="reports", column="content", row=row["id"]),
         row["created_at"],
-        _content_version(text, key),
+        json_sealing(text) if key is not None else None,
     )
 
 
