@@ -16,6 +16,7 @@ from appliance.platform.words import said
 from appliance.scheduling.next_round import enqueue_next_round
 from appliance.security.permissions import Action, PermissionDeniedError, Principal, require
 from appliance.store import Store
+from appliance.store.audit import NewEntry
 from appliance.store.reports import Report
 from appliance.store.review import Decision, Evaluation, ScoreOverride
 
@@ -211,17 +212,11 @@ def log_candidate_read(
 def log_candidate_reads(
     store: Store, principal: Principal, pseudonyms: list[str], what: str
 ) -> None:
-    """One audit entry per candidate shown (a list page), written in one transaction."""
-    if not pseudonyms:
-        return
-    with store.transaction():
-        for pseudonym in pseudonyms:
-            store.audit.append(
-                principal.actor,
-                "candidate.read",
-                subject=pseudonym,
-                details={"what": what},
-            )
+    """One audit entry per candidate shown (a list page), committed before this returns."""
+    actor = principal.actor
+    store.audit_grouped(
+        [NewEntry(actor, "candidate.read", pseudonym, {"what": what}) for pseudonym in pseudonyms]
+    )
 
 
 __all__ = [

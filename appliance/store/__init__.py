@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from appliance.store.analytics import AnalyticsRepository
-from appliance.store.audit import AuditRepository, PendingEntry
+from appliance.store.audit import AuditRepository, NewEntry, PendingEntry
 from appliance.store.coding import CodingTaskRepository, CodingWorkRepository
 from appliance.store.competency import CompetencyRepository
 from appliance.store.db import Connection, Database, transaction
+from appliance.store.group_commit import GroupCommit
 from appliance.store.hiring import InterviewRepository, RequisitionRepository
 from appliance.store.links import LinkRepository
 from appliance.store.live import LiveRepository
@@ -61,6 +62,7 @@ class Store:
         # The device's Ed25519 seed, for signing (audit checkpoints, exports); never stored here.
         self.device_key = device_key
         self._local = threading.local()
+        self._grouped_audit: GroupCommit[list[NewEntry]] = GroupCommit(self._append_audit_groups)
         if check_schema:
             require_current(self.conn)
         self.users = UserRepository(self)
@@ -137,6 +139,16 @@ class Store:
             # Appended last, after the block: the entry records a change that has happened
             # (and ids known only then); an exception skips it and rolls everything back.
             self.audit.append(actor, action, subject=entry.subject, details=entry.details)
+
+    def audit_grouped(self, entries: list[NewEntry]) -> None:
+        """Append audit entries that record no change of data (reads), committed together with
+        those of other threads waiting at the same time; returns once they are committed."""
+        if entries:
+            self._grouped_audit.submit(entries)
+
+    def _append_audit_groups(self, groups: list[list[NewEntry]]) -> None:
+        with self.transaction():
+            self.audit.append_many([entry for group in groups for entry in group])
 
     def close(self) -> None:
         """Close this thread's connections."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from appliance.platform.errors import (
     NotProvisionedError,
     WrongKeyError,
 )
+from appliance.store.writer_gate import WriterGate, gate_for
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ def _classify(exc: Exception, path: Path) -> Exception:
     return exc
 
 
+class GatedConnection(sqlcipher3.Connection):  # type: ignore[misc]
+    """A connection that knows its file's writers' gate (see `writer_gate`)."""
+
+    writer_gate: WriterGate | None = None
+
+
 class Database:
     """One SQLCipher database file and the key that opens it."""
 
@@ -125,7 +132,9 @@ class Database:
             isolation_level=None,  # explicit BEGIN/COMMIT only
             timeout=self.busy_timeout_ms / 1000,
             check_same_thread=True,
+            factory=GatedConnection,
         )
+        conn.writer_gate = gate_for(self.path, self.busy_timeout_ms / 1000)
         try:
             # SQLCipher's own stderr log would repeat every failed page check; we report instead.
             conn.execute("PRAGMA cipher_log_level = NONE")
@@ -188,13 +197,15 @@ class Database:
 @contextmanager
 def transaction(conn: Connection, *, immediate: bool = True) -> Iterator[Connection]:
     """Run a block in one transaction; `immediate` takes the write lock at the start."""
-    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    gate = getattr(conn, "writer_gate", None) if immediate else None
+    with gate.passed() if gate is not None else nullcontext():
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def integrity_problems(conn: Connection) -> list[str]:
