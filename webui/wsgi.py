@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from webui.app import create_app
 
 _config = load_config(Path(os.environ["APPLIANCE_CONFIG"]))
 guard_process(_config)  # before the app imports anything that could talk to the network
+# Set before gunicorn forks (the interval is the interpreter's, and forks keep it).
+sys.setswitchinterval(_config.web.switch_interval_ms / 1000)
 _keyset = receive_keyset()
 if _keyset is None:
     raise PassphraseError("the web UI must be started by `python -m appliance serve`")

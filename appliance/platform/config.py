@@ -47,6 +47,15 @@ class WebConfig(_Section):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web UI.")
     workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes.")
     threads: int = Field(4, ge=1, le=64, description="Threads per gunicorn worker.")
+    switch_interval_ms: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="How long one thread of a web process may keep the Python interpreter "
+        "while another waits for it (Python's default is 5 ms). A page's read record is a "
+        "short transaction that waits for the interpreter after each statement; at 5 ms it "
+        "held the database's write lock for pages being rendered.",
+    )
     timeout_s: int = Field(60, ge=5, le=3600, description="gunicorn request timeout in seconds.")
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="A session ends after this long without a request."
