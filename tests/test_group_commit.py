@@ -255,3 +255,14 @@ def test_each_process_has_its_own_gate_per_file(tmp_path: Path) -> None:
     a = gate_for(tmp_path / "one.db", 1.0)
     assert gate_for(tmp_path / "one.db", 1.0) is a
     assert gate_for(tmp_path / "two.db", 1.0) is not a
+
+
+def test_reads_recorded_inside_a_write_transaction_belong_to_it(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        log_candidate_reads(store, READER, ["c-rolled-back"], "view")
+        raise RuntimeError("the change failed")
+    with store.transaction():  # returns at once: no group writer waits for this thread's lock
+        log_candidate_reads(store, READER, ["c-kept"], "view")
+    subjects = [r.subject for r in store.audit.entries(action="candidate.read")]
+    assert subjects == ["c-kept"]
+    assert store.audit.first_broken_link() is None

@@ -143,8 +143,14 @@ class Store:
     def audit_grouped(self, entries: list[NewEntry]) -> None:
         """Append audit entries that record no change of data (reads), committed together with
         those of other threads waiting at the same time; returns once they are committed."""
-        if entries:
-            self._grouped_audit.submit(entries)
+        if not entries:
+            return
+        if self.conn.in_transaction:
+            # Inside the caller's own write transaction the entries are part of it: a group's
+            # writer would wait for the write lock this thread holds.
+            self.audit.append_many(entries)
+            return
+        self._grouped_audit.submit(entries)
 
     def _append_audit_groups(self, groups: list[list[NewEntry]]) -> None:
         with self.transaction():
