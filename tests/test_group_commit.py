@@ -266,3 +266,21 @@ def test_reads_recorded_inside_a_write_transaction_belong_to_it(store: Store) ->
     subjects = [r.subject for r in store.audit.entries(action="candidate.read")]
     assert subjects == ["c-kept"]
     assert store.audit.first_broken_link() is None
+
+
+def test_a_file_system_without_locks_leaves_sqlite_lock_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # the module the gate calls
+    gate = WriterGate(tmp_path / ("db" + LOCK_SUFFIX), timeout_s=5.0)
+    started = time.monotonic()
+    for _ in range(2):  # the second pass does not try the file again
+        with gate.passed():
+            pass
+    assert time.monotonic() - started < 1.0
+    assert gate._unusable and gate._fd is None

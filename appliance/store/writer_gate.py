@@ -59,7 +59,7 @@ class WriterGate:
                 self._depth -= 1
                 if self._depth == 0 and self._file_locked:
                     self._file_locked = False
-                    fcntl.flock(self._require_fd(), fcntl.LOCK_UN)
+                    self._unlock_file()
         finally:
             self._mutex.release()
 
@@ -78,6 +78,22 @@ class WriterGate:
                     return False
                 time.sleep(pause)
                 pause = min(pause * 2, LONGEST_POLL_S)
+            except OSError as exc:  # a file system without locks: SQLite's lock alone serves
+                self._give_up(exc)
+                return False
+
+    def _unlock_file(self) -> None:
+        try:
+            fcntl.flock(self._require_fd(), fcntl.LOCK_UN)
+        except OSError as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        logger.info("writers' lock file not usable (%s); SQLite's lock alone", exc.strerror)
+        self._unusable = True
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops any lock this process held on it
+            self._fd = None
 
     def _open(self) -> int | None:
         if self._fd is None and not self._unusable:
@@ -86,8 +102,7 @@ class WriterGate:
                     self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
                 )
             except OSError as exc:  # a read-only medium: SQLite's lock alone serves
-                logger.info("writers' lock file not usable (%s); SQLite's lock alone", exc.strerror)
-                self._unusable = True
+                self._give_up(exc)
         return self._fd
 
     def _require_fd(self) -> int:
