@@ -23,7 +23,9 @@ processes and the worker lanes used, and the analysis's wall time with and witho
 
 Results go to benchmarks/results/page_latency.json under APPLIANCE_BENCH_LABEL ("current");
 APPLIANCE_BENCH_WEB_WORKERS and APPLIANCE_BENCH_WEB_THREADS serve the same box with another
-gunicorn shape (`web.workers` x `web.threads`; the default 2 x 4 measured better than 4 x 2).
+gunicorn shape (`web.workers` x `web.threads`; the default 2 x 4 measured better than 4 x 2),
+and APPLIANCE_BENCH_WEB_SWITCH_INTERVAL_MS with another `web.switch_interval_ms` (1 ms, the
+default, against Python's 5 ms: docs/operations.md, "Pages while the box works").
 APPLIANCE_BENCH_CODE names another source tree (e.g. `git archive HEAD` unpacked) whose code
 provisions and serves the box, so the same client measures before and after a change.
 Under `--benchmark-disable`: 2 clients, 3 s a phase, a short recording and the test pipeline
@@ -452,8 +454,9 @@ def test_pages_while_analysing(request: pytest.FixtureRequest, tmp_path: Path) -
     env.update(
         {"PYTHONPATH": str(code), "APPLIANCE_PASSPHRASE": "test passphrase for the appliance"}
     )
-    # Other gunicorn shapes for the same box (`web.workers` x `web.threads`), to compare.
-    for setting in ("WORKERS", "THREADS"):
+    # Other gunicorn shapes for the same box (`web.workers` x `web.threads`) or another
+    # interpreter switch interval (`web.switch_interval_ms`), to compare.
+    for setting in ("WORKERS", "THREADS", "SWITCH_INTERVAL_MS"):
         if f"APPLIANCE_BENCH_WEB_{setting}" in os.environ:
             env[f"APPLIANCE_WEB__{setting}"] = os.environ[f"APPLIANCE_BENCH_WEB_{setting}"]
     if not quick and not media_present():
