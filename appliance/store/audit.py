@@ -65,8 +65,7 @@ class AuditRepository(Repository):
     ) -> AuditEntry:
         """Add an entry; call inside the transaction of the change it records."""
         details_json = dumps(details or {})
-        row = self.conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        prev_hash = row["hash"] if row else GENESIS
+        prev_hash = self._last_hash()
         at = now_stamp()
         digest = entry_hash(prev_hash, at, actor, action, subject, details_json)
         cursor = self.conn.execute(
@@ -82,8 +81,7 @@ class AuditRepository(Repository):
         """Add entries in order, chained as `append` would one by one (inside a transaction)."""
         if not entries:
             return
-        row = self.conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        prev_hash = row["hash"] if row else GENESIS
+        prev_hash = self._last_hash()
         at = now_stamp()
         rows = []
         for entry in entries:
@@ -102,6 +100,10 @@ class AuditRepository(Repository):
                 f"VALUES {values}",
                 [value for row in part for value in row],
             )
+
+    def _last_hash(self) -> str:
+        row = self.conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        return str(row["hash"]) if row else GENESIS
 
     def entries(self, *, action: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """Entries in order, optionally of one action."""
